@@ -1,0 +1,103 @@
+//! The event hook: how the verifier tells the rest of the app that pinning fired.
+//!
+//! The verifier calls [`PinEventSink::pin_event`] on the handshake thread, so a sink must
+//! return at once. [`ChannelSink`] does that: it hands the event to a bounded queue with
+//! `try_send` and counts what it had to drop; a reporter drains the queue elsewhere.
+
+use core::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+
+use rustls_pki_types::UnixTime;
+
+use crate::policy::ReportOnlyReason;
+use crate::verifier::PinFailure;
+
+/// Something pinning wants someone to know.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum PinEvent {
+    /// A pin mismatch refused the connection.
+    Refused {
+        /// The details.
+        failure: Box<PinFailure>,
+    },
+    /// A pin mismatch was let through because the rule is report-only (configured, or
+    /// because its pins expired).
+    ReportOnlyMismatch {
+        /// Why the rule was only reporting.
+        reason: ReportOnlyReason,
+        /// The details.
+        failure: Box<PinFailure>,
+    },
+    /// A connection used a rule whose pins have expired: it is no longer enforced.
+    /// Sent on every such connection, whether the pins matched or not, so that an expired
+    /// pin set is never silent.
+    PinsExpired {
+        /// The host connected to.
+        host: String,
+        /// The rule's last valid date, `YYYY-MM-DD`.
+        expires: String,
+        /// When it was seen.
+        at: UnixTime,
+    },
+}
+
+/// Receives pin events. Called on the handshake path: implementations must not block.
+pub trait PinEventSink: Send + Sync + fmt::Debug {
+    /// Takes one event.
+    fn pin_event(&self, event: PinEvent);
+}
+
+/// A sink that queues events on a bounded channel without ever blocking the handshake.
+#[derive(Debug)]
+pub struct ChannelSink {
+    tx: SyncSender<PinEvent>,
+    dropped: AtomicU64,
+}
+
+impl ChannelSink {
+    /// A sink with room for `capacity` undelivered events, and the receiving end.
+    pub fn new(capacity: usize) -> (Self, Receiver<PinEvent>) {
+        let (tx, rx) = sync_channel(capacity);
+        (
+            Self {
+                tx,
+                dropped: AtomicU64::new(0),
+            },
+            rx,
+        )
+    }
+
+    /// How many events were dropped because the queue was full or the receiver gone.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+impl PinEventSink for ChannelSink {
+    fn pin_event(&self, event: PinEvent) {
+        match self.tx.try_send(event) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// A sink that writes each event to the `log` crate at warn level (and the event goes nowhere else).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LogSink;
+
+impl PinEventSink for LogSink {
+    fn pin_event(&self, event: PinEvent) {
+        match &event {
+            PinEvent::Refused { failure } => log::error!("keypin: {failure}"),
+            PinEvent::ReportOnlyMismatch { failure, .. } => log::warn!("keypin: {failure}"),
+            PinEvent::PinsExpired { host, expires, .. } => log::warn!(
+                "keypin: the pins for {host} expired after {expires} and are only reported, not enforced; ship new pins"
+            ),
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! keypin: certificate and public-key pinning for rustls, checked on the verified path.
+//!
+//! A rogue, compromised or user-installed certificate authority can issue a certificate for
+//! your API that ordinary validation accepts. Pinning says which keys your API may present;
+//! keypin checks those pins on the path webpki actually validated (never on what the server
+//! merely sent), keeps chain validation, dates and the hostname check, and on failure tells
+//! you which host, which certificates and which pins.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use keypin::{PinnedConfig, Policy, Roots};
+//!
+//! let policy = Policy::from_toml_str(r#"
+//!     [[rule]]
+//!     hosts = ["api.example.com"]
+//!     pins = ["sha256/7HIpactkIAq2Y49orFOOQKurWxmmSFZhBCoQYcRhJ3Y=",  # current key
+//!             "sha256/fwza0LRMXouZHRC8Ei+4PyuldPDcf3UKgO/04cDM1oE="]  # backup key
+//!     expires = "2027-06-30"
+//! "#, "embedded policy")?;
+//! let config: rustls::ClientConfig = PinnedConfig::builder(policy, Roots::webpki()).build()?;
+//! let config = Arc::new(config); // use with rustls::ClientConnection, tokio-rustls, ...
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Modules: [`pin`] (pins and their spellings), [`host`] (host patterns), [`policy`] (rules,
+//! parsing, lookup), [`verifier`] (the rustls verifier), [`roots`], [`events`], [`clock`].
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod clock;
+mod config;
+pub mod dn;
+mod error;
+pub mod events;
+pub mod host;
+pub mod pin;
+pub mod policy;
+pub mod roots;
+pub mod verifier;
+
+pub use clock::{Clock, Date, ManualClock, SystemClock};
+pub use config::{PinnedConfig, PinnedConfigBuilder, Resumption};
+pub use error::{Diagnostic, Error, PinParseError, PolicyError};
+pub use events::{ChannelSink, LogSink, PinEvent, PinEventSink};
+pub use host::HostPattern;
+pub use pin::{Pin, PinFormat, PinKind};
+pub use policy::{Enforcement, Mode, OnExpiry, Policy, ReportOnlyReason, Rule, RuleSpec};
+pub use roots::Roots;
+pub use verifier::{PathEntry, PinFailure, PinMatch, PinningVerifier, Position, Verdict, VerifyError};

@@ -1,0 +1,585 @@
+//! The pinning verifier: a rustls `ServerCertVerifier` that checks pins on the verified path.
+//!
+//! For each handshake (DESIGN.md, "Data flow"):
+//! 1. look up the rule for the server name (most specific wins);
+//! 2. build and validate the path with webpki's `verify_for_usage`; the `verify_path` callback
+//!    checks the pins on each *candidate verified path*, so when the served chain allows several
+//!    paths (cross-signed intermediates) a path carrying a pin is found, and a pinned
+//!    certificate that the server merely sent, off the path, never counts (CVE-2016-2402);
+//! 3. check the hostname: a pin never replaces it;
+//! 4. accept, or fail with a [`PinFailure`] naming the host, each certificate on the verified
+//!    path with its pin, and the pins the policy expected.
+
+use core::fmt;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::{CertificateError, DigitallySignedStruct, OtherError, SignatureScheme};
+use rustls_pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
+
+use crate::clock::Clock;
+use crate::dn::format_name;
+use crate::events::{PinEvent, PinEventSink};
+use crate::policy::{Enforcement, Policy, ReportOnlyReason, Rule};
+use crate::pin::{Pin, PinKind, sha256};
+use crate::roots::Roots;
+
+/// Where a certificate sits on a verified path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Position {
+    /// The server's own certificate.
+    Leaf,
+    /// An intermediate CA used on the path (index from the leaf side, 0 = the leaf's issuer).
+    Intermediate(usize),
+    /// The trust anchor that ends the path.
+    TrustAnchor,
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Leaf => f.write_str("leaf"),
+            Self::Intermediate(_) => f.write_str("intermediate"),
+            Self::TrustAnchor => f.write_str("trust anchor"),
+        }
+    }
+}
+
+/// One certificate of a verified path, as shown in diagnostics.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PathEntry {
+    /// Leaf, intermediate or anchor.
+    pub position: Position,
+    /// The subject, like `CN=api.example.com, O=Example`.
+    pub subject: String,
+    /// The SPKI pin.
+    pub spki_pin: Pin,
+    /// The certificate pin; `None` for a trust anchor known only as a key (no certificate).
+    pub cert_pin: Option<Pin>,
+}
+
+/// A verified path whose certificates carry none of the expected pins.
+#[derive(Clone, Debug)]
+pub struct PinFailure {
+    /// The server name connected to.
+    pub host: String,
+    /// The verified path(s) webpki found, leaf first; none carried a pin. Usually one.
+    pub paths: Vec<Vec<PathEntry>>,
+    /// The pins the rule expected.
+    pub expected: Vec<Pin>,
+    /// The rule's host patterns, for the message.
+    pub rule_hosts: Vec<String>,
+    /// Where the rule is (policy source and line).
+    pub rule_location: String,
+    /// What the rule did about it.
+    pub enforcement: Enforcement,
+}
+
+impl fmt::Display for PinFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verdict = match self.enforcement {
+            Enforcement::Enforce => "connection refused".to_string(),
+            Enforcement::ReportOnly(ReportOnlyReason::Configured) => {
+                "allowed (rule is report-only)".to_string()
+            }
+            Enforcement::ReportOnly(ReportOnlyReason::Expired { expires }) => format!(
+                "allowed because the pins EXPIRED after {expires}: pinning is not enforced for this host until new pins ship"
+            ),
+        };
+        write!(
+            f,
+            "pin verification failed for {}: no certificate on the verified path matches the pinned keys; {verdict}",
+            self.host
+        )?;
+        for (i, path) in self.paths.iter().enumerate() {
+            if self.paths.len() == 1 {
+                write!(f, "\n  verified path:")?;
+            } else {
+                write!(f, "\n  verified path {}:", i + 1)?;
+            }
+            for (j, e) in path.iter().enumerate() {
+                write!(f, "\n    [{j}] {:<12} {}  {}", e.position.to_string(), e.spki_pin, e.subject)?;
+            }
+        }
+        write!(
+            f,
+            "\n  pins expected by the rule for {} ({}):",
+            self.rule_hosts.join(", "),
+            self.rule_location
+        )?;
+        for p in &self.expected {
+            write!(f, "\n    {p}")?;
+        }
+        write!(
+            f,
+            "\n  next: if the server's keys changed on purpose, ship the new pin (`keypin inspect {}` shows it); \
+             otherwise treat this connection as intercepted",
+            self.host
+        )
+    }
+}
+
+impl std::error::Error for PinFailure {}
+
+/// Which pin let a connection through.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PinMatch {
+    /// The pin.
+    pub pin: Pin,
+    /// The certificate that carries it.
+    pub position: Position,
+    /// That certificate's subject.
+    pub subject: String,
+}
+
+/// The result of a successful verification.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Verdict {
+    /// No rule covers the host: ordinary validation passed.
+    NotPinned,
+    /// A pin matched on the verified path.
+    Matched(PinMatch),
+    /// No pin matched, but the rule only reports.
+    ReportOnlyMismatch(Box<PinFailure>),
+}
+
+/// Why verification failed.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The chain did not validate (untrusted issuer, expired, bad signature, ...), or the
+    /// certificate is not valid for the host.
+    Certificate(rustls::Error),
+    /// The chain validated but carries none of the pins, and the rule enforces.
+    PinMismatch(Box<PinFailure>),
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Certificate(e) => write!(f, "certificate validation failed: {e}"),
+            Self::PinMismatch(p) => p.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for VerifyError {}
+
+impl From<VerifyError> for rustls::Error {
+    fn from(e: VerifyError) -> Self {
+        match e {
+            VerifyError::Certificate(e) => e,
+            VerifyError::PinMismatch(p) => {
+                rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(*p))))
+            }
+        }
+    }
+}
+
+impl VerifyError {
+    /// Recovers the pin failure from a rustls error produced by [`PinningVerifier`], if it is one.
+    pub fn pin_failure_of(error: &rustls::Error) -> Option<&PinFailure> {
+        match error {
+            rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(inner))) => {
+                inner.downcast_ref::<PinFailure>()
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The pinning verifier. Build one with [`crate::PinnedConfig`] or [`PinningVerifier::new`].
+pub struct PinningVerifier {
+    policy: Arc<Policy>,
+    roots: Arc<[TrustAnchor<'static>]>,
+    /// Certificates of anchors that came from certificates, keyed by SPKI pin digest, so that
+    /// certificate pins can match an anchor.
+    anchor_certs: HashMap<[u8; 32], CertificateDer<'static>>,
+    /// For rules with extra anchors: the default roots plus the rule's own.
+    rule_roots: HashMap<u32, Arc<[TrustAnchor<'static>]>>,
+    algs: WebPkiSupportedAlgorithms,
+    clock: Arc<dyn Clock>,
+    events: Option<Arc<dyn PinEventSink>>,
+}
+
+impl fmt::Debug for PinningVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PinningVerifier")
+            .field("policy", &self.policy.source_name())
+            .field("rules", &self.policy.rules().len())
+            .field("roots", &self.roots.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PinningVerifier {
+    /// A verifier for `policy` over `roots`, using `provider`'s signature algorithms.
+    pub fn new(
+        policy: Arc<Policy>,
+        roots: Roots,
+        provider: &CryptoProvider,
+        clock: Arc<dyn Clock>,
+        events: Option<Arc<dyn PinEventSink>>,
+    ) -> Self {
+        let (anchors, certs) = roots.into_parts();
+        let mut anchor_certs = HashMap::new();
+        for cert in certs {
+            if let Ok(spki) = crate::pin::spki_of_cert(&cert) {
+                anchor_certs.insert(*Pin::from_spki_der(&spki).digest(), cert);
+            }
+        }
+        let mut rule_roots = HashMap::new();
+        for (i, rule) in policy.rules().iter().enumerate() {
+            if rule.extra_anchors().is_empty() {
+                continue;
+            }
+            let mut all = anchors.clone();
+            for extra in rule.extra_anchors() {
+                all.push(extra.anchor.clone());
+                anchor_certs.insert(
+                    *Pin::spki_of_anchor(&extra.anchor).digest(),
+                    extra.cert.clone(),
+                );
+            }
+            rule_roots.insert(u32::try_from(i).unwrap_or(u32::MAX), Arc::from(all));
+        }
+        Self {
+            policy,
+            roots: Arc::from(anchors),
+            anchor_certs,
+            rule_roots,
+            algs: provider.signature_verification_algorithms,
+            clock,
+            events,
+        }
+    }
+
+    /// The policy this verifier enforces.
+    pub fn policy(&self) -> &Arc<Policy> {
+        &self.policy
+    }
+
+    /// Verifies a served chain for `server_name` at `now` — the whole check a handshake makes,
+    /// without the handshake. Used by the TLS callback and by `keypin check`.
+    pub fn verify_chain(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        now: UnixTime,
+    ) -> Result<Verdict, VerifyError> {
+        let cert_err = |e: rustls::Error| VerifyError::Certificate(e);
+        let ee = webpki::EndEntityCert::try_from(end_entity)
+            .map_err(|e| cert_err(pki_error(e)))?;
+        let host = host_string(server_name);
+
+        // 1. The rule for this server name (most specific wins). No rule: plain validation.
+        let Some(rule_idx) = self.policy.rule_index_for(&host) else {
+            ee.verify_for_usage(
+                self.algs.all,
+                &self.roots,
+                intermediates,
+                now,
+                webpki::KeyUsage::server_auth(),
+                None,
+                None,
+            )
+            .map_err(|e| cert_err(pki_error(e)))?;
+            ee.verify_is_valid_for_subject_name(server_name)
+                .map_err(|e| cert_err(pki_error(e)))?;
+            return Ok(Verdict::NotPinned);
+        };
+        let Some(rule) = self.policy.rules().get(rule_idx as usize) else {
+            return Err(cert_err(rustls::Error::General("policy index out of range".into())));
+        };
+        let roots = self.rule_roots.get(&rule_idx).unwrap_or(&self.roots);
+        let wants_cert_pins = rule.pins().iter().any(|p| p.kind() == PinKind::Certificate);
+
+        // 2. Path building; pins are checked in the callback on each candidate verified path.
+        let matched: RefCell<Option<PinMatch>> = RefCell::new(None);
+        let rejected: RefCell<Vec<Vec<PathEntry>>> = RefCell::new(Vec::new());
+        let check_path = |path: &webpki::VerifiedPath<'_>| -> Result<(), webpki::Error> {
+            match self.match_path(rule, path, wants_cert_pins) {
+                Some(m) => {
+                    *matched.borrow_mut() = Some(m);
+                    Ok(())
+                }
+                None => {
+                    let mut r = rejected.borrow_mut();
+                    if r.len() < 4 {
+                        r.push(self.describe_path(path));
+                    }
+                    // Any error makes webpki try the remaining candidate paths.
+                    Err(webpki::Error::UnknownIssuer)
+                }
+            }
+        };
+        let built = ee.verify_for_usage(
+            self.algs.all,
+            roots,
+            intermediates,
+            now,
+            webpki::KeyUsage::server_auth(),
+            None,
+            Some(&check_path),
+        );
+        let rejected = rejected.into_inner();
+        let matched = matched.into_inner();
+        let enforcement = rule.enforcement_at(now);
+        let failure = |paths| {
+            Box::new(PinFailure {
+                host: host.clone(),
+                paths,
+                expected: rule.pins().to_vec(),
+                rule_hosts: rule.hosts().iter().map(ToString::to_string).collect(),
+                rule_location: format!("{}:{}", self.policy.source_name(), rule.line()),
+                enforcement,
+            })
+        };
+
+        match (built, matched) {
+            (Ok(_), Some(m)) => {
+                // 3. The hostname: a pin never replaces it.
+                ee.verify_is_valid_for_subject_name(server_name)
+                    .map_err(|e| cert_err(pki_error(e)))?;
+                self.note_expiry(rule, &host, now);
+                Ok(Verdict::Matched(m))
+            }
+            // Every validated path lacked a pin (webpki's own error then is only our marker).
+            (Err(_), None) if !rejected.is_empty() => {
+                ee.verify_is_valid_for_subject_name(server_name)
+                    .map_err(|e| cert_err(pki_error(e)))?;
+                self.note_expiry(rule, &host, now);
+                let failure = failure(rejected);
+                match enforcement {
+                    Enforcement::Enforce => {
+                        self.emit(PinEvent::Refused {
+                            failure: failure.clone(),
+                        });
+                        Err(VerifyError::PinMismatch(failure))
+                    }
+                    Enforcement::ReportOnly(reason) => {
+                        self.emit(PinEvent::ReportOnlyMismatch {
+                            reason,
+                            failure: failure.clone(),
+                        });
+                        Ok(Verdict::ReportOnlyMismatch(failure))
+                    }
+                }
+            }
+            (Err(e), _) => Err(cert_err(pki_error(e))),
+            // webpki accepted a path only through our callback, which records a match first.
+            (Ok(_), None) => Err(cert_err(rustls::Error::General(
+                "path accepted without a pin decision".into(),
+            ))),
+        }
+    }
+
+    /// The first pin of `rule` found on `path`, leaf first.
+    fn match_path(
+        &self,
+        rule: &Rule,
+        path: &webpki::VerifiedPath<'_>,
+        wants_cert_pins: bool,
+    ) -> Option<PinMatch> {
+        let check = |spki: &[u8], cert: Option<&[u8]>, position: Position, subject: &dyn Fn() -> String| {
+            let spki_pin = Pin::from_spki_der(spki);
+            let hit = if rule.has_pin(&spki_pin) {
+                Some(spki_pin)
+            } else if wants_cert_pins {
+                cert.map(Pin::from_cert_der).filter(|p| rule.has_pin(p))
+            } else {
+                None
+            };
+            hit.map(|pin| PinMatch {
+                pin,
+                position,
+                subject: subject(),
+            })
+        };
+        let ee = path.end_entity();
+        if let Some(m) = check(
+            ee.subject_public_key_info().as_ref(),
+            Some(ee.der().as_ref()),
+            Position::Leaf,
+            &|| format_name(ee.subject()),
+        ) {
+            return Some(m);
+        }
+        for (i, c) in path.intermediate_certificates().enumerate() {
+            if let Some(m) = check(
+                c.subject_public_key_info().as_ref(),
+                Some(c.der().as_ref()),
+                Position::Intermediate(i),
+                &|| format_name(c.subject()),
+            ) {
+                return Some(m);
+            }
+        }
+        let anchor = path.anchor();
+        let spki_pin = Pin::spki_of_anchor(anchor);
+        let anchor_cert = self.anchor_certs.get(spki_pin.digest());
+        check(
+            webpki::spki_for_anchor(anchor).as_ref(),
+            anchor_cert.map(|c| c.as_ref()),
+            Position::TrustAnchor,
+            &|| format_name(&anchor.subject),
+        )
+    }
+
+    fn describe_path(&self, path: &webpki::VerifiedPath<'_>) -> Vec<PathEntry> {
+        let ee = path.end_entity();
+        let mut out = vec![PathEntry {
+            position: Position::Leaf,
+            subject: format_name(ee.subject()),
+            spki_pin: Pin::from_spki_der(ee.subject_public_key_info().as_ref()),
+            cert_pin: Some(Pin::from_cert_der(ee.der().as_ref())),
+        }];
+        for (i, c) in path.intermediate_certificates().enumerate() {
+            out.push(PathEntry {
+                position: Position::Intermediate(i),
+                subject: format_name(c.subject()),
+                spki_pin: Pin::from_spki_der(c.subject_public_key_info().as_ref()),
+                cert_pin: Some(Pin::from_cert_der(c.der().as_ref())),
+            });
+        }
+        let anchor = path.anchor();
+        let spki_pin = Pin::spki_of_anchor(anchor);
+        out.push(PathEntry {
+            position: Position::TrustAnchor,
+            subject: format_name(&anchor.subject),
+            spki_pin,
+            cert_pin: self
+                .anchor_certs
+                .get(spki_pin.digest())
+                .map(|c| Pin::from_cert_der(c.as_ref())),
+        });
+        out
+    }
+
+    fn note_expiry(&self, rule: &Rule, host: &str, now: UnixTime) {
+        if let (Some(expires), true) = (rule.expires(), rule.is_expired(now)) {
+            self.emit(PinEvent::PinsExpired {
+                host: host.to_string(),
+                expires: expires.to_string(),
+                at: now,
+            });
+        }
+    }
+
+    fn emit(&self, event: PinEvent) {
+        if let Some(sink) = &self.events {
+            sink.pin_event(event);
+        }
+    }
+}
+
+impl ServerCertVerifier for PinningVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        // Time comes from the injected clock (DESIGN rule 5), not from rustls' own.
+        let now = self.clock.now();
+        self.verify_chain(end_entity, intermediates, server_name, now)?;
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algs)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algs)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algs.supported_schemes()
+    }
+}
+
+impl Pin {
+    /// The SPKI pin of a webpki trust anchor. webpki stores the anchor's SPKI without its
+    /// outer SEQUENCE; the pin is computed over the re-wrapped DER, so it equals the value
+    /// everyone else computes from the root certificate.
+    pub fn spki_of_anchor(anchor: &TrustAnchor<'_>) -> Self {
+        Self::from_digest(
+            PinKind::Spki,
+            sha256(&[webpki::spki_for_anchor(anchor).as_ref()]),
+        )
+    }
+}
+
+fn host_string(server_name: &ServerName<'_>) -> String {
+    match server_name {
+        ServerName::DnsName(d) => d.as_ref().to_string(),
+        ServerName::IpAddress(ip) => std::net::IpAddr::from(*ip).to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// webpki's errors in rustls' terms, the way rustls' own verifier maps the common ones.
+fn pki_error(error: webpki::Error) -> rustls::Error {
+    use webpki::Error as E;
+    match error {
+        E::BadDer | E::BadDerTime | E::TrailingData(_) => CertificateError::BadEncoding.into(),
+        E::CertNotValidYet { time, not_before } => {
+            CertificateError::NotValidYetContext { time, not_before }.into()
+        }
+        E::CertExpired { time, not_after } => {
+            CertificateError::ExpiredContext { time, not_after }.into()
+        }
+        E::InvalidCertValidity => CertificateError::Expired.into(),
+        E::UnknownIssuer => CertificateError::UnknownIssuer.into(),
+        E::CertNotValidForName(webpki::InvalidNameContext {
+            expected,
+            presented,
+        }) => CertificateError::NotValidForNameContext {
+            expected,
+            presented,
+        }
+        .into(),
+        E::CertRevoked => CertificateError::Revoked.into(),
+        E::InvalidSignatureForPublicKey => CertificateError::BadSignature.into(),
+        #[allow(deprecated)] // matched for completeness; newer webpki uses the *Context forms
+        E::UnsupportedSignatureAlgorithm | E::UnsupportedSignatureAlgorithmForPublicKey => {
+            CertificateError::UnsupportedSignatureAlgorithm.into()
+        }
+        E::UnsupportedSignatureAlgorithmContext(cx) => {
+            CertificateError::UnsupportedSignatureAlgorithmContext {
+                signature_algorithm_id: cx.signature_algorithm_id,
+                supported_algorithms: cx.supported_algorithms,
+            }
+            .into()
+        }
+        E::UnsupportedSignatureAlgorithmForPublicKeyContext(cx) => {
+            CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext {
+                signature_algorithm_id: cx.signature_algorithm_id,
+                public_key_algorithm_id: cx.public_key_algorithm_id,
+            }
+            .into()
+        }
+        #[allow(deprecated)] // matched for completeness; newer webpki uses the *Context form
+        E::RequiredEkuNotFound => CertificateError::InvalidPurpose.into(),
+        E::RequiredEkuNotFoundContext(_) => CertificateError::InvalidPurpose.into(),
+        other => CertificateError::Other(OtherError(Arc::new(other))).into(),
+    }
+}
