@@ -59,6 +59,8 @@ pub struct PathEntry {
     pub spki_pin: Pin,
     /// The certificate pin; `None` for a trust anchor known only as a key (no certificate).
     pub cert_pin: Option<Pin>,
+    /// The certificate itself; `None` for a trust anchor known only as a key.
+    pub der: Option<CertificateDer<'static>>,
 }
 
 /// A verified path whose certificates carry none of the expected pins.
@@ -189,6 +191,14 @@ impl VerifyError {
             }
             _ => None,
         }
+    }
+
+    /// The same, for the `std::io::Error` that rustls' stream types return.
+    pub fn pin_failure_of_io(error: &std::io::Error) -> Option<&PinFailure> {
+        error
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            .and_then(Self::pin_failure_of)
     }
 }
 
@@ -379,6 +389,51 @@ impl PinningVerifier {
         }
     }
 
+    /// The path webpki validates for this chain (the rule's extra anchors included, no pins
+    /// checked, no hostname check), leaf first. `keypin inspect` shows it.
+    pub fn verified_path(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        now: UnixTime,
+    ) -> Result<Vec<PathEntry>, VerifyError> {
+        let ee = webpki::EndEntityCert::try_from(end_entity)
+            .map_err(|e| VerifyError::Certificate(pki_error(e)))?;
+        let host = host_string(server_name);
+        let roots = self
+            .policy
+            .rule_index_for(&host)
+            .and_then(|i| self.rule_roots.get(&i))
+            .unwrap_or(&self.roots);
+        let found: RefCell<Vec<PathEntry>> = RefCell::new(Vec::new());
+        let record = |path: &webpki::VerifiedPath<'_>| -> Result<(), webpki::Error> {
+            *found.borrow_mut() = self.describe_path(path);
+            Ok(())
+        };
+        ee.verify_for_usage(
+            self.algs.all,
+            roots,
+            intermediates,
+            now,
+            webpki::KeyUsage::server_auth(),
+            None,
+            Some(&record),
+        )
+        .map_err(|e| VerifyError::Certificate(pki_error(e)))?;
+        Ok(found.into_inner())
+    }
+
+    /// Is the certificate valid for `server_name`?
+    pub fn check_name(
+        end_entity: &CertificateDer<'_>,
+        server_name: &ServerName<'_>,
+    ) -> Result<(), VerifyError> {
+        webpki::EndEntityCert::try_from(end_entity)
+            .and_then(|ee| ee.verify_is_valid_for_subject_name(server_name))
+            .map_err(|e| VerifyError::Certificate(pki_error(e)))
+    }
+
     /// The first pin of `rule` found on `path`, leaf first.
     fn match_path(
         &self,
@@ -438,6 +493,7 @@ impl PinningVerifier {
             subject: format_name(ee.subject()),
             spki_pin: Pin::from_spki_der(ee.subject_public_key_info().as_ref()),
             cert_pin: Some(Pin::from_cert_der(ee.der().as_ref())),
+            der: Some(ee.der().into_owned()),
         }];
         for (i, c) in path.intermediate_certificates().enumerate() {
             out.push(PathEntry {
@@ -445,18 +501,18 @@ impl PinningVerifier {
                 subject: format_name(c.subject()),
                 spki_pin: Pin::from_spki_der(c.subject_public_key_info().as_ref()),
                 cert_pin: Some(Pin::from_cert_der(c.der().as_ref())),
+                der: Some(c.der().into_owned()),
             });
         }
         let anchor = path.anchor();
         let spki_pin = Pin::spki_of_anchor(anchor);
+        let cert = self.anchor_certs.get(spki_pin.digest());
         out.push(PathEntry {
             position: Position::TrustAnchor,
             subject: format_name(&anchor.subject),
             spki_pin,
-            cert_pin: self
-                .anchor_certs
-                .get(spki_pin.digest())
-                .map(|c| Pin::from_cert_der(c.as_ref())),
+            cert_pin: cert.map(|c| Pin::from_cert_der(c.as_ref())),
+            der: cert.cloned(),
         });
         out
     }
