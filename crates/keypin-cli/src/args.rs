@@ -1,0 +1,100 @@
+//! Command-line flags, as clap parses them (first stage: raw flags). Each command turns its
+//! raw flags into validated arguments before doing any work.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Certificate and public-key pinning: compute pins, inspect and check servers.
+#[derive(Debug, Parser)]
+#[command(
+    name = "keypin",
+    version,
+    about,
+    after_help = "Exit codes: 0 ok, 1 pin mismatch, 2 usage/input/policy error, 3 connection or chain-validation failure."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the pin of each certificate, public key, private key or CSR (PEM or DER).
+    Pin(PinArgs),
+    /// Connect to a server and show its served chain and the verified path, with pins.
+    Inspect(InspectArgs),
+    /// Check a live server against a pin policy (exit 0 pass, 1 mismatch, 2 bad policy, 3 connection/chain failure).
+    Check(CheckArgs),
+    /// Offline demo: a pinned client accepts the genuine server and refuses a trusted rogue CA.
+    Demo(DemoArgs),
+}
+
+/// Output spelling of a pin.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum PinFormatArg {
+    /// sha256/<base64>
+    Okhttp,
+    /// pin-sha256="<base64>"
+    Hpkp,
+    /// sha256//<base64>
+    Curl,
+    /// bare base64
+    Base64,
+    /// 64 hex digits
+    Hex,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PinArgs {
+    /// Certificate, public key, private key or CSR files (PEM, possibly several blocks, or DER).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Output spelling.
+    #[arg(long, value_enum, default_value = "okhttp")]
+    pub format: PinFormatArg,
+    /// Print the certificate pin (SHA-256 of the whole certificate) instead of the key pin.
+    #[arg(long)]
+    pub cert_pin: bool,
+}
+
+/// Flags shared by commands that connect to a server.
+#[derive(Debug, clap::Args)]
+pub struct ConnectArgs {
+    /// Server as HOST or HOST:PORT (port 443 by default); HOST is also the SNI name.
+    #[arg(value_name = "HOST[:PORT]")]
+    pub target: String,
+    /// Dial this ADDR:PORT instead of resolving HOST (SNI and name checks still use HOST).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub connect: Option<String>,
+    /// Extra trusted root certificates (PEM); may be repeated.
+    #[arg(long = "ca-file", value_name = "PEM")]
+    pub ca_files: Vec<PathBuf>,
+    /// Connection timeout in seconds.
+    #[arg(long, default_value_t = 10)]
+    pub timeout: u64,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Still show the served chain when it does not validate.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// The pin policy (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub policy: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {}

@@ -1,0 +1,75 @@
+//! `keypin check HOST[:PORT] --policy FILE`: does the live server satisfy the policy?
+//!
+//! The served chain is judged by `PinningVerifier::verify_chain`, the same function the
+//! verifier runs inside an app's handshake.
+
+use std::sync::Arc;
+
+use anyhow::anyhow;
+use keypin::{PinningVerifier, Policy, SystemClock, Verdict, VerifyError};
+
+use crate::args::CheckArgs;
+use crate::net::{Target, fetch_chain, provider};
+use crate::{Failure, exit};
+
+pub(crate) fn run(args: CheckArgs) -> Result<u8, Failure> {
+    let target = Target::from_args(&args.connect)?;
+    let policy = Policy::from_file(&args.policy).map_err(|e| Failure::usage(anyhow!(e)))?;
+    let Some(rule) = policy.rule_for(&target.host) else {
+        return Err(Failure::usage(anyhow!(
+            "no rule in {} covers {}: nothing to check (add a [[rule]] whose hosts include it)",
+            args.policy.display(),
+            target.host
+        )));
+    };
+    let rule_at = format!("{}:{}", policy.source_name(), rule.line());
+    let expired = rule
+        .expires()
+        .filter(|_| rule.is_expired(rustls_pki_types::UnixTime::now()));
+    let roots = target.roots()?;
+    let fetched = fetch_chain(&target)?;
+    let verifier = PinningVerifier::new(
+        Arc::new(policy),
+        roots,
+        &provider(),
+        Arc::new(SystemClock),
+        None,
+    );
+    let (ee, rest) = fetched
+        .served
+        .split_first()
+        .ok_or_else(|| Failure::connect(anyhow!("the server sent no certificate")))?;
+    let now = rustls_pki_types::UnixTime::now();
+    if let Some(d) = expired {
+        eprintln!(
+            "keypin: warning: the rule at {rule_at} expired after {d}: apps no longer enforce it (on_expiry); ship new pins"
+        );
+    }
+    match verifier.verify_chain(ee, rest, &target.server_name, now) {
+        Ok(Verdict::Matched(m)) => {
+            println!(
+                "PASS {}:{}: pin {} matched the {} ({}) on the verified path (rule at {rule_at})",
+                target.host, target.port, m.pin, m.position, m.subject
+            );
+            Ok(0)
+        }
+        Ok(Verdict::ReportOnlyMismatch(f)) => {
+            println!("FAIL (report-only rule: apps would connect and report) {f}");
+            Ok(exit::MISMATCH)
+        }
+        Ok(Verdict::NotPinned) => Err(Failure::usage(anyhow!(
+            "no rule covers {}: nothing to check",
+            target.host
+        ))),
+        Ok(other) => Err(Failure::usage(anyhow!("unexpected verdict {other:?}"))),
+        Err(VerifyError::PinMismatch(f)) => {
+            println!("FAIL {f}");
+            Ok(exit::MISMATCH)
+        }
+        Err(e) => Err(Failure::connect(anyhow!(
+            "{}:{}: {e} (pins were not checked: the chain must validate first)",
+            target.host,
+            target.port
+        ))),
+    }
+}

@@ -1,0 +1,19 @@
+//! One module per subcommand.
+
+pub mod check;
+pub mod demo;
+pub mod inspect;
+pub mod pin;
+
+use crate::Failure;
+use crate::args::{Cli, Command};
+
+/// Runs the chosen command; `Ok(code)` is the exit code of a command that ran to its end.
+pub(crate) fn run(cli: Cli) -> Result<u8, Failure> {
+    match cli.command {
+        Command::Pin(a) => pin::run(a),
+        Command::Inspect(a) => inspect::run(a),
+        Command::Check(a) => check::run(a),
+        Command::Demo(a) => demo::run(a),
+    }
+}

@@ -1,0 +1,285 @@
+//! Connecting to a server to see what it serves.
+//!
+//! The handshake here accepts any certificate chain on purpose: `inspect` must show a chain
+//! that does not validate, and `check` must judge the chain with keypin's own verifier, in
+//! the same code path an app runs. The server still has to prove it holds the leaf's private
+//! key (handshake signatures are verified), and no application data is ever sent.
+
+use std::io::Write as _;
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow, bail};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+
+use crate::Failure;
+use crate::args::ConnectArgs;
+
+/// Validated connection arguments.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    /// The name for SNI and the certificate name check.
+    pub host: String,
+    pub port: u16,
+    /// Where to dial.
+    pub dial: String,
+    pub server_name: ServerName<'static>,
+    pub ca_files: Vec<PathBuf>,
+    pub timeout: Duration,
+}
+
+impl Target {
+    pub(crate) fn from_args(args: &ConnectArgs) -> anyhow::Result<Self> {
+        let (host, port) = split_host_port(&args.target)?;
+        let server_name = ServerName::try_from(host.clone())
+            .map_err(|_| anyhow!("{:?} is not a valid host name or IP address", host))?;
+        let dial = match &args.connect {
+            Some(addr) => {
+                let (h, p) = split_host_port(addr)
+                    .with_context(|| format!("--connect {addr:?} must be ADDR:PORT"))?;
+                if !addr.contains(':') && !addr.ends_with(']') {
+                    bail!("--connect {addr:?} must be ADDR:PORT");
+                }
+                join_host_port(&h, p)
+            }
+            None => join_host_port(&host, port),
+        };
+        if args.timeout == 0 {
+            bail!("--timeout must be at least 1 second");
+        }
+        Ok(Self {
+            host,
+            port,
+            dial,
+            server_name,
+            ca_files: args.ca_files.clone(),
+            timeout: Duration::from_secs(args.timeout),
+        })
+    }
+
+    /// The trust anchors: Mozilla's roots plus every `--ca-file`.
+    pub(crate) fn roots(&self) -> anyhow::Result<keypin::Roots> {
+        let mut roots = keypin::Roots::webpki();
+        for f in &self.ca_files {
+            roots
+                .add_pem_file(f)
+                .with_context(|| format!("--ca-file {}", f.display()))?;
+        }
+        Ok(roots)
+    }
+}
+
+fn split_host_port(s: &str) -> anyhow::Result<(String, u16)> {
+    let s = s.trim();
+    if s.is_empty() {
+        bail!("empty host");
+    }
+    if let Some(rest) = s.strip_prefix('[') {
+        let (host, after) = rest
+            .split_once(']')
+            .ok_or_else(|| anyhow!("{s:?}: missing ']' after an IPv6 address"))?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => parse_port(p, s)?,
+            None if after.is_empty() => 443,
+            None => bail!("{s:?}: expected :PORT after ']'"),
+        };
+        return Ok((host.to_string(), port));
+    }
+    if s.parse::<IpAddr>().is_ok() {
+        return Ok((s.to_string(), 443));
+    }
+    match s.rsplit_once(':') {
+        Some((h, p)) => Ok((h.to_string(), parse_port(p, s)?)),
+        None => Ok((s.to_string(), 443)),
+    }
+}
+
+fn parse_port(p: &str, whole: &str) -> anyhow::Result<u16> {
+    match p.parse::<u16>() {
+        Ok(port) if port > 0 => Ok(port),
+        _ => bail!("{whole:?}: {p:?} is not a port number (1-65535)"),
+    }
+}
+
+fn join_host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// What the server presented.
+#[derive(Debug)]
+pub(crate) struct Fetched {
+    pub peer: SocketAddr,
+    pub served: Vec<CertificateDer<'static>>,
+    pub version: String,
+    pub cipher: String,
+}
+
+pub(crate) fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+/// Connects, completes a handshake that records the served chain, and closes.
+pub(crate) fn fetch_chain(target: &Target) -> Result<Fetched, Failure> {
+    let provider = provider();
+    let capture = Arc::new(CaptureVerifier {
+        chain: Mutex::new(Vec::new()),
+        algs: provider.signature_verification_algorithms,
+    });
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Failure::connect(anyhow!(e)))?
+        .dangerous()
+        .with_custom_certificate_verifier(capture.clone())
+        .with_no_client_auth();
+    let addrs: Vec<SocketAddr> = target
+        .dial
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve {}", target.dial))
+        .map_err(Failure::connect)?
+        .collect();
+    let mut last_err = None;
+    let mut sock = None;
+    for addr in &addrs {
+        match TcpStream::connect_timeout(addr, target.timeout) {
+            Ok(s) => {
+                sock = Some(s);
+                break;
+            }
+            Err(e) => last_err = Some(anyhow!("{addr}: {e}")),
+        }
+    }
+    let mut sock = sock.ok_or_else(|| {
+        Failure::connect(
+            last_err
+                .unwrap_or_else(|| anyhow!("no address"))
+                .context(format!("cannot connect to {}", target.dial)),
+        )
+    })?;
+    let peer = sock
+        .peer_addr()
+        .map_err(|e| Failure::connect(anyhow!(e)))?;
+    let io = |e: std::io::Error| Failure::connect(anyhow!(e));
+    sock.set_read_timeout(Some(target.timeout)).map_err(io)?;
+    sock.set_write_timeout(Some(target.timeout)).map_err(io)?;
+    let mut conn = rustls::ClientConnection::new(Arc::new(config), target.server_name.clone())
+        .map_err(|e| Failure::connect(anyhow!(e)))?;
+    while conn.is_handshaking() {
+        conn.complete_io(&mut sock)
+            .with_context(|| format!("TLS handshake with {} ({peer}) failed", target.dial))
+            .map_err(Failure::connect)?;
+    }
+    let version = conn
+        .protocol_version()
+        .map(|v| match v {
+            rustls::ProtocolVersion::TLSv1_3 => "TLS 1.3".to_string(),
+            rustls::ProtocolVersion::TLSv1_2 => "TLS 1.2".to_string(),
+            other => format!("{other:?}"),
+        })
+        .unwrap_or_default();
+    let cipher = conn
+        .negotiated_cipher_suite()
+        .map(|c| format!("{:?}", c.suite()))
+        .unwrap_or_default();
+    conn.send_close_notify();
+    let _ = conn.complete_io(&mut sock);
+    let _ = sock.flush();
+    let served = capture
+        .chain
+        .lock()
+        .map_err(|_| Failure::connect(anyhow!("internal error: capture lock poisoned")))?
+        .clone();
+    if served.is_empty() {
+        return Err(Failure::connect(anyhow!("the server sent no certificate")));
+    }
+    Ok(Fetched {
+        peer,
+        served,
+        version,
+        cipher,
+    })
+}
+
+/// Records the served chain and accepts it; verifies handshake signatures for real.
+#[derive(Debug)]
+struct CaptureVerifier {
+    chain: Mutex<Vec<CertificateDer<'static>>>,
+    algs: WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for CaptureVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let mut chain = vec![end_entity.clone().into_owned()];
+        chain.extend(intermediates.iter().map(|c| c.clone().into_owned()));
+        if let Ok(mut slot) = self.chain.lock() {
+            *slot = chain;
+        }
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algs)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algs)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algs.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_port_forms() {
+        let rows: &[(&str, Option<(&str, u16)>)] = &[
+            ("example.com", Some(("example.com", 443))),
+            ("example.com:8443", Some(("example.com", 8443))),
+            ("127.0.0.1:4433", Some(("127.0.0.1", 4433))),
+            ("[::1]:4433", Some(("::1", 4433))),
+            ("[::1]", Some(("::1", 443))),
+            ("::1", Some(("::1", 443))),
+            ("example.com:0", None),
+            ("example.com:http", None),
+            ("", None),
+        ];
+        for (input, want) in rows {
+            let got = split_host_port(input).ok();
+            assert_eq!(
+                got.as_ref().map(|(h, p)| (h.as_str(), *p)),
+                *want,
+                "{input}"
+            );
+        }
+    }
+}
