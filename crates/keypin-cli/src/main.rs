@@ -25,7 +25,10 @@ pub(crate) struct Failure {
 
 impl Failure {
     pub(crate) fn usage(error: anyhow::Error) -> Self {
-        Self { code: exit::USAGE, error }
+        Self {
+            code: exit::USAGE,
+            error,
+        }
     }
     pub(crate) fn connect(error: anyhow::Error) -> Self {
         Self {

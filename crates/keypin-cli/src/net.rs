@@ -164,9 +164,7 @@ pub(crate) fn fetch_chain(target: &Target) -> Result<Fetched, Failure> {
                 .context(format!("cannot connect to {}", target.dial)),
         )
     })?;
-    let peer = sock
-        .peer_addr()
-        .map_err(|e| Failure::connect(anyhow!(e)))?;
+    let peer = sock.peer_addr().map_err(|e| Failure::connect(anyhow!(e)))?;
     let io = |e: std::io::Error| Failure::connect(anyhow!(e));
     sock.set_read_timeout(Some(target.timeout)).map_err(io)?;
     sock.set_write_timeout(Some(target.timeout)).map_err(io)?;

@@ -37,7 +37,10 @@ impl Setup {
         let p = self.path("policy.toml");
         std::fs::write(
             &p,
-            format!("[[rule]]\nhosts = [\"{HOST}\"]\npins = [{}]\n", pins.join(", ")),
+            format!(
+                "[[rule]]\nhosts = [\"{HOST}\"]\npins = [{}]\n",
+                pins.join(", ")
+            ),
         )
         .unwrap();
         p
@@ -102,7 +105,11 @@ fn check_mismatch_exits_1_and_lists_the_path() {
 fn check_bad_policy_exits_2_with_line() {
     let s = Setup::new();
     let p = s.path("bad.toml");
-    std::fs::write(&p, "[[rule]]\nhosts = [\"*.com\"]\npins = [\"sha256/nope\"]\n").unwrap();
+    std::fs::write(
+        &p,
+        "[[rule]]\nhosts = [\"*.com\"]\npins = [\"sha256/nope\"]\n",
+    )
+    .unwrap();
     s.cmd("check")
         .arg("--policy")
         .arg(&p)
@@ -131,7 +138,10 @@ fn check_untrusted_chain_exits_3() {
         .arg(&policy)
         .assert()
         .code(3)
-        .stderr(predicate::str::contains("UnknownIssuer").or(predicate::str::contains("unknown issuer")));
+        .stderr(
+            predicate::str::contains("UnknownIssuer")
+                .or(predicate::str::contains("unknown issuer")),
+        );
 }
 
 #[test]
@@ -146,12 +156,22 @@ fn unreachable_host_exits_3() {
     let policy = dir.path().join("p.toml");
     std::fs::write(
         &policy,
-        format!("[[rule]]\nhosts = [\"{HOST}\"]\npins = [\"{}\", \"{}\"]\n", spare(), spare()),
+        format!(
+            "[[rule]]\nhosts = [\"{HOST}\"]\npins = [\"{}\", \"{}\"]\n",
+            spare(),
+            spare()
+        ),
     )
     .unwrap();
     Command::cargo_bin("keypin")
         .unwrap()
-        .args(["check", HOST, "--connect", &format!("127.0.0.1:{port}"), "--policy"])
+        .args([
+            "check",
+            HOST,
+            "--connect",
+            &format!("127.0.0.1:{port}"),
+            "--policy",
+        ])
         .arg(&policy)
         .assert()
         .code(3)
@@ -176,7 +196,14 @@ fn usage_errors_exit_2() {
 #[test]
 fn inspect_json_matches_openssl() {
     let s = Setup::new();
-    let out = s.cmd("inspect").arg("--json").assert().code(0).get_output().stdout.clone();
+    let out = s
+        .cmd("inspect")
+        .arg("--json")
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
     let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
     let served = v["served_chain"].as_array().unwrap();
     let path = v["verified_path"].as_array().unwrap();
@@ -184,7 +211,14 @@ fn inspect_json_matches_openssl() {
     assert_eq!(path.len(), 3);
     assert_eq!(path[2]["position"], "trust anchor");
     for entry in served.iter().chain(path) {
-        for key in ["subject", "issuer", "not_after", "key_type", "spki_sha256", "cert_sha256"] {
+        for key in [
+            "subject",
+            "issuer",
+            "not_after",
+            "key_type",
+            "spki_sha256",
+            "cert_sha256",
+        ] {
             assert!(!entry[key].is_null(), "{key} missing in {entry}");
         }
     }
@@ -197,7 +231,11 @@ fn inspect_json_matches_openssl() {
     for (i, pem) in certs.iter().enumerate() {
         let f = s.path(&format!("served{i}.pem"));
         std::fs::write(&f, pem).unwrap();
-        assert_eq!(served[i]["spki_sha256"], openssl_spki_pin(&f), "served [{i}]");
+        assert_eq!(
+            served[i]["spki_sha256"],
+            openssl_spki_pin(&f),
+            "served [{i}]"
+        );
     }
     let root = s.path("root.pem");
     assert_eq!(path[2]["spki_sha256"], openssl_spki_pin(&root));
@@ -229,7 +267,9 @@ fn inspect_text_shows_pins_and_dates() {
         .code(0)
         .stdout(predicate::str::contains(leaf_pin.to_string()))
         .stdout(predicate::str::contains("days left"))
-        .stdout(predicate::str::contains("[2] trust anchor O=CLI Test, CN=CLI Test Root CA"));
+        .stdout(predicate::str::contains(
+            "[2] trust anchor O=CLI Test, CN=CLI Test Root CA",
+        ));
 }
 
 #[test]
@@ -250,14 +290,22 @@ fn check_sees_wrong_host_as_chain_failure() {
     let port = server.port();
     Command::cargo_bin("keypin")
         .unwrap()
-        .args(["check", &format!("{HOST}:{port}"), "--connect", &format!("127.0.0.1:{port}")])
+        .args([
+            "check",
+            &format!("{HOST}:{port}"),
+            "--connect",
+            &format!("127.0.0.1:{port}"),
+        ])
         .arg("--ca-file")
         .arg(s.path("root.pem"))
         .arg("--policy")
         .arg(&policy)
         .assert()
         .code(3)
-        .stderr(predicate::str::contains("NotValidForName").or(predicate::str::contains("not valid for")));
+        .stderr(
+            predicate::str::contains("NotValidForName")
+                .or(predicate::str::contains("not valid for")),
+        );
 }
 
 #[test]
@@ -268,15 +316,26 @@ fn demo_runs_offline_and_shows_both_outcomes() {
         .assert()
         .code(0)
         .stdout(predicate::str::contains("pinned client:   ACCEPTED"))
-        .stdout(predicate::str::contains("unpinned client: ACCEPTED the forgery"))
+        .stdout(predicate::str::contains(
+            "unpinned client: ACCEPTED the forgery",
+        ))
         .stdout(predicate::str::contains("pinned client:   REFUSED"))
-        .stdout(predicate::str::contains("pin verification failed for api.bank.test"))
+        .stdout(predicate::str::contains(
+            "pin verification failed for api.bank.test",
+        ))
         .stdout(predicate::str::contains("result: pinning held"));
 }
 
 fn openssl_showcerts(port: u16) -> String {
     let out = Std::new("openssl")
-        .args(["s_client", "-connect", &format!("127.0.0.1:{port}"), "-servername", HOST, "-showcerts"])
+        .args([
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+            "-servername",
+            HOST,
+            "-showcerts",
+        ])
         .stdin(Stdio::null())
         .output()
         .expect("openssl is installed");

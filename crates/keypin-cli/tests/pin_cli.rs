@@ -358,11 +358,44 @@ fn bad_files_fail_with_exit_2_naming_the_file() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("garbage.pem").and(predicate::str::contains("base64")));
-    keypin(d).args(["pin", "enc.pem"]).assert().code(2).stderr(
-        predicate::str::contains("enc.pem")
-            .and(predicate::str::contains("encrypted private key"))
-            .and(predicate::str::contains("openssl pkey -in enc.pem")),
+    // PKCS#8 encrypted in PEM and DER, and the legacy `Proc-Type: 4,ENCRYPTED` SEC1 form.
+    openssl(
+        d,
+        &[
+            "pkcs8",
+            "-topk8",
+            "-in",
+            "k.pem",
+            "-v2",
+            "aes256",
+            "-passout",
+            "pass:secret",
+            "-outform",
+            "der",
+            "-out",
+            "enc.der",
+        ],
     );
+    openssl(
+        d,
+        &[
+            "ec",
+            "-in",
+            "k.pem",
+            "-aes256",
+            "-passout",
+            "pass:secret",
+            "-out",
+            "enc-sec1.pem",
+        ],
+    );
+    for file in ["enc.pem", "enc.der", "enc-sec1.pem"] {
+        keypin(d).args(["pin", file]).assert().code(2).stderr(
+            predicate::str::contains(format!("keypin: error: {file}"))
+                .and(predicate::str::contains("encrypted private key"))
+                .and(predicate::str::contains(format!("openssl pkey -in {file}"))),
+        );
+    }
 
     // The good files are still printed, each error is reported, the exit code is 2.
     keypin(d)

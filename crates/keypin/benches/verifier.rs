@@ -10,8 +10,8 @@ use std::sync::Arc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use keypin::{Pin, PinnedConfig, Policy, Roots};
 use keypin_pki::{Chain, KeyAlg};
-use rustls::client::danger::ServerCertVerifier;
 use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::ServerCertVerifier;
 use rustls_pki_types::{ServerName, UnixTime};
 
 fn verifiers(c: &mut Criterion) {
@@ -24,10 +24,12 @@ fn verifiers(c: &mut Criterion) {
         let name = ServerName::try_from("api.bench.test").unwrap();
         let now = UnixTime::now();
 
-        let rustls_verifier =
-            WebPkiServerVerifier::builder_with_provider(Arc::new(chain.root_store()), provider.clone())
-                .build()
-                .unwrap();
+        let rustls_verifier = WebPkiServerVerifier::builder_with_provider(
+            Arc::new(chain.root_store()),
+            provider.clone(),
+        )
+        .build()
+        .unwrap();
         let root_pin = Pin::from_spki_der(&chain.root.spki_der());
         let spare = keypin_pki::self_signed(keypin_pki::CertSpec::ca("spare")).unwrap();
         let text = format!(
@@ -36,16 +38,30 @@ fn verifiers(c: &mut Criterion) {
         );
         let policy = Policy::from_toml_str(&text, "bench").unwrap();
         let roots = Roots::from(chain.root_store());
-        let keypin_verifier = PinnedConfig::builder(policy, roots).provider(provider.clone()).verifier();
+        let keypin_verifier = PinnedConfig::builder(policy, roots)
+            .provider(provider.clone())
+            .verifier();
         // Both must accept, or the comparison means nothing.
-        rustls_verifier.verify_server_cert(ee, inter, &name, &[], now).unwrap();
-        keypin_verifier.verify_server_cert(ee, inter, &name, &[], now).unwrap();
+        rustls_verifier
+            .verify_server_cert(ee, inter, &name, &[], now)
+            .unwrap();
+        keypin_verifier
+            .verify_server_cert(ee, inter, &name, &[], now)
+            .unwrap();
 
         group.bench_function(format!("rustls_webpki/{label}"), |b| {
-            b.iter(|| rustls_verifier.verify_server_cert(black_box(ee), black_box(inter), &name, &[], now).unwrap())
+            b.iter(|| {
+                rustls_verifier
+                    .verify_server_cert(black_box(ee), black_box(inter), &name, &[], now)
+                    .unwrap()
+            })
         });
         group.bench_function(format!("keypin_pinned/{label}"), |b| {
-            b.iter(|| keypin_verifier.verify_server_cert(black_box(ee), black_box(inter), &name, &[], now).unwrap())
+            b.iter(|| {
+                keypin_verifier
+                    .verify_server_cert(black_box(ee), black_box(inter), &name, &[], now)
+                    .unwrap()
+            })
         });
     }
     group.finish();

@@ -50,7 +50,9 @@ fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
         }
         let (bytes, r) = rest.split_at_checked(n)?;
         rest = r;
-        bytes.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b))
+        bytes
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b))
     };
     let (value, rest) = rest.split_at_checked(len)?;
     Some((tag, value, rest))
@@ -104,7 +106,9 @@ fn decode_string(tag: u8, value: &[u8]) -> String {
         _ => String::from_utf8_lossy(value).into_owned(),
     };
     // Keep diagnostics on one line and free of control characters.
-    s.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
+    s.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 #[cfg(test)]

@@ -63,7 +63,11 @@ impl HostPattern {
         if lower.is_empty() {
             return Err(err("empty host pattern".into(), None));
         }
-        if let Ok(ip) = lower.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+        if let Ok(ip) = lower
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+        {
             if include_subdomains {
                 return Err(err(
                     format!("include_subdomains makes no sense for the IP address {text:?}"),
@@ -96,7 +100,9 @@ impl HostPattern {
             (Kind::Exact, true) => Kind::AnyDepth,
             (Kind::OneLabel, true) => {
                 return Err(err(
-                    format!("{text:?} matches exactly one label, but include_subdomains asks for any depth"),
+                    format!(
+                        "{text:?} matches exactly one label, but include_subdomains asks for any depth"
+                    ),
                     Some("write **.example.com for any depth, or drop include_subdomains"),
                 ));
             }
@@ -246,7 +252,12 @@ mod tests {
 
     #[test]
     fn display_round_trips() {
-        for p in ["api.example.com", "*.example.com", "**.example.com", "127.0.0.1"] {
+        for p in [
+            "api.example.com",
+            "*.example.com",
+            "**.example.com",
+            "127.0.0.1",
+        ] {
             assert_eq!(HostPattern::parse(p, false).unwrap().to_string(), p);
         }
         assert_eq!(

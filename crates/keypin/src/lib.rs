@@ -47,4 +47,6 @@ pub use host::HostPattern;
 pub use pin::{Pin, PinFormat, PinKind};
 pub use policy::{Enforcement, Mode, OnExpiry, Policy, ReportOnlyReason, Rule, RuleSpec};
 pub use roots::Roots;
-pub use verifier::{PathEntry, PinFailure, PinMatch, PinningVerifier, Position, Verdict, VerifyError};
+pub use verifier::{
+    PathEntry, PinFailure, PinMatch, PinningVerifier, Position, Verdict, VerifyError,
+};

@@ -139,14 +139,16 @@ impl Pin {
             ));
         }
         if let Some(rest) = s.strip_prefix("sha256//") {
+            // `sha256//` is curl's prefix, but also OkHttp's `sha256/` before a base64 value
+            // that starts with `/`. The two readings differ in length by one character, so at
+            // most one of them decodes to 32 bytes.
             return decode_b64(rest)
+                .or_else(|curl_err| decode_b64(&s["sha256/".len()..]).map_err(|_| curl_err))
                 .map(Self::spki)
                 .map_err(|why| err(&why));
         }
         if let Some(rest) = s.strip_prefix("sha256/") {
-            return decode_b64(rest)
-                .map(Self::spki)
-                .map_err(|why| err(&why));
+            return decode_b64(rest).map(Self::spki).map_err(|why| err(&why));
         }
         if let Some(rest) = s.strip_prefix("pin-sha256=") {
             let inner = rest
@@ -155,9 +157,7 @@ impl Pin {
                 .ok_or_else(|| err("the HPKP form needs double quotes: pin-sha256=\"<base64>\""))?;
             return decode_b64(inner).map(Self::spki).map_err(|why| err(&why));
         }
-        decode_digest(s)
-            .map(Self::spki)
-            .map_err(|why| err(&why))
+        decode_digest(s).map(Self::spki).map_err(|why| err(&why))
     }
 
     /// Parses a curl `--pinnedpubkey` list: `sha256//<b64>;sha256//<b64>`.
@@ -168,7 +168,10 @@ impl Pin {
                 if p.trim().starts_with("sha256//") {
                     Self::parse(p)
                 } else {
-                    Err(PinParseError::new(p, "curl pins are spelled sha256//<base64>"))
+                    Err(PinParseError::new(
+                        p,
+                        "curl pins are spelled sha256//<base64>",
+                    ))
                 }
             })
             .collect()
@@ -234,7 +237,8 @@ fn decode_hex(s: &str) -> Result<[u8; 32], String> {
     let mut out = [0u8; 32];
     for (i, pair) in s.as_bytes().chunks(2).enumerate() {
         let hi = hex_val(pair[0]).ok_or("not a hex digit")?;
-        let lo = hex_val(*pair.get(1).ok_or("odd number of hex digits")?).ok_or("not a hex digit")?;
+        let lo =
+            hex_val(*pair.get(1).ok_or("odd number of hex digits")?).ok_or("not a hex digit")?;
         *out.get_mut(i).ok_or("too many hex digits")? = (hi << 4) | lo;
     }
     Ok(out)
@@ -319,7 +323,10 @@ mod tests {
     fn known_spellings() {
         let pin = Pin::parse(B64).unwrap();
         assert_eq!(pin.to_format(PinFormat::OkHttp), format!("sha256/{B64}"));
-        assert_eq!(pin.to_format(PinFormat::Hpkp), format!("pin-sha256=\"{B64}\""));
+        assert_eq!(
+            pin.to_format(PinFormat::Hpkp),
+            format!("pin-sha256=\"{B64}\"")
+        );
         assert_eq!(pin.to_format(PinFormat::Curl), format!("sha256//{B64}"));
         assert_eq!(
             pin.hex(),
@@ -335,16 +342,41 @@ mod tests {
             ("sha1/AAAAAAAAAAAAAAAAAAAAAAAAAAA=", "SHA-1"),
             ("sha256/abc", "base64"),
             ("sha256/AAAA", "decodes to 3 bytes"),
-            ("pin-sha256=7HIpactkIAq2Y49orFOOQKurWxmmSFZhBCoQYcRhJ3Y=", "double quotes"),
+            (
+                "pin-sha256=7HIpactkIAq2Y49orFOOQKurWxmmSFZhBCoQYcRhJ3Y=",
+                "double quotes",
+            ),
             ("md5/7HIpactkIAq2Y49orFOOQKurWxmmSFZhBCoQYcRhJ3Y=", "base64"),
-            ("ec7229a9cb64200ab6638f68ac538e40abab5b19a6485661042a1061c461277", "base64"),
-            ("zz7229a9cb64200ab6638f68ac538e40abab5b19a6485661042a1061c4612776", "hex"),
+            (
+                "ec7229a9cb64200ab6638f68ac538e40abab5b19a6485661042a1061c461277",
+                "base64",
+            ),
+            (
+                "zz7229a9cb64200ab6638f68ac538e40abab5b19a6485661042a1061c4612776",
+                "hex",
+            ),
         ];
         for (input, why) in rows {
             let e = Pin::parse(input).unwrap_err().to_string();
             assert!(e.contains(why), "{input:?}: {e}");
             assert!(e.contains("sha256//<base64>"), "{input:?}: {e}");
         }
+    }
+
+    #[test]
+    fn base64_starting_with_a_slash_is_not_mistaken_for_curl() {
+        let mut digest = [0u8; 32];
+        digest[0] = 0xfc; // base64 starts with '/'
+        let pin = Pin::from_digest(PinKind::Spki, digest);
+        assert!(pin.base64().starts_with('/'));
+        for format in [PinFormat::OkHttp, PinFormat::Curl, PinFormat::Hpkp] {
+            let text = pin.to_format(format);
+            assert_eq!(Pin::parse(&text).unwrap(), pin, "{text}");
+        }
+        assert_eq!(
+            Pin::parse_curl_list(&pin.to_format(PinFormat::Curl)).unwrap(),
+            vec![pin]
+        );
     }
 
     #[test]

@@ -441,7 +441,11 @@ impl Validator {
 
     fn line_col(&self, offset: usize) -> (usize, usize) {
         let line = self.line_starts.partition_point(|&s| s <= offset);
-        let start = self.line_starts.get(line.saturating_sub(1)).copied().unwrap_or(0);
+        let start = self
+            .line_starts
+            .get(line.saturating_sub(1))
+            .copied()
+            .unwrap_or(0);
         (line.max(1), offset - start + 1)
     }
 
@@ -522,7 +526,8 @@ impl Validator {
                     let here = at.map(|o| self.line_col(o).0);
                     if let Some((other, other_line)) = self.seen_patterns.get(&p) {
                         let where_ = other_line.map_or(String::new(), |l| format!(" at line {l}"));
-                        let msg = format!("duplicate host pattern {p} (also in rule[{other}]{where_})");
+                        let msg =
+                            format!("duplicate host pattern {p} (also in rule[{other}]{where_})");
                         self.report(
                             at,
                             format!("rule[{i}].hosts[{j}]"),
@@ -569,7 +574,8 @@ impl Validator {
                 "the rule has no pins".into(),
                 Some("list the pins of your keys; `keypin inspect HOST` shows them"),
             );
-        } else if mode == Mode::Enforce && pins.len() < 2 && self.diagnostics.len() == errors_before {
+        } else if mode == Mode::Enforce && pins.len() < 2 && self.diagnostics.len() == errors_before
+        {
             self.report(
                 self.spans.pins,
                 field("pins"),
@@ -674,7 +680,9 @@ mod tests {
     const P2: &str = "sha256/fwza0LRMXouZHRC8Ei+4PyuldPDcf3UKgO/04cDM1oE=";
 
     fn rule(hosts: &str, extra: &str) -> String {
-        format!("[[rule]]\nname = {hosts:?}\nhosts = [{hosts}]\npins = [\"{P1}\", \"{P2}\"]\n{extra}\n")
+        format!(
+            "[[rule]]\nname = {hosts:?}\nhosts = [{hosts}]\npins = [\"{P1}\", \"{P2}\"]\n{extra}\n"
+        )
     }
 
     #[test]
@@ -731,7 +739,10 @@ mod tests {
         let r = policy.rule_for("a.example.com").unwrap();
         let at = |s: i64| UnixTime::since_unix_epoch(core::time::Duration::from_secs(s as u64));
         let last_day = Date::parse("2027-06-30").unwrap().start_secs();
-        assert_eq!(r.enforcement_at(at(last_day + 86_399)), Enforcement::Enforce);
+        assert_eq!(
+            r.enforcement_at(at(last_day + 86_399)),
+            Enforcement::Enforce
+        );
         assert_eq!(
             r.enforcement_at(at(last_day + 86_400)),
             Enforcement::ReportOnly(ReportOnlyReason::Expired {
@@ -745,7 +756,9 @@ mod tests {
     fn refusals_name_line_field_and_fix() {
         let rows: Vec<(String, usize, &str)> = vec![
             (
-                format!("[[rule]]\nhosts = [\"a.example.com\"]\npins = [\"{P1}\", \"sha256/nope\"]\n"),
+                format!(
+                    "[[rule]]\nhosts = [\"a.example.com\"]\npins = [\"{P1}\", \"sha256/nope\"]\n"
+                ),
                 3,
                 "rule[0].pins[1]: invalid pin",
             ),
@@ -755,19 +768,42 @@ mod tests {
                 "at least two pins",
             ),
             (
-                format!("{}{}", rule("\"a.example.com\"", ""), rule("\"A.example.com.\"", "")),
+                format!(
+                    "{}{}",
+                    rule("\"a.example.com\"", ""),
+                    rule("\"A.example.com.\"", "")
+                ),
                 8,
                 "duplicate host pattern a.example.com (also in rule[0] at line 3)",
             ),
             (rule("\"*.co.uk\"", ""), 3, "public suffix"),
-            (rule("\"a.example.com\"", "colour = \"red\""), 5, "unknown field `colour`"),
+            (
+                rule("\"a.example.com\"", "colour = \"red\""),
+                5,
+                "unknown field `colour`",
+            ),
             (format!("pins = [\"{P1}\"]\n"), 1, "unknown field `pins`"),
-            (rule("\"a.example.com\"", "mode = \"enforcing\""), 5, "unknown mode"),
-            (rule("\"a.example.com\"", "expires = \"30/06/2027\""), 5, "YYYY-MM-DD"),
-            ("[[rule]]\nhosts = [\"a.example.com\"]\n".to_string(), 1, "missing field `pins`"),
+            (
+                rule("\"a.example.com\"", "mode = \"enforcing\""),
+                5,
+                "unknown mode",
+            ),
+            (
+                rule("\"a.example.com\"", "expires = \"30/06/2027\""),
+                5,
+                "YYYY-MM-DD",
+            ),
+            (
+                "[[rule]]\nhosts = [\"a.example.com\"]\n".to_string(),
+                1,
+                "missing field `pins`",
+            ),
             ("[[rule]\n".to_string(), 1, "unclosed array table"),
             (
-                rule("\"a.example.com\"", "trust_anchors = [\"/nonexistent/ca.pem\"]"),
+                rule(
+                    "\"a.example.com\"",
+                    "trust_anchors = [\"/nonexistent/ca.pem\"]",
+                ),
                 5,
                 "cannot read trust anchor file /nonexistent/ca.pem",
             ),
@@ -776,8 +812,14 @@ mod tests {
             let e = Policy::from_toml_str(&text, "t.toml").unwrap_err();
             let msg = e.to_string();
             assert!(msg.contains(words), "{text}\n---\n{msg}");
-            assert!(msg.contains(&format!("t.toml:{line}")), "{text}\n---\n{msg}");
-            assert!(msg.contains("hint:") || words == "unclosed array table", "{msg}");
+            assert!(
+                msg.contains(&format!("t.toml:{line}")),
+                "{text}\n---\n{msg}"
+            );
+            assert!(
+                msg.contains("hint:") || words == "unclosed array table",
+                "{msg}"
+            );
         }
     }
 
@@ -792,7 +834,9 @@ mod tests {
 
     #[test]
     fn report_only_rule_may_have_one_pin() {
-        let text = format!("[[rule]]\nhosts = [\"a.example.com\"]\npins = [\"{P1}\"]\nmode = \"report-only\"\n");
+        let text = format!(
+            "[[rule]]\nhosts = [\"a.example.com\"]\npins = [\"{P1}\"]\nmode = \"report-only\"\n"
+        );
         assert!(Policy::from_toml_str(&text, "t").is_ok());
     }
 

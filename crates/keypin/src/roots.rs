@@ -41,7 +41,10 @@ impl Roots {
         }
         if roots.anchors.is_empty() {
             return Err(Error::Certificate {
-                context: format!("no usable system root certificates ({} errors)", found.errors.len()),
+                context: format!(
+                    "no usable system root certificates ({} errors)",
+                    found.errors.len()
+                ),
                 source: webpki::Error::UnknownIssuer,
             });
         }

@@ -23,8 +23,8 @@ use rustls_pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
 use crate::clock::Clock;
 use crate::dn::format_name;
 use crate::events::{PinEvent, PinEventSink};
-use crate::policy::{Enforcement, Policy, ReportOnlyReason, Rule};
 use crate::pin::{Pin, PinKind, sha256};
+use crate::policy::{Enforcement, Policy, ReportOnlyReason, Rule};
 use crate::roots::Roots;
 
 /// Where a certificate sits on a verified path.
@@ -103,7 +103,13 @@ impl fmt::Display for PinFailure {
                 write!(f, "\n  verified path {}:", i + 1)?;
             }
             for (j, e) in path.iter().enumerate() {
-                write!(f, "\n    [{j}] {:<12} {}  {}", e.position.to_string(), e.spki_pin, e.subject)?;
+                write!(
+                    f,
+                    "\n    [{j}] {:<12} {}  {}",
+                    e.position.to_string(),
+                    e.spki_pin,
+                    e.subject
+                )?;
             }
         }
         write!(
@@ -283,8 +289,7 @@ impl PinningVerifier {
         now: UnixTime,
     ) -> Result<Verdict, VerifyError> {
         let cert_err = |e: rustls::Error| VerifyError::Certificate(e);
-        let ee = webpki::EndEntityCert::try_from(end_entity)
-            .map_err(|e| cert_err(pki_error(e)))?;
+        let ee = webpki::EndEntityCert::try_from(end_entity).map_err(|e| cert_err(pki_error(e)))?;
         let host = host_string(server_name);
 
         // 1. The rule for this server name (most specific wins). No rule: plain validation.
@@ -304,7 +309,9 @@ impl PinningVerifier {
             return Ok(Verdict::NotPinned);
         };
         let Some(rule) = self.policy.rules().get(rule_idx as usize) else {
-            return Err(cert_err(rustls::Error::General("policy index out of range".into())));
+            return Err(cert_err(rustls::Error::General(
+                "policy index out of range".into(),
+            )));
         };
         let roots = self.rule_roots.get(&rule_idx).unwrap_or(&self.roots);
         let wants_cert_pins = rule.pins().iter().any(|p| p.kind() == PinKind::Certificate);
@@ -441,21 +448,22 @@ impl PinningVerifier {
         path: &webpki::VerifiedPath<'_>,
         wants_cert_pins: bool,
     ) -> Option<PinMatch> {
-        let check = |spki: &[u8], cert: Option<&[u8]>, position: Position, subject: &dyn Fn() -> String| {
-            let spki_pin = Pin::from_spki_der(spki);
-            let hit = if rule.has_pin(&spki_pin) {
-                Some(spki_pin)
-            } else if wants_cert_pins {
-                cert.map(Pin::from_cert_der).filter(|p| rule.has_pin(p))
-            } else {
-                None
+        let check =
+            |spki: &[u8], cert: Option<&[u8]>, position: Position, subject: &dyn Fn() -> String| {
+                let spki_pin = Pin::from_spki_der(spki);
+                let hit = if rule.has_pin(&spki_pin) {
+                    Some(spki_pin)
+                } else if wants_cert_pins {
+                    cert.map(Pin::from_cert_der).filter(|p| rule.has_pin(p))
+                } else {
+                    None
+                };
+                hit.map(|pin| PinMatch {
+                    pin,
+                    position,
+                    subject: subject(),
+                })
             };
-            hit.map(|pin| PinMatch {
-                pin,
-                position,
-                subject: subject(),
-            })
-        };
         let ee = path.end_entity();
         if let Some(m) = check(
             ee.subject_public_key_info().as_ref(),

@@ -72,7 +72,11 @@ struct Outcome {
 }
 
 /// Handshake and one HTTP request. Err carries the io error (with the rustls error inside).
-fn request(config: &Arc<rustls::ClientConfig>, addr: SocketAddr, host: &str) -> Result<Outcome, std::io::Error> {
+fn request(
+    config: &Arc<rustls::ClientConfig>,
+    addr: SocketAddr,
+    host: &str,
+) -> Result<Outcome, std::io::Error> {
     let name = ServerName::try_from(host.to_string()).unwrap();
     let mut conn = rustls::ClientConnection::new(config.clone(), name).unwrap();
     let mut sock = TcpStream::connect(addr)?;
@@ -118,14 +122,24 @@ fn pin_on_leaf_intermediate_or_root_accepts() {
             ("intermediate", &chain.intermediate),
             ("root", &chain.root),
         ] {
-            let c = client(policy(HOST, &[pin_of(pinned), spare_pin()], ""), roots(&[&chain.root]));
+            let c = client(
+                policy(HOST, &[pin_of(pinned), spare_pin()], ""),
+                roots(&[&chain.root]),
+            );
             let out = request(&c.config, server.addr(), HOST)
                 .unwrap_or_else(|e| panic!("{alg:?} pinned {what}: {e}"));
             assert!(out.reply.contains("200 OK"), "{what}: {}", out.reply);
             assert!(c.events.try_recv().is_err(), "no event on success");
         }
         // The server saw application data on each of the three connections.
-        assert_eq!(server.connections().iter().filter(|l| l.app_data_seen).count(), 3);
+        assert_eq!(
+            server
+                .connections()
+                .iter()
+                .filter(|l| l.app_data_seen)
+                .count(),
+            3
+        );
     }
 }
 
@@ -134,7 +148,10 @@ fn backup_pin_alone_accepts() {
     let chain = genuine(KeyAlg::EcdsaP256);
     let server = serve(chain.served(), &chain.leaf);
     // The primary pin is a retired key; only the backup is on the chain.
-    let c = client(policy(HOST, &[spare_pin(), pin_of(&chain.intermediate)], ""), roots(&[&chain.root]));
+    let c = client(
+        policy(HOST, &[spare_pin(), pin_of(&chain.intermediate)], ""),
+        roots(&[&chain.root]),
+    );
     request(&c.config, server.addr(), HOST).unwrap();
 }
 
@@ -143,7 +160,10 @@ fn certificate_pin_accepts() {
     let chain = genuine(KeyAlg::EcdsaP256);
     let server = serve(chain.served(), &chain.leaf);
     let cert_pin = Pin::from_cert_der(chain.leaf.cert.as_ref());
-    let c = client(policy(HOST, &[cert_pin, spare_pin()], ""), roots(&[&chain.root]));
+    let c = client(
+        policy(HOST, &[cert_pin, spare_pin()], ""),
+        roots(&[&chain.root]),
+    );
     request(&c.config, server.addr(), HOST).unwrap();
 }
 
@@ -154,7 +174,10 @@ fn trusted_rogue_ca_is_refused_with_diagnostics() {
     let forged = issue(CertSpec::leaf(&[HOST]), &rogue_root).unwrap();
     let server = serve(vec![forged.cert.clone()], &forged);
     let expected = [pin_of(&chain.intermediate), spare_pin()];
-    let c = client(policy(HOST, &expected, ""), roots(&[&chain.root, &rogue_root]));
+    let c = client(
+        policy(HOST, &expected, ""),
+        roots(&[&chain.root, &rogue_root]),
+    );
 
     let err = request(&c.config, server.addr(), HOST).unwrap_err();
     let failure = pin_failure(&err);
@@ -194,13 +217,23 @@ fn pin_stuffing_off_the_verified_path_is_refused() {
     ];
     let server = serve(stuffed, &forged);
     let c = client(
-        policy(HOST, &[pin_of(&chain.intermediate), pin_of(&chain.root)], ""),
+        policy(
+            HOST,
+            &[pin_of(&chain.intermediate), pin_of(&chain.root)],
+            "",
+        ),
         roots(&[&chain.root, &rogue_root]),
     );
     let err = request(&c.config, server.addr(), HOST).unwrap_err();
     let failure = pin_failure(&err);
     // The diagnostic shows the verified path, which does not contain the stuffed certificate.
-    assert!(failure.paths.iter().flatten().all(|e| e.spki_pin != pin_of(&chain.intermediate)));
+    assert!(
+        failure
+            .paths
+            .iter()
+            .flatten()
+            .all(|e| e.spki_pin != pin_of(&chain.intermediate))
+    );
 }
 
 #[test]
@@ -215,7 +248,14 @@ fn cross_signed_path_carrying_the_pin_is_found() {
     let leaf = issue(CertSpec::leaf(&[HOST]), &inter_a).unwrap();
     let pins = [pin_of(&root_b), spare_pin()];
 
-    let both = serve(vec![leaf.cert.clone(), inter_a.cert.clone(), inter_b.cert.clone()], &leaf);
+    let both = serve(
+        vec![
+            leaf.cert.clone(),
+            inter_a.cert.clone(),
+            inter_b.cert.clone(),
+        ],
+        &leaf,
+    );
     let c = client(policy(HOST, &pins, ""), roots(&[&root_a, &root_b]));
     request(&c.config, both.addr(), HOST).expect("the B path carries the pin");
 
@@ -235,11 +275,16 @@ fn expired_pin_set_reports_loudly_instead_of_enforcing() {
     let pins = [pin_of(&chain.intermediate), spare_pin()];
 
     // Default on_expiry: report-only, with a loud event on every connection.
-    let c = client(policy(HOST, &pins, "expires = \"2020-01-01\""), roots(&[&chain.root, &rogue_root]));
+    let c = client(
+        policy(HOST, &pins, "expires = \"2020-01-01\""),
+        roots(&[&chain.root, &rogue_root]),
+    );
     request(&c.config, server.addr(), HOST).expect("expired pins only report");
     let events: Vec<PinEvent> = c.events.try_iter().collect();
     assert!(
-        events.iter().any(|e| matches!(e, PinEvent::PinsExpired { expires, .. } if expires == "2020-01-01")),
+        events
+            .iter()
+            .any(|e| matches!(e, PinEvent::PinsExpired { expires, .. } if expires == "2020-01-01")),
         "{events:?}"
     );
     let mismatch = events
@@ -254,7 +299,11 @@ fn expired_pin_set_reports_loudly_instead_of_enforcing() {
 
     // on_expiry = "enforce" keeps refusing.
     let c = client(
-        policy(HOST, &pins, "expires = \"2020-01-01\"\non_expiry = \"enforce\""),
+        policy(
+            HOST,
+            &pins,
+            "expires = \"2020-01-01\"\non_expiry = \"enforce\"",
+        ),
         roots(&[&chain.root, &rogue_root]),
     );
     pin_failure(&request(&c.config, server.addr(), HOST).unwrap_err());
@@ -267,7 +316,11 @@ fn report_only_rule_lets_mismatch_through_and_reports() {
     let forged = issue(CertSpec::leaf(&[HOST]), &rogue_root).unwrap();
     let server = serve(vec![forged.cert.clone()], &forged);
     let c = client(
-        policy(HOST, &[pin_of(&chain.intermediate)], "mode = \"report-only\""),
+        policy(
+            HOST,
+            &[pin_of(&chain.intermediate)],
+            "mode = \"report-only\"",
+        ),
         roots(&[&chain.root, &rogue_root]),
     );
     request(&c.config, server.addr(), HOST).unwrap();
@@ -287,7 +340,11 @@ fn report_only_still_requires_a_valid_chain() {
     let forged = issue(CertSpec::leaf(&[HOST]), &untrusted).unwrap();
     let server = serve(vec![forged.cert.clone()], &forged);
     let c = client(
-        policy(HOST, &[pin_of(&chain.intermediate)], "mode = \"report-only\""),
+        policy(
+            HOST,
+            &[pin_of(&chain.intermediate)],
+            "mode = \"report-only\"",
+        ),
         roots(&[&chain.root]),
     );
     let err = request(&c.config, server.addr(), HOST).unwrap_err();
@@ -299,7 +356,10 @@ fn host_without_rule_gets_plain_validation() {
     let chain = Chain::generate("Other", &["other.keypin.test"], KeyAlg::EcdsaP256).unwrap();
     let server = serve(chain.served(), &chain.leaf);
     // The policy pins only HOST, to a key this server does not have.
-    let c = client(policy(HOST, &[spare_pin(), spare_pin()], ""), roots(&[&chain.root]));
+    let c = client(
+        policy(HOST, &[spare_pin(), spare_pin()], ""),
+        roots(&[&chain.root]),
+    );
     request(&c.config, server.addr(), "other.keypin.test").expect("unpinned host, valid chain");
     // ... but plain validation still applies to it.
     let c = client(policy(HOST, &[spare_pin(), spare_pin()], ""), roots(&[]));
@@ -311,9 +371,19 @@ fn host_without_rule_gets_plain_validation() {
 fn pinned_key_for_another_name_is_refused() {
     let chain = genuine(KeyAlg::EcdsaP256);
     // The genuine leaf key, in a certificate for a different host, issued by the genuine CA.
-    let other = issue(CertSpec::leaf(&["evil.keypin.test"]).key(&chain.leaf), &chain.intermediate).unwrap();
-    let server = serve(vec![other.cert.clone(), chain.intermediate.cert.clone()], &other);
-    let c = client(policy(HOST, &[pin_of(&chain.leaf), spare_pin()], ""), roots(&[&chain.root]));
+    let other = issue(
+        CertSpec::leaf(&["evil.keypin.test"]).key(&chain.leaf),
+        &chain.intermediate,
+    )
+    .unwrap();
+    let server = serve(
+        vec![other.cert.clone(), chain.intermediate.cert.clone()],
+        &other,
+    );
+    let c = client(
+        policy(HOST, &[pin_of(&chain.leaf), spare_pin()], ""),
+        roots(&[&chain.root]),
+    );
     let err = request(&c.config, server.addr(), HOST).unwrap_err();
     assert!(matches!(
         cert_error(&err),
@@ -326,14 +396,21 @@ fn expired_leaf_with_pinned_key_is_refused() {
     let chain = genuine(KeyAlg::EcdsaP256);
     let now = time::OffsetDateTime::now_utc();
     let expired = issue(
-        CertSpec::leaf(&[HOST])
-            .key(&chain.leaf)
-            .validity(now - time::Duration::days(30), now - time::Duration::days(1)),
+        CertSpec::leaf(&[HOST]).key(&chain.leaf).validity(
+            now - time::Duration::days(30),
+            now - time::Duration::days(1),
+        ),
         &chain.intermediate,
     )
     .unwrap();
-    let server = serve(vec![expired.cert.clone(), chain.intermediate.cert.clone()], &expired);
-    let c = client(policy(HOST, &[pin_of(&chain.leaf), spare_pin()], ""), roots(&[&chain.root]));
+    let server = serve(
+        vec![expired.cert.clone(), chain.intermediate.cert.clone()],
+        &expired,
+    );
+    let c = client(
+        policy(HOST, &[pin_of(&chain.leaf), spare_pin()], ""),
+        roots(&[&chain.root]),
+    );
     let err = request(&c.config, server.addr(), HOST).unwrap_err();
     assert!(matches!(
         cert_error(&err),
@@ -353,7 +430,10 @@ fn rule_trust_anchors_serve_a_private_pki() {
     request(&c.config, server.addr(), HOST).expect("the rule's own anchor validates the chain");
     // Certificate pins match the rule's anchor too.
     let cert_pin = Pin::from_cert_der(private.root.cert.as_ref());
-    let c = client(policy(HOST, &[cert_pin, spare_pin()], &extra), Roots::empty());
+    let c = client(
+        policy(HOST, &[cert_pin, spare_pin()], &extra),
+        Roots::empty(),
+    );
     request(&c.config, server.addr(), HOST).expect("certificate pin on the anchor");
 }
 
@@ -363,11 +443,20 @@ fn ip_address_rules() {
     let root = self_signed(CertSpec::ca("IP Root")).unwrap();
     let leaf = issue(leaf_spec, &root).unwrap();
     let server = serve(vec![leaf.cert.clone()], &leaf);
-    let c = client(policy("127.0.0.1", &[pin_of(&leaf), spare_pin()], ""), roots(&[&root]));
+    let c = client(
+        policy("127.0.0.1", &[pin_of(&leaf), spare_pin()], ""),
+        roots(&[&root]),
+    );
     request(&c.config, server.addr(), "127.0.0.1").unwrap();
-    let c = client(policy("127.0.0.1", &[spare_pin(), pin_of(&root).clone()], ""), roots(&[&root]));
+    let c = client(
+        policy("127.0.0.1", &[spare_pin(), pin_of(&root)], ""),
+        roots(&[&root]),
+    );
     request(&c.config, server.addr(), "127.0.0.1").unwrap();
-    let c = client(policy("127.0.0.1", &[spare_pin(), spare_pin()], ""), roots(&[&root]));
+    let c = client(
+        policy("127.0.0.1", &[spare_pin(), spare_pin()], ""),
+        roots(&[&root]),
+    );
     pin_failure(&request(&c.config, server.addr(), "127.0.0.1").unwrap_err());
 }
 
@@ -375,14 +464,20 @@ fn ip_address_rules() {
 fn a_new_policy_never_resumes_a_session_verified_under_the_old_one() {
     let chain = genuine(KeyAlg::EcdsaP256);
     let server = serve(chain.served(), &chain.leaf);
-    let good = client(policy(HOST, &[pin_of(&chain.intermediate), spare_pin()], ""), roots(&[&chain.root]));
+    let good = client(
+        policy(HOST, &[pin_of(&chain.intermediate), spare_pin()], ""),
+        roots(&[&chain.root]),
+    );
     let first = request(&good.config, server.addr(), HOST).unwrap();
     assert!(!first.resumed);
     let second = request(&good.config, server.addr(), HOST).unwrap();
     assert!(second.resumed, "same config, same policy: resumption works");
 
     // New pins that the server no longer satisfies: a new config, a fresh session cache.
-    let rotated = client(policy(HOST, &[spare_pin(), spare_pin()], ""), roots(&[&chain.root]));
+    let rotated = client(
+        policy(HOST, &[spare_pin(), spare_pin()], ""),
+        roots(&[&chain.root]),
+    );
     let err = request(&rotated.config, server.addr(), HOST).unwrap_err();
     pin_failure(&err);
 

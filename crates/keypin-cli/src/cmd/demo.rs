@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
 use keypin::{
-    ChannelSink, PinEvent, PinnedConfig, Pin, PinningVerifier, Policy, Roots, SystemClock,
-    Verdict, VerifyError,
+    ChannelSink, Pin, PinEvent, PinnedConfig, PinningVerifier, Policy, Roots, SystemClock, Verdict,
+    VerifyError,
 };
 use keypin_pki::{CertSpec, Chain, KeyAlg, ServerOptions, TlsServer, issue, self_signed};
 use rustls_pki_types::ServerName;
@@ -23,7 +23,9 @@ use crate::net::provider;
 const HOST: &str = "api.bank.test";
 
 pub(crate) fn run(_args: DemoArgs) -> Result<u8, Failure> {
-    println!("keypin demo: certificate pinning against a man in the middle, offline on 127.0.0.1\n");
+    println!(
+        "keypin demo: certificate pinning against a man in the middle, offline on 127.0.0.1\n"
+    );
 
     // 1. The PKI: the bank's genuine chain, a spare key for the backup pin, and an attacker
     //    whose CA the client trusts.
@@ -52,9 +54,7 @@ pub(crate) fn run(_args: DemoArgs) -> Result<u8, Failure> {
 
     let mut roots = Roots::empty();
     for root in [&genuine.root, &rogue_ca] {
-        roots
-            .add_cert(root.cert.clone())
-            .map_err(|e| anyhow!(e))?;
+        roots.add_cert(root.cert.clone()).map_err(|e| anyhow!(e))?;
     }
     let (sink, events) = ChannelSink::new(16);
     let pinned = Arc::new(
@@ -104,7 +104,10 @@ pub(crate) fn run(_args: DemoArgs) -> Result<u8, Failure> {
         forged.key.clone_key(),
     ))
     .map_err(pki)?;
-    println!("4. attacker's server on {} with the forged chain", attacker.addr());
+    println!(
+        "4. attacker's server on {} with the forged chain",
+        attacker.addr()
+    );
     match request(&unpinned, attacker.addr()) {
         Ok(_) => println!(
             "   unpinned client: ACCEPTED the forgery and sent its request to the attacker"
@@ -147,7 +150,9 @@ pub(crate) fn run(_args: DemoArgs) -> Result<u8, Failure> {
     genuine_server.shutdown();
     attacker.shutdown();
     if genuine_ok && attack_refused {
-        println!("\nresult: pinning held. The genuine server was accepted; the trusted forgery was refused.");
+        println!(
+            "\nresult: pinning held. The genuine server was accepted; the trusted forgery was refused."
+        );
         Ok(0)
     } else {
         println!("\nresult: DEMO FAILED (see above)");
@@ -159,7 +164,10 @@ fn pki(e: keypin_pki::Error) -> Failure {
     Failure::usage(anyhow!("cannot generate the demo PKI: {e}"))
 }
 
-fn explain_match(verifier: &PinningVerifier, certs: &[rustls_pki_types::CertificateDer<'static>]) -> String {
+fn explain_match(
+    verifier: &PinningVerifier,
+    certs: &[rustls_pki_types::CertificateDer<'static>],
+) -> String {
     let Some((ee, rest)) = certs.split_first() else {
         return "no certificates".into();
     };
@@ -190,7 +198,9 @@ fn request(
         .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
         .unwrap_or_default();
     let mut tls = rustls::Stream::new(&mut conn, &mut sock);
-    tls.write_all(format!("GET / HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n").as_bytes())?;
+    tls.write_all(
+        format!("GET / HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )?;
     let mut reply = Vec::new();
     match tls.read_to_end(&mut reply) {
         Ok(_) => {}

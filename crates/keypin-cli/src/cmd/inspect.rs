@@ -162,7 +162,10 @@ fn print_cert(label: &str, c: &CertInfo) {
         } else {
             format!("{} days left", c.days_left)
         };
-        println!("      valid     {} .. {} ({left})", c.not_before, c.not_after);
+        println!(
+            "      valid     {} .. {} ({left})",
+            c.not_before, c.not_after
+        );
     }
     if !c.dns_names.is_empty() {
         println!("      names     {}", c.dns_names.join(", "));
@@ -171,7 +174,9 @@ fn print_cert(label: &str, c: &CertInfo) {
         Some(bits) if c.key_type == "RSA" => println!("      key       RSA {bits} bits"),
         _ => println!("      key       {}", c.key_type),
     }
-    let spki = Pin::parse(&c.spki_sha256).map(|p| p.to_string()).unwrap_or_default();
+    let spki = Pin::parse(&c.spki_sha256)
+        .map(|p| p.to_string())
+        .unwrap_or_default();
     println!("      spki pin  {spki}");
     if let Some(cert) = &c.cert_sha256 {
         println!("      cert pin  cert-sha256/{cert}");
