@@ -118,13 +118,26 @@ fn join_host_port(host: &str, port: u16) -> String {
 #[derive(Debug)]
 pub(crate) struct Fetched {
     pub peer: SocketAddr,
-    pub served: Vec<CertificateDer<'static>>,
+    /// The server's certificate, then the rest of what it sent, in its order.
+    pub leaf: CertificateDer<'static>,
+    pub rest: Vec<CertificateDer<'static>>,
     pub version: String,
     pub cipher: String,
 }
 
 pub(crate) fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+/// keypin's verifier for a command-line judgement (system clock, no event sink).
+pub(crate) fn verifier(policy: keypin::Policy, roots: keypin::Roots) -> keypin::PinningVerifier {
+    keypin::PinningVerifier::new(
+        Arc::new(policy),
+        roots,
+        &provider(),
+        Arc::new(keypin::SystemClock),
+        None,
+    )
 }
 
 /// Connects, completes a handshake that records the served chain, and closes.
@@ -195,12 +208,14 @@ pub(crate) fn fetch_chain(target: &Target) -> Result<Fetched, Failure> {
         .lock()
         .map_err(|_| Failure::connect(anyhow!("internal error: capture lock poisoned")))?
         .clone();
-    if served.is_empty() {
-        return Err(Failure::connect(anyhow!("the server sent no certificate")));
-    }
+    let mut served = served.into_iter();
+    let leaf = served
+        .next()
+        .ok_or_else(|| Failure::connect(anyhow!("the server sent no certificate")))?;
     Ok(Fetched {
         peer,
-        served,
+        leaf,
+        rest: served.collect(),
         version,
         cipher,
     })

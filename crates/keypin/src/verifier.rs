@@ -208,6 +208,9 @@ impl VerifyError {
     }
 }
 
+/// webpki's `verify_path` callback: called on each candidate verified path.
+type PathCallback<'a> = dyn Fn(&webpki::VerifiedPath<'_>) -> Result<(), webpki::Error> + 'a;
+
 /// The pinning verifier. Build one with [`crate::PinnedConfig`] or [`PinningVerifier::new`].
 pub struct PinningVerifier {
     policy: Arc<Policy>,
@@ -294,16 +297,8 @@ impl PinningVerifier {
 
         // 1. The rule for this server name (most specific wins). No rule: plain validation.
         let Some(rule_idx) = self.policy.rule_index_for(&host) else {
-            ee.verify_for_usage(
-                self.algs.all,
-                &self.roots,
-                intermediates,
-                now,
-                webpki::KeyUsage::server_auth(),
-                None,
-                None,
-            )
-            .map_err(|e| cert_err(pki_error(e)))?;
+            self.build_path(&ee, &self.roots, intermediates, now, None)
+                .map_err(|e| cert_err(pki_error(e)))?;
             ee.verify_is_valid_for_subject_name(server_name)
                 .map_err(|e| cert_err(pki_error(e)))?;
             return Ok(Verdict::NotPinned);
@@ -335,15 +330,7 @@ impl PinningVerifier {
                 }
             }
         };
-        let built = ee.verify_for_usage(
-            self.algs.all,
-            roots,
-            intermediates,
-            now,
-            webpki::KeyUsage::server_auth(),
-            None,
-            Some(&check_path),
-        );
+        let built = self.build_path(&ee, roots, intermediates, now, Some(&check_path));
         let rejected = rejected.into_inner();
         let matched = matched.into_inner();
         let enforcement = rule.enforcement_at(now);
@@ -418,6 +405,20 @@ impl PinningVerifier {
             *found.borrow_mut() = self.describe_path(path);
             Ok(())
         };
+        self.build_path(&ee, roots, intermediates, now, Some(&record))
+            .map_err(|e| VerifyError::Certificate(pki_error(e)))?;
+        Ok(found.into_inner())
+    }
+
+    /// webpki path building for a TLS server certificate; the one place it is called.
+    fn build_path(
+        &self,
+        ee: &webpki::EndEntityCert<'_>,
+        roots: &[TrustAnchor<'_>],
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+        on_path: Option<&PathCallback<'_>>,
+    ) -> Result<(), webpki::Error> {
         ee.verify_for_usage(
             self.algs.all,
             roots,
@@ -425,10 +426,9 @@ impl PinningVerifier {
             now,
             webpki::KeyUsage::server_auth(),
             None,
-            Some(&record),
+            on_path,
         )
-        .map_err(|e| VerifyError::Certificate(pki_error(e)))?;
-        Ok(found.into_inner())
+        .map(|_| ())
     }
 
     /// Is the certificate valid for `server_name`?

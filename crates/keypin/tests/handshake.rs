@@ -367,55 +367,46 @@ fn host_without_rule_gets_plain_validation() {
     assert_eq!(cert_error(&err), rustls::CertificateError::UnknownIssuer);
 }
 
+/// The genuine leaf key in a certificate that must not pass: a pin never replaces the name
+/// check or the validity dates.
 #[test]
-fn pinned_key_for_another_name_is_refused() {
-    let chain = genuine(KeyAlg::EcdsaP256);
-    // The genuine leaf key, in a certificate for a different host, issued by the genuine CA.
-    let other = issue(
-        CertSpec::leaf(&["evil.keypin.test"]).key(&chain.leaf),
-        &chain.intermediate,
-    )
-    .unwrap();
-    let server = serve(
-        vec![other.cert.clone(), chain.intermediate.cert.clone()],
-        &other,
-    );
-    let c = client(
-        policy(HOST, &[pin_of(&chain.leaf), spare_pin()], ""),
-        roots(&[&chain.root]),
-    );
-    let err = request(&c.config, server.addr(), HOST).unwrap_err();
-    assert!(matches!(
-        cert_error(&err),
-        rustls::CertificateError::NotValidForNameContext { .. }
-    ));
-}
-
-#[test]
-fn expired_leaf_with_pinned_key_is_refused() {
+fn pinned_key_in_a_bad_leaf_is_refused() {
+    use rustls::CertificateError as E;
     let chain = genuine(KeyAlg::EcdsaP256);
     let now = time::OffsetDateTime::now_utc();
-    let expired = issue(
-        CertSpec::leaf(&[HOST]).key(&chain.leaf).validity(
-            now - time::Duration::days(30),
-            now - time::Duration::days(1),
+    let day = time::Duration::days(1);
+    type Check = fn(&E) -> bool;
+    let rows: [(&str, CertSpec, Check); 3] = [
+        (
+            "issued for another host",
+            CertSpec::leaf(&["evil.keypin.test"]),
+            |e| matches!(e, E::NotValidForNameContext { .. }),
         ),
-        &chain.intermediate,
-    )
-    .unwrap();
-    let server = serve(
-        vec![expired.cert.clone(), chain.intermediate.cert.clone()],
-        &expired,
-    );
-    let c = client(
-        policy(HOST, &[pin_of(&chain.leaf), spare_pin()], ""),
-        roots(&[&chain.root]),
-    );
-    let err = request(&c.config, server.addr(), HOST).unwrap_err();
-    assert!(matches!(
-        cert_error(&err),
-        rustls::CertificateError::ExpiredContext { .. }
-    ));
+        (
+            "expired",
+            CertSpec::leaf(&[HOST]).validity(now - 30 * day, now - day),
+            |e| matches!(e, E::ExpiredContext { .. }),
+        ),
+        (
+            "not yet valid",
+            CertSpec::leaf(&[HOST]).validity(now + day, now + 30 * day),
+            |e| matches!(e, E::NotValidYetContext { .. }),
+        ),
+    ];
+    for (what, spec, expected) in rows {
+        let bad = issue(spec.key(&chain.leaf), &chain.intermediate).unwrap();
+        let server = serve(
+            vec![bad.cert.clone(), chain.intermediate.cert.clone()],
+            &bad,
+        );
+        let c = client(
+            policy(HOST, &[pin_of(&chain.leaf), spare_pin()], ""),
+            roots(&[&chain.root]),
+        );
+        let err = request(&c.config, server.addr(), HOST).unwrap_err();
+        let got = cert_error(&err);
+        assert!(expected(&got), "{what}: {got:?}");
+    }
 }
 
 #[test]

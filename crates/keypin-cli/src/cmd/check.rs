@@ -3,13 +3,11 @@
 //! The served chain is judged by `PinningVerifier::verify_chain`, the same function the
 //! verifier runs inside an app's handshake.
 
-use std::sync::Arc;
-
 use anyhow::anyhow;
-use keypin::{PinningVerifier, Policy, SystemClock, Verdict, VerifyError};
+use keypin::{Policy, Verdict, VerifyError};
 
 use crate::args::CheckArgs;
-use crate::net::{Target, fetch_chain, provider};
+use crate::net::{Target, fetch_chain, verifier};
 use crate::{Failure, exit};
 
 pub(crate) fn run(args: CheckArgs) -> Result<u8, Failure> {
@@ -23,29 +21,17 @@ pub(crate) fn run(args: CheckArgs) -> Result<u8, Failure> {
         )));
     };
     let rule_at = format!("{}:{}", policy.source_name(), rule.line());
-    let expired = rule
-        .expires()
-        .filter(|_| rule.is_expired(rustls_pki_types::UnixTime::now()));
+    let now = rustls_pki_types::UnixTime::now();
+    let expired = rule.expires().filter(|_| rule.is_expired(now));
     let roots = target.roots()?;
     let fetched = fetch_chain(&target)?;
-    let verifier = PinningVerifier::new(
-        Arc::new(policy),
-        roots,
-        &provider(),
-        Arc::new(SystemClock),
-        None,
-    );
-    let (ee, rest) = fetched
-        .served
-        .split_first()
-        .ok_or_else(|| Failure::connect(anyhow!("the server sent no certificate")))?;
-    let now = rustls_pki_types::UnixTime::now();
+    let verifier = verifier(policy, roots);
     if let Some(d) = expired {
         eprintln!(
             "keypin: warning: the rule at {rule_at} expired after {d}: apps no longer enforce it (on_expiry); ship new pins"
         );
     }
-    match verifier.verify_chain(ee, rest, &target.server_name, now) {
+    match verifier.verify_chain(&fetched.leaf, &fetched.rest, &target.server_name, now) {
         Ok(Verdict::Matched(m)) => {
             println!(
                 "PASS {}:{}: pin {} matched the {} ({}) on the verified path (rule at {rule_at})",

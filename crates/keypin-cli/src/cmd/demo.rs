@@ -10,8 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
 use keypin::{
-    ChannelSink, Pin, PinEvent, PinnedConfig, PinningVerifier, Policy, Roots, SystemClock, Verdict,
-    VerifyError,
+    ChannelSink, Pin, PinEvent, PinnedConfig, PinningVerifier, Policy, Roots, Verdict, VerifyError,
 };
 use keypin_pki::{CertSpec, Chain, KeyAlg, ServerOptions, TlsServer, issue, self_signed};
 use rustls_pki_types::ServerName;
@@ -73,13 +72,7 @@ pub(crate) fn run(_args: DemoArgs) -> Result<u8, Failure> {
             .with_root_certificates(store)
             .with_no_client_auth(),
     );
-    let verifier = PinningVerifier::new(
-        Arc::new(policy),
-        roots,
-        &provider(),
-        Arc::new(SystemClock),
-        None,
-    );
+    let verifier = crate::net::verifier(policy, roots);
 
     // 3. The genuine server.
     let genuine_server = TlsServer::start(genuine.server_options()).map_err(pki)?;

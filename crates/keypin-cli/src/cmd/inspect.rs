@@ -1,14 +1,12 @@
 //! `keypin inspect HOST[:PORT]`: the served chain and the verified path, with pins.
 
-use std::sync::Arc;
-
 use anyhow::anyhow;
-use keypin::{Pin, PinningVerifier, Policy, Position, SystemClock};
+use keypin::{Pin, PinningVerifier, Policy, Position};
 use serde::Serialize;
 
 use crate::Failure;
 use crate::args::InspectArgs;
-use crate::net::{Target, fetch_chain, provider};
+use crate::net::{Target, fetch_chain, verifier};
 use crate::x509::{CertInfo, describe_anchor_key, describe_cert};
 
 #[derive(Debug, Serialize)]
@@ -40,9 +38,8 @@ pub(crate) fn run(args: InspectArgs) -> Result<u8, Failure> {
     let now = rustls_pki_types::UnixTime::now();
     let now_secs = now.as_secs() as i64;
 
-    let served_chain = fetched
-        .served
-        .iter()
+    let served_chain = std::iter::once(&fetched.leaf)
+        .chain(&fetched.rest)
         .enumerate()
         .map(|(i, c)| {
             describe_cert(c.as_ref(), now_secs)
@@ -50,17 +47,8 @@ pub(crate) fn run(args: InspectArgs) -> Result<u8, Failure> {
         })
         .collect::<Result<Vec<_>, _>>()?;
 
-    let verifier = PinningVerifier::new(
-        Arc::new(Policy::empty()),
-        roots,
-        &provider(),
-        Arc::new(SystemClock),
-        None,
-    );
-    let (ee, rest) = fetched
-        .served
-        .split_first()
-        .ok_or_else(|| Failure::connect(anyhow!("the server sent no certificate")))?;
+    let verifier = verifier(Policy::empty(), roots);
+    let (ee, rest) = (&fetched.leaf, &fetched.rest);
     let (verified_path, verification_error) =
         match verifier.verified_path(ee, rest, &target.server_name, now) {
             Ok(path) => (
