@@ -471,8 +471,8 @@ impl Validator {
         let field = |name: &str| format!("rule[{i}].{name}");
 
         let mode = match spec.mode.as_deref() {
-            None | Some("enforce") => Mode::Enforce,
-            Some("report-only") => Mode::ReportOnly,
+            None | Some("enforce") => Some(Mode::Enforce),
+            Some("report-only") => Some(Mode::ReportOnly),
             Some(other) => {
                 self.report(
                     self.spans.mode,
@@ -480,7 +480,7 @@ impl Validator {
                     format!("unknown mode {other:?}"),
                     Some("use \"enforce\" or \"report-only\""),
                 );
-                Mode::Enforce
+                None
             }
         };
         let on_expiry = match spec.on_expiry.as_deref() {
@@ -549,6 +549,7 @@ impl Validator {
         }
 
         let mut pins: Vec<Pin> = Vec::new();
+        let pin_errors_before = self.diagnostics.len();
         for (j, p) in spec.pins.iter().enumerate() {
             let at = self.spans.pin_items.get(j).copied().or(self.spans.pins);
             match Pin::parse(p) {
@@ -574,7 +575,9 @@ impl Validator {
                 "the rule has no pins".into(),
                 Some("list the pins of your keys; `keypin inspect HOST` shows them"),
             );
-        } else if mode == Mode::Enforce && pins.len() < 2 && self.diagnostics.len() == errors_before
+                } else if mode == Some(Mode::Enforce)
+            && pins.len() < 2
+            && self.diagnostics.len() == pin_errors_before
         {
             self.report(
                 self.spans.pins,
@@ -606,7 +609,7 @@ impl Validator {
                 name: spec.name,
                 hosts,
                 pins,
-                mode,
+                mode: mode.unwrap_or(Mode::Enforce),
                 expires,
                 on_expiry,
                 anchors: anchors.into(),
@@ -644,8 +647,10 @@ impl Validator {
         Ok(out)
     }
 
-    fn finish(self) -> Result<Policy, PolicyError> {
+    fn finish(mut self) -> Result<Policy, PolicyError> {
         if !self.diagnostics.is_empty() {
+            // File order, whatever order the checks ran in.
+            self.diagnostics.sort_by_key(|d| (d.line, d.column));
             return Err(PolicyError {
                 source_name: self.source_name,
                 diagnostics: self.diagnostics,
@@ -830,6 +835,14 @@ mod tests {
         );
         let e = Policy::from_toml_str(&text, "t.toml").unwrap_err();
         assert_eq!(e.diagnostics.len(), 3, "{e}");
+        let lines: Vec<_> = e.diagnostics.iter().map(|d| d.line).collect();
+        assert_eq!(lines, [Some(2), Some(3), Some(4)], "file order: {e}");
+
+        // A bad host does not hide the missing backup pin.
+        let text = format!("[[rule]]\nhosts = [\"**.com\"]\npins = [\"{P1}\"]\n");
+        let e = Policy::from_toml_str(&text, "t.toml").unwrap_err();
+        assert_eq!(e.diagnostics.len(), 2, "{e}");
+        assert!(e.to_string().contains("at least two pins"), "{e}");
     }
 
     #[test]
