@@ -28,6 +28,10 @@ pub enum Command {
     Check(CheckArgs),
     /// Offline demo: a pinned client accepts the genuine server and refuses a trusted rogue CA.
     Demo(DemoArgs),
+    /// Attack lab: test a TLS client's pinning against forged and broken chains.
+    Lab(crate::cmd::lab::LabArgs),
+    /// Signed, versioned pin bundles: keys, roots, signing, verification, serving.
+    Bundle(crate::cmd::bundle::BundleArgs),
 }
 
 /// Output spelling of a pin.

@@ -575,7 +575,7 @@ impl Validator {
                 "the rule has no pins".into(),
                 Some("list the pins of your keys; `keypin inspect HOST` shows them"),
             );
-                } else if mode == Some(Mode::Enforce)
+        } else if mode == Some(Mode::Enforce)
             && pins.len() < 2
             && self.diagnostics.len() == pin_errors_before
         {

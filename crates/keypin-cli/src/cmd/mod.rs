@@ -1,8 +1,10 @@
 //! One module per subcommand.
 
+pub mod bundle;
 pub mod check;
 pub mod demo;
 pub mod inspect;
+pub mod lab;
 pub mod pin;
 
 use crate::Failure;
@@ -15,5 +17,7 @@ pub(crate) fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Inspect(a) => inspect::run(a),
         Command::Check(a) => check::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Lab(a) => lab::run(a),
+        Command::Bundle(a) => bundle::run(a),
     }
 }
