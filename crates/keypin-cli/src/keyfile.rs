@@ -261,15 +261,15 @@ fn armor<'a>(line: &'a str, word: &str) -> Option<&'a str> {
 // DER
 
 fn from_der(der: &[u8], path: &Path) -> anyhow::Result<Material> {
-    if let Ok((rest, _)) = X509Certificate::from_der(der) {
-        if rest.is_empty() {
-            return certificate(der, false);
-        }
+    if let Ok((rest, _)) = X509Certificate::from_der(der)
+        && rest.is_empty()
+    {
+        return certificate(der, false);
     }
-    if let Ok((rest, _)) = SubjectPublicKeyInfo::from_der(der) {
-        if rest.is_empty() {
-            return public_key(der);
-        }
+    if let Ok((rest, _)) = SubjectPublicKeyInfo::from_der(der)
+        && rest.is_empty()
+    {
+        return public_key(der);
     }
     if let Some(items) = sequence_items(der) {
         let tags: Vec<Tag> = items.iter().map(|a| a.tag()).collect();
@@ -290,16 +290,16 @@ fn from_der(der: &[u8], path: &Path) -> anyhow::Result<Material> {
             return private_key(ec_private_to_spki(der, path).context("SEC1 EC private key")?);
         }
     }
-    if let Ok((rest, _)) = X509CertificationRequest::from_der(der) {
-        if rest.is_empty() {
-            return csr(der);
-        }
+    if let Ok((rest, _)) = X509CertificationRequest::from_der(der)
+        && rest.is_empty()
+    {
+        return csr(der);
     }
     // RSAPublicKey ::= SEQUENCE { n, e } (PKCS#1), last: it is the least specific shape.
-    if let Ok((rest, _)) = RSAPublicKey::from_der(der) {
-        if rest.is_empty() {
-            return rsa_pkcs1_public_key(der);
-        }
+    if let Ok((rest, _)) = RSAPublicKey::from_der(der)
+        && rest.is_empty()
+    {
+        return rsa_pkcs1_public_key(der);
     }
     bail!("neither PEM nor a recognised DER structure; {EXPECTED}")
 }

@@ -82,7 +82,7 @@ impl fmt::Debug for RsaPrivateKey {
 impl RsaPrivateKey {
     /// Generates a key with a modulus of exactly `bits` bits (a multiple of 16).
     pub(crate) fn generate(bits: usize) -> Result<Self, Error> {
-        if bits < 512 || bits % 16 != 0 {
+        if bits < 512 || !bits.is_multiple_of(16) {
             return Err(Error::Unsupported {
                 what: format!("{bits}-bit RSA key (need a multiple of 16, at least 512)"),
             });

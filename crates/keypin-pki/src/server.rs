@@ -290,10 +290,10 @@ fn load_signing_key(
         Ok(signing_key) => Ok(signing_key),
         Err(source) => {
             // aws-lc-rs refuses RSA keys below 2048 bits; serve those with our own code.
-            if let Some(rsa) = pkcs8.and_then(|der| RsaPrivateKey::from_pkcs8(&der).ok()) {
-                if rsa.modulus_len() < 256 {
-                    return Ok(Arc::new(LegacyRsaSigningKey(Arc::new(rsa))));
-                }
+            if let Some(rsa) = pkcs8.and_then(|der| RsaPrivateKey::from_pkcs8(&der).ok())
+                && rsa.modulus_len() < 256
+            {
+                return Ok(Arc::new(LegacyRsaSigningKey(Arc::new(rsa))));
             }
             Err(Error::Tls {
                 context: "loading the test TLS server's private key".to_owned(),

@@ -226,10 +226,10 @@ impl Policy {
         let mut suffix = host;
         let mut depth = 0usize;
         loop {
-            if depth == 1 {
-                if let Some(i) = self.index.one_label.get(suffix) {
-                    return Some(*i);
-                }
+            if depth == 1
+                && let Some(i) = self.index.one_label.get(suffix)
+            {
+                return Some(*i);
             }
             if let Some(i) = self.index.any_depth.get(suffix) {
                 return Some(*i);
