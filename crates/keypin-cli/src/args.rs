@@ -28,6 +28,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Offline demo: a pinned client accepts the genuine server and refuses a trusted rogue CA.
     Demo(DemoArgs),
+    /// Write a policy in another system's format (Android NSC, TrustKit, OkHttp, HPKP, curl, Chromium).
+    Export(ExportArgs),
     /// Attack lab: test a TLS client's pinning against forged and broken chains.
     Lab(crate::cmd::lab::LabArgs),
     /// Signed, versioned pin bundles: keys, roots, signing, verification, serving.
@@ -102,3 +104,16 @@ pub struct CheckArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// The keypin policy (TOML).
+    #[arg(value_name = "POLICY")]
+    pub policy: PathBuf,
+    /// Target format: android-nsc, trustkit-android, trustkit, trustkit-swift, okhttp, hpkp, curl, chromium.
+    #[arg(long, short)]
+    pub format: String,
+    /// Write here instead of stdout (replaced atomically).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}

@@ -3,6 +3,7 @@
 pub mod bundle;
 pub mod check;
 pub mod demo;
+pub mod export;
 pub mod inspect;
 pub mod lab;
 pub mod pin;
@@ -17,6 +18,7 @@ pub(crate) fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Inspect(a) => inspect::run(a),
         Command::Check(a) => check::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Export(a) => export::run(a),
         Command::Lab(a) => lab::run(a),
         Command::Bundle(a) => bundle::run(a),
     }

@@ -1,0 +1,58 @@
+//! `keypin export --format F POLICY`: the policy in another system's format.
+
+use std::io::Write as _;
+
+use anyhow::{Context as _, anyhow};
+use keypin::Policy;
+use keypin_formats::{ExportFormat, export};
+
+use crate::Failure;
+use crate::args::ExportArgs;
+
+pub(crate) fn run(args: ExportArgs) -> Result<u8, Failure> {
+    let format = ExportFormat::from_name(&args.format).ok_or_else(|| {
+        let names: Vec<&str> = ExportFormat::ALL.iter().map(|(n, _)| *n).collect();
+        anyhow!(
+            "unknown format {:?}; choose one of: {}",
+            args.format,
+            names.join(", ")
+        )
+    })?;
+    let policy = Policy::from_file(&args.policy).map_err(|e| anyhow!(e))?;
+    let now = rustls_pki_types::UnixTime::now().as_secs() as i64;
+    let out = export(&policy, format, now).map_err(|e| anyhow!(e))?;
+    for n in &out.notices {
+        eprintln!("keypin: note: {n}");
+    }
+    match &args.out {
+        Some(path) => write_atomically(path, out.text.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(out.text.as_bytes())
+                .and_then(|()| stdout.flush())
+                .context("cannot write to stdout")?;
+        }
+    }
+    Ok(0)
+}
+
+/// Temp file in the same directory, fsync, rename: a reader never sees half a file.
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "export".into());
+    let tmp = dir.join(format!(".{name}.keypin-tmp"));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
+}

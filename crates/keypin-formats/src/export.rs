@@ -1,0 +1,648 @@
+//! keypin policy → other systems' pin formats.
+//!
+//! Each target expresses less than a keypin policy. The rule here: when a target cannot say
+//! something, the export produces the *stricter* equivalent and says so in a [`Notice`], or
+//! refuses with an [`ExportError`] — it never emits a silently weaker policy.
+
+use core::fmt;
+use std::fmt::Write as _;
+
+use keypin::{HostPattern, Mode, OnExpiry, Pin, PinFormat, PinKind, Policy, Rule};
+
+/// The formats keypin writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// Android `network_security_config.xml`.
+    AndroidNsc,
+    /// Android NSC with TrustKit-Android's `trustkit-config`.
+    TrustkitAndroid,
+    /// TrustKit (iOS) configuration as an XML plist dictionary.
+    Trustkit,
+    /// TrustKit (iOS) configuration as Swift.
+    TrustkitSwift,
+    /// OkHttp `CertificatePinner` builder (Kotlin).
+    Okhttp,
+    /// HPKP `Public-Key-Pins` header lines.
+    Hpkp,
+    /// curl `--pinnedpubkey` arguments.
+    Curl,
+    /// Chromium static pins JSON.
+    Chromium,
+}
+
+impl ExportFormat {
+    /// Every format, with its command-line name.
+    pub const ALL: [(&'static str, ExportFormat); 8] = [
+        ("android-nsc", Self::AndroidNsc),
+        ("trustkit-android", Self::TrustkitAndroid),
+        ("trustkit", Self::Trustkit),
+        ("trustkit-swift", Self::TrustkitSwift),
+        ("okhttp", Self::Okhttp),
+        ("hpkp", Self::Hpkp),
+        ("curl", Self::Curl),
+        ("chromium", Self::Chromium),
+    ];
+
+    /// Looks a format up by its command-line name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
+    }
+
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, f)| *f == self)
+            .map_or("?", |(n, _)| n)
+    }
+}
+
+/// Something the target cannot express, and what the export did instead (always stricter).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notice {
+    /// Where in the policy (`policy.toml:12`).
+    pub location: String,
+    /// What changed and why.
+    pub message: String,
+}
+
+impl fmt::Display for Notice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.location, self.message)
+    }
+}
+
+/// An export that had to be refused, because the only equivalents would be weaker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportError {
+    /// The target format.
+    pub format: ExportFormat,
+    /// Each rule that cannot be expressed, with why and what to do.
+    pub problems: Vec<Notice>,
+}
+
+impl fmt::Display for ExportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "cannot export to {} without weakening the policy",
+            self.format.name()
+        )?;
+        for p in &self.problems {
+            write!(f, "\n  {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ExportError {}
+
+/// The exported text and the notices that go to stderr.
+#[derive(Clone, Debug)]
+pub struct Export {
+    /// The file content.
+    pub text: String,
+    /// What was made stricter, and why.
+    pub notices: Vec<Notice>,
+}
+
+/// Exports `policy` to `format`. `now_secs` (Unix time) sets HPKP's `max-age` from `expires`.
+pub fn export(policy: &Policy, format: ExportFormat, now_secs: i64) -> Result<Export, ExportError> {
+    let mut cx = Cx {
+        policy,
+        format,
+        notices: Vec::new(),
+        problems: Vec::new(),
+    };
+    let text = match format {
+        ExportFormat::AndroidNsc => cx.nsc(false),
+        ExportFormat::TrustkitAndroid => cx.nsc(true),
+        ExportFormat::Trustkit => cx.trustkit_plist(),
+        ExportFormat::TrustkitSwift => cx.trustkit_swift(),
+        ExportFormat::Okhttp => cx.okhttp(),
+        ExportFormat::Hpkp => cx.hpkp(now_secs),
+        ExportFormat::Curl => cx.curl(),
+        ExportFormat::Chromium => cx.chromium(),
+    };
+    if cx.problems.is_empty() {
+        Ok(Export {
+            text,
+            notices: cx.notices,
+        })
+    } else {
+        Err(ExportError {
+            format,
+            problems: cx.problems,
+        })
+    }
+}
+
+/// How a target treats an expired pin set.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ExpirySupport {
+    /// It can carry a date after which pinning stops (Android, TrustKit).
+    DateThenOff,
+    /// It has no expiry at all (OkHttp, curl, Chromium's static list here).
+    None,
+}
+
+/// How a target treats report-only.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ReportOnlySupport {
+    Yes,
+    No,
+}
+
+/// How a target's subdomain flag reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Subdomains {
+    /// A per-domain flag meaning "the domain and every name under it" (NSC, TrustKit, HPKP, Chromium).
+    AnyDepthFlag,
+    /// OkHttp's own `*.` / `**.` syntax: every keypin pattern maps exactly.
+    OkHttpPatterns,
+    /// No patterns at all (curl works per URL).
+    ExactOnly,
+}
+
+struct Cx<'a> {
+    policy: &'a Policy,
+    format: ExportFormat,
+    notices: Vec<Notice>,
+    problems: Vec<Notice>,
+}
+
+/// One exported domain entry.
+struct Entry<'r> {
+    rule: &'r Rule,
+    rule_index: usize,
+    name: String,
+    include_subdomains: bool,
+    pins: Vec<Pin>,
+    /// The pin set's expiry date to write, if the target can and should carry it.
+    expiration: Option<String>,
+    enforce: bool,
+}
+
+impl<'a> Cx<'a> {
+    fn location(&self, rule: &Rule) -> String {
+        format!("{}:{}", self.policy.source_name(), rule.line())
+    }
+
+    fn notice(&mut self, rule: &Rule, message: String) {
+        let location = self.location(rule);
+        self.notices.push(Notice { location, message });
+    }
+
+    fn refuse(&mut self, rule: &Rule, message: String) {
+        let location = self.location(rule);
+        self.problems.push(Notice { location, message });
+    }
+
+    /// The entries of every rule as the target can carry them, with notices and refusals.
+    fn entries(
+        &mut self,
+        expiry: ExpirySupport,
+        report_only: ReportOnlySupport,
+        subdomains: Subdomains,
+    ) -> Vec<Entry<'a>> {
+        let policy: &'a Policy = self.policy;
+        let target = self.format.name();
+        let mut out = Vec::new();
+        for (rule_index, rule) in policy.rules().iter().enumerate() {
+            // Certificate pins: none of these targets has them, and dropping one could leave
+            // a set that never matches or, worse, hide that the policy relied on it.
+            if rule.pins().iter().any(|p| p.kind() == PinKind::Certificate) {
+                self.refuse(
+                    rule,
+                    format!(
+                        "{target} has no certificate pins (cert-sha256/...); replace them with key pins (`keypin pin FILE`)"
+                    ),
+                );
+                continue;
+            }
+            let enforce = match (rule.mode(), report_only) {
+                (Mode::Enforce, _) => true,
+                (Mode::ReportOnly, ReportOnlySupport::Yes) => false,
+                (Mode::ReportOnly, ReportOnlySupport::No) => {
+                    self.notice(
+                        rule,
+                        format!(
+                            "{target} has no report-only mode: exported as ENFORCING (stricter)"
+                        ),
+                    );
+                    true
+                }
+            };
+            let expiration = match (rule.expires(), rule.on_expiry(), expiry) {
+                (None, _, _) => None,
+                (Some(d), OnExpiry::ReportOnly, ExpirySupport::DateThenOff) => {
+                    if enforce || report_only == ReportOnlySupport::Yes {
+                        self.notice(
+                            rule,
+                            format!(
+                                "{target} stops pinning after {d} (keypin would keep checking and report): ship new pins before then"
+                            ),
+                        );
+                    }
+                    Some(d.to_string())
+                }
+                (Some(d), OnExpiry::Enforce, ExpirySupport::DateThenOff) => {
+                    self.notice(
+                        rule,
+                        format!(
+                            "on_expiry = \"enforce\": expiration {d} left out, since {target} would stop pinning after it (stricter: the pins never expire)"
+                        ),
+                    );
+                    None
+                }
+                (Some(d), _, ExpirySupport::None) => {
+                    self.notice(
+                        rule,
+                        format!("{target} has no pin expiry: the pins never expire there (stricter than expires = {d})"),
+                    );
+                    None
+                }
+            };
+            let pins: Vec<Pin> = rule.pins().to_vec();
+            for host in rule.hosts() {
+                let (name, include_subdomains) = match (host, subdomains) {
+                    (HostPattern::Exact(b), _) => (b.to_string(), false),
+                    (
+                        HostPattern::OneLabel(_) | HostPattern::AnyDepth(_),
+                        Subdomains::OkHttpPatterns,
+                    ) => (host.to_string(), false),
+                    (HostPattern::AnyDepth(b), Subdomains::AnyDepthFlag) => (b.to_string(), true),
+                    (HostPattern::OneLabel(b), Subdomains::AnyDepthFlag) => {
+                        self.notice(
+                            rule,
+                            format!(
+                                "{host}: {target} cannot say \"exactly one label\"; exported as {b} with subdomains (stricter: also pins {b} itself and deeper names)"
+                            ),
+                        );
+                        (b.to_string(), true)
+                    }
+                    (
+                        HostPattern::OneLabel(_) | HostPattern::AnyDepth(_),
+                        Subdomains::ExactOnly,
+                    ) => {
+                        self.notice(
+                            rule,
+                            format!("{host}: {target} pins per URL; use this line for every matching host"),
+                        );
+                        (host.to_string(), false)
+                    }
+                };
+                out.push(Entry {
+                    rule,
+                    rule_index,
+                    name,
+                    include_subdomains,
+                    pins: pins.clone(),
+                    expiration: expiration.clone(),
+                    enforce,
+                });
+            }
+        }
+        // A target keyed by domain cannot hold one name twice (Android refuses duplicate
+        // domains; a plist dictionary keeps only one), and merging two pin sets would weaken both.
+        if subdomains == Subdomains::AnyDepthFlag {
+            for (i, e) in out.iter().enumerate() {
+                if let Some(first) = out[..i].iter().find(|o| o.name == e.name) {
+                    let message = format!(
+                        "{} would appear twice in {target} (also from the rule at line {}); write the host patterns so they map to different names",
+                        e.name,
+                        first.rule.line()
+                    );
+                    let location = format!("{}:{}", policy.source_name(), e.rule.line());
+                    self.problems.push(Notice { location, message });
+                }
+            }
+        }
+        out
+    }
+
+    fn header_comment(&self) -> String {
+        format!(
+            "generated by keypin from {} ({} rules)",
+            self.policy.source_name(),
+            self.policy.rules().len()
+        )
+    }
+
+    fn nsc(&mut self, trustkit: bool) -> String {
+        let support = if trustkit {
+            ReportOnlySupport::Yes
+        } else {
+            ReportOnlySupport::No
+        };
+        let comment = self.header_comment();
+        let entries = self.entries(
+            ExpirySupport::DateThenOff,
+            support,
+            Subdomains::AnyDepthFlag,
+        );
+        let mut x = String::new();
+        let _ = writeln!(x, "<?xml version=\"1.0\" encoding=\"utf-8\"?>");
+        let _ = writeln!(x, "<!-- {} -->", xml_escape(&comment));
+        let _ = writeln!(x, "<network-security-config>");
+        // One domain-config per rule: its domains share one pin-set.
+        let mut i = 0;
+        while i < entries.len() {
+            let rule_index = entries[i].rule_index;
+            let group: Vec<&Entry<'_>> = entries[i..]
+                .iter()
+                .take_while(|e| e.rule_index == rule_index)
+                .collect();
+            i += group.len();
+            let first = group[0];
+            let _ = writeln!(x, "  <domain-config cleartextTrafficPermitted=\"false\">");
+            for e in &group {
+                let _ = writeln!(
+                    x,
+                    "    <domain includeSubdomains=\"{}\">{}</domain>",
+                    e.include_subdomains,
+                    xml_escape(&e.name)
+                );
+            }
+            match &first.expiration {
+                Some(d) => {
+                    let _ = writeln!(x, "    <pin-set expiration=\"{d}\">");
+                }
+                None => {
+                    let _ = writeln!(x, "    <pin-set>");
+                }
+            }
+            for p in &first.pins {
+                let _ = writeln!(
+                    x,
+                    "      <pin digest=\"SHA-256\">{}</pin>",
+                    p.to_format(PinFormat::Base64)
+                );
+            }
+            let _ = writeln!(x, "    </pin-set>");
+            if trustkit {
+                let _ = writeln!(
+                    x,
+                    "    <trustkit-config enforcePinning=\"{}\" disableDefaultReportUri=\"true\"/>",
+                    first.enforce
+                );
+            }
+            let _ = writeln!(x, "  </domain-config>");
+        }
+        let _ = writeln!(x, "</network-security-config>");
+        x
+    }
+
+    fn trustkit_entries(&mut self) -> Vec<Entry<'a>> {
+        self.entries(
+            ExpirySupport::DateThenOff,
+            ReportOnlySupport::Yes,
+            Subdomains::AnyDepthFlag,
+        )
+    }
+
+    fn trustkit_plist(&mut self) -> String {
+        let comment = self.header_comment();
+        let entries = self.trustkit_entries();
+        let mut x = String::new();
+        let _ = writeln!(x, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
+        let _ = writeln!(
+            x,
+            "<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" \"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">"
+        );
+        let _ = writeln!(x, "<!-- {} -->", xml_escape(&comment));
+        let _ = writeln!(x, "<plist version=\"1.0\">\n<dict>");
+        let _ = writeln!(x, "  <key>TSKSwizzleNetworkDelegates</key>\n  <false/>");
+        let _ = writeln!(x, "  <key>TSKPinnedDomains</key>\n  <dict>");
+        for e in &entries {
+            let _ = writeln!(x, "    <key>{}</key>\n    <dict>", xml_escape(&e.name));
+            let _ = writeln!(
+                x,
+                "      <key>TSKEnforcePinning</key>\n      <{}/>",
+                e.enforce
+            );
+            let _ = writeln!(
+                x,
+                "      <key>TSKIncludeSubdomains</key>\n      <{}/>",
+                e.include_subdomains
+            );
+            if let Some(d) = &e.expiration {
+                let _ = writeln!(
+                    x,
+                    "      <key>TSKExpirationDate</key>\n      <string>{d}</string>"
+                );
+            }
+            let _ = writeln!(x, "      <key>TSKPublicKeyHashes</key>\n      <array>");
+            for p in &e.pins {
+                let _ = writeln!(
+                    x,
+                    "        <string>{}</string>",
+                    p.to_format(PinFormat::Base64)
+                );
+            }
+            let _ = writeln!(x, "      </array>\n    </dict>");
+        }
+        let _ = writeln!(x, "  </dict>\n</dict>\n</plist>");
+        x
+    }
+
+    fn trustkit_swift(&mut self) -> String {
+        let comment = self.header_comment();
+        let entries = self.trustkit_entries();
+        let mut s = String::new();
+        let _ = writeln!(s, "// {comment}");
+        let _ = writeln!(s, "import TrustKit\n");
+        let _ = writeln!(s, "let trustKitConfig: [String: Any] = [");
+        let _ = writeln!(s, "    kTSKSwizzleNetworkDelegates: false,");
+        let _ = writeln!(s, "    kTSKPinnedDomains: [");
+        for e in &entries {
+            let _ = writeln!(s, "        {}: [", swift_string(&e.name));
+            let _ = writeln!(s, "            kTSKEnforcePinning: {},", e.enforce);
+            let _ = writeln!(
+                s,
+                "            kTSKIncludeSubdomains: {},",
+                e.include_subdomains
+            );
+            if let Some(d) = &e.expiration {
+                let _ = writeln!(s, "            kTSKExpirationDate: \"{d}\",");
+            }
+            let _ = writeln!(s, "            kTSKPublicKeyHashes: [");
+            for p in &e.pins {
+                let _ = writeln!(s, "                \"{}\",", p.to_format(PinFormat::Base64));
+            }
+            let _ = writeln!(s, "            ],");
+            let _ = writeln!(s, "        ],");
+        }
+        let _ = writeln!(
+            s,
+            "    ],\n]\n\nTrustKit.initSharedInstance(withConfiguration: trustKitConfig)"
+        );
+        s
+    }
+
+    fn okhttp(&mut self) -> String {
+        let comment = self.header_comment();
+        let entries = self.entries(
+            ExpirySupport::None,
+            ReportOnlySupport::No,
+            Subdomains::OkHttpPatterns,
+        );
+        let mut s = String::new();
+        let _ = writeln!(s, "// {comment}");
+        let _ = writeln!(s, "import okhttp3.CertificatePinner\n");
+        let _ = writeln!(s, "val certificatePinner = CertificatePinner.Builder()");
+        for e in &entries {
+            let pins: Vec<String> = e
+                .pins
+                .iter()
+                .map(|p| format!("\"{}\"", p.to_format(PinFormat::OkHttp)))
+                .collect();
+            let _ = writeln!(
+                s,
+                "    .add({}, {})",
+                kotlin_string(&e.name),
+                pins.join(", ")
+            );
+        }
+        let _ = writeln!(s, "    .build()");
+        s
+    }
+
+    fn hpkp(&mut self, now_secs: i64) -> String {
+        let entries = self.entries(
+            ExpirySupport::None,
+            ReportOnlySupport::Yes,
+            Subdomains::AnyDepthFlag,
+        );
+        let mut s = String::new();
+        for e in &entries {
+            // max-age: until the rule's expiry if it has one, else RFC 7469's common 60 days.
+            let max_age = e
+                .rule
+                .expires()
+                .map(|d| (d.start_secs() + 86_400 - now_secs).max(0))
+                .unwrap_or(5_184_000);
+            let header = if e.enforce {
+                "Public-Key-Pins"
+            } else {
+                "Public-Key-Pins-Report-Only"
+            };
+            let pins: Vec<String> = e
+                .pins
+                .iter()
+                .map(|p| p.to_format(PinFormat::Hpkp))
+                .collect();
+            let subs = if e.include_subdomains {
+                "; includeSubDomains"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                s,
+                "# {}\n{header}: {}; max-age={max_age}{subs}",
+                e.name,
+                pins.join("; ")
+            );
+        }
+        s
+    }
+
+    fn curl(&mut self) -> String {
+        let entries = self.entries(
+            ExpirySupport::None,
+            ReportOnlySupport::No,
+            Subdomains::ExactOnly,
+        );
+        let mut leaf_notice = Vec::new();
+        let mut s = String::new();
+        for e in &entries {
+            let pins: Vec<String> = e
+                .pins
+                .iter()
+                .map(|p| p.to_format(PinFormat::Curl))
+                .collect();
+            let _ = writeln!(s, "{}\t--pinnedpubkey '{}'", e.name, pins.join(";"));
+            leaf_notice.push(e.rule);
+        }
+        for rule in leaf_notice {
+            let location = self.location(rule);
+            let message =
+                "curl checks only the leaf key: pins of CA keys never match in curl (stricter)"
+                    .to_string();
+            if !self
+                .notices
+                .iter()
+                .any(|n| n.location == location && n.message == message)
+            {
+                self.notices.push(Notice { location, message });
+            }
+        }
+        s
+    }
+
+    fn chromium(&mut self) -> String {
+        let entries = self.entries(
+            ExpirySupport::None,
+            ReportOnlySupport::No,
+            Subdomains::AnyDepthFlag,
+        );
+        let mut pinsets = Vec::new();
+        let mut hashes = serde_json::Map::new();
+        let mut json_entries = Vec::new();
+        let mut seen_rules = Vec::new();
+        for e in &entries {
+            let set_name = format!("keypin_rule_{}", e.rule_index);
+            if !seen_rules.contains(&e.rule_index) {
+                seen_rules.push(e.rule_index);
+                let names: Vec<String> = e
+                    .pins
+                    .iter()
+                    .enumerate()
+                    .map(|(j, p)| {
+                        let n = format!("Keypin_{}_{}", e.rule_index, j);
+                        hashes.insert(n.clone(), p.to_format(PinFormat::OkHttp).into());
+                        n
+                    })
+                    .collect();
+                pinsets.push(serde_json::json!({
+                    "name": set_name,
+                    "static_spki_hashes": names,
+                    "bad_static_spki_hashes": [],
+                }));
+            }
+            json_entries.push(serde_json::json!({
+                "name": e.name,
+                "include_subdomains": e.include_subdomains,
+                "mode": "force-https",
+                "pins": set_name,
+            }));
+        }
+        let doc = serde_json::json!({
+            "comment": self.header_comment(),
+            // Chromium keeps hash values in a separate .pins file; they travel here so the
+            // file stands alone and imports back losslessly.
+            "spki_hashes": hashes,
+            "pinsets": pinsets,
+            "entries": json_entries,
+        });
+        let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+}
+
+fn swift_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+fn kotlin_string(s: &str) -> String {
+    swift_string(s).replace('$', "\\$")
+}
