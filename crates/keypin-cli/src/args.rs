@@ -30,6 +30,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Write a policy in another system's format (Android NSC, TrustKit, OkHttp, HPKP, curl, Chromium).
     Export(ExportArgs),
+    /// Read another system's pin configuration into a keypin policy (TOML).
+    Import(ImportArgs),
     /// Attack lab: test a TLS client's pinning against forged and broken chains.
     Lab(crate::cmd::lab::LabArgs),
     /// Signed, versioned pin bundles: keys, roots, signing, verification, serving.
@@ -114,6 +116,22 @@ pub struct ExportArgs {
     #[arg(long, short)]
     pub format: String,
     /// Write here instead of stdout (replaced atomically).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// Android NSC XML, iOS Info.plist or TrustKit plist (XML or binary), Chromium pins JSON, or an HPKP header.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The input format (detected from the content when left out): android-nsc, ios-ats, trustkit, chromium, hpkp.
+    #[arg(long, short)]
+    pub format: Option<String>,
+    /// The host an HPKP header was served for.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Write the policy here instead of stdout (replaced atomically).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 }

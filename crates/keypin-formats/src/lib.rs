@@ -25,5 +25,7 @@
 #![warn(missing_docs)]
 
 pub mod export;
+pub mod import;
 
 pub use export::{Export, ExportError, ExportFormat, Notice, export};
+pub use import::{ImportError, ImportFormat, ImportOptions, Imported, import};

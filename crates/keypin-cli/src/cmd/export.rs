@@ -24,18 +24,23 @@ pub(crate) fn run(args: ExportArgs) -> Result<u8, Failure> {
     for n in &out.notices {
         eprintln!("keypin: note: {n}");
     }
-    match &args.out {
-        Some(path) => write_atomically(path, out.text.as_bytes())
-            .with_context(|| format!("cannot write {}", path.display()))?,
+    emit(args.out.as_deref(), &out.text)?;
+    Ok(0)
+}
+
+/// Writes to `out` (atomically) or to stdout.
+pub(crate) fn emit(out: Option<&std::path::Path>, text: &str) -> anyhow::Result<()> {
+    match out {
+        Some(path) => write_atomically(path, text.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display())),
         None => {
             let mut stdout = std::io::stdout().lock();
             stdout
-                .write_all(out.text.as_bytes())
+                .write_all(text.as_bytes())
                 .and_then(|()| stdout.flush())
-                .context("cannot write to stdout")?;
+                .context("cannot write to stdout")
         }
     }
-    Ok(0)
 }
 
 /// Temp file in the same directory, fsync, rename: a reader never sees half a file.

@@ -4,6 +4,7 @@ pub mod bundle;
 pub mod check;
 pub mod demo;
 pub mod export;
+pub mod import;
 pub mod inspect;
 pub mod lab;
 pub mod pin;
@@ -19,6 +20,7 @@ pub(crate) fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Check(a) => check::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Export(a) => export::run(a),
+        Command::Import(a) => import::run(a),
         Command::Lab(a) => lab::run(a),
         Command::Bundle(a) => bundle::run(a),
     }

@@ -1,0 +1,96 @@
+//! `keypin export` and `keypin import` as a user runs them.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use tempfile::TempDir;
+
+const POLICY: &str = r#"
+[[rule]]
+hosts = ["api.example.com", "*.shop.example.com"]
+pins = ["sha256/+89GigSuV1Gxkawpccc7tcRwBWhui2H/sW8CBhdNHSo=",
+        "sha256/qwZ2c1CAhsCMleNcrkNPt4VqkS1h7e/slG0n4ue2wp4="]
+expires = "2027-06-30"
+"#;
+
+fn keypin() -> Command {
+    Command::cargo_bin("keypin").unwrap()
+}
+
+#[test]
+fn export_to_file_then_import_back() {
+    let dir = TempDir::new().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, POLICY).unwrap();
+    let xml = dir.path().join("network_security_config.xml");
+    keypin()
+        .args(["export", "--format", "android-nsc", "--out"])
+        .arg(&xml)
+        .arg(&policy)
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains("exactly one label"));
+    let text = std::fs::read_to_string(&xml).unwrap();
+    assert!(text.contains("<domain includeSubdomains=\"true\">shop.example.com</domain>"));
+    keypin()
+        .arg("import")
+        .arg(&xml)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(
+            "hosts = [\"api.example.com\", \"**.shop.example.com\"]",
+        ))
+        .stdout(predicate::str::contains("expires = \"2027-06-30\""));
+}
+
+#[test]
+fn export_errors() {
+    let dir = TempDir::new().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, POLICY).unwrap();
+    keypin()
+        .args(["export", "--format", "nope"])
+        .arg(&policy)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "unknown format \"nope\"; choose one of: android-nsc",
+        ));
+    let cert = dir.path().join("cert.toml");
+    std::fs::write(
+        &cert,
+        "[[rule]]\nhosts = [\"a.example.com\"]\npins = [\"cert-sha256/+89GigSuV1Gxkawpccc7tcRwBWhui2H/sW8CBhdNHSo=\", \"sha256/qwZ2c1CAhsCMleNcrkNPt4VqkS1h7e/slG0n4ue2wp4=\"]\n",
+    )
+    .unwrap();
+    keypin()
+        .args(["export", "--format", "okhttp"])
+        .arg(&cert)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("without weakening"))
+        .stderr(predicate::str::contains("cert.toml:1"));
+}
+
+#[test]
+fn import_errors() {
+    let dir = TempDir::new().unwrap();
+    let bad = dir.path().join("bad.xml");
+    std::fs::write(
+        &bad,
+        "<network-security-config>\n  <domain-config>\n    <oops>\n</network-security-config>",
+    )
+    .unwrap();
+    keypin()
+        .arg("import")
+        .arg(&bad)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("bad.xml:4:"));
+    keypin()
+        .arg("import")
+        .arg(dir.path().join("missing.xml"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("missing.xml"));
+}
