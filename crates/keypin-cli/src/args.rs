@@ -32,6 +32,8 @@ pub enum Command {
     Export(ExportArgs),
     /// Read another system's pin configuration into a keypin policy (TOML).
     Import(ImportArgs),
+    /// Find what will brick an app or stop protecting it: a keypin policy, an Android NSC or an iOS plist.
+    Lint(LintArgs),
     /// Attack lab: test a TLS client's pinning against forged and broken chains.
     Lab(crate::cmd::lab::LabArgs),
     /// Signed, versioned pin bundles: keys, roots, signing, verification, serving.
@@ -134,4 +136,32 @@ pub struct ImportArgs {
     /// Write the policy here instead of stdout (replaced atomically).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LintArgs {
+    /// A keypin policy (TOML), an Android network_security_config.xml, or an iOS/TrustKit plist.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Also connect to each exactly named host and check the pins against what it serves now.
+    #[arg(long)]
+    pub live: bool,
+    /// Port for --live connections.
+    #[arg(long, default_value_t = 443)]
+    pub port: u16,
+    /// For --live: dial ADDR:PORT for HOST (repeatable), like curl's --resolve.
+    #[arg(long, value_name = "HOST=ADDR:PORT")]
+    pub resolve: Vec<String>,
+    /// For --live: extra trusted roots (PEM); repeatable.
+    #[arg(long = "ca-file", value_name = "PEM")]
+    pub ca_files: Vec<PathBuf>,
+    /// Warn when a pin set expires within this many days.
+    #[arg(long, default_value_t = 30)]
+    pub days: i64,
+    /// Exit 1 on warnings too (errors always exit 2).
+    #[arg(long)]
+    pub strict: bool,
+    /// Print findings as JSON.
+    #[arg(long)]
+    pub json: bool,
 }

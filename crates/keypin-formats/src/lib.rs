@@ -26,6 +26,7 @@
 
 pub mod export;
 pub mod import;
+pub mod lint;
 
 pub use export::{Export, ExportError, ExportFormat, Notice, export};
 pub use import::{ImportError, ImportFormat, ImportOptions, Imported, import};

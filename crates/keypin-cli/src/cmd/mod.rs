@@ -7,6 +7,7 @@ pub mod export;
 pub mod import;
 pub mod inspect;
 pub mod lab;
+pub mod lint;
 pub mod pin;
 
 use crate::Failure;
@@ -21,6 +22,7 @@ pub(crate) fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Demo(a) => demo::run(a),
         Command::Export(a) => export::run(a),
         Command::Import(a) => import::run(a),
+        Command::Lint(a) => lint::run(a),
         Command::Lab(a) => lab::run(a),
         Command::Bundle(a) => bundle::run(a),
     }

@@ -1,0 +1,174 @@
+//! `keypin lint FILE`: findings with severity, stable id, location and fix.
+//!
+//! Exit codes: 0 no errors (warnings allowed), 1 warnings with `--strict`, 2 errors.
+
+use std::collections::HashMap;
+
+use anyhow::{Context as _, anyhow};
+use keypin::{HostPattern, Policy, Position};
+use keypin_formats::import::{self, ImportFormat, ImportOptions};
+use keypin_formats::lint::{
+    Finding, LintOptions, LiveCert, LiveChain, Severity, lint, nsc_findings,
+};
+use x509_parser::prelude::*;
+
+use crate::Failure;
+use crate::args::{ConnectArgs, LintArgs};
+use crate::net::{Target, fetch_chain, verifier};
+
+pub(crate) fn run(args: LintArgs) -> Result<u8, Failure> {
+    let bytes = std::fs::read(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let name = args.file.display().to_string();
+    let mut findings = Vec::new();
+
+    // Other formats are read through the importer; its refusals are findings too.
+    let policy = match ImportFormat::detect(&bytes) {
+        Some(format) if format != ImportFormat::Hpkp => {
+            if format == ImportFormat::AndroidNsc {
+                findings.extend(nsc_findings(&String::from_utf8_lossy(&bytes), &name));
+            }
+            match import::import(&bytes, &name, Some(format), &ImportOptions::default()) {
+                Ok(imported) => Policy::from_toml_str(&imported.toml, &name).ok(),
+                Err(e) => {
+                    findings.extend(e.problems.into_iter().map(|p| Finding {
+                        id: "KP000",
+                        severity: Severity::Error,
+                        location: p.location,
+                        message: p.message,
+                        fix: "correct the file; keypin will not guess".into(),
+                    }));
+                    None
+                }
+            }
+        }
+        _ => {
+            let text = String::from_utf8_lossy(&bytes);
+            match Policy::from_toml_str(&text, &name) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    findings.extend(e.diagnostics.into_iter().map(|d| Finding {
+                        id: "KP000",
+                        severity: Severity::Error,
+                        location: format!("{name}:{}", d.line.unwrap_or(0)),
+                        message: format!(
+                            "{}{}",
+                            d.field.map(|f| format!("{f}: ")).unwrap_or_default(),
+                            d.message
+                        ),
+                        fix: d.hint.unwrap_or_else(|| "correct the policy".into()),
+                    }));
+                    None
+                }
+            }
+        }
+    };
+
+    if let Some(policy) = &policy {
+        let live = if args.live {
+            live_chains(policy, &args)?
+        } else {
+            Vec::new()
+        };
+        let options = LintOptions {
+            expiry_warning_days: args.days,
+            now_secs: rustls_pki_types::UnixTime::now().as_secs() as i64,
+        };
+        findings.extend(lint(policy, &live, options));
+    }
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+
+    if args.json {
+        let text = serde_json::to_string_pretty(&findings).map_err(|e| anyhow!(e))?;
+        println!("{text}");
+    } else if findings.is_empty() {
+        println!("{name}: no findings");
+    } else {
+        for f in &findings {
+            println!("{f}");
+        }
+    }
+    let worst = findings.iter().map(|f| f.severity).max();
+    Ok(match worst {
+        Some(Severity::Error) => crate::exit::USAGE,
+        Some(Severity::Warning) if args.strict => crate::exit::MISMATCH,
+        _ => 0,
+    })
+}
+
+/// For each rule, the chains of its exactly named hosts. A host that cannot be reached or
+/// does not validate is reported on stderr and left out of the live findings.
+fn live_chains(policy: &Policy, args: &LintArgs) -> Result<Vec<Vec<LiveChain>>, Failure> {
+    let mut resolve = HashMap::new();
+    for r in &args.resolve {
+        let (host, addr) = r
+            .split_once('=')
+            .ok_or_else(|| anyhow!("--resolve {r:?} must be HOST=ADDR:PORT"))?;
+        resolve.insert(host.to_ascii_lowercase(), addr.to_string());
+    }
+    let mut out = Vec::new();
+    for rule in policy.rules() {
+        let mut chains = Vec::new();
+        for host in rule.hosts() {
+            let HostPattern::Exact(name) = host else {
+                eprintln!("keypin: note: {host}: not checked live (a pattern, not a host name)");
+                continue;
+            };
+            let connect = ConnectArgs {
+                target: format!("{name}:{}", args.port),
+                connect: resolve.get(&**name).cloned(),
+                ca_files: args.ca_files.clone(),
+                timeout: 10,
+            };
+            let target = Target::from_args(&connect)?;
+            match live_chain(&target) {
+                Ok(chain) => chains.push(chain),
+                Err(e) => eprintln!("keypin: warning: {name}: not checked live: {:#}", e.error),
+            }
+        }
+        out.push(chains);
+    }
+    Ok(out)
+}
+
+fn live_chain(target: &Target) -> Result<LiveChain, Failure> {
+    let fetched = fetch_chain(target)?;
+    let now = rustls_pki_types::UnixTime::now();
+    let path = verifier(Policy::empty(), target.roots()?)
+        .verified_path(&fetched.leaf, &fetched.rest, &target.server_name, now)
+        .map_err(|e| Failure::connect(anyhow!(e)))?;
+    let certs = path
+        .iter()
+        .map(|e| {
+            let (issuer_org, lifetime_days) = e
+                .der
+                .as_ref()
+                .and_then(|d| X509Certificate::from_der(d.as_ref()).ok())
+                .map(|(_, c)| {
+                    let org = c
+                        .issuer()
+                        .iter_organization()
+                        .next()
+                        .and_then(|o| o.as_str().ok())
+                        .map(str::to_string);
+                    let v = c.validity();
+                    (
+                        org,
+                        (v.not_after.timestamp() - v.not_before.timestamp()) / 86_400,
+                    )
+                })
+                .unwrap_or((None, i64::MAX));
+            LiveCert {
+                pin: e.spki_pin,
+                is_leaf: e.position == Position::Leaf,
+                subject: e.subject.clone(),
+                issuer_org,
+                lifetime_days,
+            }
+        })
+        .collect();
+    Ok(LiveChain {
+        host: target.host.clone(),
+        path: certs,
+    })
+}

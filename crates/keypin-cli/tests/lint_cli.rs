@@ -1,0 +1,218 @@
+//! `keypin lint`: each finding in a fixture made for it, and nothing in a clean policy.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+use keypin::Pin;
+use keypin_pki::{CertSpec, Chain, Issued, KeyAlg, ServerOptions, TlsServer, issue, self_signed};
+use tempfile::TempDir;
+
+const HOST: &str = "api.lint.test";
+
+fn pin(i: &Issued) -> String {
+    Pin::from_spki_der(&i.spki_der()).to_string()
+}
+
+fn spare() -> String {
+    pin(&self_signed(CertSpec::ca("spare")).unwrap())
+}
+
+struct Live {
+    dir: TempDir,
+    server: TlsServer,
+}
+
+impl Live {
+    fn new(chain: &Chain, leaf: &Issued) -> Self {
+        let server = TlsServer::start(ServerOptions::new(
+            vec![leaf.cert.clone(), chain.intermediate.cert.clone()],
+            leaf.key.clone_key(),
+        ))
+        .unwrap();
+        let dir = TempDir::new().unwrap();
+        std::fs::write(dir.path().join("root.pem"), chain.root.cert_pem()).unwrap();
+        Self { dir, server }
+    }
+
+    fn policy(&self, pins: &[String], extra: &str) -> PathBuf {
+        let p = self.dir.path().join("policy.toml");
+        let pins: Vec<String> = pins.iter().map(|p| format!("\"{p}\"")).collect();
+        std::fs::write(
+            &p,
+            format!(
+                "[[rule]]\nhosts = [\"{HOST}\"]\npins = [{}]\n{extra}\n",
+                pins.join(", ")
+            ),
+        )
+        .unwrap();
+        p
+    }
+
+    /// Runs `keypin lint --live --json` and returns (exit code, finding ids).
+    fn lint(&self, policy: &PathBuf) -> (i32, Vec<String>) {
+        let port = self.server.port();
+        let out = Command::cargo_bin("keypin")
+            .unwrap()
+            .arg("lint")
+            .arg(policy)
+            .args(["--live", "--json", "--port", &port.to_string()])
+            .arg("--resolve")
+            .arg(format!("{HOST}=127.0.0.1:{port}"))
+            .arg("--ca-file")
+            .arg(self.dir.path().join("root.pem"))
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        let ids = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap().to_string())
+            .collect();
+        (out.status.code().unwrap(), ids)
+    }
+}
+
+#[test]
+fn clean_policy_has_no_findings() {
+    let chain = Chain::generate("Clean", &[HOST], KeyAlg::EcdsaP256).unwrap();
+    let live = Live::new(&chain, &chain.leaf);
+    let p = live.policy(&[pin(&chain.leaf), spare()], "expires = \"2099-01-01\"");
+    assert_eq!(live.lint(&p), (0, vec![]));
+}
+
+#[test]
+fn live_findings() {
+    let chain = Chain::generate("Some CA", &[HOST], KeyAlg::EcdsaP256).unwrap();
+    let live = Live::new(&chain, &chain.leaf);
+    // No pin matches what is served: error.
+    let p = live.policy(&[spare(), spare()], "");
+    assert_eq!(live.lint(&p), (2, vec!["KP020".to_string()]));
+    // Every pin is on the served chain: no backup. All of one CA operator too.
+    let p = live.policy(&[pin(&chain.intermediate), pin(&chain.root)], "");
+    let (code, ids) = live.lint(&p);
+    assert_eq!(code, 0);
+    assert_eq!(ids, ["KP021", "KP024"]);
+
+    // A short-lived leaf is the only thing pinned.
+    let now = time::OffsetDateTime::now_utc();
+    let short = issue(
+        CertSpec::leaf(&[HOST]).validity(
+            now - time::Duration::days(1),
+            now + time::Duration::days(60),
+        ),
+        &chain.intermediate,
+    )
+    .unwrap();
+    let live = Live::new(&chain, &short);
+    let p = live.policy(&[pin(&short), spare()], "");
+    assert_eq!(live.lint(&p).1, ["KP022"]);
+}
+
+#[test]
+fn rotating_intermediate_operator() {
+    let chain = Chain::generate("Let's Encrypt", &[HOST], KeyAlg::EcdsaP256).unwrap();
+    let live = Live::new(&chain, &chain.leaf);
+    let p = live.policy(&[pin(&chain.intermediate), spare()], "");
+    assert_eq!(live.lint(&p).1, ["KP023"]);
+}
+
+#[test]
+fn static_findings_and_exit_codes() {
+    let dir = TempDir::new().unwrap();
+    let write = |name: &str, text: String| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let (a, b) = (spare(), spare());
+    // (file, expected ids, expected exit with --strict)
+    let rows = [
+        (
+            write(
+                "expired.toml",
+                format!(
+                    "[[rule]]\nhosts = [\"a.example.com\"]\npins = [\"{a}\", \"{b}\"]\nexpires = \"2020-01-01\"\n"
+                ),
+            ),
+            vec!["KP010"],
+            2,
+        ),
+        (
+            write(
+                "soon.toml",
+                format!(
+                    "[[rule]]\nhosts = [\"a.example.com\"]\npins = [\"{a}\", \"{b}\"]\nexpires = \"{}\"\n",
+                    soon()
+                ),
+            ),
+            vec!["KP011"],
+            1,
+        ),
+        (
+            write(
+                "report.toml",
+                format!(
+                    "[[rule]]\nhosts = [\"a.example.com\"]\npins = [\"{a}\"]\nmode = \"report-only\"\n"
+                ),
+            ),
+            vec!["KP001", "KP050"],
+            1,
+        ),
+        (
+            write(
+                "broken.toml",
+                format!("[[rule]]\nhosts = [\"**.com\"]\npins = [\"{a}\", \"{b}\"]\n"),
+            ),
+            vec!["KP000"],
+            2,
+        ),
+        (
+            write(
+                "nsc.xml",
+                format!(
+                    "<network-security-config>\n<domain-config cleartextTrafficPermitted=\"true\">\n<domain>a.example.com</domain>\n<pin-set>\n<pin digest=\"SHA-256\">{}</pin>\n<pin digest=\"SHA-256\">{}</pin>\n</pin-set>\n</domain-config>\n</network-security-config>\n",
+                    &a[7..],
+                    &b[7..]
+                ),
+            ),
+            vec!["KP040"],
+            2,
+        ),
+        (
+            write(
+                "clean.toml",
+                format!("[[rule]]\nhosts = [\"a.example.com\"]\npins = [\"{a}\", \"{b}\"]\n"),
+            ),
+            vec![],
+            0,
+        ),
+    ];
+    for (file, ids, code) in rows {
+        let out = Command::cargo_bin("keypin")
+            .unwrap()
+            .arg("lint")
+            .arg(&file)
+            .args(["--json", "--strict"])
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let got: Vec<&str> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(got, ids, "{}", file.display());
+        assert_eq!(out.status.code(), Some(code), "{}", file.display());
+    }
+}
+
+/// A date ten days from now.
+fn soon() -> String {
+    let d = time::OffsetDateTime::now_utc() + time::Duration::days(10);
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
