@@ -34,6 +34,8 @@ pub enum Command {
     Import(ImportArgs),
     /// Find what will brick an app or stop protecting it: a keypin policy, an Android NSC or an iOS plist.
     Lint(LintArgs),
+    /// Check every host of one or more policies against what it serves now (concurrently).
+    Monitor(MonitorArgs),
     /// Attack lab: test a TLS client's pinning against forged and broken chains.
     Lab(crate::cmd::lab::LabArgs),
     /// Signed, versioned pin bundles: keys, roots, signing, verification, serving.
@@ -164,4 +166,38 @@ pub struct LintArgs {
     /// Print findings as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MonitorArgs {
+    /// Pin policies (TOML), e.g. the pin sets shipped in app versions still in the field.
+    #[arg(required = true, value_name = "POLICY")]
+    pub policies: Vec<PathBuf>,
+    /// Port to connect to.
+    #[arg(long, default_value_t = 443)]
+    pub port: u16,
+    /// Dial ADDR:PORT for HOST (repeatable), like curl's --resolve.
+    #[arg(long, value_name = "HOST=ADDR:PORT")]
+    pub resolve: Vec<String>,
+    /// A file of `HOST ADDR:PORT` lines, for many --resolve entries.
+    #[arg(long, value_name = "FILE")]
+    pub resolve_file: Option<PathBuf>,
+    /// Extra trusted roots (PEM); repeatable.
+    #[arg(long = "ca-file", value_name = "PEM")]
+    pub ca_files: Vec<PathBuf>,
+    /// A directory of spare keys and CSRs: is each backup pin a key you actually hold?
+    #[arg(long, value_name = "DIR")]
+    pub spare_keys: Option<PathBuf>,
+    /// Connections at once.
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// Per-connection timeout in seconds.
+    #[arg(long, default_value_t = 10)]
+    pub timeout: u64,
+    /// Print one JSON document instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write an HTML report (with an expiry timeline) here.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }

@@ -8,7 +8,7 @@
 use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail};
@@ -129,6 +129,20 @@ pub(crate) fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
 
+/// `HOST=ADDR:PORT` pairs (curl's --resolve, with `=`) as a map from lowercase host.
+pub(crate) fn resolve_map(
+    pairs: &[String],
+) -> anyhow::Result<std::collections::HashMap<String, String>> {
+    pairs
+        .iter()
+        .map(|r| {
+            r.split_once('=')
+                .map(|(h, a)| (h.to_ascii_lowercase(), a.to_string()))
+                .ok_or_else(|| anyhow!("--resolve {r:?} must be HOST=ADDR:PORT"))
+        })
+        .collect()
+}
+
 /// keypin's verifier for a command-line judgement (system clock, no event sink).
 pub(crate) fn verifier(policy: keypin::Policy, roots: keypin::Roots) -> keypin::PinningVerifier {
     keypin::PinningVerifier::new(
@@ -140,19 +154,30 @@ pub(crate) fn verifier(policy: keypin::Policy, roots: keypin::Roots) -> keypin::
     )
 }
 
-/// Connects, completes a handshake that records the served chain, and closes.
-pub(crate) fn fetch_chain(target: &Target) -> Result<Fetched, Failure> {
+/// One client configuration for every fetch: it accepts any chain (see the module docs).
+fn capture_config() -> Result<Arc<rustls::ClientConfig>, Failure> {
+    static CONFIG: std::sync::OnceLock<Arc<rustls::ClientConfig>> = std::sync::OnceLock::new();
+    if let Some(c) = CONFIG.get() {
+        return Ok(c.clone());
+    }
     let provider = provider();
-    let capture = Arc::new(CaptureVerifier {
-        chain: Mutex::new(Vec::new()),
+    let verifier = Arc::new(AnyChain {
         algs: provider.signature_verification_algorithms,
     });
-    let config = rustls::ClientConfig::builder_with_provider(provider)
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| Failure::connect(anyhow!(e)))?
         .dangerous()
-        .with_custom_certificate_verifier(capture.clone())
+        .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
+    // Every fetch must see the chain: never resume.
+    config.resumption = rustls::client::Resumption::disabled();
+    Ok(CONFIG.get_or_init(|| Arc::new(config)).clone())
+}
+
+/// Connects, completes a handshake, takes the served chain, and closes.
+pub(crate) fn fetch_chain(target: &Target) -> Result<Fetched, Failure> {
+    let config = capture_config()?;
     let addrs: Vec<SocketAddr> = target
         .dial
         .to_socket_addrs()
@@ -181,7 +206,7 @@ pub(crate) fn fetch_chain(target: &Target) -> Result<Fetched, Failure> {
     let io = |e: std::io::Error| Failure::connect(anyhow!(e));
     sock.set_read_timeout(Some(target.timeout)).map_err(io)?;
     sock.set_write_timeout(Some(target.timeout)).map_err(io)?;
-    let mut conn = rustls::ClientConnection::new(Arc::new(config), target.server_name.clone())
+    let mut conn = rustls::ClientConnection::new(config, target.server_name.clone())
         .map_err(|e| Failure::connect(anyhow!(e)))?;
     while conn.is_handshaking() {
         conn.complete_io(&mut sock)
@@ -200,14 +225,13 @@ pub(crate) fn fetch_chain(target: &Target) -> Result<Fetched, Failure> {
         .negotiated_cipher_suite()
         .map(|c| format!("{:?}", c.suite()))
         .unwrap_or_default();
+    let served: Vec<CertificateDer<'static>> = conn
+        .peer_certificates()
+        .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
+        .unwrap_or_default();
     conn.send_close_notify();
     let _ = conn.complete_io(&mut sock);
     let _ = sock.flush();
-    let served = capture
-        .chain
-        .lock()
-        .map_err(|_| Failure::connect(anyhow!("internal error: capture lock poisoned")))?
-        .clone();
     let mut served = served.into_iter();
     let leaf = served
         .next()
@@ -221,27 +245,22 @@ pub(crate) fn fetch_chain(target: &Target) -> Result<Fetched, Failure> {
     })
 }
 
-/// Records the served chain and accepts it; verifies handshake signatures for real.
+/// Accepts any chain (it is judged afterwards by keypin's verifier); verifies the handshake
+/// signatures for real, so the server proves it holds the leaf's key.
 #[derive(Debug)]
-struct CaptureVerifier {
-    chain: Mutex<Vec<CertificateDer<'static>>>,
+struct AnyChain {
     algs: WebPkiSupportedAlgorithms,
 }
 
-impl ServerCertVerifier for CaptureVerifier {
+impl ServerCertVerifier for AnyChain {
     fn verify_server_cert(
         &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
         _server_name: &ServerName<'_>,
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let mut chain = vec![end_entity.clone().into_owned()];
-        chain.extend(intermediates.iter().map(|c| c.clone().into_owned()));
-        if let Ok(mut slot) = self.chain.lock() {
-            *slot = chain;
-        }
         Ok(ServerCertVerified::assertion())
     }
 

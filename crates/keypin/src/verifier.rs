@@ -208,6 +208,13 @@ impl VerifyError {
     }
 }
 
+/// Whether a verification also describes the accepted path (tools) or not (handshakes).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Describe {
+    Yes,
+    No,
+}
+
 /// webpki's `verify_path` callback: called on each candidate verified path.
 type PathCallback<'a> = dyn Fn(&webpki::VerifiedPath<'_>) -> Result<(), webpki::Error> + 'a;
 
@@ -291,17 +298,50 @@ impl PinningVerifier {
         server_name: &ServerName<'_>,
         now: UnixTime,
     ) -> Result<Verdict, VerifyError> {
+        self.verify(end_entity, intermediates, server_name, now, Describe::No)
+            .map(|(v, _)| v)
+    }
+
+    /// [`Self::verify_chain`], also returning the verified path that was accepted (every
+    /// certificate with its pins), for tools that report on it. Not used in handshakes.
+    pub fn verify_chain_described(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        now: UnixTime,
+    ) -> Result<(Verdict, Vec<PathEntry>), VerifyError> {
+        self.verify(end_entity, intermediates, server_name, now, Describe::Yes)
+    }
+
+    fn verify(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        now: UnixTime,
+        describe: Describe,
+    ) -> Result<(Verdict, Vec<PathEntry>), VerifyError> {
         let cert_err = |e: rustls::Error| VerifyError::Certificate(e);
         let ee = webpki::EndEntityCert::try_from(end_entity).map_err(|e| cert_err(pki_error(e)))?;
         let host = host_string(server_name);
 
         // 1. The rule for this server name (most specific wins). No rule: plain validation.
         let Some(rule_idx) = self.policy.rule_index_for(&host) else {
-            self.build_path(&ee, &self.roots, intermediates, now, None)
+            let accepted: RefCell<Vec<PathEntry>> = RefCell::new(Vec::new());
+            let record = |path: &webpki::VerifiedPath<'_>| -> Result<(), webpki::Error> {
+                *accepted.borrow_mut() = self.describe_path(path);
+                Ok(())
+            };
+            let on_path: Option<&PathCallback<'_>> = match describe {
+                Describe::Yes => Some(&record),
+                Describe::No => None,
+            };
+            self.build_path(&ee, &self.roots, intermediates, now, on_path)
                 .map_err(|e| cert_err(pki_error(e)))?;
             ee.verify_is_valid_for_subject_name(server_name)
                 .map_err(|e| cert_err(pki_error(e)))?;
-            return Ok(Verdict::NotPinned);
+            return Ok((Verdict::NotPinned, accepted.into_inner()));
         };
         let Some(rule) = self.policy.rules().get(rule_idx as usize) else {
             return Err(cert_err(rustls::Error::General(
@@ -313,11 +353,15 @@ impl PinningVerifier {
 
         // 2. Path building; pins are checked in the callback on each candidate verified path.
         let matched: RefCell<Option<PinMatch>> = RefCell::new(None);
+        let accepted: RefCell<Vec<PathEntry>> = RefCell::new(Vec::new());
         let rejected: RefCell<Vec<Vec<PathEntry>>> = RefCell::new(Vec::new());
         let check_path = |path: &webpki::VerifiedPath<'_>| -> Result<(), webpki::Error> {
             match self.match_path(rule, path, wants_cert_pins) {
                 Some(m) => {
                     *matched.borrow_mut() = Some(m);
+                    if describe == Describe::Yes {
+                        *accepted.borrow_mut() = self.describe_path(path);
+                    }
                     Ok(())
                 }
                 None => {
@@ -351,13 +395,14 @@ impl PinningVerifier {
                 ee.verify_is_valid_for_subject_name(server_name)
                     .map_err(|e| cert_err(pki_error(e)))?;
                 self.note_expiry(rule, &host, now);
-                Ok(Verdict::Matched(m))
+                Ok((Verdict::Matched(m), accepted.into_inner()))
             }
             // Every validated path lacked a pin (webpki's own error then is only our marker).
             (Err(_), None) if !rejected.is_empty() => {
                 ee.verify_is_valid_for_subject_name(server_name)
                     .map_err(|e| cert_err(pki_error(e)))?;
                 self.note_expiry(rule, &host, now);
+                let first_path = rejected.first().cloned().unwrap_or_default();
                 let failure = failure(rejected);
                 match enforcement {
                     Enforcement::Enforce => {
@@ -371,7 +416,7 @@ impl PinningVerifier {
                             reason,
                             failure: failure.clone(),
                         });
-                        Ok(Verdict::ReportOnlyMismatch(failure))
+                        Ok((Verdict::ReportOnlyMismatch(failure), first_path))
                     }
                 }
             }

@@ -2,8 +2,6 @@
 //!
 //! Exit codes: 0 no errors (warnings allowed), 1 warnings with `--strict`, 2 errors.
 
-use std::collections::HashMap;
-
 use anyhow::{Context as _, anyhow};
 use keypin::{HostPattern, Policy, Position};
 use keypin_formats::import::{self, ImportFormat, ImportOptions};
@@ -14,7 +12,7 @@ use x509_parser::prelude::*;
 
 use crate::Failure;
 use crate::args::{ConnectArgs, LintArgs};
-use crate::net::{Target, fetch_chain, verifier};
+use crate::net::{Target, fetch_chain, resolve_map, verifier};
 
 pub(crate) fn run(args: LintArgs) -> Result<u8, Failure> {
     let bytes = std::fs::read(&args.file)
@@ -99,13 +97,7 @@ pub(crate) fn run(args: LintArgs) -> Result<u8, Failure> {
 /// For each rule, the chains of its exactly named hosts. A host that cannot be reached or
 /// does not validate is reported on stderr and left out of the live findings.
 fn live_chains(policy: &Policy, args: &LintArgs) -> Result<Vec<Vec<LiveChain>>, Failure> {
-    let mut resolve = HashMap::new();
-    for r in &args.resolve {
-        let (host, addr) = r
-            .split_once('=')
-            .ok_or_else(|| anyhow!("--resolve {r:?} must be HOST=ADDR:PORT"))?;
-        resolve.insert(host.to_ascii_lowercase(), addr.to_string());
-    }
+    let resolve = resolve_map(&args.resolve)?;
     let mut out = Vec::new();
     for rule in policy.rules() {
         let mut chains = Vec::new();

@@ -8,6 +8,7 @@ pub mod import;
 pub mod inspect;
 pub mod lab;
 pub mod lint;
+pub mod monitor;
 pub mod pin;
 
 use crate::Failure;
@@ -23,6 +24,7 @@ pub(crate) fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Export(a) => export::run(a),
         Command::Import(a) => import::run(a),
         Command::Lint(a) => lint::run(a),
+        Command::Monitor(a) => monitor::run(a),
         Command::Lab(a) => lab::run(a),
         Command::Bundle(a) => bundle::run(a),
     }
