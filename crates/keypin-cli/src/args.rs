@@ -122,6 +122,21 @@ pub struct ExportArgs {
     /// Write here instead of stdout (replaced atomically).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Learn where each pin sits on the chain (leaf or CA) from the live hosts (ios-ats needs it).
+    #[arg(long)]
+    pub chain_from_live: bool,
+    /// Where pins not on any live chain (backup keys) go for ios-ats: leaf or ca.
+    #[arg(long, value_name = "leaf|ca")]
+    pub backup_position: Option<String>,
+    /// Port for --chain-from-live connections.
+    #[arg(long, default_value_t = 443)]
+    pub port: u16,
+    /// Dial ADDR:PORT for HOST (repeatable), like curl's --resolve.
+    #[arg(long, value_name = "HOST=ADDR:PORT")]
+    pub resolve: Vec<String>,
+    /// Extra trusted roots (PEM); repeatable.
+    #[arg(long = "ca-file", value_name = "PEM")]
+    pub ca_files: Vec<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -28,11 +28,34 @@ pub enum ExportFormat {
     Curl,
     /// Chromium static pins JSON.
     Chromium,
+    /// iOS App Transport Security `NSPinnedDomains` (Info.plist fragment); needs pin
+    /// positions, see [`ExportOptions::positions`].
+    IosAts,
+}
+
+/// Where a pinned key sits on the chain: iOS keeps leaf and CA pins in separate lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PinPosition {
+    /// The server's own key.
+    Leaf,
+    /// A CA key (intermediate or root).
+    Ca,
+}
+
+/// What some targets need beyond the policy.
+#[derive(Clone, Debug, Default)]
+pub struct ExportOptions {
+    /// Now, Unix seconds (HPKP `max-age` is computed from `expires`).
+    pub now_secs: i64,
+    /// Known positions of pins (learned from live chains).
+    pub positions: std::collections::HashMap<Pin, PinPosition>,
+    /// The position assumed for pins whose position is unknown (backup keys).
+    pub backup_position: Option<PinPosition>,
 }
 
 impl ExportFormat {
     /// Every format, with its command-line name.
-    pub const ALL: [(&'static str, ExportFormat); 8] = [
+    pub const ALL: [(&'static str, ExportFormat); 9] = [
         ("android-nsc", Self::AndroidNsc),
         ("trustkit-android", Self::TrustkitAndroid),
         ("trustkit", Self::Trustkit),
@@ -41,6 +64,7 @@ impl ExportFormat {
         ("hpkp", Self::Hpkp),
         ("curl", Self::Curl),
         ("chromium", Self::Chromium),
+        ("ios-ats", Self::IosAts),
     ];
 
     /// Looks a format up by its command-line name.
@@ -108,6 +132,23 @@ pub struct Export {
 
 /// Exports `policy` to `format`. `now_secs` (Unix time) sets HPKP's `max-age` from `expires`.
 pub fn export(policy: &Policy, format: ExportFormat, now_secs: i64) -> Result<Export, ExportError> {
+    export_with(
+        policy,
+        format,
+        &ExportOptions {
+            now_secs,
+            ..ExportOptions::default()
+        },
+    )
+}
+
+/// [`export`] with the options some targets need (pin positions for `ios-ats`).
+pub fn export_with(
+    policy: &Policy,
+    format: ExportFormat,
+    options: &ExportOptions,
+) -> Result<Export, ExportError> {
+    let now_secs = options.now_secs;
     let mut cx = Cx {
         policy,
         format,
@@ -123,6 +164,7 @@ pub fn export(policy: &Policy, format: ExportFormat, now_secs: i64) -> Result<Ex
         ExportFormat::Hpkp => cx.hpkp(now_secs),
         ExportFormat::Curl => cx.curl(),
         ExportFormat::Chromium => cx.chromium(),
+        ExportFormat::IosAts => cx.ios_ats(options),
     };
     if cx.problems.is_empty() {
         Ok(Export {
@@ -162,6 +204,8 @@ enum Subdomains {
     OkHttpPatterns,
     /// No patterns at all (curl works per URL).
     ExactOnly,
+    /// Apple's NSIncludesSubdomains: the domain and exactly one more label.
+    AppleOneLabel,
 }
 
 struct Cx<'a> {
@@ -281,6 +325,22 @@ impl<'a> Cx<'a> {
                         );
                         (b.to_string(), true)
                     }
+                    (HostPattern::OneLabel(b), Subdomains::AppleOneLabel) => {
+                        self.notice(
+                            rule,
+                            format!("{host}: exported as {b} with NSIncludesSubdomains (stricter: also pins {b} itself)"),
+                        );
+                        (b.to_string(), true)
+                    }
+                    (HostPattern::AnyDepth(b), Subdomains::AppleOneLabel) => {
+                        self.refuse(
+                            rule,
+                            format!(
+                                "{host}: iOS NSIncludesSubdomains covers only one label below {b}; deeper names would go unpinned. List them explicitly or use *.{b}"
+                            ),
+                        );
+                        continue;
+                    }
                     (
                         HostPattern::OneLabel(_) | HostPattern::AnyDepth(_),
                         Subdomains::ExactOnly,
@@ -305,7 +365,10 @@ impl<'a> Cx<'a> {
         }
         // A target keyed by domain cannot hold one name twice (Android refuses duplicate
         // domains; a plist dictionary keeps only one), and merging two pin sets would weaken both.
-        if subdomains == Subdomains::AnyDepthFlag {
+        if matches!(
+            subdomains,
+            Subdomains::AnyDepthFlag | Subdomains::AppleOneLabel
+        ) {
             for (i, e) in out.iter().enumerate() {
                 if let Some(first) = out[..i].iter().find(|o| o.name == e.name) {
                     let message = format!(
@@ -578,6 +641,81 @@ impl<'a> Cx<'a> {
             }
         }
         s
+    }
+
+    fn ios_ats(&mut self, options: &ExportOptions) -> String {
+        let comment = self.header_comment();
+        let entries = self.entries(
+            ExpirySupport::None,
+            ReportOnlySupport::No,
+            Subdomains::AppleOneLabel,
+        );
+        let mut x = String::new();
+        let _ = writeln!(x, "<!-- {} -->", xml_escape(&comment));
+        let _ = writeln!(
+            x,
+            "<key>NSAppTransportSecurity</key>\n<dict>\n  <key>NSPinnedDomains</key>\n  <dict>"
+        );
+        let mut refusals = Vec::new();
+        let mut notices = Vec::new();
+        for e in &entries {
+            let mut leaf = Vec::new();
+            let mut ca = Vec::new();
+            for p in &e.pins {
+                match options.positions.get(p).copied().or(options.backup_position) {
+                    Some(PinPosition::Leaf) => leaf.push(*p),
+                    Some(PinPosition::Ca) => ca.push(*p),
+                    None => refusals.push((
+                        e.rule,
+                        format!(
+                            "{}: the position of pin {p} is unknown (iOS keeps leaf and CA pins apart); learn positions with --chain-from-live, and say where backup keys go with --backup-position leaf|ca",
+                            e.name
+                        ),
+                    )),
+                }
+            }
+            if !leaf.is_empty() && !ca.is_empty() {
+                notices.push((
+                    e.rule,
+                    format!(
+                        "{}: leaf and CA pins both present; iOS then requires a match in each list (stricter than keypin's any-pin match)",
+                        e.name
+                    ),
+                ));
+            }
+            let _ = writeln!(x, "    <key>{}</key>\n    <dict>", xml_escape(&e.name));
+            let _ = writeln!(
+                x,
+                "      <key>NSIncludesSubdomains</key>\n      <{}/>",
+                e.include_subdomains
+            );
+            for (key, pins) in [
+                ("NSPinnedCAIdentities", &ca),
+                ("NSPinnedLeafIdentities", &leaf),
+            ] {
+                if pins.is_empty() {
+                    continue;
+                }
+                let _ = writeln!(x, "      <key>{key}</key>\n      <array>");
+                for p in pins.iter() {
+                    let _ = writeln!(
+                        x,
+                        "        <dict><key>SPKI-SHA256-BASE64</key><string>{}</string></dict>",
+                        p.to_format(PinFormat::Base64)
+                    );
+                }
+                let _ = writeln!(x, "      </array>");
+            }
+            let _ = writeln!(x, "    </dict>");
+        }
+        let _ = writeln!(x, "  </dict>\n</dict>");
+        for (rule, m) in refusals {
+            self.refuse(rule, m);
+        }
+        for (rule, m) in notices {
+            self.notice(rule, m);
+        }
+        x
     }
 
     fn chromium(&mut self) -> String {

@@ -28,5 +28,7 @@ pub mod export;
 pub mod import;
 pub mod lint;
 
-pub use export::{Export, ExportError, ExportFormat, Notice, export};
+pub use export::{
+    Export, ExportError, ExportFormat, ExportOptions, Notice, PinPosition, export, export_with,
+};
 pub use import::{ImportError, ImportFormat, ImportOptions, Imported, import};

@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use keypin::Policy;
+use keypin::{Pin, Policy};
 use keypin_formats::{ExportFormat, export};
 
 const A: &str = "+89GigSuV1Gxkawpccc7tcRwBWhui2H/sW8CBhdNHSo=";
@@ -234,4 +234,68 @@ fn names_that_collide_after_mapping_are_refused() {
     assert!(e.contains("example.com would appear twice"), "{e}");
     // OkHttp keeps both patterns apart, so it exports fine.
     assert!(export(&p, ExportFormat::Okhttp, 0).is_ok());
+}
+
+#[test]
+fn ios_ats_needs_positions_and_round_trips() {
+    use keypin_formats::{ExportOptions, PinPosition, export_with};
+    let p = Policy::from_toml_str(
+        &format!(
+            "[[rule]]\nhosts = [\"api.example.com\", \"*.cdn.example.com\"]\npins = [\"sha256/{A}\", \"sha256/{B}\"]\n"
+        ),
+        "ats.toml",
+    )
+    .unwrap();
+    // Without positions: refused, naming the pins.
+    let e = export(&p, ExportFormat::IosAts, 0).unwrap_err().to_string();
+    assert!(e.contains("position of pin") && e.contains(A), "{e}");
+
+    let mut options = ExportOptions::default();
+    options
+        .positions
+        .insert(Pin::parse(A).unwrap(), PinPosition::Leaf);
+    options.backup_position = Some(PinPosition::Leaf);
+    let out = export_with(&p, ExportFormat::IosAts, &options).unwrap();
+    assert!(
+        out.notices
+            .iter()
+            .any(|n| n.message.contains("NSIncludesSubdomains"))
+    );
+    // The fragment, placed in an Info.plist, parses with plistlib and imports back.
+    let doc = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<plist version=\"1.0\">\n<dict>\n{}</dict>\n</plist>\n",
+        out.text
+    );
+    let v = python(
+        "import sys, json, plistlib; print(json.dumps(plistlib.loads(sys.stdin.buffer.read())))",
+        &doc,
+    );
+    let d = &v["NSAppTransportSecurity"]["NSPinnedDomains"];
+    assert_eq!(d["api.example.com"]["NSIncludesSubdomains"], false);
+    assert_eq!(d["cdn.example.com"]["NSIncludesSubdomains"], true);
+    assert_eq!(
+        d["api.example.com"]["NSPinnedLeafIdentities"],
+        serde_json::json!([{ "SPKI-SHA256-BASE64": A }, { "SPKI-SHA256-BASE64": B }])
+    );
+    let back =
+        keypin_formats::import(doc.as_bytes(), "Info.plist", None, &Default::default()).unwrap();
+    assert!(
+        back.toml
+            .contains("hosts = [\"cdn.example.com\", \"*.cdn.example.com\"]"),
+        "{}",
+        back.toml
+    );
+
+    // `**.` cannot be said on iOS: refused rather than leaving deeper names unpinned.
+    let deep = Policy::from_toml_str(
+        &format!(
+            "[[rule]]\nhosts = [\"**.example.com\"]\npins = [\"sha256/{A}\", \"sha256/{B}\"]\n"
+        ),
+        "deep.toml",
+    )
+    .unwrap();
+    let e = export_with(&deep, ExportFormat::IosAts, &options)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("deeper names would go unpinned"), "{e}");
 }

@@ -4,7 +4,7 @@ use std::io::Write as _;
 
 use anyhow::{Context as _, anyhow};
 use keypin::Policy;
-use keypin_formats::{ExportFormat, export};
+use keypin_formats::{ExportFormat, ExportOptions, PinPosition, export_with};
 
 use crate::Failure;
 use crate::args::ExportArgs;
@@ -19,8 +19,33 @@ pub(crate) fn run(args: ExportArgs) -> Result<u8, Failure> {
         )
     })?;
     let policy = Policy::from_file(&args.policy).map_err(|e| anyhow!(e))?;
-    let now = rustls_pki_types::UnixTime::now().as_secs() as i64;
-    let out = export(&policy, format, now).map_err(|e| anyhow!(e))?;
+    let mut options = ExportOptions {
+        now_secs: rustls_pki_types::UnixTime::now().as_secs() as i64,
+        ..ExportOptions::default()
+    };
+    options.backup_position = match args.backup_position.as_deref() {
+        None => None,
+        Some("leaf") => Some(PinPosition::Leaf),
+        Some("ca") => Some(PinPosition::Ca),
+        Some(other) => {
+            return Err(Failure::usage(anyhow!(
+                "--backup-position {other:?}: expected leaf or ca"
+            )));
+        }
+    };
+    if args.chain_from_live {
+        let live =
+            crate::cmd::lint::live_chains(&policy, args.port, &args.resolve, &args.ca_files)?;
+        for cert in live.iter().flatten().flat_map(|c| &c.path) {
+            let position = if cert.is_leaf {
+                PinPosition::Leaf
+            } else {
+                PinPosition::Ca
+            };
+            options.positions.insert(cert.pin, position);
+        }
+    }
+    let out = export_with(&policy, format, &options).map_err(|e| anyhow!(e))?;
     for n in &out.notices {
         eprintln!("keypin: note: {n}");
     }

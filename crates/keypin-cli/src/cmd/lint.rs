@@ -64,7 +64,7 @@ pub(crate) fn run(args: LintArgs) -> Result<u8, Failure> {
 
     if let Some(policy) = &policy {
         let live = if args.live {
-            live_chains(policy, &args)?
+            live_chains(policy, args.port, &args.resolve, &args.ca_files)?
         } else {
             Vec::new()
         };
@@ -96,8 +96,13 @@ pub(crate) fn run(args: LintArgs) -> Result<u8, Failure> {
 
 /// For each rule, the chains of its exactly named hosts. A host that cannot be reached or
 /// does not validate is reported on stderr and left out of the live findings.
-fn live_chains(policy: &Policy, args: &LintArgs) -> Result<Vec<Vec<LiveChain>>, Failure> {
-    let resolve = resolve_map(&args.resolve)?;
+pub(crate) fn live_chains(
+    policy: &Policy,
+    port: u16,
+    resolve: &[String],
+    ca_files: &[std::path::PathBuf],
+) -> Result<Vec<Vec<LiveChain>>, Failure> {
+    let resolve = resolve_map(resolve)?;
     let mut out = Vec::new();
     for rule in policy.rules() {
         let mut chains = Vec::new();
@@ -107,9 +112,9 @@ fn live_chains(policy: &Policy, args: &LintArgs) -> Result<Vec<Vec<LiveChain>>, 
                 continue;
             };
             let connect = ConnectArgs {
-                target: format!("{name}:{}", args.port),
+                target: format!("{name}:{port}"),
                 connect: resolve.get(&**name).cloned(),
-                ca_files: args.ca_files.clone(),
+                ca_files: ca_files.to_vec(),
                 timeout: 10,
             };
             let target = Target::from_args(&connect)?;
