@@ -36,6 +36,8 @@ pub enum Command {
     Lint(LintArgs),
     /// Check every host of one or more policies against what it serves now (concurrently).
     Monitor(MonitorArgs),
+    /// The report collector: stores pin-failure reports in SQLite and serves a dashboard.
+    Collector(CollectorArgs),
     /// Attack lab: test a TLS client's pinning against forged and broken chains.
     Lab(crate::cmd::lab::LabArgs),
     /// Signed, versioned pin bundles: keys, roots, signing, verification, serving.
@@ -215,4 +217,35 @@ pub struct MonitorArgs {
     /// Also write an HTML report (with an expiry timeline) here.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CollectorArgs {
+    #[command(subcommand)]
+    pub command: CollectorCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CollectorCommand {
+    /// Serve ingest (open), the query API and the dashboard (token) until interrupted.
+    Serve(CollectorServeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CollectorServeArgs {
+    /// The SQLite database file (created and migrated on first start).
+    #[arg(long, value_name = "FILE")]
+    pub db: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8088")]
+    pub listen: String,
+    /// Bearer token for the query API and dashboard (or env KEYPIN_COLLECTOR_TOKEN).
+    #[arg(long, env = "KEYPIN_COLLECTOR_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Requests per second allowed per client address.
+    #[arg(long, default_value_t = 2000)]
+    pub rate_limit: u32,
+    /// Delete reports older than this many days (checked hourly).
+    #[arg(long, default_value_t = 90)]
+    pub retention_days: u32,
 }

@@ -2,6 +2,7 @@
 
 pub mod bundle;
 pub mod check;
+pub mod collector;
 pub mod demo;
 pub mod export;
 pub mod import;
@@ -25,6 +26,7 @@ pub(crate) fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Import(a) => import::run(a),
         Command::Lint(a) => lint::run(a),
         Command::Monitor(a) => monitor::run(a),
+        Command::Collector(a) => collector::run(a),
         Command::Lab(a) => lab::run(a),
         Command::Bundle(a) => bundle::run(a),
     }

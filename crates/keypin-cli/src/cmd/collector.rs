@@ -1,0 +1,75 @@
+//! `keypin collector serve`: the report collector (crates/keypin-collector) as a command.
+
+use std::sync::Arc;
+
+use anyhow::{Context as _, anyhow};
+use keypin_collector::{Settings, SqliteStore, Store};
+
+use crate::Failure;
+use crate::args::{CollectorArgs, CollectorCommand};
+
+pub(crate) fn run(args: CollectorArgs) -> Result<u8, Failure> {
+    let CollectorCommand::Serve(a) = args.command;
+    let token = a.token.filter(|t| !t.is_empty()).ok_or_else(|| {
+        anyhow!(
+            "a token is required for the query API and dashboard: --token or KEYPIN_COLLECTOR_TOKEN"
+        )
+    })?;
+    if token.len() < 16 {
+        return Err(Failure::usage(anyhow!(
+            "the token is {} characters; use at least 16 (e.g. `openssl rand -hex 16`)",
+            token.len()
+        )));
+    }
+    let store = Arc::new(SqliteStore::open(&a.db).map_err(|e| anyhow!(e))?);
+    let settings = Settings {
+        token,
+        rate_limit: a.rate_limit,
+        retention_days: a.retention_days,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let listen = a.listen.clone();
+    let served = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let addr = listener.local_addr()?;
+        println!(
+            "keypin collector listening on http://{addr} (database {})",
+            a.db.display()
+        );
+        let dyn_store: Arc<dyn Store> = store.clone();
+        keypin_collector::serve(listener, dyn_store, settings, shutdown_signal())
+            .await
+            .context("server failed")
+    });
+    // In-flight requests are done; commit whatever the writer still holds.
+    store.close();
+    served.map_err(Failure::usage)?;
+    eprintln!("keypin collector stopped");
+    Ok(0)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,358 @@
+//! Incoming reports: keypin's own format, unchanged HPKP (RFC 7469 §3) reports and unchanged
+//! TrustKit reports (iOS and Android), each validated and reduced to what is stored.
+//!
+//! Everything here is untrusted: sizes are bounded, types are checked by serde (its message
+//! names the field), dates must be plausible, and nothing is interpreted as markup.
+
+use keypin::Pin;
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+use serde::{Deserialize, Serialize};
+
+/// Most reports accepted in one request.
+pub const MAX_BATCH: usize = 1000;
+/// Longest string accepted in any field.
+const MAX_FIELD: usize = 1024;
+/// Most certificates in a chain, and the largest PEM certificate.
+const MAX_CHAIN: usize = 16;
+const MAX_PEM: usize = 64 * 1024;
+
+/// One report as sent. Field names are those of RFC 7469 and TrustKit; keypin adds its own.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct IncomingReport {
+    /// When the failure happened (RFC 3339).
+    pub date_time: Option<String>,
+    /// The host connected to.
+    pub hostname: String,
+    /// Its port (TrustKit-Android always sends 0).
+    pub port: Option<u16>,
+    /// When the pins expire.
+    pub effective_expiration_date: Option<String>,
+    /// Whether the pins cover subdomains.
+    pub include_subdomains: Option<bool>,
+    /// The pinned name that matched.
+    pub noted_hostname: Option<String>,
+    /// The chain as the server sent it (PEM).
+    #[serde(default)]
+    pub served_certificate_chain: Vec<String>,
+    /// The chain as validated (PEM).
+    #[serde(default)]
+    pub validated_certificate_chain: Vec<String>,
+    /// The pins the client expected.
+    #[serde(default)]
+    pub known_pins: Vec<String>,
+    /// TrustKit: the app.
+    pub app_bundle_id: Option<String>,
+    /// TrustKit: its version.
+    pub app_version: Option<String>,
+    /// TrustKit: vendor id.
+    pub app_vendor_id: Option<String>,
+    /// TrustKit: `IOS`, `ANDROID`, ...
+    pub app_platform: Option<String>,
+    /// TrustKit: OS version.
+    pub app_platform_version: Option<String>,
+    /// TrustKit version.
+    pub trustkit_version: Option<String>,
+    /// TrustKit: enforcing?
+    pub enforce_pinning: Option<bool>,
+    /// TrustKit: 0 success, 1 pin failed, 2 chain not trusted, ...
+    pub validation_result: Option<i64>,
+    /// keypin: the policy's version (bundle version or embedded).
+    pub policy_version: Option<String>,
+    /// keypin: `enforce` or `report-only`.
+    pub mode: Option<String>,
+    /// keypin: `pin-mismatch`, `chain-invalid`, `pins-expired`, `update-failed`.
+    pub failure: Option<String>,
+    /// keypin: the rule that applied (its host patterns or name).
+    pub rule: Option<String>,
+}
+
+/// Which dialect a report came in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    /// keypin's own fields present.
+    Keypin,
+    /// TrustKit's app fields present.
+    Trustkit,
+    /// Plain RFC 7469.
+    Hpkp,
+}
+
+impl Dialect {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Keypin => "keypin",
+            Self::Trustkit => "trustkit",
+            Self::Hpkp => "hpkp",
+        }
+    }
+}
+
+/// A validated report, ready to store.
+#[derive(Debug, Clone)]
+pub struct NewReport {
+    /// Unix seconds the failure happened, when given.
+    pub reported_at: Option<i64>,
+    /// Lowercased host.
+    pub host: String,
+    /// Port.
+    pub port: Option<u16>,
+    /// Dialect.
+    pub dialect: Dialect,
+    /// SPKI pin of the served leaf, when its certificate parses.
+    pub served_leaf_pin: Option<String>,
+    /// The sender's network (/24 or /48), for interception-vs-rotation hints.
+    pub client_network: String,
+    /// App fields.
+    pub app_bundle_id: Option<String>,
+    /// App version.
+    pub app_version: Option<String>,
+    /// Platform.
+    pub app_platform: Option<String>,
+    /// keypin failure kind, or TrustKit's validation result as text.
+    pub failure: Option<String>,
+    /// The report as received (unknown fields kept).
+    pub body: String,
+}
+
+/// Why a request was refused, for the 4xx answer.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ReportError {
+    /// Not JSON, or wrong types; serde's message names the field and position.
+    #[error("invalid report JSON: {0}")]
+    Json(String),
+    /// Too many reports in one request.
+    #[error("{0} reports in one request; at most {MAX_BATCH}")]
+    BatchTooLarge(usize),
+    /// An empty batch.
+    #[error("no report in the request")]
+    Empty,
+    /// A field failed validation.
+    #[error("report {index}: {field}: {problem}")]
+    Field {
+        /// Position in the batch.
+        index: usize,
+        /// The field.
+        field: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+/// Parses a request body: one report object, an array of them, or `{"reports": [...]}`.
+pub fn parse_body(
+    body: &[u8],
+    client_network: &str,
+    now_secs: i64,
+) -> Result<Vec<NewReport>, ReportError> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Body {
+        Batch { reports: Vec<IncomingReport> },
+        Many(Vec<IncomingReport>),
+        One(Box<IncomingReport>),
+    }
+    let text =
+        std::str::from_utf8(body).map_err(|e| ReportError::Json(format!("not UTF-8: {e}")))?;
+    // Untagged enums hide serde's field errors, so on failure re-parse as the most likely shape
+    // to report the precise problem.
+    let parsed: Body = match serde_json::from_str(text) {
+        Ok(b) => b,
+        Err(_) => {
+            let trimmed = text.trim_start();
+            let e = if trimmed.starts_with('[') {
+                serde_json::from_str::<Vec<IncomingReport>>(text).err()
+            } else if trimmed.contains("\"reports\"") {
+                #[derive(Deserialize)]
+                #[allow(dead_code)]
+                struct B {
+                    reports: Vec<IncomingReport>,
+                }
+                serde_json::from_str::<B>(text).err()
+            } else {
+                serde_json::from_str::<IncomingReport>(text).err()
+            };
+            return Err(ReportError::Json(e.map_or_else(
+                || "unrecognised report shape".to_string(),
+                |e| e.to_string(),
+            )));
+        }
+    };
+    let reports = match parsed {
+        Body::Batch { reports } | Body::Many(reports) => reports,
+        Body::One(r) => vec![*r],
+    };
+    if reports.is_empty() {
+        return Err(ReportError::Empty);
+    }
+    if reports.len() > MAX_BATCH {
+        return Err(ReportError::BatchTooLarge(reports.len()));
+    }
+    // The reports exactly as sent (unknown fields included) are what is stored.
+    let raw: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| ReportError::Json(e.to_string()))?;
+    let raw_reports: Vec<serde_json::Value> = match raw {
+        serde_json::Value::Array(a) => a,
+        serde_json::Value::Object(mut o)
+            if o.contains_key("reports") && !o.contains_key("hostname") =>
+        {
+            match o.remove("reports") {
+                Some(serde_json::Value::Array(a)) => a,
+                _ => Vec::new(),
+            }
+        }
+        other => vec![other],
+    };
+    reports
+        .into_iter()
+        .zip(raw_reports)
+        .enumerate()
+        .map(|(i, (r, raw))| validate(i, r, &raw, client_network, now_secs))
+        .collect()
+}
+
+fn validate(
+    index: usize,
+    r: IncomingReport,
+    raw: &serde_json::Value,
+    client_network: &str,
+    now_secs: i64,
+) -> Result<NewReport, ReportError> {
+    let bad = |field: &'static str, problem: String| ReportError::Field {
+        index,
+        field,
+        problem,
+    };
+    let host = r.hostname.trim().to_ascii_lowercase();
+    if host.is_empty() || host.len() > 253 {
+        return Err(bad(
+            "hostname",
+            format!("must be 1 to 253 characters, got {}", host.len()),
+        ));
+    }
+    if host.chars().any(char::is_control) {
+        return Err(bad("hostname", "contains control characters".into()));
+    }
+    let strings: [(&'static str, &Option<String>); 13] = [
+        ("date-time", &r.date_time),
+        ("effective-expiration-date", &r.effective_expiration_date),
+        ("noted-hostname", &r.noted_hostname),
+        ("app-bundle-id", &r.app_bundle_id),
+        ("app-version", &r.app_version),
+        ("app-vendor-id", &r.app_vendor_id),
+        ("app-platform", &r.app_platform),
+        ("app-platform-version", &r.app_platform_version),
+        ("trustkit-version", &r.trustkit_version),
+        ("policy-version", &r.policy_version),
+        ("mode", &r.mode),
+        ("failure", &r.failure),
+        ("rule", &r.rule),
+    ];
+    for (field, v) in strings {
+        if v.as_ref().is_some_and(|s| s.len() > MAX_FIELD) {
+            return Err(bad(field, format!("longer than {MAX_FIELD} bytes")));
+        }
+    }
+    for (field, chain) in [
+        ("served-certificate-chain", &r.served_certificate_chain),
+        (
+            "validated-certificate-chain",
+            &r.validated_certificate_chain,
+        ),
+    ] {
+        if chain.len() > MAX_CHAIN {
+            return Err(bad(
+                field,
+                format!("{} certificates; at most {MAX_CHAIN}", chain.len()),
+            ));
+        }
+        if chain.iter().any(|c| c.len() > MAX_PEM) {
+            return Err(bad(
+                field,
+                format!("a certificate longer than {MAX_PEM} bytes"),
+            ));
+        }
+    }
+    if r.known_pins.len() > 64 || r.known_pins.iter().any(|p| p.len() > 200) {
+        return Err(bad(
+            "known-pins",
+            "at most 64 pins of at most 200 bytes".into(),
+        ));
+    }
+    let reported_at = match &r.date_time {
+        None => None,
+        Some(d) => {
+            let t = time::OffsetDateTime::parse(d, &time::format_description::well_known::Rfc3339)
+                .map_err(|e| bad("date-time", format!("{d:?} is not an RFC 3339 date ({e})")))?
+                .unix_timestamp();
+            // Reports from before 2000 or from more than a day in the future are not real.
+            if !(946_684_800..=now_secs + 86_400).contains(&t) {
+                return Err(bad(
+                    "date-time",
+                    format!("{d:?} is not a plausible time for a report"),
+                ));
+            }
+            Some(t)
+        }
+    };
+    let dialect = if r.failure.is_some() || r.mode.is_some() || r.policy_version.is_some() {
+        Dialect::Keypin
+    } else if r.app_bundle_id.is_some()
+        || r.trustkit_version.is_some()
+        || r.validation_result.is_some()
+    {
+        Dialect::Trustkit
+    } else {
+        Dialect::Hpkp
+    };
+    let served_leaf_pin = r.served_certificate_chain.first().and_then(|pem| {
+        let der = CertificateDer::from_pem_slice(pem.as_bytes()).ok()?;
+        Pin::spki_of_cert(&der).ok().map(|p| p.to_string())
+    });
+    let failure = r.failure.clone().or_else(|| {
+        r.validation_result.map(|v| {
+            match v {
+                0 => "success",
+                1 => "pin-mismatch",
+                2 => "chain-invalid",
+                3 => "invalid-parameters",
+                4 => "user-defined-trust-anchor",
+                5 => "spki-hash-failed",
+                _ => "unknown",
+            }
+            .to_string()
+        })
+    });
+    let body = raw.to_string();
+    Ok(NewReport {
+        reported_at,
+        host,
+        port: r.port,
+        dialect,
+        served_leaf_pin,
+        client_network: client_network.to_string(),
+        app_bundle_id: r.app_bundle_id,
+        app_version: r.app_version,
+        app_platform: r.app_platform,
+        failure,
+        body,
+    })
+}
+
+/// The network a client address belongs to, for "how many networks saw this key": /24 for
+/// IPv4, /48 for IPv6.
+pub fn network_of(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            let o = v4.octets();
+            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
+        }
+        std::net::IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+        }
+    }
+}

@@ -1,0 +1,429 @@
+//! Storage: a small trait (so a PostgreSQL backend can follow without touching HTTP) and the
+//! SQLite implementation.
+//!
+//! Durability: a report is acknowledged only after the transaction holding it has committed
+//! with `synchronous = FULL` in WAL mode, so a 2xx survives `kill -9`. One writer thread takes
+//! batches from every request waiting at that moment and commits them together (group commit),
+//! which is what keeps thousands of reports per second affordable with an fsync per commit.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::mpsc;
+
+use rusqlite::{Connection, OptionalExtension as _, params};
+use serde::Serialize;
+
+use crate::report::NewReport;
+
+/// Storage failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite said no.
+    #[error("database {path}: {source}")]
+    Sqlite {
+        /// The file.
+        path: PathBuf,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+    /// The writer thread is gone (shutting down).
+    #[error("the database writer has stopped")]
+    WriterGone,
+    /// A schema from a newer keypin.
+    #[error("database {path} has schema version {found}; this keypin knows up to {known}")]
+    TooNew {
+        /// The file.
+        path: PathBuf,
+        /// Its version.
+        found: i64,
+        /// Ours.
+        known: i64,
+    },
+}
+
+/// A stored report, as the query API returns it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredReport {
+    /// Row id.
+    pub id: i64,
+    /// When the collector received it (Unix seconds).
+    pub received_at: i64,
+    /// When the client says it happened.
+    pub reported_at: Option<i64>,
+    /// Host.
+    pub host: String,
+    /// Port.
+    pub port: Option<i64>,
+    /// `keypin`, `trustkit` or `hpkp`.
+    pub dialect: String,
+    /// SPKI pin of the served leaf.
+    pub served_leaf_pin: Option<String>,
+    /// Sender's network.
+    pub client_network: String,
+    /// App.
+    pub app_bundle_id: Option<String>,
+    /// App version.
+    pub app_version: Option<String>,
+    /// Failure kind.
+    pub failure: Option<String>,
+    /// The report itself.
+    pub report: serde_json::Value,
+}
+
+/// A key seen for a host.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeySeen {
+    /// SPKI pin of the served leaf.
+    pub pin: String,
+    /// Reports carrying it.
+    pub count: i64,
+    /// First and last time seen (Unix seconds).
+    pub first_seen: i64,
+    /// Last time seen.
+    pub last_seen: i64,
+    /// Distinct sender networks.
+    pub networks: i64,
+}
+
+/// Per-host summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostSummary {
+    /// Host.
+    pub host: String,
+    /// Reports in total.
+    pub reports: i64,
+    /// Last report (Unix seconds).
+    pub last_seen: i64,
+    /// Reports per day, oldest first: `(day start in Unix seconds, count)` over the last 14 days.
+    pub per_day: Vec<(i64, i64)>,
+    /// Served keys.
+    pub keys: Vec<KeySeen>,
+}
+
+/// Filters for [`Store::reports`].
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    /// Only this host.
+    pub host: Option<String>,
+    /// Received at or after (Unix seconds).
+    pub since: Option<i64>,
+    /// At most this many, newest first.
+    pub limit: usize,
+}
+
+/// What the HTTP layer needs from storage.
+pub trait Store: Send + Sync {
+    /// Stores reports durably; returns once they are committed.
+    fn insert(&self, received_at: i64, reports: Vec<NewReport>) -> Result<(), StoreError>;
+    /// Reports, newest first.
+    fn reports(&self, q: &Query) -> Result<Vec<StoredReport>, StoreError>;
+    /// Per-host summaries, most recent first; `now` sets the chart window.
+    fn summary(&self, now: i64) -> Result<Vec<HostSummary>, StoreError>;
+    /// Deletes reports received before `cutoff`; returns how many.
+    fn delete_before(&self, cutoff: i64) -> Result<usize, StoreError>;
+    /// Number of reports stored.
+    fn count(&self) -> Result<i64, StoreError>;
+}
+
+const SCHEMA_VERSION: i64 = 1;
+
+type Job = (i64, Vec<NewReport>, mpsc::SyncSender<Result<(), String>>);
+
+/// SQLite storage, one file.
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Mutex<Option<mpsc::SyncSender<Job>>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    reader: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating on first start) the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let err = |source| StoreError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(err)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;",
+        )
+        .map_err(err)?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(err)?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                path: path.to_path_buf(),
+                found: version,
+                known: SCHEMA_VERSION,
+            });
+        }
+        if version < 1 {
+            conn.execute_batch(
+                "BEGIN;
+                 CREATE TABLE IF NOT EXISTS reports (
+                     id INTEGER PRIMARY KEY,
+                     received_at INTEGER NOT NULL,
+                     reported_at INTEGER,
+                     host TEXT NOT NULL,
+                     port INTEGER,
+                     dialect TEXT NOT NULL,
+                     served_leaf_pin TEXT,
+                     client_network TEXT NOT NULL,
+                     app_bundle_id TEXT,
+                     app_version TEXT,
+                     app_platform TEXT,
+                     failure TEXT,
+                     body TEXT NOT NULL
+                 );
+                 CREATE INDEX IF NOT EXISTS reports_host_time ON reports(host, received_at);
+                 CREATE INDEX IF NOT EXISTS reports_time ON reports(received_at);
+                 PRAGMA user_version = 1;
+                 COMMIT;",
+            )
+            .map_err(err)?;
+        }
+        let reader = Connection::open(path).map_err(err)?;
+        reader
+            .execute_batch("PRAGMA busy_timeout = 5000;")
+            .map_err(err)?;
+        let (tx, rx) = mpsc::sync_channel::<Job>(4096);
+        let thread = std::thread::Builder::new()
+            .name("keypin-collector-writer".into())
+            .spawn(move || writer_loop(conn, rx))
+            .map_err(|e| StoreError::Sqlite {
+                path: path.to_path_buf(),
+                source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
+            })?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            writer: Mutex::new(Some(tx)),
+            thread: Mutex::new(Some(thread)),
+            reader: Mutex::new(reader),
+        })
+    }
+
+    /// Stops the writer after everything queued is committed.
+    pub fn close(&self) {
+        if let Ok(mut w) = self.writer.lock() {
+            w.take();
+        }
+        if let Some(t) = self.thread.lock().ok().and_then(|mut t| t.take()) {
+            let _ = t.join();
+        }
+    }
+
+    fn sqlite(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// Takes every job waiting, commits them in one transaction, then answers each.
+fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < 512 {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        let result = write_jobs(&mut conn, &jobs).map_err(|e| e.to_string());
+        for (_, _, reply) in jobs {
+            let _ = reply.send(result.clone());
+        }
+    }
+}
+
+fn write_jobs(conn: &mut Connection, jobs: &[Job]) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    {
+        let mut stmt = tx.prepare_cached(
+            "INSERT INTO reports (received_at, reported_at, host, port, dialect, served_leaf_pin,
+                 client_network, app_bundle_id, app_version, app_platform, failure, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        )?;
+        for (received_at, reports, _) in jobs {
+            for r in reports {
+                stmt.execute(params![
+                    received_at,
+                    r.reported_at,
+                    r.host,
+                    r.port,
+                    r.dialect.as_str(),
+                    r.served_leaf_pin,
+                    r.client_network,
+                    r.app_bundle_id,
+                    r.app_version,
+                    r.app_platform,
+                    r.failure,
+                    r.body,
+                ])?;
+            }
+        }
+    }
+    tx.commit()
+}
+
+impl Store for SqliteStore {
+    fn insert(&self, received_at: i64, reports: Vec<NewReport>) -> Result<(), StoreError> {
+        let (reply_tx, reply_rx) = mpsc::sync_channel(1);
+        let sender = self
+            .writer
+            .lock()
+            .ok()
+            .and_then(|w| w.clone())
+            .ok_or(StoreError::WriterGone)?;
+        sender
+            .send((received_at, reports, reply_tx))
+            .map_err(|_| StoreError::WriterGone)?;
+        match reply_rx.recv() {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(msg)) => Err(self.sqlite(rusqlite::Error::InvalidParameterName(msg))),
+            Err(_) => Err(StoreError::WriterGone),
+        }
+    }
+
+    fn reports(&self, q: &Query) -> Result<Vec<StoredReport>, StoreError> {
+        let conn = self.reader.lock().map_err(|_| StoreError::WriterGone)?;
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT id, received_at, reported_at, host, port, dialect, served_leaf_pin,
+                        client_network, app_bundle_id, app_version, failure, body
+                 FROM reports
+                 WHERE (?1 IS NULL OR host = ?1) AND received_at >= ?2
+                 ORDER BY id DESC LIMIT ?3",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let rows = stmt
+            .query_map(params![q.host, q.since.unwrap_or(0), q.limit as i64], |r| {
+                let body: String = r.get(11)?;
+                Ok(StoredReport {
+                    id: r.get(0)?,
+                    received_at: r.get(1)?,
+                    reported_at: r.get(2)?,
+                    host: r.get(3)?,
+                    port: r.get(4)?,
+                    dialect: r.get(5)?,
+                    served_leaf_pin: r.get(6)?,
+                    client_network: r.get(7)?,
+                    app_bundle_id: r.get(8)?,
+                    app_version: r.get(9)?,
+                    failure: r.get(10)?,
+                    report: serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+                })
+            })
+            .map_err(|e| self.sqlite(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+    }
+
+    fn summary(&self, now: i64) -> Result<Vec<HostSummary>, StoreError> {
+        let conn = self.reader.lock().map_err(|_| StoreError::WriterGone)?;
+        let sq = |e| StoreError::Sqlite {
+            path: self.path.clone(),
+            source: e,
+        };
+        let mut hosts_stmt = conn
+            .prepare_cached(
+                "SELECT host, COUNT(*), MAX(received_at) FROM reports GROUP BY host
+                 ORDER BY MAX(received_at) DESC LIMIT 200",
+            )
+            .map_err(sq)?;
+        let hosts: Vec<(String, i64, i64)> = hosts_stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(sq)?
+            .collect::<Result<_, _>>()
+            .map_err(sq)?;
+        let today = now.div_euclid(86_400) * 86_400;
+        let window_start = today - 13 * 86_400;
+        let mut out = Vec::new();
+        for (host, reports, last_seen) in hosts {
+            let mut day_stmt = conn
+                .prepare_cached(
+                    "SELECT (received_at / 86400) * 86400 AS day, COUNT(*) FROM reports
+                     WHERE host = ?1 AND received_at >= ?2 GROUP BY day",
+                )
+                .map_err(sq)?;
+            let days: Vec<(i64, i64)> = day_stmt
+                .query_map(params![host, window_start], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(sq)?
+                .collect::<Result<_, _>>()
+                .map_err(sq)?;
+            let per_day = (0..14)
+                .map(|i| {
+                    let d = window_start + i * 86_400;
+                    (
+                        d,
+                        days.iter()
+                            .find(|(day, _)| *day == d)
+                            .map_or(0, |(_, c)| *c),
+                    )
+                })
+                .collect();
+            let mut key_stmt = conn
+                .prepare_cached(
+                    "SELECT served_leaf_pin, COUNT(*), MIN(received_at), MAX(received_at),
+                            COUNT(DISTINCT client_network)
+                     FROM reports WHERE host = ?1 AND served_leaf_pin IS NOT NULL
+                     GROUP BY served_leaf_pin ORDER BY COUNT(*) DESC LIMIT 50",
+                )
+                .map_err(sq)?;
+            let keys = key_stmt
+                .query_map(params![host], |r| {
+                    Ok(KeySeen {
+                        pin: r.get(0)?,
+                        count: r.get(1)?,
+                        first_seen: r.get(2)?,
+                        last_seen: r.get(3)?,
+                        networks: r.get(4)?,
+                    })
+                })
+                .map_err(sq)?
+                .collect::<Result<_, _>>()
+                .map_err(sq)?;
+            out.push(HostSummary {
+                host,
+                reports,
+                last_seen,
+                per_day,
+                keys,
+            });
+        }
+        Ok(out)
+    }
+
+    fn delete_before(&self, cutoff: i64) -> Result<usize, StoreError> {
+        let conn = self.reader.lock().map_err(|_| StoreError::WriterGone)?;
+        conn.execute(
+            "DELETE FROM reports WHERE received_at < ?1",
+            params![cutoff],
+        )
+        .map_err(|e| self.sqlite(e))
+    }
+
+    fn count(&self) -> Result<i64, StoreError> {
+        let conn = self.reader.lock().map_err(|_| StoreError::WriterGone)?;
+        conn.query_row("SELECT COUNT(*) FROM reports", [], |r| r.get(0))
+            .optional()
+            .map(|c| c.unwrap_or(0))
+            .map_err(|e| self.sqlite(e))
+    }
+}
