@@ -6,13 +6,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-30}
+tgt=${CARGO_TARGET_DIR:-target}
 cargo build --release -q -p keypin-cli
 cargo build --release -q -p keypin-collector --example load
 dir=$(mktemp -d)
 token=bench-token-0123456789
 port=18191
 start() {
-    target/release/keypin collector serve --db "$dir/reports.db" --listen "127.0.0.1:$port" --token "$token" --rate-limit 1000000 >> "$dir/log" 2>&1 &
+    "$tgt"/release/keypin collector serve --db "$dir/reports.db" --listen "127.0.0.1:$port" --token "$token" --rate-limit 1000000 >> "$dir/log" 2>&1 &
     pid=$!
     for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/login" && break; sleep 0.1; done
 }
@@ -21,16 +22,16 @@ trap 'kill -9 ${pid:-0} 2>/dev/null; rm -rf "$dir"' EXIT
 
 start
 echo "== sustained: 2000 reports/s for ${secs}s"
-target/release/examples/load "127.0.0.1:$port" 2000 "$secs" 16 | tee "$dir/sustained.json"
+"$tgt"/release/examples/load "127.0.0.1:$port" 2000 "$secs" 16 | tee "$dir/sustained.json"
 echo "stored: $(count)"
 for rate in 4000 6000 8000; do
     echo "== probe: $rate reports/s for 5s"
-    target/release/examples/load "127.0.0.1:$port" "$rate" 5 32
+    "$tgt"/release/examples/load "127.0.0.1:$port" "$rate" 5 32
 done
 
 echo "== kill -9 under load"
 before=$(count)
-target/release/examples/load "127.0.0.1:$port" 2000 4 16 > "$dir/crash.json" &
+"$tgt"/release/examples/load "127.0.0.1:$port" 2000 4 16 > "$dir/crash.json" &
 loader=$!
 sleep 2
 kill -9 "$pid"

@@ -4,15 +4,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-500}
+tgt=${CARGO_TARGET_DIR:-target}
 cargo build --release -q -p keypin-cli -p keypin-pki --example many_servers
 dir=$(mktemp -d)
 trap 'exec 3>&-; rm -rf "$dir"' EXIT
 # The harness serves until its stdin closes (fd 3 here).
-exec 3> >(target/release/examples/many_servers "$n" "$dir" > "$dir/ready")
+exec 3> >("$tgt"/release/examples/many_servers "$n" "$dir" > "$dir/ready")
 for _ in $(seq 100); do [ -s "$dir/ready" ] && break; sleep 0.1; done
 
 t0=$(date +%s.%N)
-/usr/bin/time -f "%M" -o "$dir/rss" target/release/keypin monitor "$dir/policy.toml" \
+/usr/bin/time -f "%M" -o "$dir/rss" "$tgt"/release/keypin monitor "$dir/policy.toml" \
     --resolve-file "$dir/resolve.txt" --ca-file "$dir/root.pem" --json > "$dir/monitor.json"
 t1=$(date +%s.%N)
 pass=$(grep -c '"verdict": "pass"' "$dir/monitor.json" || true)

@@ -160,7 +160,14 @@ fn capture_config() -> Result<Arc<rustls::ClientConfig>, Failure> {
     if let Some(c) = CONFIG.get() {
         return Ok(c.clone());
     }
-    let provider = provider();
+    // Classical key exchange only: a chain fetch carries no secrets worth a post-quantum
+    // hybrid, and leaving out ML-KEM saves work on both ends when `monitor` checks many hosts.
+    let mut provider = (*provider()).clone();
+    provider.kx_groups = vec![
+        rustls::crypto::aws_lc_rs::kx_group::X25519,
+        rustls::crypto::aws_lc_rs::kx_group::SECP256R1,
+    ];
+    let provider = Arc::new(provider);
     let verifier = Arc::new(AnyChain {
         algs: provider.signature_verification_algorithms,
     });

@@ -50,4 +50,6 @@ pub use chain::Chain;
 pub use error::Error;
 pub use files::write_pem_files;
 pub use key::KeyAlg;
-pub use server::{ConnectionLog, RESPONSE_BODY, ServerOptions, ServerVersions, TlsServer};
+pub use server::{
+    ConnectionLog, RESPONSE_BODY, ServerOptions, ServerVersions, TlsServer, signing_key,
+};

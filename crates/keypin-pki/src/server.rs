@@ -278,6 +278,13 @@ fn server_config(
     Ok(config)
 }
 
+/// Loads a server's private key into a rustls signing key the way [`TlsServer`] does,
+/// including RSA keys below 2048 bits (which aws-lc-rs refuses) through this crate's
+/// test-only RSA code: for servers built elsewhere (the attack lab) that serve such keys.
+pub fn signing_key(key: PrivateKeyDer<'static>) -> Result<Arc<dyn SigningKey>, Error> {
+    load_signing_key(&rustls::crypto::aws_lc_rs::default_provider(), key)
+}
+
 fn load_signing_key(
     provider: &CryptoProvider,
     key: PrivateKeyDer<'static>,

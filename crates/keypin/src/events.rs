@@ -41,6 +41,23 @@ pub enum PinEvent {
         /// When it was seen.
         at: UnixTime,
     },
+    /// A pin update was refused or could not be fetched. The last good pins stay in force
+    /// (never less than the embedded policy); the updater retries with backoff.
+    UpdateFailed {
+        /// Why, for a person.
+        reason: String,
+        /// The version of the bundle still in force, if any (none: the embedded policy).
+        current_version: Option<u64>,
+        /// When it happened.
+        at: UnixTime,
+    },
+    /// New pins from a verified bundle are in force for new connections.
+    PinsUpdated {
+        /// The bundle's version.
+        version: u64,
+        /// When it happened.
+        at: UnixTime,
+    },
 }
 
 /// Receives pin events. Called on the handshake path: implementations must not block.
@@ -98,6 +115,12 @@ impl PinEventSink for LogSink {
             PinEvent::PinsExpired { host, expires, .. } => log::warn!(
                 "keypin: the pins for {host} expired after {expires} and are only reported, not enforced; ship new pins"
             ),
+            PinEvent::UpdateFailed { reason, .. } => {
+                log::warn!("keypin: pin update failed, keeping the last good pins: {reason}")
+            }
+            PinEvent::PinsUpdated { version, .. } => {
+                log::info!("keypin: pin bundle v{version} is in force for new connections")
+            }
         }
     }
 }

@@ -23,11 +23,14 @@
 //! ```
 //!
 //! Modules: [`pin`] (pins and their spellings), [`host`] (host patterns), [`policy`] (rules,
-//! parsing, lookup), [`verifier`] (the rustls verifier), [`roots`], [`events`], [`clock`].
+//! parsing, lookup), [`verifier`] (the rustls verifier), [`roots`], [`events`], [`clock`],
+//! [`bundle`] (signed, versioned pin bundles and their root of trust); with the `updater`
+//! feature, `updater` (fetches bundles and swaps the live policy for new connections).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod bundle;
 pub mod clock;
 mod config;
 pub mod dn;
@@ -37,6 +40,8 @@ pub mod host;
 pub mod pin;
 pub mod policy;
 pub mod roots;
+#[cfg(feature = "updater")]
+pub mod updater;
 pub mod verifier;
 
 pub use clock::{Clock, Date, ManualClock, SystemClock};

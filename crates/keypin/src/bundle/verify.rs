@@ -1,0 +1,310 @@
+//! Bundles: what one says, how it is signed, and the fixed order in which it is verified.
+
+use std::sync::Arc;
+
+use rustls_pki_types::UnixTime;
+use serde::{Deserialize, Serialize};
+
+use super::envelope;
+use super::keys::SigningKey;
+use super::root::Root;
+use super::{
+    BUNDLE_CONTEXT, BUNDLE_FORMAT, BundleError, DEFAULT_MAX_BUNDLE_BYTES, is_past, parse_date,
+};
+use crate::clock::{Date, format_rfc3339};
+use crate::policy::Policy;
+
+const BUNDLE_TYPE: &str = "keypin/bundle";
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BundleBody {
+    #[serde(rename = "type")]
+    kind: String,
+    format_version: u32,
+    app_id: String,
+    environment: String,
+    version: u64,
+    issued: String,
+    expires: String,
+    policy: String,
+}
+
+/// What a new bundle says, before it is signed.
+#[derive(Debug, Clone)]
+pub struct BundleSpec {
+    /// The app it is for.
+    pub app_id: String,
+    /// The environment it is for (`production`, `staging`, ...).
+    pub environment: String,
+    /// Its version: strictly above every earlier bundle's for this app and environment.
+    pub version: u64,
+    /// When it was made (Unix seconds; informational).
+    pub issued_unix: i64,
+    /// Its last valid date. Keep it days to weeks away: it is what defeats a freeze.
+    pub expires: Date,
+    /// The whole pin policy, as TOML text. It must validate.
+    pub policy_toml: String,
+}
+
+impl BundleSpec {
+    /// Validates the policy, then returns the bundle signed by each of `keys`.
+    pub fn sign(&self, keys: &[&SigningKey]) -> Result<Vec<u8>, BundleError> {
+        Policy::from_toml_str(&self.policy_toml, "bundle policy")
+            .map_err(|e| BundleError::InvalidPolicy(Box::new(e)))?;
+        let body = BundleBody {
+            kind: BUNDLE_TYPE.into(),
+            format_version: 1,
+            app_id: self.app_id.clone(),
+            environment: self.environment.clone(),
+            version: self.version,
+            issued: format_rfc3339(self.issued_unix),
+            expires: self.expires.to_string(),
+            policy: self.policy_toml.clone(),
+        };
+        let body = serde_json::to_vec(&body).map_err(|e| BundleError::Malformed {
+            what: "bundle",
+            reason: e.to_string(),
+        })?;
+        envelope::seal(BUNDLE_FORMAT, BUNDLE_CONTEXT, &body, keys)
+    }
+}
+
+/// What this client expects of a bundle.
+#[derive(Debug, Clone)]
+pub struct Expectations {
+    app_id: Option<String>,
+    environment: Option<String>,
+    high_water: Option<u64>,
+    latest_seen: Option<i64>,
+    max_bytes: usize,
+    expired: ExpiredBundle,
+}
+
+/// What an expired bundle means to a check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpiredBundle {
+    /// Refuse it (every new bundle: this defeats a freeze).
+    Refuse,
+    /// Accept it as the last good bundle this client already stored: when the newest bundle
+    /// expires the client keeps enforcing its pins rather than dropping to older ones.
+    KeepStoredLastGood,
+}
+
+impl Expectations {
+    /// A bundle for this app and environment, with the default byte cap, no stored
+    /// high-water mark and no latest time seen yet.
+    pub fn new(app_id: &str, environment: &str) -> Self {
+        Self {
+            app_id: Some(app_id.into()),
+            environment: Some(environment.into()),
+            high_water: None,
+            latest_seen: None,
+            max_bytes: DEFAULT_MAX_BUNDLE_BYTES,
+            expired: ExpiredBundle::Refuse,
+        }
+    }
+
+    /// For inspection tools only (`keypin bundle verify` without `--app-id`/`--env`): any app
+    /// and environment. An app must never use this.
+    pub fn inspect_any_app() -> Self {
+        Self {
+            app_id: None,
+            environment: None,
+            ..Self::new("", "")
+        }
+    }
+
+    /// The highest version already accepted: the bundle's must be strictly above it.
+    pub fn high_water(mut self, version: u64) -> Self {
+        self.high_water = Some(version);
+        self
+    }
+
+    /// The latest time this client has seen: the clock must not be behind it.
+    pub fn latest_seen(mut self, time: UnixTime) -> Self {
+        self.latest_seen = Some(secs(time));
+        self
+    }
+
+    /// How to treat an expired bundle (default [`ExpiredBundle::Refuse`]).
+    pub fn expired(mut self, expired: ExpiredBundle) -> Self {
+        self.expired = expired;
+        self
+    }
+
+    /// The byte cap (default [`DEFAULT_MAX_BUNDLE_BYTES`]).
+    pub fn max_bytes(mut self, max: usize) -> Self {
+        self.max_bytes = max;
+        self
+    }
+}
+
+/// A bundle that passed every check, with its parsed policy.
+#[derive(Debug, Clone)]
+pub struct VerifiedBundle {
+    app_id: String,
+    environment: String,
+    version: u64,
+    issued: String,
+    expires: Date,
+    policy: Arc<Policy>,
+    bytes: Vec<u8>,
+}
+
+impl VerifiedBundle {
+    /// The app it is for.
+    pub fn app_id(&self) -> &str {
+        &self.app_id
+    }
+    /// The environment it is for.
+    pub fn environment(&self) -> &str {
+        &self.environment
+    }
+    /// Its version.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+    /// When it was issued (`YYYY-MM-DDTHH:MM:SSZ`).
+    pub fn issued(&self) -> &str {
+        &self.issued
+    }
+    /// Its last valid date.
+    pub fn expires(&self) -> Date {
+        self.expires
+    }
+    /// The pin policy it carries.
+    pub fn policy(&self) -> &Arc<Policy> {
+        &self.policy
+    }
+    /// The exact bytes it was read from (to store them).
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+fn secs(t: UnixTime) -> i64 {
+    i64::try_from(t.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// The version a bundle claims, **without checking anything** (no signature, no expiry): for
+/// signing tools that must not go backwards (`keypin bundle sign --previous`). Never use it to
+/// decide what to trust.
+pub fn unverified_version(bytes: &[u8]) -> Result<u64, BundleError> {
+    let opened = envelope::open(bytes, "bundle", BUNDLE_FORMAT, DEFAULT_MAX_BUNDLE_BYTES)?;
+    let body: BundleBody =
+        serde_json::from_slice(&opened.body).map_err(|e| BundleError::Malformed {
+            what: "bundle",
+            reason: e.to_string(),
+        })?;
+    Ok(body.version)
+}
+
+impl Root {
+    /// Verifies a bundle against this root and the client's expectations, at `now`.
+    ///
+    /// The checks run in this fixed order (numbered as in `docs/bundle-format.md`); the first
+    /// failure is returned.
+    pub fn verify_bundle(
+        &self,
+        bytes: &[u8],
+        expect: &Expectations,
+        now: UnixTime,
+    ) -> Result<VerifiedBundle, BundleError> {
+        let now = secs(now);
+
+        // 1. Endless data: refuse anything over the byte cap before parsing a single byte,
+        //    then take the envelope apart (the body stays opaque bytes).
+        let opened = envelope::open(bytes, "bundle", BUNDLE_FORMAT, expect.max_bytes)?;
+
+        // 2. Forged bundle, stolen key: a threshold of distinct root keys must have signed
+        //    `keypin/bundle/v1 || 0 || body`. Nothing in the body is read before this passes.
+        self.check_bundle_signatures(&opened.body, &opened.signatures)?;
+
+        // Mix-and-match is impossible by construction: everything used below comes from the
+        // bytes the signatures cover.
+        let body: BundleBody =
+            serde_json::from_slice(&opened.body).map_err(|e| BundleError::Malformed {
+                what: "bundle",
+                reason: e.to_string(),
+            })?;
+        if body.kind != BUNDLE_TYPE || body.format_version != 1 {
+            return Err(BundleError::Malformed {
+                what: "bundle",
+                reason: format!(
+                    "type {:?} version {} is not {BUNDLE_TYPE:?} version 1",
+                    body.kind, body.format_version
+                ),
+            });
+        }
+
+        // 3. Cross-app replay.
+        if let Some(app_id) = &expect.app_id
+            && *app_id != body.app_id
+        {
+            return Err(BundleError::WrongApp {
+                expected: app_id.clone(),
+                found: body.app_id,
+            });
+        }
+
+        // 4. Cross-environment replay.
+        if let Some(env) = &expect.environment
+            && *env != body.environment
+        {
+            return Err(BundleError::WrongEnvironment {
+                expected: env.clone(),
+                found: body.environment,
+            });
+        }
+
+        // 5. Rollback: strictly above the high-water mark.
+        if let Some(high_water) = expect.high_water
+            && body.version <= high_water
+        {
+            return Err(BundleError::RolledBack {
+                version: body.version,
+                high_water,
+            });
+        }
+
+        // 6. Freeze: the bundle must not have expired.
+        let expires = parse_date(&body.expires, "bundle")?;
+        if is_past(expires, now) && expect.expired == ExpiredBundle::Refuse {
+            return Err(BundleError::Expired { expires, now });
+        }
+
+        // 7. Clock set back: now must not be behind the latest time seen.
+        if let Some(latest_seen) = expect.latest_seen
+            && now < latest_seen
+        {
+            return Err(BundleError::ClockBehind { now, latest_seen });
+        }
+
+        // 8. Freeze of the root itself: an expired root signs nothing.
+        if is_past(self.expires(), now) {
+            return Err(BundleError::RootExpired {
+                version: self.version(),
+                expires: self.expires(),
+            });
+        }
+
+        // 9. The policy must validate (the signer checked it too; a client never trusts that).
+        let source = format!(
+            "bundle {}/{} v{}",
+            body.app_id, body.environment, body.version
+        );
+        let policy = Policy::from_toml_str(&body.policy, &source)
+            .map_err(|e| BundleError::InvalidPolicy(Box::new(e)))?;
+
+        Ok(VerifiedBundle {
+            app_id: body.app_id,
+            environment: body.environment,
+            version: body.version,
+            issued: body.issued,
+            expires,
+            policy: Arc::new(policy),
+            bytes: bytes.to_vec(),
+        })
+    }
+}

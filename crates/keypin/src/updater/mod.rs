@@ -1,0 +1,538 @@
+//! The runtime updater (cargo feature `updater`, off by default): fetches signed bundles,
+//! verifies them against the embedded root, persists them atomically, and swaps the live
+//! policy for new connections.
+//!
+//! One check ([`Updater::check_now`]) runs these steps, in this order:
+//!
+//! - U1. Clock: refuse to work if the clock is behind the latest time seen (set back).
+//! - U2. Roots: fetch `root-{N+1}.json` until there is none; each must be signed by a threshold
+//!   of root N's keys and of its own ([`Root::rotate`]). A rotation resets the version
+//!   high-water mark (so a huge version signed by a compromised key cannot freeze the client:
+//!   fast-forward recovery) and is persisted at once.
+//! - U3. Bundle: a conditional request (`If-None-Match`); `304` or the same bytes cost nothing
+//!   more. New bytes are verified by [`Root::verify_bundle`] (byte cap; signatures and
+//!   threshold; app; environment; version above the high-water mark; not expired; clock not
+//!   behind the latest time seen; policy valid).
+//! - U4. Persist (temp file, fsync, rename, fsync dir), then install the policy in the
+//!   [`PolicyStore`] (a new `ClientConfig`, so no session resumes past the new pins).
+//!
+//! Any failure keeps the last good bundle (or the embedded policy), emits
+//! [`PinEvent::UpdateFailed`], and the next check comes after an exponential backoff with
+//! jitter. Checks come sooner as the current bundle nears its expiry.
+//!
+//! At start-up ([`Updater::start`]) the stored bundle is used only if it still verifies against
+//! the embedded root (walking the stored rotations); otherwise the app runs on the embedded
+//! policy and the reason is reported. A stored bundle that has since expired is kept in force
+//! (the last good pins, never a downgrade to older ones) and reported; the clock check is left
+//! to the next update, so a device with a wrong clock keeps its stored pins.
+
+mod fetch;
+mod state;
+mod store;
+
+pub use fetch::{FetchError, Fetched, Fetcher, HttpFetcher, HttpsFetcher};
+pub use state::{STATE_FILE, STATE_TEMP_FILE};
+pub use store::{Generation, PolicySource, PolicyStore};
+
+use std::path::PathBuf;
+use std::sync::mpsc::{RecvTimeoutError, Sender, channel};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rustls_pki_types::UnixTime;
+
+use crate::bundle::{
+    BundleError, DEFAULT_MAX_BUNDLE_BYTES, Expectations, ExpiredBundle, MAX_ROOT_BYTES, Root,
+    VerifiedBundle,
+};
+use crate::clock::Clock;
+use crate::events::{PinEvent, PinEventSink};
+use state::{State, StateDir};
+
+/// At most this many root rotations are walked in one check.
+const MAX_ROTATIONS_PER_CHECK: usize = 16;
+
+/// What the updater needs to know. Build with [`UpdaterConfig::new`], adjust the public fields.
+#[derive(Debug, Clone)]
+pub struct UpdaterConfig {
+    /// This app's id (bundles for other apps are refused).
+    pub app_id: String,
+    /// This app's environment (bundles for other environments are refused).
+    pub environment: String,
+    /// The root of trust the app embeds (its exact bytes).
+    pub embedded_root: Vec<u8>,
+    /// Where state is kept (created when missing).
+    pub state_dir: PathBuf,
+    /// The bundle's name for the fetcher. Default `bundle.json`.
+    pub bundle_name: String,
+    /// The byte cap on a bundle. Default [`DEFAULT_MAX_BUNDLE_BYTES`].
+    pub max_bundle_bytes: usize,
+    /// Time between checks when all is well. Default 6 hours.
+    pub interval: Duration,
+    /// First retry after a failure; doubles per failure. Default 1 minute.
+    pub retry_min: Duration,
+    /// Longest wait after failures. Default 6 hours.
+    pub retry_max: Duration,
+}
+
+impl UpdaterConfig {
+    /// A configuration with the defaults above.
+    pub fn new(app_id: &str, environment: &str, embedded_root: &[u8], state_dir: PathBuf) -> Self {
+        Self {
+            app_id: app_id.into(),
+            environment: environment.into(),
+            embedded_root: embedded_root.to_vec(),
+            state_dir,
+            bundle_name: "bundle.json".into(),
+            max_bundle_bytes: DEFAULT_MAX_BUNDLE_BYTES,
+            interval: Duration::from_secs(6 * 3600),
+            retry_min: Duration::from_secs(60),
+            retry_max: Duration::from_secs(6 * 3600),
+        }
+    }
+}
+
+/// Why a check failed. The last good pins stay in force whatever it says.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UpdateError {
+    /// The bundle or a root was refused.
+    #[error(transparent)]
+    Refused(#[from] BundleError),
+    /// It could not be fetched.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// No bundle is published under the configured name.
+    #[error("no bundle {0:?} is published")]
+    NoBundle(String),
+    /// The state could not be written.
+    #[error("cannot write the updater state {path}: {source}")]
+    Storage {
+        /// The state file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The new policy's client configuration could not be built.
+    #[error(transparent)]
+    Config(#[from] crate::Error),
+}
+
+/// What the updater started on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Startup {
+    /// The stored bundle (it still verifies).
+    StoredBundle {
+        /// Its version.
+        version: u64,
+    },
+    /// The embedded policy: nothing stored yet (`reason` none), or the stored state was
+    /// ignored for `reason`.
+    Embedded {
+        /// Why the stored state was not used, if there was one.
+        reason: Option<String>,
+    },
+}
+
+/// What a successful check did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckOutcome {
+    /// A new bundle is in force for new connections.
+    Updated {
+        /// Its version.
+        version: u64,
+    },
+    /// Nothing new (`304`, or the same bundle again).
+    NotModified,
+}
+
+#[derive(Debug)]
+struct Inner {
+    root: Root,
+    state: State,
+    current: Option<VerifiedBundle>,
+    failures: u32,
+}
+
+/// Keeps a [`PolicyStore`] up to date from signed bundles. See the module docs for the steps.
+#[derive(Debug)]
+pub struct Updater {
+    config: UpdaterConfig,
+    fetcher: Box<dyn Fetcher>,
+    clock: Arc<dyn Clock>,
+    store: Arc<PolicyStore>,
+    events: Option<Arc<dyn PinEventSink>>,
+    dir: StateDir,
+    inner: Mutex<Inner>,
+}
+
+fn secs(t: UnixTime) -> i64 {
+    i64::try_from(t.as_secs()).unwrap_or(i64::MAX)
+}
+
+impl Updater {
+    /// Loads the stored state, puts the stored bundle in force if it still verifies, and
+    /// returns the updater and what it started on. Fails only if the embedded root is invalid
+    /// (an app bug).
+    pub fn start(
+        config: UpdaterConfig,
+        fetcher: Box<dyn Fetcher>,
+        clock: Arc<dyn Clock>,
+        store: Arc<PolicyStore>,
+        events: Option<Arc<dyn PinEventSink>>,
+    ) -> Result<(Self, Startup), UpdateError> {
+        let embedded = Root::from_embedded(&config.embedded_root)?;
+        let dir = StateDir::new(&config.state_dir, config.max_bundle_bytes);
+        let mut inner = Inner {
+            root: embedded.clone(),
+            state: State::default(),
+            current: None,
+            failures: 0,
+        };
+        let startup = match dir.load() {
+            Ok(None) => Startup::Embedded { reason: None },
+            Err(reason) => Startup::Embedded {
+                reason: Some(reason),
+            },
+            Ok(Some(state)) => match restore(&config, &embedded, &state) {
+                Ok((root, bundle)) => {
+                    inner.root = root;
+                    inner.state = state;
+                    match bundle {
+                        Some(Ok(bundle)) => {
+                            let version = bundle.version();
+                            store.install(
+                                bundle.policy().clone(),
+                                PolicySource::Bundle { version },
+                            )?;
+                            inner.current = Some(bundle);
+                            Startup::StoredBundle { version }
+                        }
+                        Some(Err(reason)) => {
+                            // Keep the counters (they still stop rollback), drop the bundle
+                            // and its ETag so the next check fetches a fresh one.
+                            inner.state.bundle = None;
+                            inner.state.etag = None;
+                            Startup::Embedded {
+                                reason: Some(reason),
+                            }
+                        }
+                        None => Startup::Embedded { reason: None },
+                    }
+                }
+                Err(reason) => Startup::Embedded {
+                    reason: Some(reason),
+                },
+            },
+        };
+        let updater = Self {
+            config,
+            fetcher,
+            clock,
+            store,
+            events,
+            dir,
+            inner: Mutex::new(inner),
+        };
+        if let Startup::Embedded {
+            reason: Some(reason),
+        } = &startup
+        {
+            updater.emit_failure(format!(
+                "stored pin bundle ignored, running on the embedded policy: {reason}"
+            ));
+        }
+        if let Startup::StoredBundle { .. } = startup {
+            updater.report_if_expired();
+        }
+        Ok((updater, startup))
+    }
+
+    /// The store this updater keeps current.
+    pub fn store(&self) -> &Arc<PolicyStore> {
+        &self.store
+    }
+
+    /// The root version in force (the embedded one, or the latest rotation).
+    pub fn root_version(&self) -> u64 {
+        self.lock().root.version()
+    }
+
+    /// The version high-water mark.
+    pub fn high_water(&self) -> Option<u64> {
+        self.lock().state.high_water
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn emit(&self, event: PinEvent) {
+        if let Some(sink) = &self.events {
+            sink.pin_event(event);
+        }
+    }
+
+    fn emit_failure(&self, reason: String) {
+        log::warn!("keypin updater: {reason}");
+        let current_version = self.lock().current.as_ref().map(VerifiedBundle::version);
+        self.emit(PinEvent::UpdateFailed {
+            reason,
+            current_version,
+            at: self.clock.now(),
+        });
+    }
+
+    fn report_if_expired(&self) {
+        let now = secs(self.clock.now());
+        let expired = self.lock().current.as_ref().and_then(|b| {
+            (now >= b.expires().start_secs().saturating_add(86_400)).then(|| b.expires())
+        });
+        if let Some(expires) = expired {
+            self.emit_failure(format!(
+                "the pin bundle in force expired after {expires}; its pins stay enforced until a newer bundle arrives"
+            ));
+        }
+    }
+
+    fn persist(&self, state: &State) -> Result<(), UpdateError> {
+        self.dir.save(state).map_err(|source| UpdateError::Storage {
+            path: self.dir.path(),
+            source,
+        })
+    }
+
+    /// One check, now (steps U1–U4 in the module docs). On failure nothing changes in force;
+    /// the caller (or [`Updater::spawn`]) reports and retries. [`Updater::run_once`] does both.
+    pub fn check_now(&self) -> Result<CheckOutcome, UpdateError> {
+        let now_t = self.clock.now();
+        let now = secs(now_t);
+        let mut inner = self.lock();
+
+        // U1. Clock set back: refuse before fetching anything.
+        if now < inner.state.latest_seen {
+            return Err(BundleError::ClockBehind {
+                now,
+                latest_seen: inner.state.latest_seen,
+            }
+            .into());
+        }
+
+        // U2. Roots, one step at a time.
+        let mut rotated = false;
+        for _ in 0..MAX_ROTATIONS_PER_CHECK {
+            let next = inner.root.version().saturating_add(1);
+            let name = format!("root-{next}.json");
+            let body = match self.fetcher.fetch(&name, None, MAX_ROOT_BYTES)? {
+                Fetched::Content { body, .. } => body,
+                Fetched::NotFound | Fetched::NotModified => break,
+            };
+            let root = inner.root.rotate(&body)?;
+            inner.root = root;
+            inner.state.push_root(&body);
+            // Fast-forward recovery: the new root's keys start a new version sequence.
+            inner.state.high_water = None;
+            inner.state.etag = None;
+            rotated = true;
+        }
+        if rotated {
+            inner.state.latest_seen = inner.state.latest_seen.max(now);
+            let state = inner.state.clone();
+            self.persist(&state)?;
+        }
+
+        // U3. The bundle, conditionally.
+        let etag = inner.state.etag.clone();
+        let fetched = self.fetcher.fetch(
+            &self.config.bundle_name,
+            etag.as_deref(),
+            self.config.max_bundle_bytes,
+        )?;
+        let (body, etag) = match fetched {
+            Fetched::NotModified => return Ok(CheckOutcome::NotModified),
+            Fetched::NotFound => {
+                return Err(UpdateError::NoBundle(self.config.bundle_name.clone()));
+            }
+            Fetched::Content { body, etag } => (body, etag),
+        };
+        if inner.current.as_ref().is_some_and(|b| b.bytes() == body) {
+            if inner.state.etag != etag {
+                inner.state.etag = etag;
+                let state = inner.state.clone();
+                self.persist(&state)?;
+            }
+            return Ok(CheckOutcome::NotModified);
+        }
+        let mut expect = Expectations::new(&self.config.app_id, &self.config.environment)
+            .max_bytes(self.config.max_bundle_bytes);
+        if let Some(hw) = inner.state.high_water {
+            expect = expect.high_water(hw);
+        }
+        if inner.state.latest_seen > 0 {
+            expect = expect.latest_seen(UnixTime::since_unix_epoch(Duration::from_secs(
+                u64::try_from(inner.state.latest_seen).unwrap_or(0),
+            )));
+        }
+        let bundle = inner.root.verify_bundle(&body, &expect, now_t)?;
+
+        // U4. Persist, then put in force.
+        let version = bundle.version();
+        let mut state = inner.state.clone();
+        state.set_bundle(bundle.bytes());
+        state.high_water = Some(version);
+        state.latest_seen = state.latest_seen.max(now);
+        state.etag = etag;
+        self.persist(&state)?;
+        inner.state = state;
+        self.store
+            .install(bundle.policy().clone(), PolicySource::Bundle { version })?;
+        inner.current = Some(bundle);
+        drop(inner);
+        self.emit(PinEvent::PinsUpdated { version, at: now_t });
+        Ok(CheckOutcome::Updated { version })
+    }
+
+    /// One check with its bookkeeping: on failure emits [`PinEvent::UpdateFailed`] and counts
+    /// the failure for the backoff. Returns the check's result and the delay before the next.
+    pub fn run_once(&self) -> (Result<CheckOutcome, UpdateError>, Duration) {
+        let result = self.check_now();
+        match &result {
+            Ok(_) => {
+                self.lock().failures = 0;
+                self.report_if_expired();
+            }
+            Err(e) => {
+                {
+                    let mut inner = self.lock();
+                    inner.failures = inner.failures.saturating_add(1);
+                }
+                self.emit_failure(format!("pin update failed: {e}"));
+            }
+        }
+        (result, self.next_delay())
+    }
+
+    /// The delay before the next check: the interval when all is well; after failures an
+    /// exponential backoff from `retry_min` up to `retry_max`; sooner (a quarter of the time
+    /// left, at least `retry_min`) when the bundle in force expires within two intervals; and
+    /// ±25 % jitter so a fleet does not check in lockstep.
+    pub fn next_delay(&self) -> Duration {
+        let inner = self.lock();
+        let cfg = &self.config;
+        let mut base = if inner.failures == 0 {
+            cfg.interval
+        } else {
+            let factor = 1u32 << inner.failures.saturating_sub(1).min(20);
+            cfg.retry_min.saturating_mul(factor).min(cfg.retry_max)
+        };
+        if let Some(bundle) = &inner.current {
+            let now = secs(self.clock.now());
+            let left = bundle
+                .expires()
+                .start_secs()
+                .saturating_add(86_400)
+                .saturating_sub(now);
+            let left = Duration::from_secs(u64::try_from(left).unwrap_or(0));
+            if left < cfg.interval.saturating_mul(2) {
+                base = base.min((left / 4).max(cfg.retry_min));
+            }
+        }
+        drop(inner);
+        jitter(base)
+    }
+
+    /// Runs checks on a background thread until the handle is stopped or dropped.
+    pub fn spawn(self: Arc<Self>) -> UpdaterHandle {
+        let (stop, stopped) = channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("keypin-updater".into())
+            .spawn(move || {
+                loop {
+                    let (_, delay) = self.run_once();
+                    match stopped.recv_timeout(delay) {
+                        Err(RecvTimeoutError::Timeout) => continue,
+                        Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
+                    }
+                }
+            });
+        UpdaterHandle {
+            stop: Some(stop),
+            thread: thread.ok(),
+        }
+    }
+}
+
+/// The background updater thread; stopped on [`UpdaterHandle::stop`] or drop.
+#[derive(Debug)]
+pub struct UpdaterHandle {
+    stop: Option<Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl UpdaterHandle {
+    /// Stops the thread and waits for it.
+    pub fn stop(mut self) {
+        self.halt();
+    }
+
+    fn halt(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for UpdaterHandle {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}
+
+/// Walks the stored rotations from the embedded root and re-verifies the stored bundle.
+/// `Err`: the state as a whole is unusable. `Ok((root, Some(Err)))`: the roots are fine but the
+/// stored bundle no longer verifies.
+#[allow(clippy::type_complexity)] // one private call site
+fn restore(
+    config: &UpdaterConfig,
+    embedded: &Root,
+    state: &State,
+) -> Result<(Root, Option<Result<VerifiedBundle, String>>), String> {
+    let mut root = embedded.clone();
+    for bytes in state.roots()? {
+        root = root
+            .rotate(&bytes)
+            .map_err(|e| format!("stored root rotation refused: {e}"))?;
+    }
+    let Some(bytes) = state.bundle()? else {
+        return Ok((root, None));
+    };
+    let mut expect = Expectations::new(&config.app_id, &config.environment)
+        .max_bytes(config.max_bundle_bytes)
+        .expired(ExpiredBundle::KeepStoredLastGood);
+    // The stored bundle *is* the high-water mark: it must not be below it.
+    if let Some(hw) = state.high_water.and_then(|hw| hw.checked_sub(1)) {
+        expect = expect.high_water(hw);
+    }
+    // Its signatures were checked at a time within the root's validity; checking again "now"
+    // with an expired root would drop to older pins, so use the latest time seen.
+    let at = UnixTime::since_unix_epoch(Duration::from_secs(
+        u64::try_from(state.latest_seen).unwrap_or(0),
+    ));
+    let bundle = root
+        .verify_bundle(&bytes, &expect, at)
+        .map_err(|e| format!("the stored bundle no longer verifies: {e}"));
+    Ok((root, Some(bundle)))
+}
+
+/// `base` scaled by a random factor in [0.75, 1.25).
+fn jitter(base: Duration) -> Duration {
+    let mut byte = [0u8; 2];
+    let r = aws_lc_rs::rand::fill(&mut byte).map_or(0.5, |()| {
+        f64::from(u16::from_le_bytes(byte)) / f64::from(u16::MAX)
+    });
+    base.mul_f64(0.75 + 0.5 * r)
+}
