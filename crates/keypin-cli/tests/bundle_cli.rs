@@ -3,13 +3,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+mod common;
+
+use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command as Process, Stdio};
 
-use assert_cmd::Command;
-use assert_cmd::cargo::cargo_bin;
+use assert_cmd::assert::Assert;
+use common::{Server, keypin, run_ok};
 use predicates::prelude::*;
 use tempfile::TempDir;
 
@@ -18,74 +19,45 @@ hosts = ["api.example.com"]
 pins = ["sha256/7HIpactkIAq2Y49orFOOQKurWxmmSFZhBCoQYcRhJ3Y=", "sha256/fwza0LRMXouZHRC8Ei+4PyuldPDcf3UKgO/04cDM1oE="]
 "#;
 
-fn keypin(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("keypin").unwrap();
-    cmd.current_dir(dir);
-    cmd
-}
-
-fn run_ok(dir: &Path, args: &[&str]) -> String {
-    let out = keypin(dir).args(args).assert().success();
-    String::from_utf8(out.get_output().stdout.clone()).unwrap()
-}
-
 /// Three keys, a 2-of-3 root, a policy and bundle v1 (expiring far ahead).
 fn setup() -> TempDir {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    for k in ["k1", "k2", "k3"] {
-        run_ok(d, &["bundle", "keygen", "--out", k]);
-    }
-    run_ok(
-        d,
-        &[
-            "bundle",
-            "root",
-            "--key",
-            "k1.pub",
-            "--key",
-            "k2.pub",
-            "--key",
-            "k3.pub",
-            "--threshold",
-            "2",
-            "--expires",
-            "2099-01-01",
-            "--sign-with",
-            "k1",
-            "--sign-with",
-            "k2",
-            "--out",
-            "root.json",
-        ],
-    );
+    common::keys_and_root(d);
     std::fs::write(d.join("policy.toml"), POLICY).unwrap();
     sign(d, "1", "bundle-v1.json", &["k1", "k3"]).success();
     dir
 }
 
-fn sign(d: &Path, version: &str, out: &str, keys: &[&str]) -> assert_cmd::assert::Assert {
-    let mut args = vec![
+fn sign(d: &Path, version: &str, out: &str, keys: &[&str]) -> Assert {
+    common::sign_cmd(d, "policy.toml", "root.json", version, out, keys).assert()
+}
+
+/// `keypin bundle verify bundle-v1.json --root root.json EXTRA`.
+fn verify_v1(d: &Path, extra: &[&str]) -> Assert {
+    keypin(d)
+        .args(["bundle", "verify", "bundle-v1.json", "--root", "root.json"])
+        .args(extra)
+        .assert()
+}
+
+/// `keypin bundle rotate-root` from root.json to k2 and k4, signed with `signers`.
+fn rotate_root(d: &Path, signers: &[&str]) -> Assert {
+    let mut cmd = keypin(d);
+    cmd.args([
         "bundle",
-        "sign",
-        "policy.toml",
-        "--root",
+        "rotate-root",
+        "--old",
         "root.json",
-        "--app-id",
-        "com.example.app",
-        "--env",
-        "production",
-        "--version",
-        version,
-        "--expires",
-        "2099-01-01",
-        "--out",
-        out,
-    ];
-    for k in keys {
-        args.extend_from_slice(&["--key", k]);
+        "--key-new",
+        "k2.pub",
+        "--key-new",
+        "k4.pub",
+    ]);
+    for k in signers {
+        cmd.args(["--sign-with", k]);
     }
-    keypin(d).args(&args).assert()
+    cmd.args(["--out", "root2.json"]).assert()
 }
 
 #[test]
@@ -114,79 +86,42 @@ fn keygen_writes_a_private_key_0600_and_a_public_key() {
 #[test]
 fn verify_valid_bundle_exits_0() {
     let dir = setup();
-    keypin(dir.path())
-        .args([
-            "bundle",
-            "verify",
-            "bundle-v1.json",
-            "--root",
-            "root.json",
-            "--app-id",
-            "com.example.app",
-            "--env",
-            "production",
-        ])
-        .assert()
-        .code(0)
-        .stdout(predicate::str::contains(
-            "valid: com.example.app/production v1",
-        ));
+    verify_v1(
+        dir.path(),
+        &["--app-id", "com.example.app", "--env", "production"],
+    )
+    .code(0)
+    .stdout(predicate::str::contains(
+        "valid: com.example.app/production v1",
+    ));
 }
 
 #[test]
 fn verify_wrong_app_exits_1_with_reason() {
     let dir = setup();
-    keypin(dir.path())
-        .args([
-            "bundle",
-            "verify",
-            "bundle-v1.json",
-            "--root",
-            "root.json",
-            "--app-id",
-            "com.other.app",
-            "--env",
-            "production",
-        ])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("wrong app"));
+    verify_v1(
+        dir.path(),
+        &["--app-id", "com.other.app", "--env", "production"],
+    )
+    .code(1)
+    .stderr(predicate::str::contains("wrong app"));
 }
 
 #[test]
 fn verify_wrong_environment_exits_1() {
     let dir = setup();
-    keypin(dir.path())
-        .args([
-            "bundle",
-            "verify",
-            "bundle-v1.json",
-            "--root",
-            "root.json",
-            "--app-id",
-            "com.example.app",
-            "--env",
-            "staging",
-        ])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("wrong environment"));
+    verify_v1(
+        dir.path(),
+        &["--app-id", "com.example.app", "--env", "staging"],
+    )
+    .code(1)
+    .stderr(predicate::str::contains("wrong environment"));
 }
 
 #[test]
 fn verify_rollback_exits_1() {
     let dir = setup();
-    keypin(dir.path())
-        .args([
-            "bundle",
-            "verify",
-            "bundle-v1.json",
-            "--root",
-            "root.json",
-            "--min-version",
-            "2",
-        ])
-        .assert()
+    verify_v1(dir.path(), &["--min-version", "2"])
         .code(1)
         .stderr(predicate::str::contains("rolled back"));
 }
@@ -220,18 +155,7 @@ fn verify_usage_errors_exit_2() {
         .args(["bundle", "verify", "missing.json", "--root", "root.json"])
         .assert()
         .code(2);
-    keypin(dir.path())
-        .args([
-            "bundle",
-            "verify",
-            "bundle-v1.json",
-            "--root",
-            "root.json",
-            "--app-id",
-            "x",
-        ])
-        .assert()
-        .code(2);
+    verify_v1(dir.path(), &["--app-id", "x"]).code(2);
 }
 
 #[test]
@@ -259,35 +183,20 @@ fn sign_refuses_an_invalid_policy() {
 #[test]
 fn sign_refuses_a_version_not_above_previous() {
     let dir = setup();
-    keypin(dir.path())
-        .args([
-            "bundle",
-            "sign",
-            "policy.toml",
-            "--root",
-            "root.json",
-            "--key",
-            "k1",
-            "--key",
-            "k2",
-            "--app-id",
-            "com.example.app",
-            "--env",
-            "production",
-            "--version",
-            "1",
-            "--expires",
-            "2099-01-01",
-            "--previous",
-            "bundle-v1.json",
-            "--out",
-            "b.json",
-        ])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains(
-            "not above the previous bundle's version 1",
-        ));
+    common::sign_cmd(
+        dir.path(),
+        "policy.toml",
+        "root.json",
+        "1",
+        "b.json",
+        &["k1", "k2"],
+    )
+    .args(["--previous", "bundle-v1.json"])
+    .assert()
+    .code(2)
+    .stderr(predicate::str::contains(
+        "not above the previous bundle's version 1",
+    ));
 }
 
 #[test]
@@ -296,72 +205,22 @@ fn rotate_root_then_verify_through_the_rotation() {
     let d = dir.path();
     run_ok(d, &["bundle", "keygen", "--out", "k4"]);
     // Without a threshold of the old keys: refused.
-    keypin(d)
-        .args([
-            "bundle",
-            "rotate-root",
-            "--old",
-            "root.json",
-            "--key-new",
-            "k2.pub",
-            "--key-new",
-            "k4.pub",
-            "--sign-with",
-            "k2",
-            "--sign-with",
-            "k4",
-            "--out",
-            "root2.json",
-        ])
-        .assert()
+    rotate_root(d, &["k2", "k4"])
         .code(2)
         .stderr(predicate::str::contains("threshold not met"));
-    let out = run_ok(
-        d,
-        &[
-            "bundle",
-            "rotate-root",
-            "--old",
-            "root.json",
-            "--key-new",
-            "k2.pub",
-            "--key-new",
-            "k4.pub",
-            "--sign-with",
-            "k1",
-            "--sign-with",
-            "k2",
-            "--sign-with",
-            "k4",
-            "--out",
-            "root2.json",
-        ],
-    );
+    let rotated = rotate_root(d, &["k1", "k2", "k4"]).success();
+    let out = String::from_utf8(rotated.get_output().stdout.clone()).unwrap();
     assert!(out.contains("root v2"), "{out}");
-    keypin(d)
-        .args([
-            "bundle",
-            "sign",
-            "policy.toml",
-            "--root",
-            "root2.json",
-            "--key",
-            "k2",
-            "--key",
-            "k4",
-            "--app-id",
-            "com.example.app",
-            "--env",
-            "production",
-            "--version",
-            "2",
-            "--expires",
-            "2099-01-01",
-            "--out",
-            "b2.json",
-        ])
-        .assert()
-        .success();
+    common::sign_cmd(
+        d,
+        "policy.toml",
+        "root2.json",
+        "2",
+        "b2.json",
+        &["k2", "k4"],
+    )
+    .assert()
+    .success();
     // An app that embeds root v1 walks to v2, then accepts the bundle.
     keypin(d)
         .args([
@@ -384,27 +243,9 @@ fn rotate_root_then_verify_through_the_rotation() {
         .stderr(predicate::str::contains("unknown key"));
 }
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts `keypin bundle serve DIR --listen 127.0.0.1:0` and returns it with its address.
 fn serve(dir: &Path) -> (Server, String) {
-    let mut child = Process::new(cargo_bin("keypin"))
-        .args(["bundle", "serve", ".", "--listen", "127.0.0.1:0"])
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (server, line) = common::serve(dir);
     let addr = line
         .split("http://")
         .nth(1)
@@ -412,7 +253,7 @@ fn serve(dir: &Path) -> (Server, String) {
         .trim()
         .trim_end_matches('/')
         .to_string();
-    (Server(child), addr)
+    (server, addr)
 }
 
 fn get(addr: &str, path: &str, if_none_match: Option<&str>) -> String {

@@ -4,15 +4,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+mod common;
+
+use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command as Process, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use assert_cmd::Command;
-use assert_cmd::cargo::cargo_bin;
 use keypin::updater::{
     CheckOutcome, HttpFetcher, PolicySource, PolicyStore, Startup, Updater, UpdaterConfig,
 };
@@ -22,37 +21,10 @@ use rustls_pki_types::ServerName;
 
 const HOST: &str = "api.keypin.test";
 
-fn keypin(dir: &Path, args: &[&str]) {
-    Command::cargo_bin("keypin")
-        .unwrap()
-        .current_dir(dir)
-        .args(args)
-        .assert()
-        .success();
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(dir: &Path) -> (Server, String) {
-    let mut child = Process::new(cargo_bin("keypin"))
-        .args(["bundle", "serve", ".", "--listen", "127.0.0.1:0"])
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+fn serve(dir: &Path) -> (common::Server, String) {
+    let (server, line) = common::serve(dir);
     let url = line.split_whitespace().last().unwrap().to_string();
-    (Server(child), url)
+    (server, url)
 }
 
 fn policy(pins: &[&Pin]) -> String {
@@ -64,30 +36,16 @@ fn policy(pins: &[&Pin]) -> String {
 }
 
 fn sign(dir: &Path, policy_file: &str, version: &str) {
-    keypin(
+    common::sign_cmd(
         dir,
-        &[
-            "bundle",
-            "sign",
-            policy_file,
-            "--root",
-            "root.json",
-            "--key",
-            "k1",
-            "--key",
-            "k2",
-            "--app-id",
-            "com.example.app",
-            "--env",
-            "production",
-            "--version",
-            version,
-            "--expires",
-            "2099-01-01",
-            "--out",
-            "bundle.json",
-        ],
-    );
+        policy_file,
+        "root.json",
+        version,
+        "bundle.json",
+        &["k1", "k2"],
+    )
+    .assert()
+    .success();
 }
 
 fn request(config: &Arc<rustls::ClientConfig>, addr: SocketAddr) -> std::io::Result<String> {
@@ -120,32 +78,7 @@ fn updater_end_to_end_against_bundle_serve_with_live_switch() {
     // The release team: keys, a 2-of-3 root (embedded in the app), bundle v1.
     let publish = tempfile::tempdir().unwrap();
     let p = publish.path();
-    for k in ["k1", "k2", "k3"] {
-        keypin(p, &["bundle", "keygen", "--out", k]);
-    }
-    keypin(
-        p,
-        &[
-            "bundle",
-            "root",
-            "--key",
-            "k1.pub",
-            "--key",
-            "k2.pub",
-            "--key",
-            "k3.pub",
-            "--threshold",
-            "2",
-            "--expires",
-            "2099-01-01",
-            "--sign-with",
-            "k1",
-            "--sign-with",
-            "k2",
-            "--out",
-            "root.json",
-        ],
-    );
+    common::keys_and_root(p);
     std::fs::write(p.join("v1.toml"), policy(&[&leaf, &spare])).unwrap();
     std::fs::write(p.join("v2.toml"), policy(&[&spare, &spare2])).unwrap();
     sign(p, "v1.toml", "1");

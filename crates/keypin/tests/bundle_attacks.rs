@@ -74,6 +74,26 @@ fn to_bytes(v: &serde_json::Value) -> Vec<u8> {
     serde_json::to_vec(v).unwrap()
 }
 
+/// One key and a root that trusts it alone (threshold 1).
+fn one_key_root() -> (Vec<SigningKey>, Root) {
+    let k = keys(1);
+    let root = root_of(&k, 1);
+    (k, root)
+}
+
+/// Verifies `bytes` against `root` now, with the default expectations, and returns the refusal.
+fn refused_now(root: &Root, bytes: &[u8]) -> BundleError {
+    root.verify_bundle(bytes, &expect(), at(NOW)).unwrap_err()
+}
+
+#[track_caller]
+fn assert_no_valid_signature(err: &BundleError) {
+    assert!(
+        matches!(err, BundleError::ThresholdNotMet { valid: 0, .. }),
+        "{err:?}"
+    );
+}
+
 #[test]
 fn valid_bundle_is_accepted() {
     let k = keys(3);
@@ -90,17 +110,14 @@ fn valid_bundle_is_accepted() {
 
 #[test]
 fn forged_signature() {
-    let k = keys(1);
-    let root = root_of(&k, 1);
+    let (k, root) = one_key_root();
     let mut env = json(&sign(&spec(1), &[&k[0]]));
     // Flip one bit of the signature.
     let sig = env["signatures"][0]["sig"].as_str().unwrap();
     let mut raw = STANDARD.decode(sig).unwrap();
     raw[0] ^= 1;
     env["signatures"][0]["sig"] = STANDARD.encode(raw).into();
-    let err = root
-        .verify_bundle(&to_bytes(&env), &expect(), at(NOW))
-        .unwrap_err();
+    let err = refused_now(&root, &to_bytes(&env));
     match &err {
         BundleError::ThresholdNotMet { valid: 0, bad, .. } => assert_eq!(bad.len(), 1),
         other => panic!("{other:?}"),
@@ -110,21 +127,15 @@ fn forged_signature() {
 
 #[test]
 fn forged_body_under_genuine_signature() {
-    let k = keys(1);
-    let root = root_of(&k, 1);
+    let (k, root) = one_key_root();
     let mut env = json(&sign(&spec(1), &[&k[0]]));
     let body = STANDARD.decode(env["signed"].as_str().unwrap()).unwrap();
     let body = String::from_utf8(body)
         .unwrap()
         .replace("\"version\":1", "\"version\":9");
     env["signed"] = STANDARD.encode(body).into();
-    let err = root
-        .verify_bundle(&to_bytes(&env), &expect(), at(NOW))
-        .unwrap_err();
-    assert!(
-        matches!(err, BundleError::ThresholdNotMet { valid: 0, .. }),
-        "{err:?}"
-    );
+    let err = refused_now(&root, &to_bytes(&env));
+    assert_no_valid_signature(&err);
 }
 
 #[test]
@@ -133,7 +144,7 @@ fn unknown_key() {
     let stranger = keys(1);
     let root = root_of(&k, 1);
     let b = sign(&spec(1), &[&stranger[0]]);
-    let err = root.verify_bundle(&b, &expect(), at(NOW)).unwrap_err();
+    let err = refused_now(&root, &b);
     match &err {
         BundleError::ThresholdNotMet {
             valid: 0, unknown, ..
@@ -151,7 +162,7 @@ fn duplicate_signatures_counted_once() {
     let root = root_of(&k, 2);
     // One key signs three times: still one key.
     let b = sign(&spec(1), &[&k[0], &k[0], &k[0]]);
-    let err = root.verify_bundle(&b, &expect(), at(NOW)).unwrap_err();
+    let err = refused_now(&root, &b);
     match &err {
         BundleError::ThresholdNotMet {
             valid: 1,
@@ -169,7 +180,7 @@ fn under_threshold() {
     let k = keys(3);
     let root = root_of(&k, 3);
     let b = sign(&spec(1), &[&k[0], &k[1]]);
-    let err = root.verify_bundle(&b, &expect(), at(NOW)).unwrap_err();
+    let err = refused_now(&root, &b);
     assert!(
         matches!(
             err,
@@ -188,25 +199,18 @@ fn under_threshold() {
 fn root_signature_replayed_as_bundle_signature() {
     // Context prefixes differ: a signature over the same bytes in the root context is no
     // bundle signature. Build a root-context signature by sealing a root, then graft it.
-    let k = keys(1);
-    let root = root_of(&k, 1);
+    let (k, root) = one_key_root();
     let root_env = json(root.to_bytes());
     let mut env = json(&sign(&spec(1), &[&k[0]]));
     env["signed"] = root_env["signed"].clone();
     env["signatures"] = root_env["signatures"].clone();
-    let err = root
-        .verify_bundle(&to_bytes(&env), &expect(), at(NOW))
-        .unwrap_err();
-    assert!(
-        matches!(err, BundleError::ThresholdNotMet { valid: 0, .. }),
-        "{err:?}"
-    );
+    let err = refused_now(&root, &to_bytes(&env));
+    assert_no_valid_signature(&err);
 }
 
 #[test]
 fn rollback_older_valid_bundle_replayed() {
-    let k = keys(1);
-    let root = root_of(&k, 1);
+    let (k, root) = one_key_root();
     let old = sign(&spec(4), &[&k[0]]);
     let err = root
         .verify_bundle(&old, &expect().high_water(5), at(NOW))
@@ -231,8 +235,7 @@ fn rollback_older_valid_bundle_replayed() {
 
 #[test]
 fn freeze_expired_bundle() {
-    let k = keys(1);
-    let root = root_of(&k, 1);
+    let (k, root) = one_key_root();
     let b = sign(&spec(1), &[&k[0]]);
     // Valid through the whole of 2027-02-15, refused from 2027-02-16T00:00:00Z.
     let last_second = date("2027-02-16").start_secs() as u64 - 1;
@@ -255,7 +258,7 @@ fn freeze_expired_root() {
     };
     let root = Root::from_embedded(&spec_root.sign(&[&k[0]], None).unwrap()).unwrap();
     let b = sign(&spec(1), &[&k[0]]);
-    let err = root.verify_bundle(&b, &expect(), at(NOW)).unwrap_err();
+    let err = refused_now(&root, &b);
     assert!(
         matches!(err, BundleError::RootExpired { version: 1, .. }),
         "{err:?}"
@@ -264,43 +267,31 @@ fn freeze_expired_root() {
 
 #[test]
 fn mix_and_match_body_of_one_signatures_of_another() {
-    let k = keys(1);
-    let root = root_of(&k, 1);
+    let (k, root) = one_key_root();
     let a = json(&sign(&spec(1), &[&k[0]]));
     let mut other = spec(2);
     other.policy_toml = policy(9);
     let mut b = json(&sign(&other, &[&k[0]]));
     b["signatures"] = a["signatures"].clone();
-    let err = root
-        .verify_bundle(&to_bytes(&b), &expect(), at(NOW))
-        .unwrap_err();
-    assert!(
-        matches!(err, BundleError::ThresholdNotMet { valid: 0, .. }),
-        "{err:?}"
-    );
+    let err = refused_now(&root, &to_bytes(&b));
+    assert_no_valid_signature(&err);
 }
 
 #[test]
 fn wrong_app_id() {
-    let k = keys(1);
-    let root = root_of(&k, 1);
+    let (k, root) = one_key_root();
     let mut s = spec(1);
     s.app_id = "com.other.app".into();
-    let err = root
-        .verify_bundle(&sign(&s, &[&k[0]]), &expect(), at(NOW))
-        .unwrap_err();
+    let err = refused_now(&root, &sign(&s, &[&k[0]]));
     assert!(matches!(err, BundleError::WrongApp { .. }), "{err:?}");
 }
 
 #[test]
 fn wrong_environment() {
-    let k = keys(1);
-    let root = root_of(&k, 1);
+    let (k, root) = one_key_root();
     let mut s = spec(1);
     s.environment = "staging".into();
-    let err = root
-        .verify_bundle(&sign(&s, &[&k[0]]), &expect(), at(NOW))
-        .unwrap_err();
+    let err = refused_now(&root, &sign(&s, &[&k[0]]));
     assert!(
         matches!(err, BundleError::WrongEnvironment { .. }),
         "{err:?}"
@@ -309,8 +300,7 @@ fn wrong_environment() {
 
 #[test]
 fn oversized_response() {
-    let k = keys(1);
-    let root = root_of(&k, 1);
+    let (k, root) = one_key_root();
     let b = sign(&spec(1), &[&k[0]]);
     let err = root
         .verify_bundle(&b, &expect().max_bytes(b.len() - 1), at(NOW))
@@ -326,8 +316,7 @@ fn oversized_response() {
 
 #[test]
 fn clock_set_back() {
-    let k = keys(1);
-    let root = root_of(&k, 1);
+    let (k, root) = one_key_root();
     let b = sign(&spec(1), &[&k[0]]);
     let err = root
         .verify_bundle(&b, &expect().latest_seen(at(NOW + 3600)), at(NOW))
@@ -478,8 +467,7 @@ fn key_round_trips_through_text() {
 #[test]
 fn any_single_bit_flip_is_refused() {
     // Tampering anywhere (envelope, body, signatures) is refused, and never panics.
-    let k = keys(1);
-    let root = root_of(&k, 1);
+    let (k, root) = one_key_root();
     let b = sign(&spec(1), &[&k[0]]);
     assert!(root.verify_bundle(&b, &expect(), at(NOW)).is_ok());
     for i in 0..b.len() {

@@ -183,9 +183,40 @@ impl Rig {
         (u, s, events)
     }
 
+    /// Publishes a `bundle.json` pinning `pins` for `host`.
+    fn publish(
+        &self,
+        version: u64,
+        expires: &str,
+        host: &str,
+        pins: &[Pin],
+        signers: &[&SigningKey],
+    ) {
+        let policy = policy_toml(host, pins);
+        self.fetcher
+            .put("bundle.json", &bundle(version, expires, &policy, signers));
+    }
+
     fn state_path(&self) -> std::path::PathBuf {
         self.dir.path().join(STATE_FILE)
     }
+}
+
+/// One signing key and a rig whose root trusts it alone (threshold 1).
+fn one_key_rig() -> (Vec<SigningKey>, Rig) {
+    let k = keys(1);
+    let rig = Rig::new(root_bytes(&k, 1));
+    (k, rig)
+}
+
+/// A one-key rig whose app installed bundle v1 (a.example, expiring `expires`) and then quit.
+fn installed_v1(expires: &str) -> (Vec<SigningKey>, Rig) {
+    let (k, rig) = one_key_rig();
+    rig.publish(1, expires, "a.example", &fake_pins(1), &[&k[0]]);
+    let (u, _, _) = rig.start();
+    u.check_now().unwrap();
+    drop(u);
+    (k, rig)
 }
 
 fn failures(events: &Receiver<PinEvent>) -> Vec<String> {
@@ -204,8 +235,7 @@ fn version_in_force(u: &Updater) -> PolicySource {
 
 #[test]
 fn startup_without_state_runs_embedded() {
-    let k = keys(1);
-    let rig = Rig::new(root_bytes(&k, 1));
+    let (_, rig) = one_key_rig();
     let (u, startup, events) = rig.start();
     assert_eq!(startup, Startup::Embedded { reason: None });
     assert_eq!(version_in_force(&u), PolicySource::Embedded);
@@ -214,17 +244,8 @@ fn startup_without_state_runs_embedded() {
 
 #[test]
 fn update_persists_and_survives_restart() {
-    let k = keys(1);
-    let rig = Rig::new(root_bytes(&k, 1));
-    rig.fetcher.put(
-        "bundle.json",
-        &bundle(
-            3,
-            "2027-02-15",
-            &policy_toml("a.example", &fake_pins(1)),
-            &[&k[0]],
-        ),
-    );
+    let (k, rig) = one_key_rig();
+    rig.publish(3, "2027-02-15", "a.example", &fake_pins(1), &[&k[0]]);
     let (u, _, events) = rig.start();
     assert_eq!(u.check_now().unwrap(), CheckOutcome::Updated { version: 3 });
     assert_eq!(version_in_force(&u), PolicySource::Bundle { version: 3 });
@@ -243,17 +264,8 @@ fn update_persists_and_survives_restart() {
 
 #[test]
 fn not_modified_costs_one_conditional_request() {
-    let k = keys(1);
-    let rig = Rig::new(root_bytes(&k, 1));
-    rig.fetcher.put(
-        "bundle.json",
-        &bundle(
-            1,
-            "2027-02-15",
-            &policy_toml("a.example", &fake_pins(1)),
-            &[&k[0]],
-        ),
-    );
+    let (k, rig) = one_key_rig();
+    rig.publish(1, "2027-02-15", "a.example", &fake_pins(1), &[&k[0]]);
     let (u, _, _) = rig.start();
     u.check_now().unwrap();
     let generation = u.store().current().number();
@@ -266,23 +278,14 @@ fn not_modified_costs_one_conditional_request() {
 
 #[test]
 fn rollback_older_valid_bundle_replayed_keeps_last_good() {
-    let k = keys(1);
-    let rig = Rig::new(root_bytes(&k, 1));
+    let (k, rig) = one_key_rig();
     let old = bundle(
         1,
         "2027-02-15",
         &policy_toml("old.example", &fake_pins(1)),
         &[&k[0]],
     );
-    rig.fetcher.put(
-        "bundle.json",
-        &bundle(
-            2,
-            "2027-02-15",
-            &policy_toml("new.example", &fake_pins(3)),
-            &[&k[0]],
-        ),
-    );
+    rig.publish(2, "2027-02-15", "new.example", &fake_pins(3), &[&k[0]]);
     let (u, _, events) = rig.start();
     u.check_now().unwrap();
     rig.fetcher.put("bundle.json", &old);
@@ -307,30 +310,13 @@ fn rollback_older_valid_bundle_replayed_keeps_last_good() {
 
 #[test]
 fn freeze_expired_bundle_refused_and_last_good_kept() {
-    let k = keys(1);
-    let rig = Rig::new(root_bytes(&k, 1));
-    rig.fetcher.put(
-        "bundle.json",
-        &bundle(
-            1,
-            "2027-01-20",
-            &policy_toml("a.example", &fake_pins(1)),
-            &[&k[0]],
-        ),
-    );
+    let (k, rig) = one_key_rig();
+    rig.publish(1, "2027-01-20", "a.example", &fake_pins(1), &[&k[0]]);
     let (u, _, events) = rig.start();
     u.check_now().unwrap();
     // Weeks later the channel still serves v1 and then an expired v2 (a frozen mirror).
     rig.clock.set(NOW + 30 * 86_400);
-    rig.fetcher.put(
-        "bundle.json",
-        &bundle(
-            2,
-            "2027-01-25",
-            &policy_toml("b.example", &fake_pins(5)),
-            &[&k[0]],
-        ),
-    );
+    rig.publish(2, "2027-01-25", "b.example", &fake_pins(5), &[&k[0]]);
     let (result, _) = u.run_once();
     assert!(
         matches!(
@@ -357,31 +343,10 @@ fn freeze_expired_bundle_refused_and_last_good_kept() {
 
 #[test]
 fn clock_set_back() {
-    let k = keys(1);
-    let rig = Rig::new(root_bytes(&k, 1));
-    rig.fetcher.put(
-        "bundle.json",
-        &bundle(
-            1,
-            "2027-01-20",
-            &policy_toml("a.example", &fake_pins(1)),
-            &[&k[0]],
-        ),
-    );
-    let (u, _, _) = rig.start();
-    u.check_now().unwrap();
-    drop(u);
+    let (k, rig) = installed_v1("2027-01-20");
     // The clock is set back a day (to make an expired bundle look fresh) and the app restarts.
     rig.clock.set(NOW - 86_400);
-    rig.fetcher.put(
-        "bundle.json",
-        &bundle(
-            2,
-            "2027-01-14",
-            &policy_toml("b.example", &fake_pins(5)),
-            &[&k[0]],
-        ),
-    );
+    rig.publish(2, "2027-01-14", "b.example", &fake_pins(5), &[&k[0]]);
     let (u, _, _) = rig.start();
     let err = u.check_now().unwrap_err();
     assert!(
@@ -393,8 +358,7 @@ fn clock_set_back() {
 
 #[test]
 fn oversized_response() {
-    let k = keys(1);
-    let rig = Rig::new(root_bytes(&k, 1));
+    let (_, rig) = one_key_rig();
     rig.fetcher.put("bundle.json", &vec![b' '; 2 * 1024 * 1024]);
     let (u, _, _) = rig.start();
     assert!(matches!(
@@ -406,20 +370,7 @@ fn oversized_response() {
 
 #[test]
 fn crash_between_write_and_rename_leaves_temp_file() {
-    let k = keys(1);
-    let rig = Rig::new(root_bytes(&k, 1));
-    rig.fetcher.put(
-        "bundle.json",
-        &bundle(
-            1,
-            "2027-02-15",
-            &policy_toml("a.example", &fake_pins(1)),
-            &[&k[0]],
-        ),
-    );
-    let (u, _, _) = rig.start();
-    u.check_now().unwrap();
-    drop(u);
+    let (_, rig) = installed_v1("2027-02-15");
     // A crash while writing v2: the temp file is half written, the rename never happened.
     std::fs::write(
         rig.dir.path().join(STATE_TEMP_FILE),
@@ -438,20 +389,7 @@ fn crash_between_write_and_rename_leaves_temp_file() {
 
 #[test]
 fn truncated_stored_file_falls_back_to_embedded() {
-    let k = keys(1);
-    let rig = Rig::new(root_bytes(&k, 1));
-    rig.fetcher.put(
-        "bundle.json",
-        &bundle(
-            1,
-            "2027-02-15",
-            &policy_toml("a.example", &fake_pins(1)),
-            &[&k[0]],
-        ),
-    );
-    let (u, _, _) = rig.start();
-    u.check_now().unwrap();
-    drop(u);
+    let (_, rig) = installed_v1("2027-02-15");
     let bytes = std::fs::read(rig.state_path()).unwrap();
     std::fs::write(rig.state_path(), &bytes[..bytes.len() / 2]).unwrap();
     let (u, startup, events) = rig.start();
@@ -471,20 +409,7 @@ fn truncated_stored_file_falls_back_to_embedded() {
 
 #[test]
 fn corrupted_stored_bundle_that_no_longer_verifies_is_ignored() {
-    let k = keys(1);
-    let rig = Rig::new(root_bytes(&k, 1));
-    rig.fetcher.put(
-        "bundle.json",
-        &bundle(
-            1,
-            "2027-02-15",
-            &policy_toml("a.example", &fake_pins(1)),
-            &[&k[0]],
-        ),
-    );
-    let (u, _, _) = rig.start();
-    u.check_now().unwrap();
-    drop(u);
+    let (_, rig) = installed_v1("2027-02-15");
     // Edit the stored bundle's pins (the state file itself still parses).
     let mut state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(rig.state_path()).unwrap()).unwrap();
@@ -530,14 +455,12 @@ fn fast_forward_reset_on_rotation() {
     // A stolen key (threshold 1) got version 1,000,000 signed and installed everywhere.
     let old = keys(1);
     let rig = Rig::new(root_bytes(&old, 1));
-    rig.fetcher.put(
-        "bundle.json",
-        &bundle(
-            1_000_000,
-            "2027-02-15",
-            &policy_toml("evil.example", &fake_pins(9)),
-            &[&old[0]],
-        ),
+    rig.publish(
+        1_000_000,
+        "2027-02-15",
+        "evil.example",
+        &fake_pins(9),
+        &[&old[0]],
     );
     let (u, _, _) = rig.start();
     u.check_now().unwrap();
@@ -548,28 +471,18 @@ fn fast_forward_reset_on_rotation() {
         "root-2.json",
         &rotate(&old, &new, 2, &[&old[0], &new[0], &new[1]]),
     );
-    rig.fetcher.put(
-        "bundle.json",
-        &bundle(
-            2,
-            "2027-02-15",
-            &policy_toml("good.example", &fake_pins(1)),
-            &[&new[0], &new[1]],
-        ),
+    rig.publish(
+        2,
+        "2027-02-15",
+        "good.example",
+        &fake_pins(1),
+        &[&new[0], &new[1]],
     );
     assert_eq!(u.check_now().unwrap(), CheckOutcome::Updated { version: 2 });
     assert_eq!(u.root_version(), 2);
     assert_eq!(u.high_water(), Some(2));
     // The old key alone no longer signs anything.
-    rig.fetcher.put(
-        "bundle.json",
-        &bundle(
-            3,
-            "2027-02-15",
-            &policy_toml("evil.example", &fake_pins(9)),
-            &[&old[0]],
-        ),
-    );
+    rig.publish(3, "2027-02-15", "evil.example", &fake_pins(9), &[&old[0]]);
     assert!(matches!(
         u.check_now(),
         Err(UpdateError::Refused(BundleError::ThresholdNotMet { .. }))
@@ -590,15 +503,7 @@ fn root_rotation_refused_without_old_threshold() {
         "root-2.json",
         &rotate(&old, &thief, 1, &[&old[0], &thief[0]]),
     );
-    rig.fetcher.put(
-        "bundle.json",
-        &bundle(
-            1,
-            "2027-02-15",
-            &policy_toml("evil.example", &fake_pins(9)),
-            &[&thief[0]],
-        ),
-    );
+    rig.publish(1, "2027-02-15", "evil.example", &fake_pins(9), &[&thief[0]]);
     let (u, _, _) = rig.start();
     let err = u.check_now().unwrap_err();
     assert!(
@@ -614,8 +519,7 @@ fn root_rotation_refused_without_old_threshold() {
 
 #[test]
 fn backoff_grows_with_failures_and_checks_come_sooner_near_expiry() {
-    let k = keys(1);
-    let rig = Rig::new(root_bytes(&k, 1));
+    let (k, rig) = one_key_rig();
     let (u, _, _) = rig.start();
     let within = |d: Duration, base: u64| {
         let (lo, hi) = (base as f64 * 0.74, base as f64 * 1.26);
@@ -633,15 +537,7 @@ fn backoff_grows_with_failures_and_checks_come_sooner_near_expiry() {
     }
     // Near expiry (8 hours left, under two intervals): checks every quarter of the time left.
     rig.clock.set(NOW + 8 * 3600);
-    rig.fetcher.put(
-        "bundle.json",
-        &bundle(
-            1,
-            "2027-01-15",
-            &policy_toml("a.example", &fake_pins(1)),
-            &[&k[0]],
-        ),
-    );
+    rig.publish(1, "2027-01-15", "a.example", &fake_pins(1), &[&k[0]]);
     let (r, d) = u.run_once();
     assert!(r.is_ok());
     let left = Date::parse("2027-01-16").unwrap().start_secs() as u64 - (NOW + 8 * 3600);
@@ -688,15 +584,7 @@ fn live_switch_to_new_pins_next_connection_enforces_new_set() {
     rig.tls_roots = tls_roots;
 
     // v1 pins the server's key: connections succeed.
-    rig.fetcher.put(
-        "bundle.json",
-        &bundle(
-            1,
-            "2027-02-15",
-            &policy_toml(HOST, &[leaf_pin, spare]),
-            &[&k[0]],
-        ),
-    );
+    rig.publish(1, "2027-02-15", HOST, &[leaf_pin, spare], &[&k[0]]);
     let (u, _, _) = rig.start();
     u.check_now().unwrap();
     let before = u.store().client_config();
@@ -705,15 +593,7 @@ fn live_switch_to_new_pins_next_connection_enforces_new_set() {
 
     // v2 pins only a spare key (the server's key is "compromised"): the next connection is
     // refused, with the new generation's fresh config (no resumption under old pins).
-    rig.fetcher.put(
-        "bundle.json",
-        &bundle(
-            2,
-            "2027-02-15",
-            &policy_toml(HOST, &[spare, fake_pins(7)[0]]),
-            &[&k[0]],
-        ),
-    );
+    rig.publish(2, "2027-02-15", HOST, &[spare, fake_pins(7)[0]], &[&k[0]]);
     assert_eq!(u.check_now().unwrap(), CheckOutcome::Updated { version: 2 });
     let after = u.store().client_config();
     assert!(!Arc::ptr_eq(&before, &after));

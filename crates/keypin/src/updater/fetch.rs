@@ -251,6 +251,22 @@ enum GetError {
     Other(String),
 }
 
+impl GetError {
+    /// The public error for fetching `name` from `base` over `scheme` with a cap of `max` bytes.
+    fn into_fetch_error(self, base: &BaseUrl, scheme: &str, name: &str, max: usize) -> FetchError {
+        match self {
+            Self::TooLarge => FetchError::TooLarge {
+                name: name.to_string(),
+                max,
+            },
+            Self::Other(reason) => FetchError::Transport {
+                name: base.describe(scheme, name),
+                reason,
+            },
+        }
+    }
+}
+
 impl From<String> for GetError {
     fn from(reason: String) -> Self {
         Self::Other(reason)
@@ -264,16 +280,8 @@ impl Fetcher for HttpFetcher {
         etag: Option<&str>,
         max_bytes: usize,
     ) -> Result<Fetched, FetchError> {
-        self.get(name, etag, max_bytes).map_err(|e| match e {
-            GetError::TooLarge => FetchError::TooLarge {
-                name: name.to_string(),
-                max: max_bytes,
-            },
-            GetError::Other(reason) => FetchError::Transport {
-                name: self.base.describe("http", name),
-                reason,
-            },
-        })
+        self.get(name, etag, max_bytes)
+            .map_err(|e| e.into_fetch_error(&self.base, "http", name, max_bytes))
     }
 }
 
@@ -308,20 +316,19 @@ enum TlsSource {
 impl HttpsFetcher {
     /// A fetcher for `https://host[:port]/prefix/` that connects with the live pinned config.
     pub fn new(base_url: &str, store: Arc<PolicyStore>) -> Result<Self, FetchError> {
-        Ok(Self {
-            base: BaseUrl::parse(base_url, "https", 443)?,
-            timeout: Duration::from_secs(15),
-            tls: TlsSource::Store(store),
-            connect_to: None,
-        })
+        Self::with_tls(base_url, TlsSource::Store(store))
     }
 
     /// A fetcher that always connects with `config` (e.g. a `PinnedConfig` of its own).
     pub fn with_config(base_url: &str, config: Arc<ClientConfig>) -> Result<Self, FetchError> {
+        Self::with_tls(base_url, TlsSource::Fixed(config))
+    }
+
+    fn with_tls(base_url: &str, tls: TlsSource) -> Result<Self, FetchError> {
         Ok(Self {
             base: BaseUrl::parse(base_url, "https", 443)?,
             timeout: Duration::from_secs(15),
-            tls: TlsSource::Fixed(config),
+            tls,
             connect_to: None,
         })
     }
@@ -359,15 +366,7 @@ impl Fetcher for HttpsFetcher {
         etag: Option<&str>,
         max_bytes: usize,
     ) -> Result<Fetched, FetchError> {
-        self.get(name, etag, max_bytes).map_err(|e| match e {
-            GetError::TooLarge => FetchError::TooLarge {
-                name: name.to_string(),
-                max: max_bytes,
-            },
-            GetError::Other(reason) => FetchError::Transport {
-                name: self.base.describe("https", name),
-                reason,
-            },
-        })
+        self.get(name, etag, max_bytes)
+            .map_err(|e| e.into_fetch_error(&self.base, "https", name, max_bytes))
     }
 }
