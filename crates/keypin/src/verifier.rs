@@ -208,11 +208,43 @@ impl VerifyError {
     }
 }
 
-/// Whether a verification also describes the accepted path (tools) or not (handshakes).
+/// How much a verification reports beyond the verdict: a handshake needs nothing (no names
+/// formatted on the hot path), `verify_chain` names the matching certificate, tools also get
+/// the accepted path.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Describe {
-    Yes,
-    No,
+    Handshake,
+    Match,
+    Path,
+}
+
+/// A set of trust anchors with their SPKI pins computed once, at construction.
+#[derive(Clone)]
+struct Anchors {
+    list: Arc<[TrustAnchor<'static>]>,
+    pins: Arc<[Pin]>,
+}
+
+impl Anchors {
+    fn new(list: Vec<TrustAnchor<'static>>) -> Self {
+        let pins = list.iter().map(Pin::spki_of_anchor).collect();
+        Self {
+            list: Arc::from(list),
+            pins,
+        }
+    }
+
+    /// The pin of an anchor webpki returned from this set (found by address, so no hashing),
+    /// or computed when it is not one of ours.
+    fn pin_of(&self, anchor: &TrustAnchor<'_>) -> Pin {
+        self.list
+            .iter()
+            .position(|a| {
+                core::ptr::eq(a as *const _ as *const u8, anchor as *const _ as *const u8)
+            })
+            .and_then(|i| self.pins.get(i).copied())
+            .unwrap_or_else(|| Pin::spki_of_anchor(anchor))
+    }
 }
 
 /// webpki's `verify_path` callback: called on each candidate verified path.
@@ -221,12 +253,12 @@ type PathCallback<'a> = dyn Fn(&webpki::VerifiedPath<'_>) -> Result<(), webpki::
 /// The pinning verifier. Build one with [`crate::PinnedConfig`] or [`PinningVerifier::new`].
 pub struct PinningVerifier {
     policy: Arc<Policy>,
-    roots: Arc<[TrustAnchor<'static>]>,
+    roots: Anchors,
     /// Certificates of anchors that came from certificates, keyed by SPKI pin digest, so that
     /// certificate pins can match an anchor.
     anchor_certs: HashMap<[u8; 32], CertificateDer<'static>>,
     /// For rules with extra anchors: the default roots plus the rule's own.
-    rule_roots: HashMap<u32, Arc<[TrustAnchor<'static>]>>,
+    rule_roots: HashMap<u32, Anchors>,
     algs: WebPkiSupportedAlgorithms,
     clock: Arc<dyn Clock>,
     events: Option<Arc<dyn PinEventSink>>,
@@ -237,7 +269,7 @@ impl fmt::Debug for PinningVerifier {
         f.debug_struct("PinningVerifier")
             .field("policy", &self.policy.source_name())
             .field("rules", &self.policy.rules().len())
-            .field("roots", &self.roots.len())
+            .field("roots", &self.roots.list.len())
             .finish_non_exhaustive()
     }
 }
@@ -271,11 +303,11 @@ impl PinningVerifier {
                     extra.cert.clone(),
                 );
             }
-            rule_roots.insert(u32::try_from(i).unwrap_or(u32::MAX), Arc::from(all));
+            rule_roots.insert(u32::try_from(i).unwrap_or(u32::MAX), Anchors::new(all));
         }
         Self {
             policy,
-            roots: Arc::from(anchors),
+            roots: Anchors::new(anchors),
             anchor_certs,
             rule_roots,
             algs: provider.signature_verification_algorithms,
@@ -298,7 +330,7 @@ impl PinningVerifier {
         server_name: &ServerName<'_>,
         now: UnixTime,
     ) -> Result<Verdict, VerifyError> {
-        self.verify(end_entity, intermediates, server_name, now, Describe::No)
+        self.verify(end_entity, intermediates, server_name, now, Describe::Match)
             .map(|(v, _)| v)
     }
 
@@ -311,7 +343,7 @@ impl PinningVerifier {
         server_name: &ServerName<'_>,
         now: UnixTime,
     ) -> Result<(Verdict, Vec<PathEntry>), VerifyError> {
-        self.verify(end_entity, intermediates, server_name, now, Describe::Yes)
+        self.verify(end_entity, intermediates, server_name, now, Describe::Path)
     }
 
     fn verify(
@@ -334,10 +366,10 @@ impl PinningVerifier {
                 Ok(())
             };
             let on_path: Option<&PathCallback<'_>> = match describe {
-                Describe::Yes => Some(&record),
-                Describe::No => None,
+                Describe::Path => Some(&record),
+                Describe::Handshake | Describe::Match => None,
             };
-            self.build_path(&ee, &self.roots, intermediates, now, on_path)
+            self.build_path(&ee, &self.roots.list, intermediates, now, on_path)
                 .map_err(|e| cert_err(pki_error(e)))?;
             ee.verify_is_valid_for_subject_name(server_name)
                 .map_err(|e| cert_err(pki_error(e)))?;
@@ -356,10 +388,10 @@ impl PinningVerifier {
         let accepted: RefCell<Vec<PathEntry>> = RefCell::new(Vec::new());
         let rejected: RefCell<Vec<Vec<PathEntry>>> = RefCell::new(Vec::new());
         let check_path = |path: &webpki::VerifiedPath<'_>| -> Result<(), webpki::Error> {
-            match self.match_path(rule, path, wants_cert_pins) {
+            match self.match_path(rule, roots, path, wants_cert_pins, describe) {
                 Some(m) => {
                     *matched.borrow_mut() = Some(m);
-                    if describe == Describe::Yes {
+                    if describe == Describe::Path {
                         *accepted.borrow_mut() = self.describe_path(path);
                     }
                     Ok(())
@@ -374,13 +406,13 @@ impl PinningVerifier {
                 }
             }
         };
-        let built = self.build_path(&ee, roots, intermediates, now, Some(&check_path));
+        let built = self.build_path(&ee, &roots.list, intermediates, now, Some(&check_path));
         let rejected = rejected.into_inner();
         let matched = matched.into_inner();
         let enforcement = rule.enforcement_at(now);
         let failure = |paths| {
             Box::new(PinFailure {
-                host: host.clone(),
+                host: host.to_string(),
                 paths,
                 expected: rule.pins().to_vec(),
                 rule_hosts: rule.hosts().iter().map(ToString::to_string).collect(),
@@ -450,7 +482,7 @@ impl PinningVerifier {
             *found.borrow_mut() = self.describe_path(path);
             Ok(())
         };
-        self.build_path(&ee, roots, intermediates, now, Some(&record))
+        self.build_path(&ee, &roots.list, intermediates, now, Some(&record))
             .map_err(|e| VerifyError::Certificate(pki_error(e)))?;
         Ok(found.into_inner())
     }
@@ -490,28 +522,36 @@ impl PinningVerifier {
     fn match_path(
         &self,
         rule: &Rule,
+        roots: &Anchors,
         path: &webpki::VerifiedPath<'_>,
         wants_cert_pins: bool,
+        describe: Describe,
     ) -> Option<PinMatch> {
-        let check =
-            |spki: &[u8], cert: Option<&[u8]>, position: Position, subject: &dyn Fn() -> String| {
-                let spki_pin = Pin::from_spki_der(spki);
-                let hit = if rule.has_pin(&spki_pin) {
-                    Some(spki_pin)
-                } else if wants_cert_pins {
-                    cert.map(Pin::from_cert_der).filter(|p| rule.has_pin(p))
-                } else {
-                    None
-                };
-                hit.map(|pin| PinMatch {
-                    pin,
-                    position,
-                    subject: subject(),
-                })
+        let check = |spki_pin: Pin,
+                     cert: Option<&[u8]>,
+                     position: Position,
+                     subject: &dyn Fn() -> String| {
+            let hit = if rule.has_pin(&spki_pin) {
+                Some(spki_pin)
+            } else if wants_cert_pins {
+                cert.map(Pin::from_cert_der).filter(|p| rule.has_pin(p))
+            } else {
+                None
             };
+            hit.map(|pin| PinMatch {
+                pin,
+                position,
+                // Names are formatted only for callers that show them, never in a handshake.
+                subject: if describe == Describe::Handshake {
+                    String::new()
+                } else {
+                    subject()
+                },
+            })
+        };
         let ee = path.end_entity();
         if let Some(m) = check(
-            ee.subject_public_key_info().as_ref(),
+            Pin::from_spki_der(ee.subject_public_key_info().as_ref()),
             Some(ee.der().as_ref()),
             Position::Leaf,
             &|| format_name(ee.subject()),
@@ -520,7 +560,7 @@ impl PinningVerifier {
         }
         for (i, c) in path.intermediate_certificates().enumerate() {
             if let Some(m) = check(
-                c.subject_public_key_info().as_ref(),
+                Pin::from_spki_der(c.subject_public_key_info().as_ref()),
                 Some(c.der().as_ref()),
                 Position::Intermediate(i),
                 &|| format_name(c.subject()),
@@ -529,10 +569,14 @@ impl PinningVerifier {
             }
         }
         let anchor = path.anchor();
-        let spki_pin = Pin::spki_of_anchor(anchor);
-        let anchor_cert = self.anchor_certs.get(spki_pin.digest());
+        let spki_pin = roots.pin_of(anchor);
+        let anchor_cert = if wants_cert_pins {
+            self.anchor_certs.get(spki_pin.digest())
+        } else {
+            None
+        };
         check(
-            webpki::spki_for_anchor(anchor).as_ref(),
+            spki_pin,
             anchor_cert.map(|c| c.as_ref()),
             Position::TrustAnchor,
             &|| format_name(&anchor.subject),
@@ -598,7 +642,13 @@ impl ServerCertVerifier for PinningVerifier {
     ) -> Result<ServerCertVerified, rustls::Error> {
         // Time comes from the injected clock (DESIGN rule 5), not from rustls' own.
         let now = self.clock.now();
-        self.verify_chain(end_entity, intermediates, server_name, now)?;
+        self.verify(
+            end_entity,
+            intermediates,
+            server_name,
+            now,
+            Describe::Handshake,
+        )?;
         Ok(ServerCertVerified::assertion())
     }
 
@@ -637,11 +687,14 @@ impl Pin {
     }
 }
 
-fn host_string(server_name: &ServerName<'_>) -> String {
+/// The server name as text; borrowed for DNS names (no allocation in a handshake).
+fn host_string<'a>(server_name: &'a ServerName<'_>) -> std::borrow::Cow<'a, str> {
     match server_name {
-        ServerName::DnsName(d) => d.as_ref().to_string(),
-        ServerName::IpAddress(ip) => std::net::IpAddr::from(*ip).to_string(),
-        other => format!("{other:?}"),
+        ServerName::DnsName(d) => std::borrow::Cow::Borrowed(d.as_ref()),
+        ServerName::IpAddress(ip) => {
+            std::borrow::Cow::Owned(std::net::IpAddr::from(*ip).to_string())
+        }
+        other => std::borrow::Cow::Owned(format!("{other:?}")),
     }
 }
 
