@@ -6,10 +6,23 @@
 
 #![forbid(unsafe_code)]
 
+/// `println!` for command output: a reader that went away (`keypin ... | head`) ends the
+/// process quietly with the shell's SIGPIPE status instead of a panic.
+macro_rules! say {
+    () => { $crate::output::write(format_args!("\n")) };
+    ($($t:tt)*) => { $crate::output::write(format_args!("{}\n", format_args!($($t)*))) };
+}
+
+/// `print!` with the same handling.
+macro_rules! say_raw {
+    ($($t:tt)*) => { $crate::output::write(format_args!($($t)*)) };
+}
+
 mod args;
 mod cmd;
 mod keyfile;
 mod net;
+mod output;
 mod x509;
 
 use std::process::ExitCode;

@@ -369,3 +369,33 @@ fn openssl_spki_pin(cert: &Path) -> String {
     assert!(out.status.success());
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
+
+#[test]
+fn closed_stdout_ends_quietly_without_a_panic() {
+    use std::io::{BufRead as _, BufReader};
+    let dir = TempDir::new().unwrap();
+    let chain = Chain::generate("Pipe", &[HOST], KeyAlg::EcdsaP256).unwrap();
+    let cert = dir.path().join("c.pem");
+    std::fs::write(&cert, chain.leaf.cert_pem()).unwrap();
+    // Far more output than a pipe buffer holds, so writes hit the closed pipe.
+    let mut child = Std::new(assert_cmd::cargo::cargo_bin("keypin"))
+        .arg("pin")
+        .args(std::iter::repeat_n(&cert, 4000))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("sha256/"), "{first}");
+    // The reader is gone (dropped above); keypin must stop with the SIGPIPE status, silently.
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(141));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

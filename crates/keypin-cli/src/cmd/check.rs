@@ -33,14 +33,18 @@ pub(crate) fn run(args: CheckArgs) -> Result<u8, Failure> {
     }
     match verifier.verify_chain(&fetched.leaf, &fetched.rest, &target.server_name, now) {
         Ok(Verdict::Matched(m)) => {
-            println!(
+            say!(
                 "PASS {}:{}: pin {} matched the {} ({}) on the verified path (rule at {rule_at})",
-                target.host, target.port, m.pin, m.position, m.subject
+                target.host,
+                target.port,
+                m.pin,
+                m.position,
+                m.subject
             );
             Ok(0)
         }
         Ok(Verdict::ReportOnlyMismatch(f)) => {
-            println!("FAIL (report-only rule: apps would connect and report) {f}");
+            say!("FAIL (report-only rule: apps would connect and report) {f}");
             Ok(exit::MISMATCH)
         }
         Ok(Verdict::NotPinned) => Err(Failure::usage(anyhow!(
@@ -49,7 +53,7 @@ pub(crate) fn run(args: CheckArgs) -> Result<u8, Failure> {
         ))),
         Ok(other) => Err(Failure::usage(anyhow!("unexpected verdict {other:?}"))),
         Err(VerifyError::PinMismatch(f)) => {
-            println!("FAIL {f}");
+            say!("FAIL {f}");
             Ok(exit::MISMATCH)
         }
         Err(e) => Err(Failure::connect(anyhow!(

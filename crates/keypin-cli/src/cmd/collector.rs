@@ -37,7 +37,7 @@ pub(crate) fn run(args: CollectorArgs) -> Result<u8, Failure> {
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
-        println!(
+        say!(
             "keypin collector listening on http://{addr} (database {})",
             a.db.display()
         );

@@ -22,9 +22,7 @@ use crate::net::provider;
 const HOST: &str = "api.bank.test";
 
 pub(crate) fn run(_args: DemoArgs) -> Result<u8, Failure> {
-    println!(
-        "keypin demo: certificate pinning against a man in the middle, offline on 127.0.0.1\n"
-    );
+    say!("keypin demo: certificate pinning against a man in the middle, offline on 127.0.0.1\n");
 
     // 1. The PKI: the bank's genuine chain, a spare key for the backup pin, and an attacker
     //    whose CA the client trusts.
@@ -34,22 +32,22 @@ pub(crate) fn run(_args: DemoArgs) -> Result<u8, Failure> {
     let forged = issue(CertSpec::leaf(&[HOST]), &rogue_ca).map_err(pki)?;
     let primary_pin = Pin::from_spki_der(&genuine.intermediate.spki_der());
     let backup_pin = Pin::from_spki_der(&spare.spki_der());
-    println!("1. generated the PKI");
-    println!("   genuine:  Demo Bank Root CA -> Demo Bank Issuing CA -> {HOST}");
-    println!("   backup:   a spare key kept offline (its pin is the backup pin)");
-    println!("   attacker: Corporate Inspection Proxy CA -> {HOST} (forged)");
-    println!("   the client trusts BOTH roots, as a device with a user-installed CA does\n");
+    say!("1. generated the PKI");
+    say!("   genuine:  Demo Bank Root CA -> Demo Bank Issuing CA -> {HOST}");
+    say!("   backup:   a spare key kept offline (its pin is the backup pin)");
+    say!("   attacker: Corporate Inspection Proxy CA -> {HOST} (forged)");
+    say!("   the client trusts BOTH roots, as a device with a user-installed CA does\n");
 
     // 2. The policy an app would embed.
     let policy_text = format!(
         "[[rule]]\nhosts = [\"{HOST}\"]\npins = [\"{primary_pin}\",  # Demo Bank Issuing CA\n        \"{backup_pin}\"]  # spare key\nmode = \"enforce\"\n"
     );
     let policy = Policy::from_toml_str(&policy_text, "demo-policy.toml").map_err(|e| anyhow!(e))?;
-    println!("2. the pin policy (embedded in the app):");
+    say!("2. the pin policy (embedded in the app):");
     for line in policy_text.lines() {
-        println!("   | {line}");
+        say!("   | {line}");
     }
-    println!();
+    say!();
 
     let mut roots = Roots::empty();
     for root in [&genuine.root, &rogue_ca] {
@@ -76,20 +74,20 @@ pub(crate) fn run(_args: DemoArgs) -> Result<u8, Failure> {
 
     // 3. The genuine server.
     let genuine_server = TlsServer::start(genuine.server_options()).map_err(pki)?;
-    println!("3. genuine server on {}", genuine_server.addr());
+    say!("3. genuine server on {}", genuine_server.addr());
     let genuine_ok = match request(&pinned, genuine_server.addr()) {
         Ok((reply, certs)) => {
             let why = explain_match(&verifier, &certs);
-            println!("   pinned client:   ACCEPTED, {why}");
-            println!("                    server replied: {}", reply.trim());
+            say!("   pinned client:   ACCEPTED, {why}");
+            say!("                    server replied: {}", reply.trim());
             true
         }
         Err(e) => {
-            println!("   pinned client:   REFUSED (unexpected): {e:#}");
+            say!("   pinned client:   REFUSED (unexpected): {e:#}");
             false
         }
     };
-    println!();
+    say!();
 
     // 4. The attacker.
     let attacker = TlsServer::start(ServerOptions::new(
@@ -97,23 +95,23 @@ pub(crate) fn run(_args: DemoArgs) -> Result<u8, Failure> {
         forged.key.clone_key(),
     ))
     .map_err(pki)?;
-    println!(
+    say!(
         "4. attacker's server on {} with the forged chain",
         attacker.addr()
     );
     match request(&unpinned, attacker.addr()) {
-        Ok(_) => println!(
-            "   unpinned client: ACCEPTED the forgery and sent its request to the attacker"
-        ),
-        Err(e) => println!("   unpinned client: refused ({e:#})"),
+        Ok(_) => {
+            say!("   unpinned client: ACCEPTED the forgery and sent its request to the attacker")
+        }
+        Err(e) => say!("   unpinned client: refused ({e:#})"),
     }
     let attack_refused = match request(&pinned, attacker.addr()) {
         Ok(_) => {
-            println!("   pinned client:   ACCEPTED (pinning failed!)");
+            say!("   pinned client:   ACCEPTED (pinning failed!)");
             false
         }
         Err(e) => {
-            println!("   pinned client:   REFUSED before sending anything:");
+            say!("   pinned client:   REFUSED before sending anything:");
             let detail = e
                 .chain()
                 .find_map(|c| c.downcast_ref::<std::io::Error>())
@@ -121,7 +119,7 @@ pub(crate) fn run(_args: DemoArgs) -> Result<u8, Failure> {
                 .map(ToString::to_string)
                 .unwrap_or_else(|| format!("{e:#}"));
             for line in detail.lines() {
-                println!("     {line}");
+                say!("     {line}");
             }
             true
         }
@@ -130,25 +128,25 @@ pub(crate) fn run(_args: DemoArgs) -> Result<u8, Failure> {
         .try_iter()
         .filter(|e| matches!(e, PinEvent::Refused { .. }))
         .count();
-    println!("   the pin event hook received {reported} refusal event(s) for reporting\n");
+    say!("   the pin event hook received {reported} refusal event(s) for reporting\n");
     let attacker_data = attacker
         .wait_for_connections(2, Duration::from_secs(2))
         .iter()
         .filter(|c| c.app_data_seen)
         .count();
-    println!(
+    say!(
         "   the attacker received application data on {attacker_data} connection(s): the unpinned client's"
     );
 
     genuine_server.shutdown();
     attacker.shutdown();
     if genuine_ok && attack_refused {
-        println!(
+        say!(
             "\nresult: pinning held. The genuine server was accepted; the trusted forgery was refused."
         );
         Ok(0)
     } else {
-        println!("\nresult: DEMO FAILED (see above)");
+        say!("\nresult: DEMO FAILED (see above)");
         Ok(crate::exit::MISMATCH)
     }
 }

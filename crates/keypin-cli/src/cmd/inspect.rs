@@ -98,7 +98,7 @@ pub(crate) fn run(args: InspectArgs) -> Result<u8, Failure> {
     }
     if args.json {
         let text = serde_json::to_string_pretty(&report).map_err(|e| Failure::usage(anyhow!(e)))?;
-        println!("{text}");
+        say!("{text}");
     } else {
         print_text(&report);
     }
@@ -114,11 +114,15 @@ fn position_name(p: Position) -> String {
 }
 
 fn print_text(r: &Report) {
-    println!(
+    say!(
         "{}:{} (connected to {}, {}, {})",
-        r.host, r.port, r.connected_to, r.tls_version, r.cipher_suite
+        r.host,
+        r.port,
+        r.connected_to,
+        r.tls_version,
+        r.cipher_suite
     );
-    println!(
+    say!(
         "\nserved chain ({} certificate{}, as sent):",
         r.served_chain.len(),
         if r.served_chain.len() == 1 { "" } else { "s" }
@@ -128,45 +132,46 @@ fn print_text(r: &Report) {
     }
     match &r.verification_error {
         None => {
-            println!("\nverified path (leaf to trust anchor):");
+            say!("\nverified path (leaf to trust anchor):");
             for (i, p) in r.verified_path.iter().enumerate() {
                 print_cert(&format!("[{i}] {}", p.position), &p.cert);
             }
         }
-        Some(e) => println!("\nverified path: none ({e})"),
+        Some(e) => say!("\nverified path: none ({e})"),
     }
     match &r.hostname_error {
-        None => println!("\nhostname: the leaf is valid for {}", r.host),
-        Some(e) => println!("\nhostname: NOT valid for {}: {e}", r.host),
+        None => say!("\nhostname: the leaf is valid for {}", r.host),
+        Some(e) => say!("\nhostname: NOT valid for {}: {e}", r.host),
     }
 }
 
 fn print_cert(label: &str, c: &CertInfo) {
-    println!("  {label} {}", c.subject);
-    println!("      issuer    {}", c.issuer);
+    say!("  {label} {}", c.subject);
+    say!("      issuer    {}", c.issuer);
     if !c.not_after.is_empty() {
         let left = if c.days_left < 0 {
             format!("EXPIRED {} days ago", -c.days_left)
         } else {
             format!("{} days left", c.days_left)
         };
-        println!(
+        say!(
             "      valid     {} .. {} ({left})",
-            c.not_before, c.not_after
+            c.not_before,
+            c.not_after
         );
     }
     if !c.dns_names.is_empty() {
-        println!("      names     {}", c.dns_names.join(", "));
+        say!("      names     {}", c.dns_names.join(", "));
     }
     match c.key_bits {
-        Some(bits) if c.key_type == "RSA" => println!("      key       RSA {bits} bits"),
-        _ => println!("      key       {}", c.key_type),
+        Some(bits) if c.key_type == "RSA" => say!("      key       RSA {bits} bits"),
+        _ => say!("      key       {}", c.key_type),
     }
     let spki = Pin::parse(&c.spki_sha256)
         .map(|p| p.to_string())
         .unwrap_or_default();
-    println!("      spki pin  {spki}");
+    say!("      spki pin  {spki}");
     if let Some(cert) = &c.cert_sha256 {
-        println!("      cert pin  cert-sha256/{cert}");
+        say!("      cert pin  cert-sha256/{cert}");
     }
 }

@@ -169,10 +169,10 @@ fn run_lab(args: RunArgs) -> Result<u8, Failure> {
             .with_context(|| format!("writing the JUnit report to {}", path.display()))?;
     }
     if args.json {
-        println!("{}", report.json());
+        say!("{}", report.json());
     } else {
-        print!("{}", report.table());
-        println!(
+        say_raw!("{}", report.table());
+        say!(
             "total wall time {} ms (certificate generation, servers, client runs)",
             started.elapsed().as_millis()
         );
@@ -207,14 +207,14 @@ fn serve(args: ServeArgs) -> Result<u8, Failure> {
     let files = lab
         .write_files(&args.out)
         .map_err(|e| Failure::usage(anyhow!(e)))?;
-    println!(
+    say!(
         "keypin lab: serving {} scenarios on {}",
         lab.scenarios().len(),
         args.listen
     );
-    println!("{:<17} {:<14} url", "scenario", "expected");
+    say!("{:<17} {:<14} url", "scenario", "expected");
     for (s, e) in lab.scenarios().iter().zip(lab.endpoints()) {
-        println!(
+        say!(
             "{:<17} {:<14} https://{}:{}/",
             s.id,
             s.expected.as_str(),
@@ -222,19 +222,19 @@ fn serve(args: ServeArgs) -> Result<u8, Failure> {
             e.addr.port()
         );
     }
-    println!(
+    say!(
         "files: {}, {}, {}, {}",
         files.lab_json.display(),
         files.trust_store.display(),
         files.pins.display(),
         files.policy.display()
     );
-    println!(
+    say!(
         "names under .{} resolve to loopback in curl; otherwise use --resolve HOST:PORT:{}",
         keypin_lab::HOST_SUFFIX,
         args.listen
     );
-    println!("ready; press Ctrl-C to stop");
+    say!("ready; press Ctrl-C to stop");
     let _ignored = std::io::stdout().flush();
     loop {
         std::thread::sleep(Duration::from_secs(3600));

@@ -78,12 +78,12 @@ pub(crate) fn run(args: LintArgs) -> Result<u8, Failure> {
 
     if args.json {
         let text = serde_json::to_string_pretty(&findings).map_err(|e| anyhow!(e))?;
-        println!("{text}");
+        say!("{text}");
     } else if findings.is_empty() {
-        println!("{name}: no findings");
+        say!("{name}: no findings");
     } else {
         for f in &findings {
-            println!("{f}");
+            say!("{f}");
         }
     }
     let worst = findings.iter().map(|f| f.severity).max();

@@ -169,7 +169,7 @@ pub(crate) fn run(args: MonitorArgs) -> Result<u8, Failure> {
 
     if args.json {
         let text = serde_json::to_string_pretty(&reports).map_err(|e| anyhow!(e))?;
-        println!("{text}");
+        say!("{text}");
     } else {
         print_table(&reports);
     }
@@ -309,10 +309,10 @@ fn spare_pins(dir: &std::path::Path) -> anyhow::Result<BTreeSet<Pin>> {
 fn print_table(reports: &[HostReport]) {
     for r in reports {
         match &r.error {
-            Some(e) => println!("{:<32} ERROR {e}", r.host),
+            Some(e) => say!("{:<32} ERROR {e}", r.host),
             None => {
                 let cert = r.cert_days_left.map_or("?".into(), |d| format!("{d}d"));
-                println!("{:<32} cert expires in {cert}", r.host);
+                say!("{:<32} cert expires in {cert}", r.host);
                 for p in &r.policies {
                     let pins = p
                         .pin_set_days_left
@@ -321,7 +321,7 @@ fn print_table(reports: &[HostReport]) {
                         (Some(pin), Some(pos)) => format!(" by {pin} ({pos})"),
                         _ => String::new(),
                     };
-                    println!(
+                    say!(
                         "    {:<24} {}{how}{pins}",
                         p.policy,
                         p.verdict.to_uppercase()
@@ -333,7 +333,7 @@ fn print_table(reports: &[HostReport]) {
                         Some(false) => " (NO KEY HELD for this backup pin)",
                         None => "",
                     };
-                    println!("    backup {}{held}", b.pin);
+                    say!("    backup {}{held}", b.pin);
                 }
             }
         }
@@ -347,7 +347,7 @@ fn print_table(reports: &[HostReport]) {
         }
     }
     for (policy, (ok, all)) in by_policy {
-        println!("{policy}: {ok}/{all} hosts satisfied");
+        say!("{policy}: {ok}/{all} hosts satisfied");
     }
 }
 

@@ -1,9 +1,7 @@
 //! `keypin pin FILE...`: the pin of every certificate, public key, private key or CSR in the
 //! given files, one line per item: `<pin>  <file>  <label>`.
 
-use std::io::Write as _;
-
-use anyhow::{Context as _, anyhow};
+use anyhow::anyhow;
 use keypin::{Pin, PinFormat};
 
 use crate::Failure;
@@ -13,7 +11,6 @@ use crate::keyfile::{Material, MaterialKind, read_key_material};
 
 pub(crate) fn run(args: PinArgs) -> Result<u8, Failure> {
     let format = pin_format(args.format);
-    let mut out = std::io::stdout().lock();
     let mut failed = false;
     for path in &args.files {
         let file = path.display().to_string();
@@ -29,8 +26,7 @@ pub(crate) fn run(args: PinArgs) -> Result<u8, Failure> {
         for (i, item) in items.iter().enumerate() {
             match pin_of(item, args.cert_pin) {
                 Ok(pin) => {
-                    writeln!(out, "{}  {file}  {}", pin.to_format(format), item.label)
-                        .context("cannot write to standard output")?;
+                    say!("{}  {file}  {}", pin.to_format(format), item.label);
                 }
                 Err(e) => {
                     let which = if count == 1 {
@@ -44,7 +40,6 @@ pub(crate) fn run(args: PinArgs) -> Result<u8, Failure> {
             }
         }
     }
-    out.flush().context("cannot write to standard output")?;
     Ok(if failed { exit::USAGE } else { 0 })
 }
 

@@ -22,10 +22,10 @@ pub(super) fn run(args: KeygenArgs) -> Result<u8, Failure> {
     pub_path.push(".pub");
     let pub_path = PathBuf::from(pub_path);
     super::write_file(&pub_path, format!("{}\n", key.public_key()).as_bytes())?;
-    println!("{}", key.public_key());
-    println!("key id {}", key.public_key().id());
-    println!("private key: {} (keep it offline)", args.out.display());
-    println!("public key:  {}", pub_path.display());
+    say!("{}", key.public_key());
+    say!("key id {}", key.public_key().id());
+    say!("private key: {} (keep it offline)", args.out.display());
+    say!("public key:  {}", pub_path.display());
     Ok(0)
 }
 

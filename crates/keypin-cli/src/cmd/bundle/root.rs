@@ -76,7 +76,7 @@ pub(super) fn run_root(args: RootArgs) -> Result<u8, Failure> {
             .sign(&refs, None)
             .context("the root does not verify with the --sign-with keys")?;
         write_file(&args.out, &bytes)?;
-        println!(
+        say!(
             "root v1: {} key(s), threshold {}, expires {} -> {}",
             spec.keys.len(),
             spec.threshold,
@@ -119,7 +119,7 @@ pub(super) fn run_rotate(args: RotateArgs) -> Result<u8, Failure> {
             )
         })?;
         write_file(&args.out, &bytes)?;
-        println!(
+        say!(
             "root v{version}: {} key(s), threshold {threshold}, expires {expires}; signed by root v{} and by itself -> {}",
             spec.keys.len(),
             old.version(),

@@ -40,7 +40,7 @@ pub(super) fn run(args: ServeArgs) -> Result<u8, Failure> {
         .local_addr()
         .context("no local address")
         .map_err(usage)?;
-    println!("serving {} on http://{addr}/", args.dir.display());
+    say!("serving {} on http://{addr}/", args.dir.display());
     let _ = std::io::stdout().flush();
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };

@@ -105,7 +105,7 @@ pub(super) fn run(args: SignArgs) -> Result<u8, Failure> {
             )
             .context("the signed bundle does not verify")?;
         write_file(&args.out, &bytes)?;
-        println!(
+        say!(
             "bundle {}/{} v{}: {} rule(s), expires {}, {} signature(s) for root v{} (threshold {}) -> {}",
             verified.app_id(),
             verified.environment(),

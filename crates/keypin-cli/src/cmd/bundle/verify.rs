@@ -61,7 +61,7 @@ pub(super) fn run(args: VerifyArgs) -> Result<u8, Failure> {
     ));
     match root.verify_bundle(&bytes, &expect, now) {
         Ok(v) => {
-            println!(
+            say!(
                 "valid: {}/{} v{}, issued {}, expires {}, {} rule(s), signed by a threshold ({}) of root v{}",
                 v.app_id(),
                 v.environment(),
@@ -73,7 +73,7 @@ pub(super) fn run(args: VerifyArgs) -> Result<u8, Failure> {
                 root.version()
             );
             if args.app_id.is_none() {
-                println!("note: app id and environment not checked (pass --app-id and --env)");
+                say!("note: app id and environment not checked (pass --app-id and --env)");
             }
             Ok(0)
         }
