@@ -371,20 +371,8 @@ fn serve_tls(
 ) -> Result<(), String> {
     let conn = ServerConnection::new(config).map_err(|e| e.to_string())?;
     let mut tls = StreamOwned::new(conn, stream);
-    while tls.conn.is_handshaking() {
-        let progress = tls.conn.complete_io(&mut tls.sock);
-        if let Some(sni) = tls.conn.server_name() {
-            let sni = sni.to_owned();
-            update(log, row, |r| r.sni = Some(sni));
-        }
-        match progress {
-            Ok((0, 0)) if tls.conn.is_handshaking() => {
-                return Err("the client closed the connection during the handshake".into());
-            }
-            Ok(_) => {}
-            Err(e) => return Err(io_text(&e)),
-        }
-    }
+    keypin_pki::drive_handshake(&mut tls, |sni| update(log, row, |r| r.sni = Some(sni)))
+        .map_err(|e| e.describe(io_text))?;
     update(log, row, |r| r.handshake_completed = true);
     read_request(&mut tls, log, row)?;
     let response = match redirect {

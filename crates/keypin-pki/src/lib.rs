@@ -51,5 +51,6 @@ pub use error::Error;
 pub use files::write_pem_files;
 pub use key::KeyAlg;
 pub use server::{
-    ConnectionLog, RESPONSE_BODY, ServerOptions, ServerVersions, TlsServer, signing_key,
+    ConnectionLog, HandshakeEnd, RESPONSE_BODY, ServerOptions, ServerVersions, TlsServer,
+    drive_handshake, signing_key,
 };

@@ -392,21 +392,10 @@ fn serve(
         .map_err(|e| format!("configuring the socket: {e}"))?;
     let conn = ServerConnection::new(config).map_err(|e| e.to_string())?;
     let mut tls = StreamOwned::new(conn, stream);
-
-    while tls.conn.is_handshaking() {
-        let progress = tls.conn.complete_io(&mut tls.sock);
-        if let Some(sni) = tls.conn.server_name() {
-            let sni = sni.to_owned();
-            update(log, row, |entry| entry.sni = Some(sni));
-        }
-        match progress {
-            Ok((0, 0)) if tls.conn.is_handshaking() => {
-                return Err("the client closed the connection during the handshake".to_owned());
-            }
-            Ok(_) => {}
-            Err(e) => return Err(describe_io(&e)),
-        }
-    }
+    drive_handshake(&mut tls, |sni| {
+        update(log, row, |entry| entry.sni = Some(sni))
+    })
+    .map_err(|e| e.describe(describe_io))?;
     let version = tls.conn.protocol_version();
     let alpn = tls.conn.alpn_protocol().map(<[u8]>::to_vec);
     let resumed = tls.conn.handshake_kind() == Some(HandshakeKind::Resumed);
@@ -452,6 +441,47 @@ fn serve(
             .map_err(|e| describe_io(&e))?;
     }
     let _ignored = tls.sock.shutdown(Shutdown::Write);
+    Ok(())
+}
+
+/// How a server-side handshake ended early.
+#[derive(Debug)]
+pub enum HandshakeEnd {
+    /// The client closed the connection before the handshake finished.
+    ClosedByClient,
+    /// An I/O or TLS error (rustls errors arrive wrapped in `InvalidData`).
+    Io(io::Error),
+}
+
+impl HandshakeEnd {
+    /// Text for a connection log, with `io` describing I/O errors.
+    pub fn describe(&self, io: impl Fn(&io::Error) -> String) -> String {
+        match self {
+            Self::ClosedByClient => "the client closed the connection during the handshake".into(),
+            Self::Io(e) => io(e),
+        }
+    }
+}
+
+/// Drives a server-side TLS handshake to its end, reporting the client's SNI name as soon as
+/// it is known (the lab's and this crate's servers both log it, even for failed handshakes).
+pub fn drive_handshake(
+    tls: &mut StreamOwned<ServerConnection, TcpStream>,
+    mut on_sni: impl FnMut(String),
+) -> Result<(), HandshakeEnd> {
+    let mut sni_seen = false;
+    while tls.conn.is_handshaking() {
+        let progress = tls.conn.complete_io(&mut tls.sock);
+        if !sni_seen && let Some(sni) = tls.conn.server_name() {
+            sni_seen = true;
+            on_sni(sni.to_owned());
+        }
+        match progress {
+            Ok((0, 0)) if tls.conn.is_handshaking() => return Err(HandshakeEnd::ClosedByClient),
+            Ok(_) => {}
+            Err(e) => return Err(HandshakeEnd::Io(e)),
+        }
+    }
     Ok(())
 }
 
