@@ -8,9 +8,9 @@ use core::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 
-use rustls_pki_types::UnixTime;
+use rustls_pki_types::{CertificateDer, UnixTime};
 
-use crate::policy::ReportOnlyReason;
+use crate::policy::{ReportOnlyReason, Rule};
 use crate::verifier::PinFailure;
 
 /// Something pinning wants someone to know.
@@ -29,6 +29,25 @@ pub enum PinEvent {
         reason: ReportOnlyReason,
         /// The details.
         failure: Box<PinFailure>,
+    },
+    /// A host covered by a rule presented a chain that failed ordinary validation (an
+    /// untrusted issuer, an expired or misnamed certificate, ...): the connection was refused
+    /// before any pin could match. The classic interception case. Sent only on that failure.
+    ChainInvalid {
+        /// The host connected to.
+        host: String,
+        /// The port, when known (a rustls verifier is never told it: `None` from a handshake).
+        port: Option<u16>,
+        /// The chain as the server sent it, leaf first.
+        served_chain: Vec<CertificateDer<'static>>,
+        /// The rule that covers the host.
+        rule: Box<Rule>,
+        /// Where the rule is (policy source and line).
+        rule_location: String,
+        /// Why validation failed.
+        error: rustls::Error,
+        /// When it happened.
+        at: UnixTime,
     },
     /// A connection used a rule whose pins have expired: it is no longer enforced.
     /// Sent on every such connection, whether the pins matched or not, so that an expired
@@ -112,6 +131,9 @@ impl PinEventSink for LogSink {
         match &event {
             PinEvent::Refused { failure } => log::error!("keypin: {failure}"),
             PinEvent::ReportOnlyMismatch { failure, .. } => log::warn!("keypin: {failure}"),
+            PinEvent::ChainInvalid { host, error, .. } => {
+                log::error!("keypin: the chain of pinned host {host} failed validation: {error}")
+            }
             PinEvent::PinsExpired { host, expires, .. } => log::warn!(
                 "keypin: the pins for {host} expired after {expires} and are only reported, not enforced; ship new pins"
             ),

@@ -25,7 +25,8 @@
 //! Modules: [`pin`] (pins and their spellings), [`host`] (host patterns), [`policy`] (rules,
 //! parsing, lookup), [`verifier`] (the rustls verifier), [`roots`], [`events`], [`clock`],
 //! [`bundle`] (signed, versioned pin bundles and their root of trust); with the `updater`
-//! feature, `updater` (fetches bundles and swaps the live policy for new connections).
+//! feature, `updater` (fetches bundles and swaps the live policy for new connections); with the
+//! `reports` feature, `report` (sends pin-failure reports to a collector, off the handshake path).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -37,8 +38,14 @@ pub mod dn;
 mod error;
 pub mod events;
 pub mod host;
+#[cfg(any(feature = "updater", feature = "reports"))]
+mod http;
+#[cfg(any(feature = "updater", feature = "reports"))]
+mod persist;
 pub mod pin;
 pub mod policy;
+#[cfg(feature = "reports")]
+pub mod report;
 pub mod roots;
 #[cfg(feature = "updater")]
 pub mod updater;
@@ -50,7 +57,9 @@ pub use error::{Diagnostic, Error, PinParseError, PolicyError};
 pub use events::{ChannelSink, LogSink, PinEvent, PinEventSink};
 pub use host::HostPattern;
 pub use pin::{Pin, PinFormat, PinKind};
-pub use policy::{Enforcement, Mode, OnExpiry, Policy, ReportOnlyReason, Rule, RuleSpec};
+pub use policy::{
+    Enforcement, Mode, OnExpiry, Policy, ReportDelivery, ReportOnlyReason, Rule, RuleSpec,
+};
 pub use roots::Roots;
 pub use verifier::{
     PathEntry, PinFailure, PinMatch, PinningVerifier, Position, Verdict, VerifyError,

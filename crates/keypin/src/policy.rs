@@ -11,6 +11,11 @@
 //! on_expiry = "report-only"    # or "enforce"; what an expired rule does
 //! trust_anchors = ["private-ca.pem"]  # optional extra roots for this rule (PEM files or inline PEM)
 //! name = "api"                 # optional label for reports
+//! report_uris = ["https://reports.example.com/v1/reports"]  # optional: where failures for
+//!                              # these hosts are reported (feature `reports`), like HPKP's
+//!                              # report-uri and TrustKit's kTSKReportUris
+//! report_delivery = "pinned"   # or "unpinned": reports *sent to* these hosts skip this
+//!                              # rule's pins (ordinary validation only); default pinned
 //! ```
 //!
 //! Every problem in a file is reported at once, each with its line and a hint.
@@ -70,6 +75,18 @@ pub enum ReportOnlyReason {
     },
 }
 
+/// How reports are delivered to a report URI whose host this rule covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum ReportDelivery {
+    /// The report connection is pinned like any other connection to the host (default,
+    /// RFC 7469 §3): a report host failing its pins gets no report, and delivery is retried.
+    #[default]
+    Pinned,
+    /// The report connection gets ordinary validation only (this rule's pins are skipped), so
+    /// reports still arrive while the report host's own pins are wrong. Must be asked for.
+    Unpinned,
+}
+
 /// An extra trust anchor a rule brings (for private PKIs), with its certificate so that
 /// certificate pins can match it too.
 #[derive(Debug, Clone)]
@@ -91,6 +108,8 @@ pub struct Rule {
     on_expiry: OnExpiry,
     anchors: Arc<[ExtraAnchor]>,
     line: usize,
+    report_uris: Vec<String>,
+    report_delivery: ReportDelivery,
 }
 
 impl Rule {
@@ -121,6 +140,14 @@ impl Rule {
     /// Extra trust anchors for this rule.
     pub fn extra_anchors(&self) -> &[ExtraAnchor] {
         &self.anchors
+    }
+    /// Where failures for this rule's hosts are reported (`http://` or `https://` URLs).
+    pub fn report_uris(&self) -> &[String] {
+        &self.report_uris
+    }
+    /// How reports sent *to* this rule's hosts are delivered.
+    pub fn report_delivery(&self) -> ReportDelivery {
+        self.report_delivery
     }
     /// The line of the rule's `[[rule]]` header in its policy file.
     pub fn line(&self) -> usize {
@@ -254,6 +281,48 @@ impl Policy {
     }
 }
 
+impl Policy {
+    /// The same policy without the rules that `keep` refuses (their hosts then get ordinary
+    /// validation only). The report sender uses it for `report_delivery = "unpinned"`.
+    pub fn retain_rules(&self, keep: impl Fn(&Rule) -> bool) -> Self {
+        let v = Validator {
+            rules: self.rules.clone(),
+            ..Validator::new(&self.source_name, "")
+        };
+        v.finish_with(keep).unwrap_or_else(|_| Self::empty())
+    }
+}
+
+/// A report URI must be an absolute `http://` or `https://` URL with a host.
+fn check_report_uri(uri: &str) -> Result<(), String> {
+    let (scheme, rest) = uri
+        .split_once("://")
+        .ok_or_else(|| format!("{uri:?} is not a URL (no scheme://)"))?;
+    if !scheme.eq_ignore_ascii_case("https") && !scheme.eq_ignore_ascii_case("http") {
+        return Err(format!("{uri:?}: a report URI must be http:// or https://"));
+    }
+    let authority = rest.split('/').next().unwrap_or("");
+    let host = authority
+        .strip_prefix('[')
+        .and_then(|a| a.split_once(']').map(|(h, _)| h))
+        .unwrap_or_else(|| authority.rsplit_once(':').map_or(authority, |(h, _)| h));
+    if host.is_empty() {
+        return Err(format!("{uri:?}: the URL has no host"));
+    }
+    if uri.chars().any(|c| c.is_whitespace() || c.is_control()) || authority.contains('@') {
+        return Err(format!(
+            "{uri:?}: spaces, control characters and credentials are not allowed in a report URI"
+        ));
+    }
+    if let Some((_, port)) = authority.rsplit_once(':')
+        && !authority.ends_with(']')
+        && port.parse::<u16>().ok().filter(|p| *p != 0).is_none()
+    {
+        return Err(format!("{uri:?}: bad port {port:?}"));
+    }
+    Ok(())
+}
+
 /// A rule described in code, validated exactly like one read from a file.
 #[derive(Debug, Clone, Default)]
 pub struct RuleSpec {
@@ -273,6 +342,10 @@ pub struct RuleSpec {
     pub trust_anchors: Vec<String>,
     /// Label.
     pub name: Option<String>,
+    /// Report URIs.
+    pub report_uris: Vec<String>,
+    /// `pinned` (default) or `unpinned`.
+    pub report_delivery: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -299,6 +372,10 @@ struct RawRule {
     trust_anchors: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     name: Option<String>,
+    #[serde(default)]
+    report_uris: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    report_delivery: Option<Spanned<String>>,
 }
 
 fn parse(text: &str, source_name: &str, base_dir: Option<&Path>) -> Result<Policy, PolicyError> {
@@ -315,7 +392,8 @@ fn parse(text: &str, source_name: &str, base_dir: Option<&Path>) -> Result<Polic
             let hint = if message.contains("unknown field") {
                 Some(
                     "a [[rule]] takes hosts, pins, include_subdomains, expires, mode, on_expiry, \
-                     trust_anchors and name; the top level takes only [[rule]] tables"
+                     trust_anchors, name, report_uris and report_delivery; the top level takes \
+                     only [[rule]] tables"
                         .to_string(),
                 )
             } else if message.contains("missing field") {
@@ -380,6 +458,16 @@ fn parse(text: &str, source_name: &str, base_dir: Option<&Path>) -> Result<Polic
                 a.into_inner()
             })
             .collect();
+        let report_uris = r
+            .report_uris
+            .unwrap_or_default()
+            .into_iter()
+            .map(|u| {
+                spec_spans.report_uri_items.push(u.span().start);
+                u.into_inner()
+            })
+            .collect();
+        let report_delivery = take(r.report_delivery, &mut spec_spans.report_delivery);
         v.spans = spec_spans;
         v.rule_line = Some(rule_line);
         v.add_rule(
@@ -393,6 +481,8 @@ fn parse(text: &str, source_name: &str, base_dir: Option<&Path>) -> Result<Polic
                 on_expiry,
                 trust_anchors,
                 name: r.name,
+                report_uris,
+                report_delivery,
             },
         );
     }
@@ -410,6 +500,8 @@ struct Spans {
     mode: Option<usize>,
     on_expiry: Option<usize>,
     anchor_items: Vec<usize>,
+    report_uri_items: Vec<usize>,
+    report_delivery: Option<usize>,
 }
 
 struct Validator {
@@ -604,6 +696,42 @@ impl Validator {
             }
         }
 
+        let report_delivery = match spec.report_delivery.as_deref() {
+            None | Some("pinned") => ReportDelivery::Pinned,
+            Some("unpinned") => ReportDelivery::Unpinned,
+            Some(other) => {
+                self.report(
+                    self.spans.report_delivery,
+                    field("report_delivery"),
+                    format!("unknown report_delivery {other:?}"),
+                    Some(
+                        "use \"pinned\" (default: reports to these hosts are pinned too) or \
+                         \"unpinned\" (reports to these hosts skip this rule's pins)",
+                    ),
+                );
+                ReportDelivery::Pinned
+            }
+        };
+        let mut report_uris = Vec::new();
+        for (j, u) in spec.report_uris.iter().enumerate() {
+            let at = self.spans.report_uri_items.get(j).copied();
+            match check_report_uri(u) {
+                Ok(()) if report_uris.contains(u) => self.report(
+                    at,
+                    format!("rule[{i}].report_uris[{j}]"),
+                    format!("report URI {u:?} is listed twice"),
+                    Some("remove the duplicate"),
+                ),
+                Ok(()) => report_uris.push(u.clone()),
+                Err(msg) => self.report(
+                    at,
+                    format!("rule[{i}].report_uris[{j}]"),
+                    msg,
+                    Some("write a full URL, like \"https://reports.example.com/v1/reports\""),
+                ),
+            }
+        }
+
         if self.diagnostics.len() == errors_before {
             self.rules.push(Rule {
                 name: spec.name,
@@ -614,6 +742,8 @@ impl Validator {
                 on_expiry,
                 anchors: anchors.into(),
                 line: self.rule_line.unwrap_or(0),
+                report_uris,
+                report_delivery,
             });
         }
     }
@@ -647,7 +777,13 @@ impl Validator {
         Ok(out)
     }
 
-    fn finish(mut self) -> Result<Policy, PolicyError> {
+    fn finish(self) -> Result<Policy, PolicyError> {
+        self.finish_with(|_| true)
+    }
+
+    /// Builds the policy from the rules that `keep` accepts (all, for a normal policy).
+    fn finish_with(mut self, keep: impl Fn(&Rule) -> bool) -> Result<Policy, PolicyError> {
+        self.rules.retain(|r| keep(r));
         if !self.diagnostics.is_empty() {
             // File order, whatever order the checks ran in.
             self.diagnostics.sort_by_key(|d| (d.line, d.column));

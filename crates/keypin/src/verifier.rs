@@ -78,6 +78,9 @@ pub struct PinFailure {
     pub rule_location: String,
     /// What the rule did about it.
     pub enforcement: Enforcement,
+    /// The chain as the server sent it, leaf first (for reports: RFC 7469's
+    /// `served-certificate-chain`).
+    pub served_chain: Vec<CertificateDer<'static>>,
 }
 
 impl fmt::Display for PinFailure {
@@ -418,21 +421,38 @@ impl PinningVerifier {
                 rule_hosts: rule.hosts().iter().map(ToString::to_string).collect(),
                 rule_location: format!("{}:{}", self.policy.source_name(), rule.line()),
                 enforcement,
+                served_chain: served_chain(end_entity, intermediates),
             })
+        };
+        // A pinned host whose chain fails ordinary validation (the interception case): say so
+        // through the event hook too. Only on this error path, never on success.
+        let invalid = |e: rustls::Error| {
+            if self.events.is_some() {
+                self.emit(PinEvent::ChainInvalid {
+                    host: host.to_string(),
+                    port: None,
+                    served_chain: served_chain(end_entity, intermediates),
+                    rule: Box::new(rule.clone()),
+                    rule_location: format!("{}:{}", self.policy.source_name(), rule.line()),
+                    error: e.clone(),
+                    at: now,
+                });
+            }
+            cert_err(e)
         };
 
         match (built, matched) {
             (Ok(_), Some(m)) => {
                 // 3. The hostname: a pin never replaces it.
                 ee.verify_is_valid_for_subject_name(server_name)
-                    .map_err(|e| cert_err(pki_error(e)))?;
+                    .map_err(|e| invalid(pki_error(e)))?;
                 self.note_expiry(rule, &host, now);
                 Ok((Verdict::Matched(m), accepted.into_inner()))
             }
             // Every validated path lacked a pin (webpki's own error then is only our marker).
             (Err(_), None) if !rejected.is_empty() => {
                 ee.verify_is_valid_for_subject_name(server_name)
-                    .map_err(|e| cert_err(pki_error(e)))?;
+                    .map_err(|e| invalid(pki_error(e)))?;
                 self.note_expiry(rule, &host, now);
                 let first_path = rejected.first().cloned().unwrap_or_default();
                 let failure = failure(rejected);
@@ -452,7 +472,7 @@ impl PinningVerifier {
                     }
                 }
             }
-            (Err(e), _) => Err(cert_err(pki_error(e))),
+            (Err(e), _) => Err(invalid(pki_error(e))),
             // webpki accepted a path only through our callback, which records a match first.
             (Ok(_), None) => Err(cert_err(rustls::Error::General(
                 "path accepted without a pin decision".into(),
@@ -685,6 +705,17 @@ impl Pin {
             sha256(&[webpki::spki_for_anchor(anchor).as_ref()]),
         )
     }
+}
+
+/// The served chain, owned, leaf first (failure paths only).
+fn served_chain(
+    end_entity: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+) -> Vec<CertificateDer<'static>> {
+    core::iter::once(end_entity)
+        .chain(intermediates)
+        .map(|c| c.clone().into_owned())
+        .collect()
 }
 
 /// The server name as text; borrowed for DNS names (no allocation in a handshake).

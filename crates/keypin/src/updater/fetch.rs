@@ -2,8 +2,8 @@
 //! the transport needs no trust of its own; the cap on bytes is enforced while reading.
 
 use core::fmt;
-use std::io::{BufRead as _, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs as _};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +11,7 @@ use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use rustls_pki_types::ServerName;
 
 use super::store::PolicyStore;
+use crate::http::{self, HttpError, Request, Url};
 
 /// What a fetch returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,7 +75,7 @@ impl HttpFetcher {
     /// A fetcher for `http://host:port/prefix/`. Only `http://` URLs are accepted.
     pub fn new(base_url: &str) -> Result<Self, FetchError> {
         Ok(Self {
-            base: BaseUrl::parse(base_url, "http", 80)?,
+            base: BaseUrl::parse(base_url, "http")?,
             timeout: Duration::from_secs(15),
         })
     }
@@ -91,53 +92,22 @@ impl HttpFetcher {
     }
 }
 
-/// `scheme://host[:port][/prefix]`, parsed once.
+/// `scheme://host[:port][/prefix]`, parsed once (the shared [`crate::http::Url`]).
 #[derive(Debug, Clone)]
-struct BaseUrl {
-    host: String,
-    port: u16,
-    prefix: String,
-}
+struct BaseUrl(Url);
 
 impl BaseUrl {
-    fn parse(url: &str, scheme: &str, default_port: u16) -> Result<Self, FetchError> {
-        let bad = |reason: String| FetchError::Transport {
-            name: url.to_string(),
-            reason,
-        };
-        let rest = url
-            .strip_prefix(scheme)
-            .and_then(|r| r.strip_prefix("://"))
-            .ok_or_else(|| bad(format!("only {scheme}:// URLs are accepted here")))?;
-        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((h, p)) => (
-                h,
-                p.parse::<u16>()
-                    .map_err(|_| bad(format!("bad port {p:?}")))?,
-            ),
-            None => (authority, default_port),
-        };
-        if host.is_empty() {
-            return Err(bad("no host".into()));
-        }
-        let prefix = path.trim_end_matches('/');
-        Ok(Self {
-            host: host.to_string(),
-            port,
-            prefix: if prefix.is_empty() {
-                String::new()
-            } else {
-                format!("/{prefix}")
-            },
-        })
+    fn parse(url: &str, scheme: &'static str) -> Result<Self, FetchError> {
+        Url::parse(url, &[scheme])
+            .map(Self)
+            .map_err(|reason| FetchError::Transport {
+                name: url.to_string(),
+                reason,
+            })
     }
 
-    fn describe(&self, scheme: &str, name: &str) -> String {
-        format!(
-            "{scheme}://{}:{}{}/{name}",
-            self.host, self.port, self.prefix
-        )
+    fn describe(&self, name: &str) -> String {
+        format!("{}/{name}", self.0.display())
     }
 }
 
@@ -146,130 +116,54 @@ fn connect(
     timeout: Duration,
     fixed: Option<SocketAddr>,
 ) -> Result<TcpStream, GetError> {
-    let addr = match fixed {
-        Some(addr) => addr,
-        None => (base.host.as_str(), base.port)
-            .to_socket_addrs()
-            .map_err(|e| e.to_string())?
-            .next()
-            .ok_or_else(|| GetError::Other("no address".into()))?,
-    };
-    let stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| e.to_string())?;
-    stream
-        .set_read_timeout(Some(timeout))
-        .and_then(|()| stream.set_write_timeout(Some(timeout)))
-        .map_err(|e| e.to_string())?;
-    Ok(stream)
+    Ok(http::connect(&base.0.host, base.0.port, timeout, fixed)?)
 }
 
 /// One HTTP/1.1 GET over `stream`, the body capped at `max` bytes.
 fn exchange<S: Read + Write>(
-    mut stream: S,
+    stream: S,
     base: &BaseUrl,
     name: &str,
     etag: Option<&str>,
     max: usize,
 ) -> Result<Fetched, GetError> {
-    let inm = etag
-        .map(|e| format!("If-None-Match: {e}\r\n"))
-        .unwrap_or_default();
-    let request = format!(
-        "GET {}/{name} HTTP/1.1\r\nHost: {}\r\n{inm}Connection: close\r\n\r\n",
-        base.prefix, base.host
-    );
-    stream
-        .write_all(request.as_bytes())
-        .and_then(|()| stream.flush())
-        .map_err(|e| e.to_string())?;
-    let mut reader = BufReader::new(stream);
-    let mut status = String::new();
-    reader.read_line(&mut status).map_err(|e| e.to_string())?;
-    let code: u16 = status
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| GetError::Other(format!("not an HTTP response: {:?}", status.trim())))?;
-    let mut etag = None;
-    let mut length: Option<usize> = None;
-    let mut head = 0usize;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).map_err(|e| e.to_string())? == 0 {
-            break;
-        }
-        head += line.len();
-        if head > 16 * 1024 {
-            return Err(GetError::Other("response head over 16 KiB".into()));
-        }
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = line.split_once(':') {
-            let k = k.trim();
-            if k.eq_ignore_ascii_case("etag") {
-                etag = Some(v.trim().to_string());
-            } else if k.eq_ignore_ascii_case("content-length") {
-                length = v.trim().parse().ok();
-            }
-        }
-    }
-    match code {
-        304 => return Ok(Fetched::NotModified),
-        404 => return Ok(Fetched::NotFound),
-        200 => {}
-        other => return Err(GetError::Other(format!("HTTP status {other}"))),
-    }
-    let body = match length {
-        Some(len) if len > max => return Err(GetError::TooLarge),
-        Some(len) => {
-            let mut body = vec![0; len];
-            reader
-                .read_exact(&mut body)
-                .map_err(|e| format!("truncated response: {e}"))?;
-            body
-        }
-        None => {
-            let mut body = Vec::new();
-            // One byte past the cap tells "exactly at the cap" from "over it".
-            let cap = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
-            reader
-                .take(cap)
-                .read_to_end(&mut body)
-                .map_err(|e| e.to_string())?;
-            if body.len() > max {
-                return Err(GetError::TooLarge);
-            }
-            body
-        }
-    };
-    Ok(Fetched::Content { body, etag })
-}
-
-enum GetError {
-    TooLarge,
-    Other(String),
-}
-
-impl GetError {
-    /// The public error for fetching `name` from `base` over `scheme` with a cap of `max` bytes.
-    fn into_fetch_error(self, base: &BaseUrl, scheme: &str, name: &str, max: usize) -> FetchError {
-        match self {
-            Self::TooLarge => FetchError::TooLarge {
-                name: name.to_string(),
-                max,
-            },
-            Self::Other(reason) => FetchError::Transport {
-                name: base.describe(scheme, name),
-                reason,
-            },
-        }
+    let path = format!("{}/{name}", base.0.path);
+    let headers: Vec<(&str, &str)> = etag.map(|e| ("If-None-Match", e)).into_iter().collect();
+    let response = http::exchange(
+        stream,
+        &Request {
+            method: "GET",
+            host: &base.0.host,
+            path: &path,
+            headers: &headers,
+            body: &[],
+        },
+        max,
+    )?;
+    match response.status {
+        304 => Ok(Fetched::NotModified),
+        404 => Ok(Fetched::NotFound),
+        200 => Ok(Fetched::Content {
+            body: response.body,
+            etag: response.etag,
+        }),
+        other => Err(GetError::Other(format!("HTTP status {other}"))),
     }
 }
 
-impl From<String> for GetError {
-    fn from(reason: String) -> Self {
-        Self::Other(reason)
+type GetError = HttpError;
+
+/// The public error for fetching `name` from `base` with a cap of `max` bytes.
+fn into_fetch_error(e: GetError, base: &BaseUrl, name: &str, max: usize) -> FetchError {
+    match e {
+        HttpError::TooLarge => FetchError::TooLarge {
+            name: name.to_string(),
+            max,
+        },
+        HttpError::Other(reason) => FetchError::Transport {
+            name: base.describe(name),
+            reason,
+        },
     }
 }
 
@@ -281,7 +175,7 @@ impl Fetcher for HttpFetcher {
         max_bytes: usize,
     ) -> Result<Fetched, FetchError> {
         self.get(name, etag, max_bytes)
-            .map_err(|e| e.into_fetch_error(&self.base, "http", name, max_bytes))
+            .map_err(|e| into_fetch_error(e, &self.base, name, max_bytes))
     }
 }
 
@@ -326,7 +220,7 @@ impl HttpsFetcher {
 
     fn with_tls(base_url: &str, tls: TlsSource) -> Result<Self, FetchError> {
         Ok(Self {
-            base: BaseUrl::parse(base_url, "https", 443)?,
+            base: BaseUrl::parse(base_url, "https")?,
             timeout: Duration::from_secs(15),
             tls,
             connect_to: None,
@@ -351,8 +245,8 @@ impl HttpsFetcher {
             TlsSource::Store(store) => store.client_config(),
             TlsSource::Fixed(config) => config.clone(),
         };
-        let server_name = ServerName::try_from(self.base.host.clone())
-            .map_err(|e| format!("{:?} is not a server name: {e}", self.base.host))?;
+        let server_name = ServerName::try_from(self.base.0.host.clone())
+            .map_err(|e| format!("{:?} is not a server name: {e}", self.base.0.host))?;
         let conn = ClientConnection::new(config, server_name).map_err(|e| e.to_string())?;
         let tcp = connect(&self.base, self.timeout, self.connect_to)?;
         exchange(StreamOwned::new(conn, tcp), &self.base, name, etag, max)
@@ -367,6 +261,6 @@ impl Fetcher for HttpsFetcher {
         max_bytes: usize,
     ) -> Result<Fetched, FetchError> {
         self.get(name, etag, max_bytes)
-            .map_err(|e| e.into_fetch_error(&self.base, "https", name, max_bytes))
+            .map_err(|e| into_fetch_error(e, &self.base, name, max_bytes))
     }
 }

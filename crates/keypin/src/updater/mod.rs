@@ -439,7 +439,7 @@ impl Updater {
             }
         }
         drop(inner);
-        jitter(base)
+        crate::http::jitter(base)
     }
 
     /// Runs checks on a background thread until the handle is stopped or dropped.
@@ -526,13 +526,4 @@ fn restore(
         .verify_bundle(&bytes, &expect, at)
         .map_err(|e| format!("the stored bundle no longer verifies: {e}"));
     Ok((root, Some(bundle)))
-}
-
-/// `base` scaled by a random factor in [0.75, 1.25).
-fn jitter(base: Duration) -> Duration {
-    let mut byte = [0u8; 2];
-    let r = aws_lc_rs::rand::fill(&mut byte).map_or(0.5, |()| {
-        f64::from(u16::from_le_bytes(byte)) / f64::from(u16::MAX)
-    });
-    base.mul_f64(0.75 + 0.5 * r)
 }

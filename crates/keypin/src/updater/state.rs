@@ -7,7 +7,7 @@
 //! file (a crash before the rename) is ignored and removed.
 
 use std::fs::{self, File};
-use std::io::{Read as _, Write as _};
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
@@ -118,26 +118,6 @@ impl StateDir {
             ..state.clone()
         };
         let bytes = serde_json::to_vec(&state).map_err(std::io::Error::other)?;
-        fs::create_dir_all(&self.dir)?;
-        let temp = self.dir.join(STATE_TEMP_FILE);
-        {
-            let mut file = File::create(&temp)?;
-            file.write_all(&bytes)?;
-            file.sync_all()?;
-        }
-        fs::rename(&temp, self.path())?;
-        sync_dir(&self.dir)
+        crate::persist::write_atomic(&self.dir, STATE_FILE, STATE_TEMP_FILE, &bytes)
     }
-}
-
-#[cfg(unix)]
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> std::io::Result<()> {
-    // Windows cannot open a directory as a file; rename there is already durable enough
-    // for our purpose (the rename itself is atomic).
-    Ok(())
 }

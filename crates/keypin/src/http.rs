@@ -1,0 +1,348 @@
+//! A small HTTP/1.1 client over std, shared by the updater (GET of bundles) and the report
+//! sender (POST of reports): URL parsing, connecting with timeouts, one request per
+//! connection, a capped response body. TLS is the caller's business: it hands in a stream
+//! (plain TCP, or rustls over TCP with keypin's pinned configuration).
+
+use std::io::{BufRead as _, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs as _};
+use std::time::Duration;
+
+/// `scheme://host[:port][/path]`, parsed once. Only `http` and `https`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Url {
+    /// `http` or `https`.
+    pub scheme: &'static str,
+    /// The host as written (a name or an IP address; IPv6 without brackets).
+    pub host: String,
+    /// The port, or the scheme's default.
+    pub port: u16,
+    /// The path without a trailing slash; empty for the root.
+    pub path: String,
+}
+
+impl Url {
+    /// Parses `url`, accepting only the listed schemes. The error says what is wrong.
+    pub fn parse(url: &str, schemes: &[&'static str]) -> Result<Self, String> {
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| format!("{url:?} is not a URL (no scheme://)"))?;
+        let scheme = schemes
+            .iter()
+            .copied()
+            .find(|s| s.eq_ignore_ascii_case(scheme))
+            .ok_or_else(|| {
+                format!(
+                    "{url:?}: only {} URLs are accepted here",
+                    schemes
+                        .iter()
+                        .map(|s| format!("{s}://"))
+                        .collect::<Vec<_>>()
+                        .join(" and ")
+                )
+            })?;
+        let default_port = if scheme == "https" { 443 } else { 80 };
+        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+        if authority.contains('@') {
+            return Err(format!("{url:?}: credentials in a URL are not supported"));
+        }
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let (h, after) = v6
+                .split_once(']')
+                .ok_or_else(|| format!("{url:?}: unclosed [ in the host"))?;
+            match after.strip_prefix(':') {
+                Some(p) => (h, parse_port(url, p)?),
+                None if after.is_empty() => (h, default_port),
+                None => return Err(format!("{url:?}: unexpected {after:?} after the host")),
+            }
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h, parse_port(url, p)?),
+                None => (authority, default_port),
+            }
+        };
+        if host.is_empty() {
+            return Err(format!("{url:?}: no host"));
+        }
+        if host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!(
+                "{url:?}: the host contains spaces or control characters"
+            ));
+        }
+        let path = path.trim_end_matches('/');
+        if path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!(
+                "{url:?}: the path contains spaces or control characters"
+            ));
+        }
+        Ok(Self {
+            scheme,
+            host: host.to_ascii_lowercase(),
+            port,
+            path: if path.is_empty() {
+                String::new()
+            } else {
+                format!("/{path}")
+            },
+        })
+    }
+
+    /// The URL again, normalised.
+    pub fn display(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        format!("{}://{host}:{}{}", self.scheme, self.port, self.path)
+    }
+}
+
+fn parse_port(url: &str, p: &str) -> Result<u16, String> {
+    p.parse::<u16>()
+        .ok()
+        .filter(|p| *p != 0)
+        .ok_or_else(|| format!("{url:?}: bad port {p:?}"))
+}
+
+/// A TCP connection to `host:port` (or to `fixed`), with read and write timeouts.
+pub(crate) fn connect(
+    host: &str,
+    port: u16,
+    timeout: Duration,
+    fixed: Option<SocketAddr>,
+) -> Result<TcpStream, String> {
+    let addrs: Vec<SocketAddr> = match fixed {
+        Some(addr) => vec![addr],
+        None => (host, port)
+            .to_socket_addrs()
+            .map_err(|e| format!("cannot resolve {host}: {e}"))?
+            .collect(),
+    };
+    let mut last = format!("{host} has no address");
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(stream) => {
+                stream
+                    .set_read_timeout(Some(timeout))
+                    .and_then(|()| stream.set_write_timeout(Some(timeout)))
+                    .map_err(|e| e.to_string())?;
+                return Ok(stream);
+            }
+            Err(e) => last = format!("cannot connect to {addr}: {e}"),
+        }
+    }
+    Err(last)
+}
+
+/// One request.
+#[derive(Debug)]
+pub(crate) struct Request<'a> {
+    /// `GET`, `POST`, ...
+    pub method: &'a str,
+    /// The host header.
+    pub host: &'a str,
+    /// The path, starting with `/`.
+    pub path: &'a str,
+    /// Extra headers.
+    pub headers: &'a [(&'a str, &'a str)],
+    /// The body (sent with a `Content-Length` when not empty or when the method is POST).
+    pub body: &'a [u8],
+}
+
+/// One response. The body is read only for 2xx statuses.
+#[derive(Debug)]
+pub(crate) struct Response {
+    pub status: u16,
+    pub etag: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// Why an exchange failed.
+#[derive(Debug)]
+pub(crate) enum HttpError {
+    /// The body was over the cap.
+    TooLarge,
+    /// Anything else, for a person.
+    Other(String),
+}
+
+impl From<String> for HttpError {
+    fn from(reason: String) -> Self {
+        Self::Other(reason)
+    }
+}
+
+/// One HTTP/1.1 exchange over `stream` (`Connection: close`), the body capped at `max` bytes.
+pub(crate) fn exchange<S: Read + Write>(
+    mut stream: S,
+    req: &Request<'_>,
+    max: usize,
+) -> Result<Response, HttpError> {
+    let mut head = format!(
+        "{} {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+        req.method,
+        if req.path.is_empty() { "/" } else { req.path },
+        req.host
+    );
+    for (k, v) in req.headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !req.body.is_empty() || req.method == "POST" {
+        head.push_str(&format!("Content-Length: {}\r\n", req.body.len()));
+    }
+    head.push_str("\r\n");
+    stream
+        .write_all(head.as_bytes())
+        .and_then(|()| stream.write_all(req.body))
+        .and_then(|()| stream.flush())
+        .map_err(|e| e.to_string())?;
+    let mut reader = BufReader::new(stream);
+    let mut status = String::new();
+    reader.read_line(&mut status).map_err(|e| e.to_string())?;
+    let code: u16 = status
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("not an HTTP response: {:?}", status.trim()))?;
+    let mut etag = None;
+    let mut length: Option<usize> = None;
+    let mut head_len = 0usize;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).map_err(|e| e.to_string())? == 0 {
+            break;
+        }
+        head_len += line.len();
+        if head_len > 16 * 1024 {
+            return Err(HttpError::Other("response head over 16 KiB".into()));
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            let k = k.trim();
+            if k.eq_ignore_ascii_case("etag") {
+                etag = Some(v.trim().to_string());
+            } else if k.eq_ignore_ascii_case("content-length") {
+                length = v.trim().parse().ok();
+            }
+        }
+    }
+    if !(200..300).contains(&code) || code == 204 {
+        return Ok(Response {
+            status: code,
+            etag,
+            body: Vec::new(),
+        });
+    }
+    let body = match length {
+        Some(len) if len > max => return Err(HttpError::TooLarge),
+        Some(len) => {
+            let mut body = vec![0; len];
+            reader
+                .read_exact(&mut body)
+                .map_err(|e| format!("truncated response: {e}"))?;
+            body
+        }
+        None => {
+            let mut body = Vec::new();
+            // One byte past the cap tells "exactly at the cap" from "over it".
+            let cap = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
+            reader
+                .take(cap)
+                .read_to_end(&mut body)
+                .map_err(|e| e.to_string())?;
+            if body.len() > max {
+                return Err(HttpError::TooLarge);
+            }
+            body
+        }
+    };
+    Ok(Response {
+        status: code,
+        etag,
+        body,
+    })
+}
+
+/// `base` scaled by a random factor in [0.75, 1.25), so a fleet does not retry in lockstep.
+pub(crate) fn jitter(base: Duration) -> Duration {
+    let mut byte = [0u8; 2];
+    let r = aws_lc_rs::rand::fill(&mut byte).map_or(0.5, |()| {
+        f64::from(u16::from_le_bytes(byte)) / f64::from(u16::MAX)
+    });
+    base.mul_f64(0.75 + 0.5 * r)
+}
+
+/// The exponential backoff after `failures` consecutive failures: `min` doubled per failure
+/// after the first, at most `max`, with jitter.
+pub(crate) fn backoff(failures: u32, min: Duration, max: Duration) -> Duration {
+    let factor = 1u32 << failures.saturating_sub(1).min(20);
+    jitter(min.saturating_mul(factor).min(max))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let ok = [
+            ("http://h", "http", "h", 80, ""),
+            (
+                "https://H.example:8443/v1/reports/",
+                "https",
+                "h.example",
+                8443,
+                "/v1/reports",
+            ),
+            ("https://[::1]:9/x", "https", "::1", 9, "/x"),
+            ("http://127.0.0.1:5/", "http", "127.0.0.1", 5, ""),
+        ];
+        for (url, scheme, host, port, path) in ok {
+            let u = Url::parse(url, &["http", "https"]).unwrap();
+            assert_eq!(
+                (u.scheme, u.host.as_str(), u.port, u.path.as_str()),
+                (scheme, host, port, path),
+                "{url}"
+            );
+        }
+        let bad = [
+            ("ftp://h/", "only http:// and https://"),
+            ("h/x", "no scheme"),
+            ("http://:80/", "no host"),
+            ("http://h:0/", "bad port"),
+            ("http://h:99999/", "bad port"),
+            ("http://u:p@h/", "credentials"),
+            ("http://h/a b", "spaces"),
+        ];
+        for (url, want) in bad {
+            let e = Url::parse(url, &["http", "https"]).unwrap_err();
+            assert!(e.contains(want), "{url}: {e}");
+        }
+        assert!(Url::parse("http://h", &["https"]).is_err());
+    }
+
+    #[test]
+    fn backoff_doubles_within_jitter_and_caps() {
+        let min = Duration::from_millis(100);
+        let max = Duration::from_millis(1000);
+        for (failures, base) in [
+            (1, 100),
+            (2, 200),
+            (3, 400),
+            (4, 800),
+            (5, 1000),
+            (30, 1000),
+        ] {
+            let d = backoff(failures, min, max).as_secs_f64() * 1000.0;
+            let base = f64::from(base);
+            assert!(
+                d >= base * 0.75 - 1e-6 && d < base * 1.25 + 1e-6,
+                "{failures}: {d}"
+            );
+        }
+    }
+}

@@ -1,0 +1,603 @@
+//! The report sender: a bounded queue filled from the handshake thread and one std thread that
+//! batches, POSTs, backs off and de-duplicates.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
+use rustls_pki_types::ServerName;
+
+use super::dedup::Dedup;
+use super::model::{AppInfo, Common, Report};
+use crate::clock::Clock;
+use crate::config::PinnedConfig;
+use crate::events::{PinEvent, PinEventSink};
+use crate::http::{self, Request, Url};
+use crate::policy::{Policy, ReportDelivery};
+use crate::roots::Roots;
+
+/// How the sender works. Build with [`ReportSenderConfig::new`], adjust the public fields.
+#[derive(Debug, Clone)]
+pub struct ReportSenderConfig {
+    /// Where the de-duplication state lives (created when missing).
+    pub state_dir: PathBuf,
+    /// The app fields every report carries.
+    pub app: AppInfo,
+    /// Report URIs for failures whose rule lists none (`report_uris` in the policy wins), and
+    /// for pin-update failures. Like TrustKit's default report URI, but empty by default.
+    pub default_report_uris: Vec<String>,
+    /// `policy-version` in reports (e.g. the bundle version in force).
+    pub policy_version: Option<String>,
+    /// `hostname` of pin-update failure reports (the update source). Default `pin-update`.
+    pub update_host: String,
+    /// Reports waiting at most; when full the oldest is dropped and counted. Default 256.
+    pub capacity: usize,
+    /// Reports per POST at most. Default 50.
+    pub batch_size: usize,
+    /// How long the sender waits for more reports before a POST. Default 2 s.
+    pub batch_delay: Duration,
+    /// First retry after a failed POST; doubles per failure, with ±25 % jitter. Default 30 s.
+    pub retry_min: Duration,
+    /// Longest wait between retries. Default 1 hour.
+    pub retry_max: Duration,
+    /// An identical report (its time aside) is sent once per this window. Default 24 hours.
+    pub dedup_window: Duration,
+    /// Connect, read and write timeout of a POST. Default 15 s.
+    pub timeout: Duration,
+}
+
+impl ReportSenderConfig {
+    /// The defaults above, keeping state in `state_dir`.
+    pub fn new(state_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            state_dir: state_dir.into(),
+            app: AppInfo::default(),
+            default_report_uris: Vec::new(),
+            policy_version: None,
+            update_host: "pin-update".into(),
+            capacity: 256,
+            batch_size: 50,
+            batch_delay: Duration::from_secs(2),
+            retry_min: Duration::from_secs(30),
+            retry_max: Duration::from_secs(3600),
+            dedup_window: Duration::from_secs(24 * 3600),
+            timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+/// Why the sender could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReportError {
+    /// A setting is wrong.
+    #[error("report sender: {0}")]
+    Config(String),
+    /// The delivery TLS configuration could not be built.
+    #[error("report sender: {0}")]
+    Tls(#[from] crate::Error),
+    /// The thread could not start.
+    #[error("report sender: cannot start its thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// What the sender has done so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReportStats {
+    /// Reports waiting (or being sent).
+    pub queued: usize,
+    /// Reports delivered (acknowledged with 2xx).
+    pub sent: u64,
+    /// Reports dropped because the queue was full (the oldest go first).
+    pub dropped: u64,
+    /// Reports not queued because an identical one was pending or sent within the window.
+    pub deduplicated: u64,
+    /// Reports the collector refused as bad (4xx other than 408 and 429); not retried.
+    pub rejected: u64,
+    /// POSTs that failed and will be retried.
+    pub failed_attempts: u64,
+    /// The last delivery error, for a person.
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug)]
+struct Item {
+    uri: String,
+    key: [u8; 32],
+    report: Report,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    items: VecDeque<Item>,
+    in_flight: Vec<[u8; 32]>,
+    urgent: bool,
+    last_error: Option<String>,
+}
+
+#[derive(Debug)]
+struct Delivery {
+    policy: Arc<Policy>,
+    tls: Arc<ClientConfig>,
+    common: Common,
+}
+
+#[derive(Debug)]
+struct Shared {
+    config: ReportSenderConfig,
+    clock: Arc<dyn Clock>,
+    roots: Roots,
+    delivery: RwLock<Delivery>,
+    queue: Mutex<Queue>,
+    wake: Condvar,
+    dedup: Mutex<Dedup>,
+    stop: AtomicBool,
+    sent: AtomicU64,
+    dropped: AtomicU64,
+    deduplicated: AtomicU64,
+    rejected: AtomicU64,
+    failed: AtomicU64,
+}
+
+/// Sends pin-failure reports off the handshake path. Give it to
+/// [`crate::PinnedConfigBuilder::events`] (it is a [`PinEventSink`]); the thread stops when the
+/// last handle is dropped (undelivered reports are then lost: call [`ReportSender::flush`]
+/// first when it matters).
+///
+/// Report connections to `https://` URIs use a pinned configuration of the same policy
+/// (RFC 7469 §3), except that rules with `report_delivery = "unpinned"` are left out of it.
+/// That configuration has no event hook, so a failing delivery never produces a report about
+/// itself (no loop); it is retried with backoff.
+#[derive(Debug)]
+pub struct ReportSender {
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    startup_warning: Option<String>,
+}
+
+impl ReportSender {
+    /// Starts the sender for `policy`, whose report connections trust `roots` (the app's).
+    pub fn start(
+        config: ReportSenderConfig,
+        policy: Arc<Policy>,
+        roots: Roots,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<Self>, ReportError> {
+        if config.capacity == 0 || config.batch_size == 0 {
+            return Err(ReportError::Config(
+                "capacity and batch_size must be at least 1".into(),
+            ));
+        }
+        if config.retry_min.is_zero() || config.retry_max < config.retry_min {
+            return Err(ReportError::Config(
+                "retry_min must be above zero and retry_max at least retry_min".into(),
+            ));
+        }
+        for uri in &config.default_report_uris {
+            Url::parse(uri, &["http", "https"])
+                .map_err(|e| ReportError::Config(format!("default report URI: {e}")))?;
+        }
+        let window = i64::try_from(config.dedup_window.as_secs()).unwrap_or(i64::MAX);
+        let (dedup, startup_warning) = Dedup::load(&config.state_dir, window);
+        if let Some(w) = &startup_warning {
+            log::warn!("keypin reports: {w}");
+        }
+        let delivery = Delivery::new(policy, &roots, &clock, &config)?;
+        let shared = Arc::new(Shared {
+            config,
+            clock,
+            roots,
+            delivery: RwLock::new(delivery),
+            queue: Mutex::new(Queue::default()),
+            wake: Condvar::new(),
+            dedup: Mutex::new(dedup),
+            stop: AtomicBool::new(false),
+            sent: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            deduplicated: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+        });
+        let worker = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("keypin-reports".into())
+            .spawn(move || worker.run())
+            .map_err(ReportError::Thread)?;
+        Ok(Arc::new(Self {
+            shared,
+            thread: Mutex::new(Some(thread)),
+            startup_warning,
+        }))
+    }
+
+    /// Why the stored de-duplication state was ignored at start, if it was.
+    pub fn startup_warning(&self) -> Option<&str> {
+        self.startup_warning.as_deref()
+    }
+
+    /// Swaps in a new policy (e.g. after a pin update): report URIs, rules and the pinned
+    /// delivery configuration follow it. `policy_version` goes into later reports.
+    pub fn set_policy(
+        &self,
+        policy: Arc<Policy>,
+        policy_version: Option<String>,
+    ) -> Result<(), ReportError> {
+        let s = &self.shared;
+        let mut config = s.config.clone();
+        config.policy_version = policy_version;
+        let d = Delivery::new(policy, &s.roots, &s.clock, &config)?;
+        *s.delivery.write().unwrap_or_else(PoisonError::into_inner) = d;
+        Ok(())
+    }
+
+    /// Queues the reports for `event` (never blocks on the network; see [`PinEventSink`]).
+    pub fn submit(&self, event: &PinEvent) {
+        self.shared.enqueue_event(event);
+    }
+
+    /// What the sender has done so far.
+    pub fn stats(&self) -> ReportStats {
+        let s = &self.shared;
+        let q = s.lock_queue();
+        ReportStats {
+            queued: q.items.len() + q.in_flight.len(),
+            sent: s.sent.load(Ordering::Relaxed),
+            dropped: s.dropped.load(Ordering::Relaxed),
+            deduplicated: s.deduplicated.load(Ordering::Relaxed),
+            rejected: s.rejected.load(Ordering::Relaxed),
+            failed_attempts: s.failed.load(Ordering::Relaxed),
+            last_error: q.last_error.clone(),
+        }
+    }
+
+    /// Reports dropped because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Sends what is queued now (no batching delay) and waits until the queue is empty or
+    /// `timeout` passes. True when everything queued was delivered or given up on.
+    pub fn flush(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let s = &self.shared;
+        let mut q = s.lock_queue();
+        q.urgent = true;
+        s.wake.notify_all();
+        loop {
+            if q.items.is_empty() && q.in_flight.is_empty() {
+                q.urgent = false;
+                return true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                q.urgent = false;
+                return false;
+            }
+            q = s
+                .wake
+                .wait_timeout(q, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+}
+
+impl Drop for ReportSender {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        self.shared.wake.notify_all();
+        let thread = self
+            .thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(t) = thread {
+            let _ = t.join();
+        }
+    }
+}
+
+impl PinEventSink for ReportSender {
+    fn pin_event(&self, event: PinEvent) {
+        self.shared.enqueue_event(&event);
+    }
+}
+
+impl Delivery {
+    fn new(
+        policy: Arc<Policy>,
+        roots: &Roots,
+        clock: &Arc<dyn Clock>,
+        config: &ReportSenderConfig,
+    ) -> Result<Self, ReportError> {
+        // Report hosts whose rule says `report_delivery = "unpinned"` get ordinary validation;
+        // every other pinned host stays pinned. No event hook: a failed delivery is retried,
+        // never reported (that would loop).
+        let delivery_policy =
+            policy.retain_rules(|r| r.report_delivery() == ReportDelivery::Pinned);
+        let tls = PinnedConfig::builder(delivery_policy, roots.clone())
+            .clock(clock.clone())
+            .build()?;
+        Ok(Self {
+            policy,
+            tls: Arc::new(tls),
+            common: Common {
+                app: config.app.clone(),
+                policy_version: config.policy_version.clone(),
+            },
+        })
+    }
+}
+
+impl Shared {
+    fn lock_queue(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn now_secs(&self) -> i64 {
+        i64::try_from(self.clock.now().as_secs()).unwrap_or(i64::MAX)
+    }
+
+    /// The reports for one event, each with its destination.
+    fn reports_for(&self, event: &PinEvent) -> Vec<(String, Report)> {
+        let d = self.delivery.read().unwrap_or_else(PoisonError::into_inner);
+        let now = self.clock.now();
+        let uris_for = |host: &str| -> Vec<String> {
+            match d.policy.rule_for(host) {
+                Some(rule) if !rule.report_uris().is_empty() => rule.report_uris().to_vec(),
+                _ => self.config.default_report_uris.clone(),
+            }
+        };
+        let (uris, report) = match event {
+            PinEvent::Refused { failure } | PinEvent::ReportOnlyMismatch { failure, .. } => (
+                uris_for(&failure.host),
+                Report::pin_mismatch(failure, d.policy.rule_for(&failure.host), now, &d.common),
+            ),
+            PinEvent::ChainInvalid { host, rule, .. } => {
+                let uris = if rule.report_uris().is_empty() {
+                    uris_for(host)
+                } else {
+                    rule.report_uris().to_vec()
+                };
+                match Report::chain_invalid(event, &d.common) {
+                    Some(report) => (uris, report),
+                    None => return Vec::new(),
+                }
+            }
+            PinEvent::PinsExpired { host, expires, at } => (
+                uris_for(host),
+                Report::pins_expired(host, expires, d.policy.rule_for(host), *at, &d.common),
+            ),
+            PinEvent::UpdateFailed {
+                reason,
+                current_version,
+                at,
+            } => (
+                self.config.default_report_uris.clone(),
+                Report::update_failed(
+                    &self.config.update_host,
+                    reason,
+                    *current_version,
+                    *at,
+                    &d.common,
+                ),
+            ),
+            _ => return Vec::new(),
+        };
+        uris.into_iter().map(|u| (u, report.clone())).collect()
+    }
+
+    fn enqueue_event(&self, event: &PinEvent) {
+        let reports = self.reports_for(event);
+        if reports.is_empty() {
+            return;
+        }
+        let now = self.now_secs();
+        for (uri, report) in reports {
+            let key = report.dedup_key(&uri);
+            let recent = self
+                .dedup
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .recently_sent(&key, now);
+            let mut q = self.lock_queue();
+            if recent || q.in_flight.contains(&key) || q.items.iter().any(|i| i.key == key) {
+                self.deduplicated.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            if q.items.len() >= self.config.capacity {
+                q.items.pop_front();
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            q.items.push_back(Item { uri, key, report });
+        }
+        self.wake.notify_all();
+    }
+
+    /// The worker loop: wait, batch, send, record or back off.
+    fn run(self: Arc<Self>) {
+        let mut failures: u32 = 0;
+        loop {
+            let Some((uri, batch)) = self.next_batch() else {
+                return;
+            };
+            let now = self.now_secs();
+            let (uri_ok, outcome) = self.deliver(&uri, &batch);
+            let mut q = self.lock_queue();
+            q.in_flight.clear();
+            match outcome {
+                Outcome::Delivered => {
+                    failures = 0;
+                    q.last_error = None;
+                    self.sent.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    drop(q);
+                    let keys: Vec<[u8; 32]> = batch.iter().map(|i| i.key).collect();
+                    let saved = self
+                        .dedup
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .record(&keys, now);
+                    if let Err(e) = saved {
+                        log::warn!("keypin reports: cannot save the de-duplication state: {e}");
+                    }
+                    self.wake.notify_all();
+                }
+                Outcome::Rejected(why) => {
+                    log::warn!(
+                        "keypin reports: {uri} refused {} report(s), not retried: {why}",
+                        batch.len()
+                    );
+                    q.last_error = Some(format!("{uri}: {why}"));
+                    self.rejected
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    drop(q);
+                    self.wake.notify_all();
+                }
+                Outcome::Retry(why) => {
+                    failures = failures.saturating_add(1);
+                    self.failed.fetch_add(1, Ordering::Relaxed);
+                    log::warn!("keypin reports: delivery to {uri} failed, will retry: {why}");
+                    q.last_error = Some(format!("{uri}: {why}"));
+                    if uri_ok {
+                        // Back at the front, in order; if the queue filled meanwhile, the
+                        // oldest go.
+                        for item in batch.into_iter().rev() {
+                            q.items.push_front(item);
+                        }
+                        while q.items.len() > self.config.capacity {
+                            q.items.pop_front();
+                            self.dropped.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    self.wake.notify_all();
+                    let delay =
+                        http::backoff(failures, self.config.retry_min, self.config.retry_max);
+                    let deadline = Instant::now() + delay;
+                    while !self.stop.load(Ordering::SeqCst) {
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        if left.is_zero() {
+                            break;
+                        }
+                        q = self
+                            .wake
+                            .wait_timeout(q, left)
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .0;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits for reports (and up to `batch_delay` for more), then takes a batch for one URI.
+    /// `None`: stop.
+    fn next_batch(&self) -> Option<(String, Vec<Item>)> {
+        let mut q = self.lock_queue();
+        loop {
+            if self.stop.load(Ordering::SeqCst) {
+                return None;
+            }
+            if !q.items.is_empty() {
+                break;
+            }
+            q = self.wake.wait(q).unwrap_or_else(PoisonError::into_inner);
+        }
+        let deadline = Instant::now() + self.config.batch_delay;
+        while !q.urgent
+            && q.items.len() < self.config.batch_size
+            && !self.stop.load(Ordering::SeqCst)
+        {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            q = self
+                .wake
+                .wait_timeout(q, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        let uri = q.items.front()?.uri.clone();
+        let mut batch = Vec::new();
+        let mut rest = VecDeque::with_capacity(q.items.len());
+        while let Some(item) = q.items.pop_front() {
+            if item.uri == uri && batch.len() < self.config.batch_size {
+                batch.push(item);
+            } else {
+                rest.push_back(item);
+            }
+        }
+        q.items = rest;
+        q.in_flight = batch.iter().map(|i| i.key).collect();
+        Some((uri, batch))
+    }
+
+    /// POSTs `batch` as a JSON array. The bool: the URI itself is usable (a malformed one is
+    /// dropped rather than retried).
+    fn deliver(&self, uri: &str, batch: &[Item]) -> (bool, Outcome) {
+        let url = match Url::parse(uri, &["http", "https"]) {
+            Ok(u) => u,
+            Err(e) => return (false, Outcome::Retry(e)),
+        };
+        let reports: Vec<&Report> = batch.iter().map(|i| &i.report).collect();
+        let body = match serde_json::to_vec(&reports) {
+            Ok(b) => b,
+            Err(e) => return (true, Outcome::Rejected(e.to_string())),
+        };
+        let tls = self
+            .delivery
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .tls
+            .clone();
+        let result = post(&url, &body, tls, self.config.timeout);
+        let outcome = match result {
+            Ok(status) if (200..300).contains(&status) => Outcome::Delivered,
+            Ok(status) if (400..500).contains(&status) && status != 408 && status != 429 => {
+                Outcome::Rejected(format!("HTTP status {status}"))
+            }
+            Ok(status) => Outcome::Retry(format!("HTTP status {status}")),
+            Err(e) => Outcome::Retry(e),
+        };
+        (true, outcome)
+    }
+}
+
+enum Outcome {
+    Delivered,
+    Rejected(String),
+    Retry(String),
+}
+
+/// One POST of a JSON body; returns the status.
+fn post(url: &Url, body: &[u8], tls: Arc<ClientConfig>, timeout: Duration) -> Result<u16, String> {
+    let tcp = http::connect(&url.host, url.port, timeout, None)?;
+    let path = if url.path.is_empty() { "/" } else { &url.path };
+    let req = Request {
+        method: "POST",
+        host: &url.host,
+        path,
+        headers: &[
+            ("Content-Type", "application/json"),
+            ("User-Agent", concat!("keypin/", env!("CARGO_PKG_VERSION"))),
+        ],
+        body,
+    };
+    let response = if url.scheme == "https" {
+        let name = ServerName::try_from(url.host.clone())
+            .map_err(|e| format!("{:?} is not a server name: {e}", url.host))?;
+        let conn = ClientConnection::new(tls, name).map_err(|e| e.to_string())?;
+        http::exchange(StreamOwned::new(conn, tcp), &req, 64 * 1024)
+    } else {
+        http::exchange(tcp, &req, 64 * 1024)
+    };
+    match response {
+        Ok(r) => Ok(r.status),
+        Err(http::HttpError::TooLarge) => Err("response over 64 KiB".into()),
+        Err(http::HttpError::Other(e)) => Err(e),
+    }
+}
