@@ -191,14 +191,16 @@ pub(crate) fn exchange<S: Read + Write>(
         head.push_str(&format!("Content-Length: {}\r\n", req.body.len()));
     }
     head.push_str("\r\n");
+    // One write, so the request goes out in as few TLS records and segments as possible.
+    let mut bytes = head.into_bytes();
+    bytes.extend_from_slice(req.body);
     stream
-        .write_all(head.as_bytes())
-        .and_then(|()| stream.write_all(req.body))
+        .write_all(&bytes)
         .and_then(|()| stream.flush())
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| io_text(&e))?;
     let mut reader = BufReader::new(stream);
     let mut status = String::new();
-    reader.read_line(&mut status).map_err(|e| e.to_string())?;
+    reader.read_line(&mut status).map_err(|e| io_text(&e))?;
     let code: u16 = status
         .split_whitespace()
         .nth(1)
@@ -209,7 +211,7 @@ pub(crate) fn exchange<S: Read + Write>(
     let mut head_len = 0usize;
     loop {
         let mut line = String::new();
-        if reader.read_line(&mut line).map_err(|e| e.to_string())? == 0 {
+        if reader.read_line(&mut line).map_err(|e| io_text(&e))? == 0 {
             break;
         }
         head_len += line.len();
@@ -242,7 +244,7 @@ pub(crate) fn exchange<S: Read + Write>(
             let mut body = vec![0; len];
             reader
                 .read_exact(&mut body)
-                .map_err(|e| format!("truncated response: {e}"))?;
+                .map_err(|e| format!("truncated response: {}", io_text(&e)))?;
             body
         }
         None => {
@@ -252,7 +254,7 @@ pub(crate) fn exchange<S: Read + Write>(
             reader
                 .take(cap)
                 .read_to_end(&mut body)
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| io_text(&e))?;
             if body.len() > max {
                 return Err(HttpError::TooLarge);
             }
@@ -264,6 +266,15 @@ pub(crate) fn exchange<S: Read + Write>(
         etag,
         body,
     })
+}
+
+/// An I/O error as text; a pin failure inside it (from keypin's verifier) by its first line,
+/// not rustls' debug dump.
+pub(crate) fn io_text(e: &std::io::Error) -> String {
+    match crate::verifier::VerifyError::pin_failure_of_io(e) {
+        Some(p) => p.to_string().lines().next().unwrap_or_default().to_string(),
+        None => e.to_string(),
+    }
 }
 
 /// `base` scaled by a random factor in [0.75, 1.25), so a fleet does not retry in lockstep.

@@ -994,4 +994,60 @@ mod tests {
         let p = Policy::from_toml_str("# nothing pinned\n", "t").unwrap();
         assert!(p.rule_for("example.com").is_none());
     }
+
+    #[test]
+    fn report_uris_and_delivery_are_validated_with_lines() {
+        let ok = rule(
+            r#""a.example.com""#,
+            "report_uris = [\"https://r.example.com/v1/reports\", \"http://127.0.0.1:8080/\"]\n\
+             report_delivery = \"unpinned\"",
+        );
+        let p = Policy::from_toml_str(&ok, "t").unwrap();
+        let r = p.rule_for("a.example.com").unwrap();
+        assert_eq!(r.report_uris().len(), 2);
+        assert_eq!(r.report_delivery(), ReportDelivery::Unpinned);
+        let plain = Policy::from_toml_str(&rule(r#""b.example.com""#, ""), "t").unwrap();
+        assert_eq!(
+            plain.rules()[0].report_delivery(),
+            ReportDelivery::Pinned,
+            "pinned unless asked"
+        );
+        assert!(plain.rules()[0].report_uris().is_empty());
+
+        let cases = [
+            (
+                "report_uris = [\"ftp://r.example.com/\"]",
+                "http:// or https://",
+            ),
+            ("report_uris = [\"r.example.com/reports\"]", "not a URL"),
+            ("report_uris = [\"https:///reports\"]", "no host"),
+            ("report_uris = [\"https://r.example.com:0/\"]", "bad port"),
+            (
+                "report_uris = [\"https://r.example.com/\", \"https://r.example.com/\"]",
+                "listed twice",
+            ),
+            ("report_delivery = \"sometimes\"", "unknown report_delivery"),
+        ];
+        for (extra, want) in cases {
+            let text = rule(r#""a.example.com""#, extra);
+            let e = Policy::from_toml_str(&text, "t.toml").unwrap_err();
+            assert_eq!(e.diagnostics.len(), 1, "{extra}: {e}");
+            assert_eq!(e.diagnostics[0].line, Some(5), "{extra}: {e}");
+            assert!(e.to_string().contains(want), "{extra}: {e}");
+        }
+    }
+
+    #[test]
+    fn retain_rules_leaves_the_others_indexed() {
+        let text = [
+            rule(r#""a.example.com""#, "report_delivery = \"unpinned\""),
+            rule(r#""**.b.example.com""#, ""),
+        ]
+        .concat();
+        let p = Policy::from_toml_str(&text, "t").unwrap();
+        let kept = p.retain_rules(|r| r.report_delivery() == ReportDelivery::Pinned);
+        assert!(kept.rule_for("a.example.com").is_none());
+        assert!(kept.rule_for("x.b.example.com").is_some());
+        assert_eq!(kept.rules().len(), 1);
+    }
 }
