@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use keypin::report::{DEDUP_FILE, ReportSender, ReportSenderConfig};
 use keypin::{Clock, ManualClock, Pin, PinEvent, PinnedConfig, Policy, Roots, SystemClock};
-use keypin_pki::{CertSpec, Chain, Issued, KeyAlg, ServerOptions, TlsServer, issue, self_signed};
+use keypin_pki::{CertSpec, Chain, Issued, KeyAlg, TlsServer, issue, self_signed};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
