@@ -87,6 +87,8 @@ impl Url {
     }
 
     /// The URL again, normalised.
+    // Only the updater names URLs in its errors.
+    #[cfg_attr(not(feature = "updater"), allow(dead_code))]
     pub fn display(&self) -> String {
         let host = if self.host.contains(':') {
             format!("[{}]", self.host)
@@ -151,6 +153,8 @@ pub(crate) struct Request<'a> {
 
 /// One response. The body is read only for 2xx statuses.
 #[derive(Debug)]
+// The report sender needs only the status; the updater reads everything.
+#[cfg_attr(not(feature = "updater"), allow(dead_code))]
 pub(crate) struct Response {
     pub status: u16,
     pub etag: Option<String>,
@@ -288,6 +292,8 @@ pub(crate) fn jitter(base: Duration) -> Duration {
 
 /// The exponential backoff after `failures` consecutive failures: `min` doubled per failure
 /// after the first, at most `max`, with jitter.
+// The updater computes its own (it also shortens waits near a bundle's expiry).
+#[cfg_attr(not(feature = "reports"), allow(dead_code))]
 pub(crate) fn backoff(failures: u32, min: Duration, max: Duration) -> Duration {
     let factor = 1u32 << failures.saturating_sub(1).min(20);
     jitter(min.saturating_mul(factor).min(max))
