@@ -5,42 +5,12 @@
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-const TOKEN: &str = "cli-test-token-0123456789";
+#[path = "common/collector.rs"]
+mod collector;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start(db: &std::path::Path, port: u16) -> Child {
-    let child = Command::new(assert_cmd::cargo::cargo_bin("keypin"))
-        .args([
-            "collector",
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--token",
-            TOKEN,
-        ])
-        .arg("--db")
-        .arg(db)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "collector did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child
-}
+use collector::{free_port, start};
 
 /// POSTs one report per request on a keep-alive connection until it breaks; returns the
 /// number acknowledged with 2xx.
@@ -91,16 +61,8 @@ fn send_until_broken(port: u16, worker: usize) -> u64 {
 }
 
 fn stored(port: u16) -> i64 {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        s,
-        "GET /v1/summary HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let body = out.split("\r\n\r\n").nth(1).unwrap();
-    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    let (_, body) = collector::get(port, "/v1/summary");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     v.as_array()
         .unwrap()
         .iter()
@@ -134,16 +96,8 @@ fn acknowledged_reports_survive_kill_9() {
 
 #[test]
 fn dashboard_renders_in_headless_chromium() {
-    let chromium = ["chromium", "chromium-browser"].into_iter().find(|c| {
-        Command::new(c)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    });
-    let Some(chromium) = chromium else {
+    let Some(chromium) = collector::chromium("dashboard_renders_in_headless_chromium") else {
         // CI installs chromium (.ci/run); there a missing browser is a failure, not a skip.
-        assert!(std::env::var("CI").is_err(), "chromium is required in CI");
-        eprintln!("SKIPPED: dashboard_renders_in_headless_chromium (chromium not installed)");
         return;
     };
     let dir = tempfile::TempDir::new().unwrap();
@@ -166,26 +120,9 @@ fn dashboard_renders_in_headless_chromium() {
             assert!(out.starts_with("HTTP/1.1 202"), "{out}");
         }
     }
-    let profile = dir.path().join("profile");
-    let url = format!("http://127.0.0.1:{port}/login?token={TOKEN}");
-    let out = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(["--dump-dom", &url])
-        .output()
-        .unwrap();
+    let dom = collector::dashboard_dom(chromium, &dir.path().join("profile"), port);
     child.kill().unwrap();
     let _ = child.wait();
-    let dom = String::from_utf8_lossy(&out.stdout);
     // The login set the cookie and redirected to the dashboard, which the browser rendered.
     assert!(dom.contains("2 host(s) with pin-failure reports"), "{dom}");
     assert!(

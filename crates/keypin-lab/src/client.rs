@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use keypin::{ChannelSink, PinEvent, PinnedConfig, Policy, ReportOnlyReason, Roots};
+use keypin::{ChannelSink, PinEvent, PinEventSink, PinnedConfig, Policy, ReportOnlyReason, Roots};
 use rustls_pki_types::ServerName;
 
 use crate::Error;
@@ -88,15 +88,40 @@ pub struct KeypinClient {
 impl KeypinClient {
     /// A client pinning with `policy` and trusting `roots`.
     pub fn new(policy: Policy, roots: Roots) -> Result<Self, Error> {
+        Self::with_sink(policy, roots, None)
+    }
+
+    /// The same, also handing every pin event to `extra` (e.g. a report sender).
+    pub fn with_sink(
+        policy: Policy,
+        roots: Roots,
+        extra: Option<Arc<dyn PinEventSink>>,
+    ) -> Result<Self, Error> {
         let (sink, events) = ChannelSink::new(64);
         let config = PinnedConfig::builder(policy, roots)
-            .events(Arc::new(sink))
+            .events(Arc::new(Tee { lab: sink, extra }))
             .build()
             .map_err(|e| Error::Policy(e.to_string()))?;
         Ok(Self {
             config: Arc::new(config),
             events: Mutex::new(events),
         })
+    }
+}
+
+/// Hands each event to the lab's channel and to an extra sink.
+#[derive(Debug)]
+struct Tee {
+    lab: ChannelSink,
+    extra: Option<Arc<dyn PinEventSink>>,
+}
+
+impl PinEventSink for Tee {
+    fn pin_event(&self, event: PinEvent) {
+        if let Some(extra) = &self.extra {
+            extra.pin_event(event.clone());
+        }
+        self.lab.pin_event(event);
     }
 }
 

@@ -31,8 +31,9 @@ use std::fs;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
-use keypin::{PinFormat, Policy, Roots};
+use keypin::{Mode, PinEventSink, PinFormat, Policy, Roots};
 use serde::Serialize;
+use std::sync::Arc;
 
 pub use client::{
     Attempt, Client, CommandClient, KeypinClient, PLACEHOLDERS, Placeholders, Target, https_get,
@@ -97,7 +98,7 @@ impl Lab {
         let pki = LabPki::generate()?;
         let scenarios = scenario::all(&pki)?;
         let server = LabServer::start(&scenarios, ip, base_port)?;
-        let policy_text = policy_text(&pki, &scenarios);
+        let policy_text = policy_text(&pki, &scenarios, Mode::Enforce);
         // Checked now, so a bad generated policy is caught before any client runs.
         Policy::from_toml_str(&policy_text, "policy.toml")
             .map_err(|e| Error::Policy(e.to_string()))?;
@@ -172,6 +173,21 @@ impl Lab {
     /// keypin's own client with the lab's policy and trust store.
     pub fn keypin_client(&self) -> Result<KeypinClient, Error> {
         KeypinClient::new(self.policy()?, self.roots()?)
+    }
+
+    /// keypin's own client, whose pin events also go to `sink` (e.g. a report sender).
+    pub fn keypin_client_reporting_to(
+        &self,
+        sink: Arc<dyn PinEventSink>,
+    ) -> Result<KeypinClient, Error> {
+        KeypinClient::with_sink(self.policy()?, self.roots()?, Some(sink))
+    }
+
+    /// Sets the mode of the lab policy's main rule (every scenario but the expired-pins one).
+    /// `Mode::ReportOnly` shows what report-only pinning does: attacks get through (the
+    /// verdicts say so) and are only reported. Call before [`Lab::write_files`].
+    pub fn set_mode(&mut self, mode: Mode) {
+        self.policy_text = policy_text(&self.pki, &self.scenarios, mode);
     }
 
     /// Writes `lab.json`, `trust-store.pem`, `pins.txt` and `policy.toml` into `dir`
@@ -252,7 +268,7 @@ impl Lab {
     }
 }
 
-fn policy_text(pki: &LabPki, scenarios: &[Scenario]) -> String {
+fn policy_text(pki: &LabPki, scenarios: &[Scenario], mode: Mode) -> String {
     let pins: Vec<String> = pki.pins().iter().map(|p| format!("\"{p}\"")).collect();
     let pins = format!(
         "[{},  # genuine issuing CA\n        {},  # genuine leaf key\n        {}]  # backup key (not deployed)",
@@ -271,10 +287,14 @@ fn policy_text(pki: &LabPki, scenarios: &[Scenario]) -> String {
     let next_year = (time::OffsetDateTime::now_utc() + time::Duration::days(365)).date();
     format!(
         "# keypin lab policy: generated for one lab run; pins change every run.\n\
-         [[rule]]\nname = \"lab\"\nhosts = [{}]\npins = {pins}\nexpires = \"{next_year}\"\nmode = \"enforce\"\n\n\
+         [[rule]]\nname = \"lab\"\nhosts = [{}]\npins = {pins}\nexpires = \"{next_year}\"\nmode = \"{mode}\"\n\n\
          # A18: the pin set of this host has expired; keypin drops to report-only and says so.\n\
          [[rule]]\nname = \"lab-expired\"\nhosts = [{}]\npins = {pins}\nexpires = \"2020-01-01\"\non_expiry = \"report-only\"\n",
         hosts(false),
-        hosts(true)
+        hosts(true),
+        mode = match mode {
+            Mode::Enforce => "enforce",
+            Mode::ReportOnly => "report-only",
+        },
     )
 }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow};
+use keypin::report::{ReportSender, ReportSenderConfig};
 use keypin_lab::{Client, CommandClient, Lab, RunOptions};
 
 use crate::{Failure, exit};
@@ -58,6 +59,19 @@ struct RunArgs {
     /// temporary directory removed afterwards.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Send keypin's pin-failure reports (pin mismatches, untrusted chains of pinned hosts,
+    /// expired pins) to this report URI, e.g. `keypin collector serve`'s
+    /// http://127.0.0.1:8080/v1/reports. keypin's own client only.
+    #[arg(long, value_name = "URL")]
+    report_uri: Option<String>,
+    /// Make the lab policy's main rule report-only: attacks then get through (their verdicts
+    /// say so, and the run exits 1) and are only reported.
+    #[arg(long)]
+    report_only: bool,
+    /// Where the report sender keeps its de-duplication state (default: inside the lab
+    /// files, so every run reports afresh).
+    #[arg(long, value_name = "DIR", requires = "report_uri")]
+    report_state: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -118,10 +132,25 @@ fn run_lab(args: RunArgs) -> Result<u8, Failure> {
         .transpose()
         .context("--client")?;
 
+    if let Some(uri) = &args.report_uri {
+        if command.is_some() {
+            bail_usage(anyhow!(
+                "--report-uri sends keypin's own reports; it cannot be combined with --client"
+            ))?;
+        }
+        if !(uri.starts_with("http://") || uri.starts_with("https://")) {
+            bail_usage(anyhow!(
+                "--report-uri must be an http:// or https:// URL, got {uri:?}"
+            ))?;
+        }
+    }
     if let Some(dir) = &args.out {
         check_out_dir(dir)?;
     }
     let mut lab = start(None, args.base_port)?;
+    if args.report_only {
+        lab.set_mode(keypin::Mode::ReportOnly);
+    }
     if let Some(unknown) = args.scenarios.iter().find(|id| {
         !lab.scenarios()
             .iter()
@@ -146,13 +175,25 @@ fn run_lab(args: RunArgs) -> Result<u8, Failure> {
     lab.write_files(&files.dir)
         .map_err(|e| Failure::usage(anyhow!(e)))?;
 
+    let sender = match &args.report_uri {
+        Some(uri) => Some(report_sender(
+            &lab,
+            uri,
+            args.report_state
+                .clone()
+                .unwrap_or_else(|| files.dir.join("report-state")),
+        )?),
+        None => None,
+    };
     let keypin_client;
     let client: &dyn Client = match &command {
         Some(c) => c,
         None => {
-            keypin_client = lab
-                .keypin_client()
-                .map_err(|e| Failure::usage(anyhow!(e)))?;
+            keypin_client = match &sender {
+                Some(s) => lab.keypin_client_reporting_to(s.clone()),
+                None => lab.keypin_client(),
+            }
+            .map_err(|e| Failure::usage(anyhow!(e)))?;
             &keypin_client
         }
     };
@@ -163,6 +204,31 @@ fn run_lab(args: RunArgs) -> Result<u8, Failure> {
     let report = lab
         .run(client, &opts)
         .map_err(|e| Failure::usage(anyhow!(e)))?;
+    if let (Some(sender), Some(uri)) = (&sender, &args.report_uri) {
+        let delivered = sender.flush(Duration::from_secs(15));
+        let stats = sender.stats();
+        eprintln!(
+            "keypin lab: {} pin-failure report(s) sent to {uri}{}{}",
+            stats.sent,
+            if stats.deduplicated > 0 {
+                format!(", {} duplicate(s) not re-sent", stats.deduplicated)
+            } else {
+                String::new()
+            },
+            if stats.rejected > 0 {
+                format!(", {} refused by the collector", stats.rejected)
+            } else {
+                String::new()
+            }
+        );
+        if !delivered {
+            eprintln!(
+                "keypin lab: warning: {} report(s) could not be delivered: {}",
+                stats.queued,
+                stats.last_error.as_deref().unwrap_or("timed out")
+            );
+        }
+    }
 
     if let Some(path) = &args.junit {
         std::fs::write(path, report.junit())
@@ -182,6 +248,33 @@ fn run_lab(args: RunArgs) -> Result<u8, Failure> {
     } else {
         exit::MISMATCH
     })
+}
+
+/// A report sender for keypin's client in the lab, identified as the app `keypin-lab`.
+fn report_sender(
+    lab: &Lab,
+    uri: &str,
+    state_dir: PathBuf,
+) -> Result<std::sync::Arc<ReportSender>, Failure> {
+    let mut config = ReportSenderConfig::new(state_dir);
+    config.default_report_uris = vec![uri.to_string()];
+    config.batch_delay = Duration::from_millis(200);
+    config.retry_min = Duration::from_secs(1);
+    config.retry_max = Duration::from_secs(4);
+    config.timeout = Duration::from_secs(5);
+    config.app.bundle_id = Some("keypin-lab".into());
+    config.app.version = Some(env!("CARGO_PKG_VERSION").into());
+    config.app.platform = Some(std::env::consts::OS.to_ascii_uppercase());
+    config.policy_version = Some("lab".into());
+    let policy = lab.policy().map_err(|e| Failure::usage(anyhow!(e)))?;
+    let roots = lab.roots().map_err(|e| Failure::usage(anyhow!(e)))?;
+    ReportSender::start(
+        config,
+        std::sync::Arc::new(policy),
+        roots,
+        std::sync::Arc::new(keypin::SystemClock),
+    )
+    .map_err(|e| Failure::usage(anyhow!(e).context("--report-uri")))
 }
 
 fn bail_usage(e: anyhow::Error) -> Result<(), Failure> {
