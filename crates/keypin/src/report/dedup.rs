@@ -103,8 +103,10 @@ impl Dedup {
             .is_some_and(|t| now.saturating_sub(*t) < self.window)
     }
 
-    /// Records deliveries at `now` and saves the state.
-    pub fn record(&mut self, keys: &[[u8; 32]], now: i64) -> std::io::Result<()> {
+    /// Records deliveries at `now` and returns the state file's new content; the caller
+    /// writes it with [`save`] after letting go of the lock (file I/O never holds up
+    /// `recently_sent`, which the handshake thread calls).
+    pub fn record(&mut self, keys: &[[u8; 32]], now: i64) -> Vec<u8> {
         for k in keys {
             self.sent.insert(*k, now);
         }
@@ -120,9 +122,17 @@ impl Dedup {
             format: 1,
             sent: self.sent.iter().map(|(k, t)| (hex(k), *t)).collect(),
         };
-        let bytes = serde_json::to_vec(&file).map_err(std::io::Error::other)?;
-        crate::persist::write_atomic(&self.dir, DEDUP_FILE, DEDUP_TEMP_FILE, &bytes)
+        serde_json::to_vec(&file).unwrap_or_default()
     }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// Writes the state file atomically.
+pub(crate) fn save(dir: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    crate::persist::write_atomic(dir, DEDUP_FILE, DEDUP_TEMP_FILE, bytes)
 }
 
 fn hex(k: &[u8; 32]) -> String {
@@ -151,7 +161,8 @@ mod tests {
         let (mut d, warn) = Dedup::load(dir.path(), 86_400);
         assert!(warn.is_none());
         let k = [7u8; 32];
-        d.record(&[k], 1_000).unwrap();
+        let bytes = d.record(&[k], 1_000);
+        save(dir.path(), &bytes).unwrap();
         let (d, warn) = Dedup::load(dir.path(), 86_400);
         assert!(warn.is_none());
         assert!(d.recently_sent(&k, 1_000 + 86_399));

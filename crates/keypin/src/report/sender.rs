@@ -426,7 +426,7 @@ impl Shared {
                 return;
             };
             let now = self.now_secs();
-            let (uri_ok, outcome) = self.deliver(&uri, &batch);
+            let outcome = self.deliver(&uri, &batch);
             let mut q = self.lock_queue();
             q.in_flight.clear();
             match outcome {
@@ -436,12 +436,12 @@ impl Shared {
                     self.sent.fetch_add(batch.len() as u64, Ordering::Relaxed);
                     drop(q);
                     let keys: Vec<[u8; 32]> = batch.iter().map(|i| i.key).collect();
-                    let saved = self
-                        .dedup
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .record(&keys, now);
-                    if let Err(e) = saved {
+                    let (dir, bytes) = {
+                        let mut dedup = self.dedup.lock().unwrap_or_else(PoisonError::into_inner);
+                        (dedup.dir().to_path_buf(), dedup.record(&keys, now))
+                    };
+                    // Written outside the lock: only this thread writes the file.
+                    if let Err(e) = super::dedup::save(&dir, &bytes) {
                         log::warn!("keypin reports: cannot save the de-duplication state: {e}");
                     }
                     self.wake.notify_all();
@@ -462,16 +462,13 @@ impl Shared {
                     self.failed.fetch_add(1, Ordering::Relaxed);
                     log::warn!("keypin reports: delivery to {uri} failed, will retry: {why}");
                     q.last_error = Some(format!("{uri}: {why}"));
-                    if uri_ok {
-                        // Back at the front, in order; if the queue filled meanwhile, the
-                        // oldest go.
-                        for item in batch.into_iter().rev() {
-                            q.items.push_front(item);
-                        }
-                        while q.items.len() > self.config.capacity {
-                            q.items.pop_front();
-                            self.dropped.fetch_add(1, Ordering::Relaxed);
-                        }
+                    // Back at the front, in order; if the queue filled meanwhile, the oldest go.
+                    for item in batch.into_iter().rev() {
+                        q.items.push_front(item);
+                    }
+                    while q.items.len() > self.config.capacity {
+                        q.items.pop_front();
+                        self.dropped.fetch_add(1, Ordering::Relaxed);
                     }
                     self.wake.notify_all();
                     let delay =
@@ -536,17 +533,16 @@ impl Shared {
         Some((uri, batch))
     }
 
-    /// POSTs `batch` as a JSON array. The bool: the URI itself is usable (a malformed one is
-    /// dropped rather than retried).
-    fn deliver(&self, uri: &str, batch: &[Item]) -> (bool, Outcome) {
+    /// POSTs `batch` as a JSON array. Reports for a malformed URI are rejected, not retried.
+    fn deliver(&self, uri: &str, batch: &[Item]) -> Outcome {
         let url = match Url::parse(uri, &["http", "https"]) {
             Ok(u) => u,
-            Err(e) => return (false, Outcome::Retry(e)),
+            Err(e) => return Outcome::Rejected(e),
         };
         let reports: Vec<&Report> = batch.iter().map(|i| &i.report).collect();
         let body = match serde_json::to_vec(&reports) {
             Ok(b) => b,
-            Err(e) => return (true, Outcome::Rejected(e.to_string())),
+            Err(e) => return Outcome::Rejected(e.to_string()),
         };
         let tls = self
             .delivery
@@ -554,16 +550,14 @@ impl Shared {
             .unwrap_or_else(PoisonError::into_inner)
             .tls
             .clone();
-        let result = post(&url, &body, tls, self.config.timeout);
-        let outcome = match result {
+        match post(&url, &body, tls, self.config.timeout) {
             Ok(status) if (200..300).contains(&status) => Outcome::Delivered,
             Ok(status) if (400..500).contains(&status) && status != 408 && status != 429 => {
                 Outcome::Rejected(format!("HTTP status {status}"))
             }
             Ok(status) => Outcome::Retry(format!("HTTP status {status}")),
             Err(e) => Outcome::Retry(e),
-        };
-        (true, outcome)
+        }
     }
 }
 
