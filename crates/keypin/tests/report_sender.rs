@@ -600,3 +600,44 @@ fn a_report_host_marked_unpinned_gets_reports_despite_its_pins() {
     assert_eq!(reports[0]["hostname"], HOST);
     assert_eq!(sender.stats().failed_attempts, 0);
 }
+
+#[test]
+fn a_new_policy_brings_its_report_uris_and_version() {
+    let server = ReportServer::start(0, 0, None);
+    let dir = tempfile::TempDir::new().unwrap();
+    let sender = ReportSender::start(
+        quick_config(dir.path()),
+        Arc::new(Policy::empty()),
+        Roots::empty(),
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    let expired = |at: u64| PinEvent::PinsExpired {
+        host: HOST.into(),
+        expires: "2020-01-01".into(),
+        at: UnixTime::since_unix_epoch(Duration::from_secs(at)),
+    };
+    // No rule and no default URI: nowhere to send, nothing queued.
+    sender.submit(&expired(now_secs()));
+    assert_eq!(sender.stats().queued, 0);
+    let text = format!(
+        "[[rule]]\nhosts = [\"**.keypin.test\"]\npins = [\"{}\"]\nexpires = \"2020-01-01\"\n\
+         mode = \"report-only\"\nreport_uris = [\"{}\"]\n",
+        spare_pin(),
+        server.url("http")
+    );
+    let policy = Policy::from_toml_str(&text, "v8.toml").unwrap();
+    sender
+        .set_policy(Arc::new(policy), Some("8".into()))
+        .unwrap();
+    sender.submit(&expired(now_secs()));
+    assert!(sender.flush(Duration::from_secs(10)));
+    let reports = server.reports();
+    assert_eq!(reports.len(), 1);
+    let r = &reports[0];
+    assert_eq!(r["failure"], "pins-expired");
+    assert_eq!(r["policy-version"], "8");
+    assert_eq!(r["noted-hostname"], "keypin.test");
+    assert_eq!(r["include-subdomains"], true);
+    assert_eq!(r["effective-expiration-date"], "2020-01-02T00:00:00Z");
+}
