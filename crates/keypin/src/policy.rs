@@ -1080,4 +1080,28 @@ mod tests {
         assert!(kept.rule_for("x.b.example.com").is_some());
         assert_eq!(kept.rules().len(), 1);
     }
+
+    #[test]
+    fn report_fields_travel_in_the_serde_form_only_when_set() {
+        let plain = Policy::rule_specs_from_toml(&rule(r#""a.example.com""#, ""), "t").unwrap();
+        let json = serde_json::to_string(&plain[0]).unwrap();
+        assert!(
+            !json.contains("report"),
+            "older verifiers refuse unknown fields: {json}"
+        );
+        let with = Policy::rule_specs_from_toml(
+            &rule(
+                r#""a.example.com""#,
+                "report_uris = [\"https://r.example.com/\"]\nreport_delivery = \"unpinned\"",
+            ),
+            "t",
+        )
+        .unwrap();
+        let json = serde_json::to_string(&with[0]).unwrap();
+        let back: RuleSpec = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, with[0]);
+        let p = Policy::from_rules("bundle", vec![back]).unwrap();
+        assert_eq!(p.rules()[0].report_uris(), ["https://r.example.com/"]);
+        assert_eq!(p.rules()[0].report_delivery(), ReportDelivery::Unpinned);
+    }
 }
