@@ -641,3 +641,41 @@ fn a_new_policy_brings_its_report_uris_and_version() {
     assert_eq!(r["include-subdomains"], true);
     assert_eq!(r["effective-expiration-date"], "2020-01-02T00:00:00Z");
 }
+
+#[test]
+fn a_failing_report_uri_backs_off_alone() {
+    let down = ReportServer::start(usize::MAX, 503, None);
+    let up = ReportServer::start(0, 0, None);
+    let dir = tempfile::TempDir::new().unwrap();
+    let mut cfg = quick_config(dir.path());
+    cfg.default_report_uris = vec![down.url("http"), up.url("http")];
+    let sender = ReportSender::start(
+        cfg,
+        Arc::new(Policy::empty()),
+        Roots::empty(),
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    let now = now_secs();
+    sender.submit(&update_failed("first", now));
+    // Both URIs get each report; the dead one must not hold up the live one.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while up.reports().is_empty() {
+        assert!(Instant::now() < deadline, "{:?}", sender.stats());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // While the dead URI backs off, new reports still reach the live one.
+    sender.submit(&update_failed("second", now));
+    while up.reports().len() < 2 {
+        assert!(Instant::now() < deadline, "{:?}", sender.stats());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        !sender.flush(Duration::from_millis(300)),
+        "the dead URI keeps its reports"
+    );
+    let stats = sender.stats();
+    assert_eq!(stats.queued, 2, "{stats:?}");
+    assert!(stats.failed_attempts >= 1, "{stats:?}");
+    assert!(down.requests.load(Ordering::SeqCst) >= 1);
+}

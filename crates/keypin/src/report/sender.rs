@@ -1,7 +1,7 @@
 //! The report sender: a bounded queue filled from the handshake thread and one std thread that
 //! batches, POSTs, backs off and de-duplicates.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
@@ -40,7 +40,8 @@ pub struct ReportSenderConfig {
     pub batch_size: usize,
     /// How long the sender waits for more reports before a POST. Default 2 s.
     pub batch_delay: Duration,
-    /// First retry after a failed POST; doubles per failure, with ±25 % jitter. Default 30 s.
+    /// First retry after a failed POST; doubles per failure, with ±25 % jitter, for each report
+    /// URI on its own (a failing URI never holds up another). Default 30 s.
     pub retry_min: Duration,
     /// Longest wait between retries. Default 1 hour.
     pub retry_max: Duration,
@@ -117,6 +118,9 @@ struct Queue {
     in_flight: Vec<[u8; 32]>,
     urgent: bool,
     last_error: Option<String>,
+    /// Per report URI: consecutive failures, and no delivery before this instant. A failing
+    /// URI backs off alone; the others keep going.
+    backoff: HashMap<String, (u32, Instant)>,
 }
 
 #[derive(Debug)]
@@ -420,7 +424,6 @@ impl Shared {
 
     /// The worker loop: wait, batch, send, record or back off.
     fn run(self: Arc<Self>) {
-        let mut failures: u32 = 0;
         loop {
             let Some((uri, batch)) = self.next_batch() else {
                 return;
@@ -431,7 +434,7 @@ impl Shared {
             q.in_flight.clear();
             match outcome {
                 Outcome::Delivered => {
-                    failures = 0;
+                    q.backoff.remove(&uri);
                     q.last_error = None;
                     self.sent.fetch_add(batch.len() as u64, Ordering::Relaxed);
                     drop(q);
@@ -444,24 +447,25 @@ impl Shared {
                     if let Err(e) = super::dedup::save(&dir, &bytes) {
                         log::warn!("keypin reports: cannot save the de-duplication state: {e}");
                     }
-                    self.wake.notify_all();
                 }
                 Outcome::Rejected(why) => {
                     log::warn!(
                         "keypin reports: {uri} refused {} report(s), not retried: {why}",
                         batch.len()
                     );
+                    q.backoff.remove(&uri);
                     q.last_error = Some(format!("{uri}: {why}"));
                     self.rejected
                         .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                    drop(q);
-                    self.wake.notify_all();
                 }
                 Outcome::Retry(why) => {
-                    failures = failures.saturating_add(1);
                     self.failed.fetch_add(1, Ordering::Relaxed);
                     log::warn!("keypin reports: delivery to {uri} failed, will retry: {why}");
                     q.last_error = Some(format!("{uri}: {why}"));
+                    let (min, max) = (self.config.retry_min, self.config.retry_max);
+                    let entry = q.backoff.entry(uri).or_insert((0, Instant::now()));
+                    entry.0 = entry.0.saturating_add(1);
+                    entry.1 = Instant::now() + http::backoff(entry.0, min, max);
                     // Back at the front, in order; if the queue filled meanwhile, the oldest go.
                     for item in batch.into_iter().rev() {
                         q.items.push_front(item);
@@ -470,42 +474,39 @@ impl Shared {
                         q.items.pop_front();
                         self.dropped.fetch_add(1, Ordering::Relaxed);
                     }
-                    self.wake.notify_all();
-                    let delay =
-                        http::backoff(failures, self.config.retry_min, self.config.retry_max);
-                    let deadline = Instant::now() + delay;
-                    while !self.stop.load(Ordering::SeqCst) {
-                        let left = deadline.saturating_duration_since(Instant::now());
-                        if left.is_zero() {
-                            break;
-                        }
-                        q = self
-                            .wake
-                            .wait_timeout(q, left)
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .0;
-                    }
                 }
             }
+            self.wake.notify_all();
         }
     }
 
-    /// Waits for reports (and up to `batch_delay` for more), then takes a batch for one URI.
-    /// `None`: stop.
+    /// Waits for a report whose URI is not backing off (and up to `batch_delay` for more),
+    /// then takes a batch for that URI. `None`: stop.
     fn next_batch(&self) -> Option<(String, Vec<Item>)> {
         let mut q = self.lock_queue();
-        loop {
+        let uri = loop {
             if self.stop.load(Ordering::SeqCst) {
                 return None;
             }
-            if !q.items.is_empty() {
-                break;
+            let now = Instant::now();
+            let due = |q: &Queue, uri: &str| q.backoff.get(uri).map_or(now, |(_, t)| *t);
+            if let Some(item) = q.items.iter().find(|i| due(&q, &i.uri) <= now) {
+                break item.uri.clone();
             }
-            q = self.wake.wait(q).unwrap_or_else(PoisonError::into_inner);
-        }
+            let next = q.items.iter().map(|i| due(&q, &i.uri)).min();
+            q = match next {
+                None => self.wake.wait(q).unwrap_or_else(PoisonError::into_inner),
+                Some(t) => {
+                    self.wake
+                        .wait_timeout(q, t.saturating_duration_since(now))
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
+                }
+            };
+        };
         let deadline = Instant::now() + self.config.batch_delay;
         while !q.urgent
-            && q.items.len() < self.config.batch_size
+            && q.items.iter().filter(|i| i.uri == uri).count() < self.config.batch_size
             && !self.stop.load(Ordering::SeqCst)
         {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -518,7 +519,6 @@ impl Shared {
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
-        let uri = q.items.front()?.uri.clone();
         let mut batch = Vec::new();
         let mut rest = VecDeque::with_capacity(q.items.len());
         while let Some(item) = q.items.pop_front() {
@@ -530,6 +530,11 @@ impl Shared {
         }
         q.items = rest;
         q.in_flight = batch.iter().map(|i| i.key).collect();
+        if batch.is_empty() {
+            // Dropped while lingering (the queue was full): look again.
+            drop(q);
+            return self.next_batch();
+        }
         Some((uri, batch))
     }
 
