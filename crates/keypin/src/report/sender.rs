@@ -484,58 +484,58 @@ impl Shared {
     /// then takes a batch for that URI. `None`: stop.
     fn next_batch(&self) -> Option<(String, Vec<Item>)> {
         let mut q = self.lock_queue();
-        let uri = loop {
-            if self.stop.load(Ordering::SeqCst) {
-                return None;
-            }
-            let now = Instant::now();
-            let due = |q: &Queue, uri: &str| q.backoff.get(uri).map_or(now, |(_, t)| *t);
-            if let Some(item) = q.items.iter().find(|i| due(&q, &i.uri) <= now) {
-                break item.uri.clone();
-            }
-            let next = q.items.iter().map(|i| due(&q, &i.uri)).min();
-            q = match next {
-                None => self.wake.wait(q).unwrap_or_else(PoisonError::into_inner),
-                Some(t) => {
-                    self.wake
-                        .wait_timeout(q, t.saturating_duration_since(now))
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0
+        loop {
+            let uri = loop {
+                if self.stop.load(Ordering::SeqCst) {
+                    return None;
                 }
+                let now = Instant::now();
+                let due = |q: &Queue, uri: &str| q.backoff.get(uri).map_or(now, |(_, t)| *t);
+                if let Some(item) = q.items.iter().find(|i| due(&q, &i.uri) <= now) {
+                    break item.uri.clone();
+                }
+                let next = q.items.iter().map(|i| due(&q, &i.uri)).min();
+                q = match next {
+                    None => self.wake.wait(q).unwrap_or_else(PoisonError::into_inner),
+                    Some(t) => {
+                        self.wake
+                            .wait_timeout(q, t.saturating_duration_since(now))
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .0
+                    }
+                };
             };
-        };
-        let deadline = Instant::now() + self.config.batch_delay;
-        while !q.urgent
-            && q.items.iter().filter(|i| i.uri == uri).count() < self.config.batch_size
-            && !self.stop.load(Ordering::SeqCst)
-        {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
+            let deadline = Instant::now() + self.config.batch_delay;
+            while !q.urgent
+                && q.items.iter().filter(|i| i.uri == uri).count() < self.config.batch_size
+                && !self.stop.load(Ordering::SeqCst)
+            {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                q = self
+                    .wake
+                    .wait_timeout(q, left)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
             }
-            q = self
-                .wake
-                .wait_timeout(q, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-        let mut batch = Vec::new();
-        let mut rest = VecDeque::with_capacity(q.items.len());
-        while let Some(item) = q.items.pop_front() {
-            if item.uri == uri && batch.len() < self.config.batch_size {
-                batch.push(item);
-            } else {
-                rest.push_back(item);
+            let mut batch = Vec::new();
+            let mut rest = VecDeque::with_capacity(q.items.len());
+            while let Some(item) = q.items.pop_front() {
+                if item.uri == uri && batch.len() < self.config.batch_size {
+                    batch.push(item);
+                } else {
+                    rest.push_back(item);
+                }
             }
+            q.items = rest;
+            q.in_flight = batch.iter().map(|i| i.key).collect();
+            if !batch.is_empty() {
+                return Some((uri, batch));
+            }
+            // Its reports were dropped while lingering (the queue was full): look again.
         }
-        q.items = rest;
-        q.in_flight = batch.iter().map(|i| i.key).collect();
-        if batch.is_empty() {
-            // Dropped while lingering (the queue was full): look again.
-            drop(q);
-            return self.next_batch();
-        }
-        Some((uri, batch))
     }
 
     /// POSTs `batch` as a JSON array. Reports for a malformed URI are rejected, not retried.
