@@ -149,8 +149,8 @@ struct Shared {
 
 /// Sends pin-failure reports off the handshake path. Give it to
 /// [`crate::PinnedConfigBuilder::events`] (it is a [`PinEventSink`]); the thread stops when the
-/// last handle is dropped (undelivered reports are then lost: call [`ReportSender::flush`]
-/// first when it matters).
+/// last handle is dropped, waiting for a POST in flight (at most the timeout); reports still
+/// queued are then lost: call [`ReportSender::flush`] first when it matters.
 ///
 /// Report connections to `https://` URIs use a pinned configuration of the same policy
 /// (RFC 7469 §3), except that rules with `report_delivery = "unpinned"` are left out of it.
@@ -519,6 +519,9 @@ impl Shared {
                     .wait_timeout(q, left)
                     .unwrap_or_else(PoisonError::into_inner)
                     .0;
+            }
+            if self.stop.load(Ordering::SeqCst) {
+                return None;
             }
             let mut batch = Vec::new();
             let mut rest = VecDeque::with_capacity(q.items.len());
