@@ -25,7 +25,8 @@
 //! Modules: [`pin`] (pins and their spellings), [`host`] (host patterns), [`policy`] (rules,
 //! parsing, lookup), [`verifier`] (the rustls verifier), [`roots`], [`events`], [`clock`],
 //! [`bundle`] (signed, versioned pin bundles and their root of trust); with the `updater`
-//! feature, `updater` (fetches bundles and swaps the live policy for new connections).
+//! feature, `updater` (fetches bundles and swaps the live policy for new connections); with the
+//! `ct` feature, `ct` (Certificate Transparency: embedded SCTs against a signed log list).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -33,6 +34,8 @@
 pub mod bundle;
 pub mod clock;
 mod config;
+#[cfg(feature = "ct")]
+pub mod ct;
 pub mod dn;
 mod error;
 pub mod events;
@@ -50,7 +53,9 @@ pub use error::{Diagnostic, Error, PinParseError, PolicyError};
 pub use events::{ChannelSink, LogSink, PinEvent, PinEventSink};
 pub use host::HostPattern;
 pub use pin::{Pin, PinFormat, PinKind};
-pub use policy::{Enforcement, Mode, OnExpiry, Policy, ReportOnlyReason, Rule, RuleSpec};
+pub use policy::{
+    Enforcement, Mode, OnExpiry, Policy, ReportOnlyReason, Rule, RuleSpec, SctRequirement,
+};
 pub use roots::Roots;
 pub use verifier::{
     PathEntry, PinFailure, PinMatch, PinningVerifier, Position, Verdict, VerifyError,

@@ -11,6 +11,8 @@
 //! on_expiry = "report-only"    # or "enforce"; what an expired rule does
 //! trust_anchors = ["private-ca.pem"]  # optional extra roots for this rule (PEM files or inline PEM)
 //! name = "api"                 # optional label for reports
+//! require_sct = 2              # optional, feature `ct`: embedded SCTs from 2 distinct logs,
+//!                              # or "chrome" for a policy like Chrome's (see `SctRequirement`)
 //! ```
 //!
 //! Every problem in a file is reported at once, each with its line and a hint.
@@ -70,6 +72,29 @@ pub enum ReportOnlyReason {
     },
 }
 
+/// How many Certificate Transparency SCTs a rule requires in the leaf (`require_sct`; checked
+/// with the `ct` feature and a log list, see `keypin::ct`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SctRequirement {
+    /// `require_sct = N` (1 to 10): valid SCTs from at least N distinct logs.
+    AtLeast(u8),
+    /// `require_sct = "chrome"` (or `"default"`): like Chrome's CT policy: valid SCTs from 2 distinct logs
+    /// (3 when the leaf lives longer than 180 days), from at least 2 distinct operators, one of
+    /// them from a log still qualified or usable.
+    ChromeLike,
+}
+
+impl core::fmt::Display for SctRequirement {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::AtLeast(n) => write!(f, "require_sct = {n} (valid SCTs from {n} distinct logs)"),
+            Self::ChromeLike => f.write_str(
+                "require_sct = \"chrome\" (2 or 3 distinct logs by lifetime, 2 operators)",
+            ),
+        }
+    }
+}
+
 /// An extra trust anchor a rule brings (for private PKIs), with its certificate so that
 /// certificate pins can match it too.
 #[derive(Debug, Clone)]
@@ -90,6 +115,7 @@ pub struct Rule {
     expires: Option<Date>,
     on_expiry: OnExpiry,
     anchors: Arc<[ExtraAnchor]>,
+    require_sct: Option<SctRequirement>,
     line: usize,
 }
 
@@ -121,6 +147,10 @@ impl Rule {
     /// Extra trust anchors for this rule.
     pub fn extra_anchors(&self) -> &[ExtraAnchor] {
         &self.anchors
+    }
+    /// The rule's Certificate Transparency requirement, if any.
+    pub fn require_sct(&self) -> Option<SctRequirement> {
+        self.require_sct
     }
     /// The line of the rule's `[[rule]]` header in its policy file.
     pub fn line(&self) -> usize {
@@ -273,6 +303,8 @@ pub struct RuleSpec {
     pub trust_anchors: Vec<String>,
     /// Label.
     pub name: Option<String>,
+    /// `require_sct`: a number of logs (`"2"`) or `"chrome"`.
+    pub require_sct: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -299,6 +331,8 @@ struct RawRule {
     trust_anchors: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     name: Option<String>,
+    #[serde(default)]
+    require_sct: Option<Spanned<toml::Value>>,
 }
 
 fn parse(text: &str, source_name: &str, base_dir: Option<&Path>) -> Result<Policy, PolicyError> {
@@ -315,7 +349,7 @@ fn parse(text: &str, source_name: &str, base_dir: Option<&Path>) -> Result<Polic
             let hint = if message.contains("unknown field") {
                 Some(
                     "a [[rule]] takes hosts, pins, include_subdomains, expires, mode, on_expiry, \
-                     trust_anchors and name; the top level takes only [[rule]] tables"
+                     trust_anchors, name and require_sct; the top level takes only [[rule]] tables"
                         .to_string(),
                 )
             } else if message.contains("missing field") {
@@ -380,6 +414,16 @@ fn parse(text: &str, source_name: &str, base_dir: Option<&Path>) -> Result<Polic
                 a.into_inner()
             })
             .collect();
+        let require_sct = r.require_sct.map(|s| {
+            spec_spans.require_sct = Some(s.span().start);
+            match s.into_inner() {
+                toml::Value::String(t) => t,
+                toml::Value::Integer(n) => n.to_string(),
+                toml::Value::Float(n) => n.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                _ => "(a table, array or date)".to_string(),
+            }
+        });
         v.spans = spec_spans;
         v.rule_line = Some(rule_line);
         v.add_rule(
@@ -393,6 +437,7 @@ fn parse(text: &str, source_name: &str, base_dir: Option<&Path>) -> Result<Polic
                 on_expiry,
                 trust_anchors,
                 name: r.name,
+                require_sct,
             },
         );
     }
@@ -410,6 +455,7 @@ struct Spans {
     mode: Option<usize>,
     on_expiry: Option<usize>,
     anchor_items: Vec<usize>,
+    require_sct: Option<usize>,
 }
 
 struct Validator {
@@ -604,6 +650,11 @@ impl Validator {
             }
         }
 
+        let require_sct = spec
+            .require_sct
+            .as_deref()
+            .and_then(|t| self.sct_requirement(t, &field("require_sct")));
+
         if self.diagnostics.len() == errors_before {
             self.rules.push(Rule {
                 name: spec.name,
@@ -613,9 +664,46 @@ impl Validator {
                 expires,
                 on_expiry,
                 anchors: anchors.into(),
+                require_sct,
                 line: self.rule_line.unwrap_or(0),
             });
         }
+    }
+
+    fn sct_requirement(&mut self, text: &str, field: &str) -> Option<SctRequirement> {
+        let req = match text.trim() {
+            "chrome" | "default" => Some(SctRequirement::ChromeLike),
+            n => n
+                .parse::<u8>()
+                .ok()
+                .filter(|n| (1..=10).contains(n))
+                .map(SctRequirement::AtLeast),
+        };
+        let Some(req) = req else {
+            self.report(
+                self.spans.require_sct,
+                field.to_string(),
+                format!(
+                    "require_sct {text} is neither a number of logs from 1 to 10 nor \"chrome\""
+                ),
+                Some(
+                    "write require_sct = 2 (SCTs from 2 distinct logs) or require_sct = \"chrome\"",
+                ),
+            );
+            return None;
+        };
+        if !cfg!(feature = "ct") {
+            self.report(
+                self.spans.require_sct,
+                field.to_string(),
+                "require_sct needs Certificate Transparency support, which this build of keypin \
+                 lacks"
+                    .into(),
+                Some("enable keypin's `ct` cargo feature, or remove require_sct"),
+            );
+            return None;
+        }
+        Some(req)
     }
 
     fn load_anchors(&self, spec: &str) -> Result<Vec<ExtraAnchor>, String> {
