@@ -437,3 +437,58 @@ pub(crate) fn parse_rfc3339(s: &str) -> Result<i64, String> {
     };
     Ok(date.start_secs() + h * 3600 + m * 60 + sec)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_times() {
+        let rows: &[(&str, Option<i64>)] = &[
+            ("2026-01-02T12:57:01Z", Some(1_767_358_621)),
+            ("1970-01-01T00:00:00Z", Some(0)),
+            ("2026-01-02T12:57:01.250Z", Some(1_767_358_621)),
+            ("2026-01-02T12:57:01+01:00", None),
+            ("2026-01-02 12:57:01Z", None),
+            ("2026-01-02T24:00:00Z", None),
+            ("2026-02-30T00:00:00Z", None),
+            ("2026-01-02T12:57Z", None),
+            ("2026-01-02T12:57:01.Z", None),
+            ("", None),
+            ("2026-01-02T1é:57:01Z", None),
+        ];
+        for (text, want) in rows {
+            assert_eq!(parse_rfc3339(text).ok(), *want, "{text}");
+        }
+    }
+
+    #[test]
+    fn unverified_parse_names_the_place_of_a_problem() {
+        let rows: &[(&str, &str)] = &[
+            ("{", "line 1, column 1"),
+            (
+                r#"{"operators": [{"name": "A", "logs": [{"log_id": "x", "key": "!!"}]}]}"#,
+                "operators[0].logs[0]: key: not base64",
+            ),
+            (
+                r#"{"operators": [{"name": "A", "tiled_logs": [{"log_id": "x", "key": "AAAA"}]}]}"#,
+                "operators[0].tiled_logs[0]: key: not an ECDSA P-256 or RSA",
+            ),
+            (
+                r#"{"log_list_timestamp": "yesterday", "operators": []}"#,
+                "log_list_timestamp",
+            ),
+        ];
+        for (json, words) in rows {
+            let e = parse_log_list_unverified(json.as_bytes())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(words), "{json}: {e}");
+        }
+        assert_eq!(
+            parse_log_list_unverified(br#"{"operators": []}"#).unwrap(),
+            0
+        );
+    }
+}

@@ -187,3 +187,92 @@ fn time_secs(t: &Tlv<'_>) -> Result<i64, CtError> {
     .map_err(|e| bad("validity", e))?;
     i64::try_from(d.as_secs()).map_err(|e| bad("validity", e))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        wrap_raw(tag, content, &mut out);
+        out
+    }
+
+    fn wrap_raw(tag: u8, content: &[u8], out: &mut Vec<u8>) {
+        out.push(tag);
+        if content.len() < 0x80 {
+            out.push(content.len() as u8);
+        } else {
+            out.push(0x82);
+            out.extend_from_slice(&(content.len() as u16).to_be_bytes());
+        }
+        out.extend_from_slice(content);
+    }
+
+    /// A minimal certificate-shaped value: version, serial, sigalg, issuer, validity, subject,
+    /// spki, then `[3] { extensions }`.
+    fn cert(extensions: &[Vec<u8>]) -> Vec<u8> {
+        let time = |s: &str| tlv(0x17, s.as_bytes());
+        let mut tbs = tlv(0xa0, &tlv(0x02, &[2]));
+        tbs.extend(tlv(0x02, &[5]));
+        tbs.extend(tlv(0x30, &[]));
+        tbs.extend(tlv(0x30, &[]));
+        tbs.extend(tlv(
+            0x30,
+            &[time("260101000000Z"), time("260401000000Z")].concat(),
+        ));
+        tbs.extend(tlv(0x30, &[]));
+        tbs.extend(tlv(0x30, &[]));
+        if !extensions.is_empty() {
+            tbs.extend(tlv(0xa3, &tlv(0x30, &extensions.concat())));
+        }
+        let tbs = tlv(0x30, &tbs);
+        tlv(0x30, &[tbs, tlv(0x30, &[]), tlv(0x03, &[0])].concat())
+    }
+
+    fn sct_ext(list: &[u8]) -> Vec<u8> {
+        tlv(
+            0x30,
+            &[SCT_LIST_OID.to_vec(), tlv(0x04, &tlv(0x04, list))].concat(),
+        )
+    }
+
+    #[test]
+    fn removes_the_sct_extension_and_drops_an_empty_extensions_field() {
+        let other = tlv(
+            0x30,
+            &[tlv(0x06, &[0x55, 0x1d, 0x0f]), tlv(0x04, &[3, 2, 7, 0x80])].concat(),
+        );
+        let with = cert(&[other.clone(), sct_ext(&[0, 0])]);
+        let without = cert(&[other]);
+        let parts = precert_parts(&with).unwrap();
+        assert_eq!(parts.sct_list.as_deref(), Some(&[0u8, 0][..]));
+        assert_eq!(parts.tbs, precert_parts(&without).unwrap().tbs);
+        assert_eq!(parts.not_after - parts.not_before, 90 * 86_400);
+
+        let only = precert_parts(&cert(&[sct_ext(&[0, 0])])).unwrap();
+        assert_eq!(only.tbs, precert_parts(&cert(&[])).unwrap().tbs);
+
+        let twice = cert(&[sct_ext(&[0, 0]), sct_ext(&[0, 0])]);
+        assert!(
+            precert_parts(&twice)
+                .unwrap_err()
+                .to_string()
+                .contains("appears twice")
+        );
+    }
+
+    #[test]
+    fn truncations_never_panic() {
+        let c = cert(&[sct_ext(&[0, 0])]);
+        for n in 0..c.len() {
+            assert!(precert_parts(&c[..n]).is_err());
+        }
+        for i in 0..c.len() {
+            let mut b = c.clone();
+            b[i] ^= 0xff;
+            let _ = precert_parts(&b);
+        }
+    }
+}

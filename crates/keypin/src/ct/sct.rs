@@ -233,3 +233,78 @@ pub fn precert_signed_data(
     out.extend_from_slice(extensions);
     Ok(out)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn sample(ext: &[u8]) -> Sct {
+        Sct {
+            log_id: [7; 32],
+            timestamp_ms: 1_772_129_837_410,
+            extensions: ext.to_vec(),
+            algorithm: SctSignatureAlgorithm::EcdsaP256Sha256,
+            signature: vec![0x30, 0x03, 0x02, 0x01, 0x01],
+        }
+    }
+
+    #[test]
+    fn list_round_trips() {
+        let scts = vec![sample(&[]), sample(&[0, 0, 5, 0, 0x32, 0xb9, 0xdb, 0x38])];
+        let bytes = encode_sct_list(&scts).unwrap();
+        assert_eq!(parse_sct_list(&bytes).unwrap(), scts);
+    }
+
+    /// (bytes, words expected in the error)
+    #[test]
+    fn malformed_lists_are_refused_with_the_reason() {
+        let good = encode_sct_list(&[sample(&[])]).unwrap();
+        let mut v2 = good.clone();
+        v2[4] = 1; // version of the first SCT
+        let mut sha1 = good.clone();
+        let alg_at = good.len() - 5 - 2 - 2;
+        sha1[alg_at] = 2;
+        let rows: Vec<(Vec<u8>, &str)> = vec![
+            (vec![], "needs 2 more bytes"),
+            (vec![0, 0], "the list is empty"),
+            (
+                [good.clone(), vec![0]].concat(),
+                "trailing bytes after the list",
+            ),
+            (v2, "SCT #1: SCT: version 1 is not v1"),
+            (sha1, "is not SHA-256 with ECDSA or RSA"),
+            (good[..good.len() - 1].to_vec(), "needs"),
+        ];
+        for (bytes, words) in rows {
+            let e = parse_sct_list(&bytes).unwrap_err().to_string();
+            assert!(e.contains(words), "{bytes:?}: {e}");
+        }
+    }
+
+    /// What a fuzzer would do first: every truncation and every single-byte change of a valid
+    /// list gives a result or an error, never a panic.
+    #[test]
+    fn truncations_and_byte_flips_never_panic() {
+        let good = encode_sct_list(&[sample(&[1, 2, 3]), sample(&[])]).unwrap();
+        for n in 0..good.len() {
+            assert!(parse_sct_list(&good[..n]).is_err());
+        }
+        for i in 0..good.len() {
+            for x in [0x01, 0x80, 0xff] {
+                let mut b = good.clone();
+                b[i] ^= x;
+                let _ = parse_sct_list(&b);
+            }
+        }
+    }
+
+    #[test]
+    fn signed_data_layout() {
+        let d = precert_signed_data(0x0102, &[9; 32], &[0xaa; 3], &[0xee]).unwrap();
+        let mut want = vec![0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x02, 0, 1];
+        want.extend_from_slice(&[9; 32]);
+        want.extend_from_slice(&[0, 0, 3, 0xaa, 0xaa, 0xaa, 0, 1, 0xee]);
+        assert_eq!(d, want);
+    }
+}
