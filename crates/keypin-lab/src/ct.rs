@@ -114,17 +114,20 @@ fn leaf(pki: &LabPki, host: &str, scts: &[(&TestLog, bool)]) -> Result<Issued, E
     .map_err(Error::pki(format!("a leaf with SCTs for {host}")))
 }
 
+/// id, description, what is presented, verdict, SCTs (log, forged signature?).
+type Row<'a> = (
+    &'static str,
+    &'static str,
+    String,
+    Expected,
+    Vec<(&'a TestLog, bool)>,
+);
+
 /// The CT scenarios, in table order.
 pub(crate) fn scenarios(pki: &LabPki, ct: &CtLab) -> Result<Vec<Scenario>, Error> {
     let [one, two] = &ct.logs;
     let int = &pki.intermediate;
-    let rows: [(
-        &'static str,
-        &'static str,
-        String,
-        Expected,
-        Vec<(&TestLog, bool)>,
-    ); 4] = [
+    let rows: [Row<'_>; 4] = [
         (
             "CT1-no-sct",
             "pinned genuine chain, leaf carries no SCT; the rule requires CT",

@@ -41,12 +41,15 @@ fn ct(c: &mut Criterion) {
                 .all(|c| c.status == keypin::ct::SctStatus::Valid)
         );
 
+        let algs = rustls::crypto::aws_lc_rs::default_provider()
+            .signature_verification_algorithms
+            .all;
         let anchor = webpki::anchor_from_trusted_cert(&issuer).unwrap();
         let anchors = [anchor];
         let path = || {
             let ee = webpki::EndEntityCert::try_from(&leaf).unwrap();
             ee.verify_for_usage(
-                webpki::aws_lc_rs::ALL_VERIFICATION_ALGS,
+                algs,
                 &anchors,
                 &[],
                 now,

@@ -108,7 +108,7 @@ fn verify(s: &Setup, leaf: &Issued, require: &str, with_list: bool) -> Result<()
     let now = UnixTime::now();
     v.verify_chain(
         &leaf.cert,
-        &[s.chain.intermediate.cert.clone()],
+        std::slice::from_ref(&s.chain.intermediate.cert),
         &ServerName::try_from(HOST).unwrap(),
         now,
     )
@@ -127,7 +127,8 @@ fn sct_requirements_are_counted_per_distinct_log_and_operator() {
     let s = setup();
     let [a, b, g] = &s.logs;
     // (SCTs embedded, requirement, accepted?)
-    let rows: Vec<(Vec<(&TestLog, bool)>, &str, bool)> = vec![
+    type Row<'a> = (Vec<(&'a TestLog, bool)>, &'a str, bool);
+    let rows: Vec<Row<'_>> = vec![
         (vec![(a, false), (b, false)], "2", true),
         (vec![(a, false), (b, false)], "\"chrome\"", true),
         (vec![(a, false), (b, false)], "3", false),
