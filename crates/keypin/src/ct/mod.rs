@@ -19,6 +19,31 @@
 //! open: a malformed certificate or SCT list refuses, and a rule that requires SCTs refuses
 //! when no log list is configured.
 //!
+//! # Policy
+//!
+//! A rule opts in with `require_sct` (see [`SctRequirement`]): `require_sct = N` asks for valid
+//! SCTs from N distinct logs; `require_sct = "chrome"` (alias `"default"`) follows Chrome's CT
+//! policy for embedded SCTs: 2 distinct logs for a leaf valid 180 days or less, 3 otherwise,
+//! from at least 2 distinct operators, at least one of them from a log still qualified or
+//! usable now. The check runs after the path validated, the pins matched and the hostname
+//! checked, and refuses whatever the rule's mode (report-only is about pins). Configure the
+//! log list with `PinnedConfigBuilder::ct_logs`; without one, every rule with `require_sct`
+//! refuses its connections and says why.
+//!
+//! # Where a log list comes from
+//!
+//! [`LogList::from_signed`] takes the list bytes, the detached signature and the signer's key.
+//! For Chrome's list that is `log_list.json` + `log_list.sig` with [`LogListSigner::google`];
+//! because the signature is checked, the files may come from any mirror or an app's own CDN
+//! (fetched with any client) or be embedded in the app. A team that curates its own list signs
+//! it with its own RSA or ECDSA P-256 key and ships that key in the app. Carrying the log list
+//! inside a signed pin bundle (so the updater swaps it with the pins) is not implemented yet.
+//!
+//! # Fuzzing entry points
+//!
+//! [`parse_sct_list`], [`parse_sct`], [`precert_parts`] and [`parse_log_list_unverified`]
+//! take arbitrary bytes and return a value or an error, never panic.
+//!
 //! Not covered: SCTs delivered in the TLS extension or in an OCSP response (x509 entries),
 //! leaves issued through a dedicated precertificate-signing CA, and log-list freshness (a
 //! list is used however old it is: ship new ones through the updater).
