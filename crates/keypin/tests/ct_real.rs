@@ -375,3 +375,71 @@ fn tiled_logs_are_found() {
     );
     assert!(l.logs().any(|g| !g.tiled));
 }
+
+/// The whole verifier on real chains: the issuer as the trust anchor (so the leaf hangs
+/// directly off it and the issuer key comes from the anchor), pins on it, `require_sct =
+/// "chrome"`, the MANIFEST's clock.
+#[test]
+fn verifier_judges_real_leaves_with_the_chrome_like_policy() {
+    use keypin::{Pin, PinnedConfig, Policy, Roots, VerifyError};
+    use rustls_pki_types::ServerName;
+
+    let lists = [
+        ("2022-09-20", list("2022-09-20")),
+        ("2026-01-02", list("2026-01-02")),
+    ];
+    // (pair, host name on the leaf, accepted?)
+    let rows = [
+        ("github.com-2018", "github.com", true),
+        ("babylonhealth.com-2018", "babylonhealth.com", false),
+        ("google.com-2026", "www.google.com", true),
+        ("stackoverflow.com-2026", "stackoverflow.com", true),
+        ("apple.com-2026", "apple.com", true),
+        ("docs.python.org-2026", "docs.python.org", true),
+    ];
+    for (name, host, ok) in rows {
+        let p = PAIRS.iter().find(|p| p.name == name).unwrap();
+        let logs = &lists.iter().find(|(d, _)| *d == p.list).unwrap().1;
+        let issuer = CertificateDer::from(cert(&format!("{name}.issuer.pem")));
+        let mut roots = Roots::empty();
+        roots.add_cert(issuer).unwrap();
+        let text = format!(
+            "[[rule]]\nhosts = [\"{host}\"]\npins = [\"{}\", \"{}\"]\nrequire_sct = \"chrome\"\n",
+            Pin::from_spki_der(&p.issuer_spki()),
+            Pin::from_spki_der(b"backup"),
+        );
+        let policy = Policy::from_toml_str(&text, "real.toml").unwrap();
+        let verifier = PinnedConfig::builder(policy, roots)
+            .ct_logs(logs.clone())
+            .verifier();
+        let leaf = CertificateDer::from(p.leaf());
+        let server = ServerName::try_from(host).unwrap();
+        let r = verifier.verify_chain(&leaf, &[], &server, at(p.clock));
+        match (r, ok) {
+            (Ok(_), true) => {}
+            (Err(VerifyError::Ct(f)), false) => {
+                assert!(f.reason.contains("3 distinct logs, found 2"), "{f}");
+                assert_eq!(f.checks.len(), 2);
+            }
+            (r, _) => panic!("{name}: {r:?}"),
+        }
+        // Another era's log list knows none of these logs.
+        let other = &lists.iter().find(|(d, _)| *d != p.list).unwrap().1;
+        let issuer = CertificateDer::from(cert(&format!("{name}.issuer.pem")));
+        let mut roots = Roots::empty();
+        roots.add_cert(issuer).unwrap();
+        let verifier =
+            PinnedConfig::builder(Policy::from_toml_str(&text, "real.toml").unwrap(), roots)
+                .ct_logs(other.clone())
+                .verifier();
+        match verifier.verify_chain(&leaf, &[], &server, at(p.clock)) {
+            Err(VerifyError::Ct(f)) => {
+                assert!(
+                    f.checks.iter().all(|c| c.status == SctStatus::UnknownLog),
+                    "{f}"
+                )
+            }
+            r => panic!("{name} with the other list: {r:?}"),
+        }
+    }
+}
