@@ -212,6 +212,18 @@ impl VerifyError {
         }
     }
 
+    /// Recovers the Certificate Transparency failure from a rustls error produced by
+    /// [`PinningVerifier`], if it is one.
+    #[cfg(feature = "ct")]
+    pub fn ct_failure_of(error: &rustls::Error) -> Option<&crate::ct::CtFailure> {
+        match error {
+            rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(inner))) => {
+                inner.downcast_ref::<crate::ct::CtFailure>()
+            }
+            _ => None,
+        }
+    }
+
     /// The same, for the `std::io::Error` that rustls' stream types return.
     pub fn pin_failure_of_io(error: &std::io::Error) -> Option<&PinFailure> {
         error

@@ -224,12 +224,7 @@ fn handshake_accepts_logged_leaf_and_refuses_unlogged_one() {
                     .unwrap()
                     .downcast_ref::<rustls::Error>()
                     .unwrap();
-                let rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other)) =
-                    inner
-                else {
-                    panic!("{inner:?}");
-                };
-                let f = other.0.downcast_ref::<CtFailure>().unwrap();
+                let f = VerifyError::ct_failure_of(inner).unwrap();
                 assert!(f.reason.contains("found 1"), "{f}");
             }
             (r, _) => panic!("{} SCTs: {r:?}", scts.len()),
@@ -301,4 +296,130 @@ fn a_log_list_with_a_wrong_log_id_or_signature_is_refused() {
             .len(),
         1
     );
+}
+
+/// Log states and temporal intervals, one SCT per case, verdict per SCT.
+#[test]
+fn log_state_and_interval_decide_whether_an_sct_counts() {
+    use keypin::ct::{LogStateKind, SctStatus, verify_embedded_scts};
+    let chain = Chain::generate("CT States", &[HOST], KeyAlg::EcdsaP256).unwrap();
+    let signer = TestLog::generate("signer", "").unwrap();
+    let fmt = |t: time::OffsetDateTime| {
+        t.replace_nanosecond(0)
+            .unwrap()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let day = time::Duration::days(1);
+    let since = fmt(now - time::Duration::days(400));
+    let recent = fmt(now - day);
+    let set_state = |entry: String, state: &str, at: &str| {
+        entry.replace(
+            &format!("{{ \"usable\": {{ \"timestamp\": \"{since}\" }} }}"),
+            &format!("{{ \"{state}\": {{ \"timestamp\": \"{at}\" }} }}"),
+        )
+    };
+    let (a0, a1) = (
+        fmt(now - time::Duration::days(30)),
+        fmt(now + time::Duration::days(30)),
+    );
+    // (log, list entry, expected verdict of its SCT, issued an hour ago)
+    let logs: Vec<TestLog> = (0..7)
+        .map(|i| TestLog::generate(&format!("log {i}"), "Op").unwrap())
+        .collect();
+    let rows: Vec<(&TestLog, String, SctStatus)> = vec![
+        (
+            &logs[0],
+            logs[0].list_entry_json(&since, None),
+            SctStatus::Valid,
+        ),
+        (
+            &logs[1],
+            set_state(logs[1].list_entry_json(&since, None), "qualified", &since),
+            SctStatus::Valid,
+        ),
+        (
+            &logs[2],
+            set_state(logs[2].list_entry_json(&since, None), "pending", &since),
+            SctStatus::LogNotTrusted(LogStateKind::Pending),
+        ),
+        (
+            &logs[3],
+            set_state(logs[3].list_entry_json(&since, None), "rejected", &since),
+            SctStatus::LogNotTrusted(LogStateKind::Rejected),
+        ),
+        // Retired yesterday: an SCT from an hour ago was issued after it retired.
+        (
+            &logs[4],
+            set_state(logs[4].list_entry_json(&since, None), "retired", &recent),
+            SctStatus::AfterLogEnded(keypin::ct::LogState {
+                kind: LogStateKind::Retired,
+                since: (now - day).unix_timestamp(),
+            }),
+        ),
+        // The leaf's notAfter (in 90 days) is past this log's interval.
+        (
+            &logs[5],
+            logs[5].list_entry_json(&since, Some((&a0, &a1))),
+            SctStatus::OutsideTemporalInterval {
+                start: (now - time::Duration::days(30)).unix_timestamp(),
+                end: (now + time::Duration::days(30)).unix_timestamp(),
+            },
+        ),
+        (
+            &logs[6],
+            set_state(
+                logs[6].list_entry_json(&since, None),
+                "frozen-solid",
+                &since,
+            ),
+            SctStatus::LogNotTrusted(LogStateKind::Unknown),
+        ),
+    ];
+    let json = log_list_json(
+        "1",
+        &since,
+        &[("Op", rows.iter().map(|(_, e, _)| e.clone()).collect())],
+    );
+    let key = LogListSigner::from_pem(&signer.public_key_pem()).unwrap();
+    let sig = signer.sign(json.as_bytes()).unwrap();
+    let list = LogList::from_signed(json.as_bytes(), &sig, &key, "states").unwrap();
+    let s = Setup {
+        chain,
+        logs: [
+            TestLog::generate("x", "x").unwrap(),
+            TestLog::generate("y", "y").unwrap(),
+            TestLog::generate("z", "z").unwrap(),
+        ],
+        unlisted: TestLog::generate("u", "u").unwrap(),
+        list,
+    };
+    let scts: Vec<(&TestLog, bool)> = rows.iter().map(|(l, _, _)| (*l, false)).collect();
+    let leaf = leaf(&s, &scts);
+    let got = verify_embedded_scts(
+        &leaf.cert,
+        &s.chain.intermediate.spki_der(),
+        &s.list,
+        UnixTime::now(),
+    )
+    .unwrap();
+    let round = |st: &SctStatus| match st {
+        // The leaf's dates are whole seconds; compare intervals to the day.
+        SctStatus::OutsideTemporalInterval { start, end } => (start / 86_400, end / 86_400),
+        SctStatus::AfterLogEnded(st) => (st.since / 86_400, 0),
+        _ => (0, 0),
+    };
+    for ((_, _, want), c) in rows.iter().zip(&got.checks) {
+        assert_eq!(
+            std::mem::discriminant(&c.status),
+            std::mem::discriminant(want),
+            "{c}"
+        );
+        assert_eq!(round(&c.status), round(want), "{c}");
+        if let SctStatus::LogNotTrusted(k) = want {
+            assert_eq!(c.status, SctStatus::LogNotTrusted(*k), "{c}");
+        }
+    }
+    assert_eq!(got.checks.len(), rows.len());
 }
