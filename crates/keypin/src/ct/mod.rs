@@ -19,6 +19,27 @@
 //! open: a malformed certificate or SCT list refuses, and a rule that requires SCTs refuses
 //! when no log list is configured.
 //!
+//! ```
+//! use keypin::ct::{LogList, LogListSigner};
+//! use keypin::{PinnedConfig, Policy, Roots};
+//!
+//! # let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/ct");
+//! # let (list, sig) = (format!("{dir}/chrome_log_list_v3_2026-01-02.json"),
+//! #                   format!("{dir}/chrome_log_list_v3_2026-01-02.json.sig"));
+//! // Chrome's log list and its detached signature, checked with Google's key.
+//! let logs = LogList::from_files(&list, &sig, &LogListSigner::google()?)?;
+//! let policy = Policy::from_toml_str(r#"
+//!     [[rule]]
+//!     hosts = ["api.example.com"]
+//!     pins = ["sha256/7HIpactkIAq2Y49orFOOQKurWxmmSFZhBCoQYcRhJ3Y=",
+//!             "sha256/fwza0LRMXouZHRC8Ei+4PyuldPDcf3UKgO/04cDM1oE="]
+//!     require_sct = "chrome"
+//! "#, "embedded policy")?;
+//! let config = PinnedConfig::builder(policy, Roots::webpki()).ct_logs(logs).build()?;
+//! # let _ = config;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Policy
 //!
 //! A rule opts in with `require_sct` (see [`SctRequirement`]): `require_sct = N` asks for valid
