@@ -678,13 +678,17 @@ impl PinningVerifier {
         #[cfg(feature = "ct")]
         {
             let fail = |reason: String, checks| {
-                VerifyError::Ct(Box::new(crate::ct::CtFailure {
+                let failure = Box::new(crate::ct::CtFailure {
                     host: host.to_string(),
                     requirement,
                     rule_location: format!("{}:{}", self.policy.source_name(), rule.line()),
                     reason,
                     checks,
-                }))
+                });
+                self.emit(PinEvent::CtRefused {
+                    failure: failure.clone(),
+                });
+                VerifyError::Ct(failure)
             };
             let Some(logs) = &self.ct_logs else {
                 return Err(fail(

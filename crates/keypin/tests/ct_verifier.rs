@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use keypin::ct::{CtFailure, LogList, LogListSigner};
-use keypin::{Pin, PinnedConfig, Policy, Roots, VerifyError};
+use keypin::{ChannelSink, Pin, PinEvent, PinnedConfig, Policy, Roots, VerifyError};
 use keypin_pki::{
     CertSpec, Chain, Issued, KeyAlg, SctSpec, ServerOptions, TestLog, TlsServer, issue_with_scts,
     log_list_json,
@@ -189,9 +189,11 @@ fn handshake_accepts_logged_leaf_and_refuses_unlogged_one() {
     let [a, b, _] = &s.logs;
     let mut roots = Roots::empty();
     roots.add_cert(s.chain.root.cert.clone()).unwrap();
+    let (sink, events) = ChannelSink::new(8);
     let config = Arc::new(
         PinnedConfig::builder(policy("\"chrome\"", &s.chain.intermediate), roots)
             .ct_logs(s.list.clone())
+            .events(Arc::new(sink))
             .build()
             .unwrap(),
     );
@@ -217,7 +219,13 @@ fn handshake_accepts_logged_leaf_and_refuses_unlogged_one() {
                 tls.read_to_string(&mut reply).map(|_| reply)
             });
         match (r, ok) {
-            (Ok(reply), true) => assert!(reply.starts_with("HTTP/1.1 200"), "{reply}"),
+            (Ok(reply), true) => {
+                assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+                assert!(
+                    events.try_recv().is_err(),
+                    "no event for an accepted connection"
+                );
+            }
             (Err(e), false) => {
                 let inner = e
                     .get_ref()
@@ -226,6 +234,11 @@ fn handshake_accepts_logged_leaf_and_refuses_unlogged_one() {
                     .unwrap();
                 let f = VerifyError::ct_failure_of(inner).unwrap();
                 assert!(f.reason.contains("found 1"), "{f}");
+                // The refusal is reported as an event too.
+                let reported = events.try_iter().any(
+                    |e| matches!(e, PinEvent::CtRefused { failure } if failure.checks.len() == 1),
+                );
+                assert!(reported);
             }
             (r, _) => panic!("{} SCTs: {r:?}", scts.len()),
         }
