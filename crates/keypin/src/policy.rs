@@ -941,6 +941,24 @@ mod tests {
         assert!(Policy::from_toml_str(&text, "t").is_ok());
     }
 
+    /// Without the `ct` feature a rule that requires SCTs could not be honoured: refused.
+    #[test]
+    fn require_sct_follows_the_ct_feature() {
+        let text = rule(r#""a.example.com""#, "require_sct = 2");
+        match Policy::from_toml_str(&text, "t.toml") {
+            Ok(p) => {
+                assert!(cfg!(feature = "ct"));
+                let r = p.rule_for("a.example.com").unwrap();
+                assert_eq!(r.require_sct(), Some(SctRequirement::AtLeast(2)));
+            }
+            Err(e) => {
+                assert!(!cfg!(feature = "ct"), "{e}");
+                assert!(e.to_string().contains("t.toml:5:15: rule[0].require_sct"), "{e}");
+                assert!(e.to_string().contains("enable keypin's `ct` cargo feature"), "{e}");
+            }
+        }
+    }
+
     #[test]
     fn empty_policy_has_no_rules() {
         let p = Policy::from_toml_str("# nothing pinned\n", "t").unwrap();
