@@ -953,8 +953,14 @@ mod tests {
             }
             Err(e) => {
                 assert!(!cfg!(feature = "ct"), "{e}");
-                assert!(e.to_string().contains("t.toml:5:15: rule[0].require_sct"), "{e}");
-                assert!(e.to_string().contains("enable keypin's `ct` cargo feature"), "{e}");
+                assert!(
+                    e.to_string().contains("t.toml:5:15: rule[0].require_sct"),
+                    "{e}"
+                );
+                assert!(
+                    e.to_string().contains("enable keypin's `ct` cargo feature"),
+                    "{e}"
+                );
             }
         }
     }
