@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::clock::Date;
@@ -210,7 +210,18 @@ impl Policy {
     /// Parses policy text. `source_name` names it in messages. Relative `trust_anchors`
     /// paths are resolved against the current directory.
     pub fn from_toml_str(text: &str, source_name: &str) -> Result<Self, PolicyError> {
-        parse(text, source_name, None)
+        parse(text, source_name, None, None)
+    }
+
+    /// Validates policy text like [`Policy::from_toml_str`] and returns its rules as
+    /// [`RuleSpec`]s, in file order (what a signed bundle carries).
+    pub fn rule_specs_from_toml(
+        text: &str,
+        source_name: &str,
+    ) -> Result<Vec<RuleSpec>, PolicyError> {
+        let mut specs = Vec::new();
+        parse(text, source_name, None, Some(&mut specs))?;
+        Ok(specs)
     }
 
     /// Reads and parses a policy file; relative `trust_anchors` paths are resolved against the
@@ -225,6 +236,7 @@ impl Policy {
             &text,
             &path.display().to_string(),
             Some(path.parent().unwrap_or(Path::new("."))),
+            None,
         )?)
     }
 
@@ -285,25 +297,37 @@ impl Policy {
 }
 
 /// A rule described in code, validated exactly like one read from a file.
-#[derive(Debug, Clone, Default)]
+///
+/// Its serde form (field names as in the TOML file, defaults left out) is how a signed bundle
+/// carries a policy (`docs/bundle-format.md`, body format 2): unknown fields are refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct RuleSpec {
     /// Host patterns.
     pub hosts: Vec<String>,
     /// Pins in any accepted spelling.
     pub pins: Vec<String>,
     /// `include_subdomains`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub include_subdomains: bool,
     /// `YYYY-MM-DD`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub expires: Option<String>,
     /// `enforce` (default) or `report-only`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
     /// `report-only` (default) or `enforce`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub on_expiry: Option<String>,
     /// PEM file paths or inline PEM.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub trust_anchors: Vec<String>,
     /// Label.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// `require_sct`: a number of logs (`"2"`) or `"chrome"`.
+    /// `require_sct`: a number of logs (`"2"`) or `"chrome"`; in a bundle's JSON always a
+    /// string.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub require_sct: Option<String>,
 }
 
@@ -335,7 +359,12 @@ struct RawRule {
     require_sct: Option<Spanned<toml::Value>>,
 }
 
-fn parse(text: &str, source_name: &str, base_dir: Option<&Path>) -> Result<Policy, PolicyError> {
+fn parse(
+    text: &str,
+    source_name: &str,
+    base_dir: Option<&Path>,
+    mut specs_out: Option<&mut Vec<RuleSpec>>,
+) -> Result<Policy, PolicyError> {
     let mut v = Validator::new(source_name, text);
     v.base_dir = base_dir.map(Path::to_path_buf);
     let raw: RawPolicy = match toml::from_str(text) {
@@ -426,20 +455,21 @@ fn parse(text: &str, source_name: &str, base_dir: Option<&Path>) -> Result<Polic
         });
         v.spans = spec_spans;
         v.rule_line = Some(rule_line);
-        v.add_rule(
-            i,
-            RuleSpec {
-                hosts,
-                pins,
-                include_subdomains: r.include_subdomains.unwrap_or(false),
-                expires,
-                mode,
-                on_expiry,
-                trust_anchors,
-                name: r.name,
-                require_sct,
-            },
-        );
+        let spec = RuleSpec {
+            hosts,
+            pins,
+            include_subdomains: r.include_subdomains.unwrap_or(false),
+            expires,
+            mode,
+            on_expiry,
+            trust_anchors,
+            name: r.name,
+            require_sct,
+        };
+        if let Some(out) = specs_out.as_deref_mut() {
+            out.push(spec.clone());
+        }
+        v.add_rule(i, spec);
     }
     v.finish()
 }
@@ -945,14 +975,14 @@ mod tests {
     #[test]
     fn require_sct_follows_the_ct_feature() {
         let text = rule(r#""a.example.com""#, "require_sct = 2");
-        match Policy::from_toml_str(&text, "t.toml") {
+        let parsed = Policy::from_toml_str(&text, "t.toml");
+        assert_eq!(parsed.is_ok(), cfg!(feature = "ct"), "{parsed:?}");
+        match parsed {
             Ok(p) => {
-                assert!(cfg!(feature = "ct"));
                 let r = p.rule_for("a.example.com").unwrap();
                 assert_eq!(r.require_sct(), Some(SctRequirement::AtLeast(2)));
             }
             Err(e) => {
-                assert!(!cfg!(feature = "ct"), "{e}");
                 assert!(
                     e.to_string().contains("t.toml:5:15: rule[0].require_sct"),
                     "{e}"

@@ -12,7 +12,7 @@ use super::{
     BUNDLE_CONTEXT, BUNDLE_FORMAT, BundleError, DEFAULT_MAX_BUNDLE_BYTES, is_past, parse_date,
 };
 use crate::clock::{Date, format_rfc3339};
-use crate::policy::Policy;
+use crate::policy::{Policy, RuleSpec};
 
 const BUNDLE_TYPE: &str = "keypin/bundle";
 
@@ -27,7 +27,54 @@ struct BundleBody {
     version: u64,
     issued: String,
     expires: String,
-    policy: String,
+    policy: PolicyField,
+}
+
+/// The body's policy: format 2 carries the rules as JSON (what `keypin bundle sign` writes);
+/// format 1 carried the TOML text, which is still read. A JSON policy loads several times
+/// faster than TOML (BENCHMARKS.md §5); both are validated by the same code.
+#[derive(Debug)]
+enum PolicyField {
+    Toml(String),
+    Rules(PolicyRules),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyRules {
+    rules: Vec<RuleSpec>,
+}
+
+impl Serialize for PolicyField {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Toml(text) => s.serialize_str(text),
+            Self::Rules(rules) => rules.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for PolicyField {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = PolicyField;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a policy: {\"rules\": [..]} (format 2) or TOML text (format 1)")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<PolicyField, E> {
+                Ok(PolicyField::Toml(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<PolicyField, A::Error> {
+                PolicyRules::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(PolicyField::Rules)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// What a new bundle says, before it is signed.
@@ -48,19 +95,20 @@ pub struct BundleSpec {
 }
 
 impl BundleSpec {
-    /// Validates the policy, then returns the bundle signed by each of `keys`.
+    /// Validates the policy, then returns the bundle (body format 2: the rules as JSON) signed
+    /// by each of `keys`.
     pub fn sign(&self, keys: &[&SigningKey]) -> Result<Vec<u8>, BundleError> {
-        Policy::from_toml_str(&self.policy_toml, "bundle policy")
+        let rules = Policy::rule_specs_from_toml(&self.policy_toml, "bundle policy")
             .map_err(|e| BundleError::InvalidPolicy(Box::new(e)))?;
         let body = BundleBody {
             kind: BUNDLE_TYPE.into(),
-            format_version: 1,
+            format_version: 2,
             app_id: self.app_id.clone(),
             environment: self.environment.clone(),
             version: self.version,
             issued: format_rfc3339(self.issued_unix),
             expires: self.expires.to_string(),
-            policy: self.policy_toml.clone(),
+            policy: PolicyField::Rules(PolicyRules { rules }),
         };
         let body = serde_json::to_vec(&body).map_err(|e| BundleError::Malformed {
             what: "bundle",
@@ -228,12 +276,22 @@ impl Root {
                 what: "bundle",
                 reason: e.to_string(),
             })?;
-        if body.kind != BUNDLE_TYPE || body.format_version != 1 {
+        let policy_matches_format = matches!(
+            (&body.policy, body.format_version),
+            (PolicyField::Toml(_), 1) | (PolicyField::Rules(_), 2)
+        );
+        if body.kind != BUNDLE_TYPE || !policy_matches_format {
             return Err(BundleError::Malformed {
                 what: "bundle",
                 reason: format!(
-                    "type {:?} version {} is not {BUNDLE_TYPE:?} version 1",
-                    body.kind, body.format_version
+                    "type {:?} format_version {} with a {} policy is not {BUNDLE_TYPE:?} \
+                     format 2 (JSON rules) or format 1 (TOML text)",
+                    body.kind,
+                    body.format_version,
+                    match body.policy {
+                        PolicyField::Toml(_) => "TOML",
+                        PolicyField::Rules(_) => "JSON",
+                    }
                 ),
             });
         }
@@ -294,8 +352,11 @@ impl Root {
             "bundle {}/{} v{}",
             body.app_id, body.environment, body.version
         );
-        let policy = Policy::from_toml_str(&body.policy, &source)
-            .map_err(|e| BundleError::InvalidPolicy(Box::new(e)))?;
+        let policy = match body.policy {
+            PolicyField::Rules(p) => Policy::from_rules(&source, p.rules),
+            PolicyField::Toml(text) => Policy::from_toml_str(&text, &source),
+        }
+        .map_err(|e| BundleError::InvalidPolicy(Box::new(e)))?;
 
         Ok(VerifiedBundle {
             app_id: body.app_id,
@@ -306,5 +367,127 @@ impl Root {
             policy: Arc::new(policy),
             bytes: bytes.to_vec(),
         })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::bundle::RootSpec;
+
+    const POLICY: &str = "[[rule]]\nhosts = [\"api.example.com\"]\npins = [\
+        \"sha256/7HIpactkIAq2Y49orFOOQKurWxmmSFZhBCoQYcRhJ3Y=\", \
+        \"sha256/fwza0LRMXouZHRC8Ei+4PyuldPDcf3UKgO/04cDM1oE=\"]\nmode = \"report-only\"\n";
+
+    fn setup() -> (SigningKey, Root) {
+        let key = SigningKey::generate().unwrap().0;
+        let root = RootSpec {
+            version: 1,
+            expires: Date::parse("2099-01-01").unwrap(),
+            threshold: 1,
+            keys: vec![key.public_key().clone()],
+        }
+        .sign(&[&key], None)
+        .unwrap();
+        (key, Root::from_embedded(&root).unwrap())
+    }
+
+    /// Seals a hand-made body (whatever its format) with a genuine key.
+    fn seal_body(key: &SigningKey, format_version: u32, policy: serde_json::Value) -> Vec<u8> {
+        let body = serde_json::json!({
+            "type": BUNDLE_TYPE, "format_version": format_version, "app_id": "a",
+            "environment": "e", "version": 2, "issued": "2026-11-28T00:00:00Z",
+            "expires": "2098-01-01", "policy": policy,
+        });
+        let body = serde_json::to_vec(&body).unwrap();
+        envelope::seal(BUNDLE_FORMAT, BUNDLE_CONTEXT, &body, &[key]).unwrap()
+    }
+
+    fn now() -> UnixTime {
+        UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_800_000_000))
+    }
+
+    #[test]
+    fn signer_writes_format_2_with_the_same_rules_as_the_toml() {
+        let (key, root) = setup();
+        let bytes = BundleSpec {
+            app_id: "a".into(),
+            environment: "e".into(),
+            version: 2,
+            issued_unix: 1_800_000_000,
+            expires: Date::parse("2098-01-01").unwrap(),
+            policy_toml: POLICY.into(),
+        }
+        .sign(&[&key])
+        .unwrap();
+        let opened = envelope::open(&bytes, "bundle", BUNDLE_FORMAT, usize::MAX).unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&opened.body).unwrap();
+        assert_eq!(body["format_version"], 2);
+        assert_eq!(body["policy"]["rules"][0]["mode"], "report-only");
+        let v = root
+            .verify_bundle(&bytes, &Expectations::new("a", "e"), now())
+            .unwrap();
+        let from_toml = Policy::from_toml_str(POLICY, "t").unwrap();
+        assert_eq!(v.policy().rules().len(), 1);
+        assert_eq!(v.policy().rules()[0].pins(), from_toml.rules()[0].pins());
+        assert_eq!(v.policy().rules()[0].mode(), from_toml.rules()[0].mode());
+    }
+
+    #[test]
+    fn format_1_toml_bundles_still_verify() {
+        let (key, root) = setup();
+        let bytes = seal_body(&key, 1, serde_json::Value::String(POLICY.into()));
+        let v = root
+            .verify_bundle(&bytes, &Expectations::new("a", "e"), now())
+            .unwrap();
+        assert_eq!(v.policy().rules().len(), 1);
+    }
+
+    #[test]
+    fn policy_shape_must_match_the_format_version() {
+        let (key, root) = setup();
+        let rules = serde_json::json!({"rules": [{"hosts": ["api.example.com"], "pins": [
+            "sha256/7HIpactkIAq2Y49orFOOQKurWxmmSFZhBCoQYcRhJ3Y=",
+            "sha256/fwza0LRMXouZHRC8Ei+4PyuldPDcf3UKgO/04cDM1oE="]}]});
+        for bytes in [
+            seal_body(&key, 2, serde_json::Value::String(POLICY.into())),
+            seal_body(&key, 1, rules.clone()),
+            seal_body(&key, 3, rules),
+        ] {
+            let err = root
+                .verify_bundle(&bytes, &Expectations::new("a", "e"), now())
+                .unwrap_err();
+            assert!(
+                matches!(err, BundleError::Malformed { .. }),
+                "{err:?} should be a format refusal"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_rule_fields_and_invalid_rules_are_refused() {
+        let (key, root) = setup();
+        let unknown = serde_json::json!({"rules": [{"hosts": ["api.example.com"],
+            "pins": ["sha256/7HIpactkIAq2Y49orFOOQKurWxmmSFZhBCoQYcRhJ3Y="], "mdoe": "x"}]});
+        let err = root
+            .verify_bundle(
+                &seal_body(&key, 2, unknown),
+                &Expectations::new("a", "e"),
+                now(),
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("mdoe"), "{err}");
+        // One pin on an enforcing rule: the same validation as a TOML file refuses it.
+        let weak = serde_json::json!({"rules": [{"hosts": ["api.example.com"],
+            "pins": ["sha256/7HIpactkIAq2Y49orFOOQKurWxmmSFZhBCoQYcRhJ3Y="]}]});
+        let err = root
+            .verify_bundle(
+                &seal_body(&key, 2, weak),
+                &Expectations::new("a", "e"),
+                now(),
+            )
+            .unwrap_err();
+        assert!(matches!(err, BundleError::InvalidPolicy(_)), "{err:?}");
     }
 }
