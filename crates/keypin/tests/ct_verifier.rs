@@ -436,3 +436,21 @@ fn log_state_and_interval_decide_whether_an_sct_counts() {
     }
     assert_eq!(got.checks.len(), rows.len());
 }
+
+/// A signed bundle carries rules as `RuleSpec` JSON: `require_sct` survives the trip.
+#[test]
+fn require_sct_travels_in_bundle_rules() {
+    use keypin::{RuleSpec, SctRequirement};
+    let text = "[[rule]]\nhosts = [\"a.example.com\"]\npins = [\"sha256/7HIpactkIAq2Y49orFOOQKurWxmmSFZhBCoQYcRhJ3Y=\", \"sha256/fwza0LRMXouZHRC8Ei+4PyuldPDcf3UKgO/04cDM1oE=\"]\nrequire_sct = 2\n\n[[rule]]\nhosts = [\"b.example.com\"]\npins = [\"sha256/7HIpactkIAq2Y49orFOOQKurWxmmSFZhBCoQYcRhJ3Y=\", \"sha256/fwza0LRMXouZHRC8Ei+4PyuldPDcf3UKgO/04cDM1oE=\"]\n";
+    let specs = Policy::rule_specs_from_toml(text, "p.toml").unwrap();
+    let json = serde_json::to_string(&specs).unwrap();
+    assert_eq!(json.matches("require_sct").count(), 1, "{json}");
+    let back: Vec<RuleSpec> = serde_json::from_str(&json).unwrap();
+    let policy = Policy::from_rules("bundle", back).unwrap();
+    let req = |h: &str| policy.rule_for(h).unwrap().require_sct();
+    assert_eq!(req("a.example.com"), Some(SctRequirement::AtLeast(2)));
+    assert_eq!(req("b.example.com"), None);
+    let bad: Vec<RuleSpec> = serde_json::from_str(&json.replace("\"2\"", "\"none\"")).unwrap();
+    let e = Policy::from_rules("bundle", bad).unwrap_err().to_string();
+    assert!(e.contains("rule[0].require_sct"), "{e}");
+}
