@@ -108,6 +108,16 @@ pub struct CheckArgs {
     /// The pin policy (TOML).
     #[arg(long, value_name = "FILE")]
     pub policy: PathBuf,
+    /// CT log list (Chrome's log_list.json v3) for rules with require_sct; loaded only if its
+    /// detached signature verifies.
+    #[arg(long, value_name = "FILE")]
+    pub ct_log_list: Option<PathBuf>,
+    /// The log list's detached signature [default: the list's path with ".sig" appended].
+    #[arg(long, value_name = "FILE", requires = "ct_log_list")]
+    pub ct_log_list_sig: Option<PathBuf>,
+    /// PEM public key that signed the log list [default: Google's key for Chrome's list].
+    #[arg(long, value_name = "FILE", requires = "ct_log_list")]
+    pub ct_log_list_key: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -7,7 +7,10 @@ use std::process::{Command as Std, Stdio};
 
 use assert_cmd::Command;
 use keypin::Pin;
-use keypin_pki::{CertSpec, Chain, KeyAlg, ServerOptions, TlsServer, issue, self_signed};
+use keypin_pki::{
+    CertSpec, Chain, KeyAlg, SctSpec, ServerOptions, TestLog, TlsServer, issue, issue_with_scts,
+    log_list_json, self_signed,
+};
 use predicates::prelude::*;
 use tempfile::TempDir;
 
@@ -398,4 +401,121 @@ fn closed_stdout_ends_quietly_without_a_panic() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// `keypin check --ct-log-list`: a rule with `require_sct` counts the served leaf's SCTs
+/// against a signed log list; without a list it refuses; a list with a bad signature is refused.
+#[test]
+fn check_with_require_sct() {
+    let chain = Chain::generate("CLI CT", &[HOST], KeyAlg::EcdsaP256).unwrap();
+    let logs = [
+        TestLog::generate("Log A", "Operator A").unwrap(),
+        TestLog::generate("Log B", "Operator B").unwrap(),
+    ];
+    let signer = TestLog::generate("signer", "").unwrap();
+    let json = log_list_json(
+        "1",
+        "2026-01-01T00:00:00Z",
+        &[
+            (
+                "Operator A",
+                vec![logs[0].list_entry_json("2020-01-01T00:00:00Z", None)],
+            ),
+            (
+                "Operator B",
+                vec![logs[1].list_entry_json("2020-01-01T00:00:00Z", None)],
+            ),
+        ],
+    );
+    let dir = TempDir::new().unwrap();
+    let file = |name: &str, bytes: &[u8]| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    };
+    let list = file("log_list.json", json.as_bytes());
+    file("log_list.json.sig", &signer.sign(json.as_bytes()).unwrap());
+    let key = file("list-key.pem", signer.public_key_pem().as_bytes());
+    let root = file("root.pem", chain.root.cert_pem().as_bytes());
+    let pins = [spki_pin(&chain.intermediate.spki_der()), spare()];
+    let policy = file(
+        "policy.toml",
+        format!(
+            "[[rule]]\nhosts = [\"{HOST}\"]\npins = [\"{}\", \"{}\"]\nrequire_sct = \"chrome\"\n",
+            pins[0], pins[1]
+        )
+        .as_bytes(),
+    );
+    let ms = u64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap()
+        - 60_000;
+    let serve = |n: usize| {
+        let scts: Vec<SctSpec<'_>> = logs[..n]
+            .iter()
+            .map(|log| SctSpec {
+                log,
+                timestamp_ms: ms,
+                corrupt_signature: false,
+            })
+            .collect();
+        let now = time::OffsetDateTime::now_utc();
+        let leaf = issue_with_scts(
+            CertSpec::leaf(&[HOST]).validity(
+                now - time::Duration::days(1),
+                now + time::Duration::days(60),
+            ),
+            &chain.intermediate,
+            &scts,
+        )
+        .unwrap();
+        TlsServer::start(ServerOptions::new(
+            vec![leaf.cert.clone(), chain.intermediate.cert.clone()],
+            leaf.key.clone_key(),
+        ))
+        .unwrap()
+    };
+    let check = |server: &TlsServer, extra: &[&std::ffi::OsStr]| {
+        let port = server.port();
+        let mut c = Command::cargo_bin("keypin").unwrap();
+        c.arg("check")
+            .arg(format!("{HOST}:{port}"))
+            .arg("--connect")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--ca-file")
+            .arg(&root)
+            .arg("--policy")
+            .arg(&policy)
+            .args(extra);
+        c.assert()
+    };
+    let with_list = [
+        std::ffi::OsStr::new("--ct-log-list"),
+        list.as_os_str(),
+        std::ffi::OsStr::new("--ct-log-list-key"),
+        key.as_os_str(),
+    ];
+    let good = serve(2);
+    check(&good, &with_list)
+        .code(0)
+        .stdout(predicate::str::contains("PASS"));
+    check(&good, &[])
+        .code(1)
+        .stdout(predicate::str::contains("no CT log list is configured"));
+    // Google's key (the default) did not sign this list.
+    check(&good, &with_list[..2])
+        .code(2)
+        .stderr(predicate::str::contains("signature does not verify"));
+    let poor = serve(1);
+    check(&poor, &with_list)
+        .code(1)
+        .stdout(predicate::str::contains(
+            "certificate transparency check failed",
+        ))
+        .stdout(predicate::str::contains("Log A (Operator A)"))
+        .stdout(predicate::str::contains("found 1"));
 }

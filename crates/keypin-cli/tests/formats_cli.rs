@@ -70,6 +70,30 @@ fn export_errors() {
         .code(2)
         .stderr(predicate::str::contains("without weakening"))
         .stderr(predicate::str::contains("cert.toml:1"));
+    // require_sct has no equivalent in the targets: refused, never dropped.
+    let ct = dir.path().join("ct.toml");
+    std::fs::write(&ct, format!("{POLICY}require_sct = 2\n")).unwrap();
+    for format in [
+        "android-nsc",
+        "trustkit-android",
+        "trustkit",
+        "trustkit-swift",
+        "okhttp",
+        "hpkp",
+        "curl",
+        "chromium",
+        "ios-ats",
+    ] {
+        keypin()
+            .args(["export", "--format", format])
+            .arg(&ct)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(
+                "cannot require Certificate Transparency",
+            ))
+            .stderr(predicate::str::contains("ct.toml:2"));
+    }
 }
 
 #[test]

@@ -264,6 +264,17 @@ impl<'a> Cx<'a> {
                 );
                 continue;
             }
+            // require_sct: none of these targets can say "and check CT"; dropping it would
+            // export a weaker policy.
+            if let Some(req) = rule.require_sct() {
+                self.refuse(
+                    rule,
+                    format!(
+                        "{target} cannot require Certificate Transparency ({req}); export a policy without require_sct and enable the platform's own CT checks"
+                    ),
+                );
+                continue;
+            }
             let enforce = match (rule.mode(), report_only) {
                 (Mode::Enforce, _) => true,
                 (Mode::ReportOnly, ReportOnlySupport::Yes) => false,

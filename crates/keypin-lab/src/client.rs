@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use keypin::ct::LogList;
 use keypin::{ChannelSink, PinEvent, PinEventSink, PinnedConfig, Policy, ReportOnlyReason, Roots};
 use rustls_pki_types::ServerName;
 
@@ -100,6 +101,21 @@ impl KeypinClient {
         let (sink, events) = ChannelSink::new(64);
         let config = PinnedConfig::builder(policy, roots)
             .events(Arc::new(Tee { lab: sink, extra }))
+            .build()
+            .map_err(|e| Error::Policy(e.to_string()))?;
+        Ok(Self {
+            config: Arc::new(config),
+            events: Mutex::new(events),
+        })
+    }
+
+    /// A client pinning with `policy`, trusting `roots`, and checking SCTs against `logs`
+    /// for rules with `require_sct`.
+    pub fn with_ct_logs(policy: Policy, roots: Roots, logs: LogList) -> Result<Self, Error> {
+        let (sink, events) = ChannelSink::new(64);
+        let config = PinnedConfig::builder(policy, roots)
+            .events(Arc::new(sink))
+            .ct_logs(logs)
             .build()
             .map_err(|e| Error::Policy(e.to_string()))?;
         Ok(Self {

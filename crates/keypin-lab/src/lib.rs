@@ -21,6 +21,7 @@
 #![warn(missing_docs)]
 
 mod client;
+mod ct;
 mod error;
 mod pki;
 mod runner;
@@ -38,6 +39,7 @@ use std::sync::Arc;
 pub use client::{
     Attempt, Client, CommandClient, KeypinClient, PLACEHOLDERS, Placeholders, Target, https_get,
 };
+pub use ct::CtLab;
 pub use error::Error;
 pub use pki::LabPki;
 pub use runner::{Observed, Outcome, Report, RunOptions, Verdict};
@@ -52,6 +54,7 @@ pub struct Lab {
     server: LabServer,
     policy_text: String,
     values: Placeholders,
+    ct: CtLab,
 }
 
 /// The files a lab writes for clients under test.
@@ -96,7 +99,9 @@ impl Lab {
     /// `base_port`).
     pub fn start(ip: IpAddr, base_port: Option<u16>) -> Result<Self, Error> {
         let pki = LabPki::generate()?;
-        let scenarios = scenario::all(&pki)?;
+        let mut scenarios = scenario::all(&pki)?;
+        let ct = CtLab::generate()?;
+        scenarios.extend(ct::scenarios(&pki, &ct)?);
         let server = LabServer::start(&scenarios, ip, base_port)?;
         let policy_text = policy_text(&pki, &scenarios, Mode::Enforce);
         // Checked now, so a bad generated policy is caught before any client runs.
@@ -114,6 +119,7 @@ impl Lab {
             server,
             policy_text,
             values,
+            ct,
         })
     }
 
@@ -170,9 +176,14 @@ impl Lab {
         store
     }
 
-    /// keypin's own client with the lab's policy and trust store.
+    /// The CT logs and the signed log list of the CT scenarios.
+    pub fn ct(&self) -> &CtLab {
+        &self.ct
+    }
+
+    /// keypin's own client with the lab's policy, trust store and CT log list.
     pub fn keypin_client(&self) -> Result<KeypinClient, Error> {
-        KeypinClient::new(self.policy()?, self.roots()?)
+        KeypinClient::with_ct_logs(self.policy()?, self.roots()?, self.ct.log_list()?)
     }
 
     /// keypin's own client, whose pin events also go to `sink` (e.g. a report sender).
@@ -279,6 +290,7 @@ fn policy_text(pki: &LabPki, scenarios: &[Scenario], mode: Mode) -> String {
     let hosts = |expired: bool| {
         scenarios
             .iter()
+            .filter(|s| !ct::is_ct(s.id))
             .filter(|s| (s.expected == Expected::AcceptAndReport) == expired)
             .map(|s| format!("\"{}\"", s.host))
             .collect::<Vec<_>>()
@@ -289,9 +301,17 @@ fn policy_text(pki: &LabPki, scenarios: &[Scenario], mode: Mode) -> String {
         "# keypin lab policy: generated for one lab run; pins change every run.\n\
          [[rule]]\nname = \"lab\"\nhosts = [{}]\npins = {pins}\nexpires = \"{next_year}\"\nmode = \"{mode}\"\n\n\
          # A18: the pin set of this host has expired; keypin drops to report-only and says so.\n\
-         [[rule]]\nname = \"lab-expired\"\nhosts = [{}]\npins = {pins}\nexpires = \"2020-01-01\"\non_expiry = \"report-only\"\n",
+         [[rule]]\nname = \"lab-expired\"\nhosts = [{}]\npins = {pins}\nexpires = \"2020-01-01\"\non_expiry = \"report-only\"\n\n\
+         # CT*: Certificate Transparency required, as Chrome's policy asks.\n\
+         [[rule]]\nname = \"lab-ct\"\nhosts = [{}]\npins = {pins}\nexpires = \"{next_year}\"\nrequire_sct = \"chrome\"\n",
         hosts(false),
         hosts(true),
+        scenarios
+            .iter()
+            .filter(|s| ct::is_ct(s.id))
+            .map(|s| format!("\"{}\"", s.host))
+            .collect::<Vec<_>>()
+            .join(", "),
         mode = match mode {
             Mode::Enforce => "enforce",
             Mode::ReportOnly => "report-only",

@@ -73,7 +73,7 @@ pub struct Scenario {
     pub(crate) endpoint: Endpoint,
 }
 
-fn host_of(id: &str) -> String {
+pub(crate) fn host_of(id: &str) -> String {
     let label: String = id
         .chars()
         .map(|c| {
@@ -87,7 +87,7 @@ fn host_of(id: &str) -> String {
     format!("{label}.{HOST_SUFFIX}")
 }
 
-fn tls(chain: &[&Issued], key: &Issued) -> Endpoint {
+pub(crate) fn tls(chain: &[&Issued], key: &Issued) -> Endpoint {
     Endpoint::Tls {
         chain: chain.iter().map(|c| c.cert.clone()).collect(),
         key: key.key.clone_key(),

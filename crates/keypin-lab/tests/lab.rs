@@ -266,6 +266,10 @@ fn keypin_passes_and_mistakes_are_caught() {
         "A15",
         "A16",
         "A18",
+        "CT1-no-sct",
+        "CT2-unknown-log",
+        "CT3-bad-signature",
+        "CT4-valid",
     ] {
         assert_eq!(outcome(&report, id), Outcome::Pass, "{id}");
     }
@@ -276,6 +280,11 @@ fn keypin_passes_and_mistakes_are_caught() {
     assert_eq!(outcome(&report, "A3"), Outcome::Fail);
     assert_eq!(outcome(&report, "P0"), Outcome::Pass);
     assert_eq!(outcome(&report, "A18"), Outcome::Skip);
+    // It checks no Certificate Transparency: every CT attack gets through.
+    for id in ["CT1-no-sct", "CT2-unknown-log", "CT3-bad-signature"] {
+        assert_eq!(outcome(&report, id), Outcome::Fail, "{id}");
+    }
+    assert_eq!(outcome(&report, "CT4-valid"), Outcome::Pass);
     assert!(!report.all_as_expected());
 
     // Pins matched against the served list: A3 is refused, but pin stuffing gets through.
@@ -295,7 +304,7 @@ fn keypin_passes_and_mistakes_are_caught() {
 
     // Refusing everything fails the positive controls.
     let report = lab.run(&RefuseAll, &opts).unwrap();
-    for id in ["P0", "P1", "P2"] {
+    for id in ["P0", "P1", "P2", "CT4-valid"] {
         assert_eq!(outcome(&report, id), Outcome::Fail, "{id}");
     }
     assert!(!report.all_as_expected());

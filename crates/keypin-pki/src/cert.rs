@@ -254,7 +254,7 @@ pub struct Issued {
     pub cert: CertificateDer<'static>,
     /// Its private key, PKCS#8 DER.
     pub key: PrivateKeyDer<'static>,
-    key_pair: Arc<KeyMaterial>,
+    pub(crate) key_pair: Arc<KeyMaterial>,
     key_alg: KeyAlg,
     params: CertificateParams,
     spec: CertSpec,

@@ -30,7 +30,6 @@ impl<'a> Reader<'a> {
         Self { rest: input }
     }
 
-    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.rest.is_empty()
     }

@@ -38,6 +38,7 @@
 
 mod cert;
 mod chain;
+mod ct;
 mod der;
 mod error;
 mod files;
@@ -47,6 +48,7 @@ mod server;
 
 pub use cert::{CertSpec, Issued, issue, self_signed};
 pub use chain::Chain;
+pub use ct::{SctSpec, TestLog, issue_with_scts, log_list_json};
 pub use error::Error;
 pub use files::write_pem_files;
 pub use key::KeyAlg;

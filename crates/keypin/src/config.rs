@@ -48,6 +48,8 @@ impl PinnedConfig {
             events: None,
             alpn: Vec::new(),
             resumption: Resumption::default(),
+            #[cfg(feature = "ct")]
+            ct_logs: None,
         }
     }
 }
@@ -62,6 +64,8 @@ pub struct PinnedConfigBuilder {
     events: Option<Arc<dyn PinEventSink>>,
     alpn: Vec<Vec<u8>>,
     resumption: Resumption,
+    #[cfg(feature = "ct")]
+    ct_logs: Option<Arc<crate::ct::LogList>>,
 }
 
 impl PinnedConfigBuilder {
@@ -98,6 +102,14 @@ impl PinnedConfigBuilder {
         self
     }
 
+    /// The Certificate Transparency log list (feature `ct`) that rules with `require_sct`
+    /// check embedded SCTs against. Without it, such rules refuse every connection.
+    #[cfg(feature = "ct")]
+    pub fn ct_logs(mut self, logs: impl Into<Arc<crate::ct::LogList>>) -> Self {
+        self.ct_logs = Some(logs.into());
+        self
+    }
+
     fn provider_or_default(&self) -> Arc<CryptoProvider> {
         self.provider
             .clone()
@@ -107,13 +119,14 @@ impl PinnedConfigBuilder {
     /// Just the verifier, to plug into a config you build yourself.
     pub fn verifier(self) -> Arc<PinningVerifier> {
         let provider = self.provider_or_default();
-        Arc::new(PinningVerifier::new(
-            self.policy,
-            self.roots,
-            &provider,
-            self.clock,
-            self.events,
-        ))
+        let verifier =
+            PinningVerifier::new(self.policy, self.roots, &provider, self.clock, self.events);
+        #[cfg(feature = "ct")]
+        let verifier = match self.ct_logs {
+            Some(logs) => verifier.with_ct_logs(logs),
+            None => verifier,
+        };
+        Arc::new(verifier)
     }
 
     /// The pinned client configuration (TLS 1.2 and 1.3).

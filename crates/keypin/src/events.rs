@@ -49,6 +49,12 @@ pub enum PinEvent {
         /// When it happened.
         at: UnixTime,
     },
+    /// A rule's Certificate Transparency requirement refused the connection (feature `ct`).
+    #[cfg(feature = "ct")]
+    CtRefused {
+        /// The details: each SCT and why it did or did not count.
+        failure: Box<crate::ct::CtFailure>,
+    },
     /// A connection used a rule whose pins have expired: it is no longer enforced.
     /// Sent on every such connection, whether the pins matched or not, so that an expired
     /// pin set is never silent.
@@ -134,6 +140,8 @@ impl PinEventSink for LogSink {
             PinEvent::ChainInvalid { host, error, .. } => {
                 log::error!("keypin: the chain of pinned host {host} failed validation: {error}")
             }
+            #[cfg(feature = "ct")]
+            PinEvent::CtRefused { failure } => log::error!("keypin: {failure}"),
             PinEvent::PinsExpired { host, expires, .. } => log::warn!(
                 "keypin: the pins for {host} expired after {expires} and are only reported, not enforced; ship new pins"
             ),

@@ -27,6 +27,7 @@
 //! [`bundle`] (signed, versioned pin bundles and their root of trust); with the `updater`
 //! feature, `updater` (fetches bundles and swaps the live policy for new connections); with the
 //! `reports` feature, `report` (sends pin-failure reports to a collector, off the handshake path).
+//! `ct` feature, `ct` (Certificate Transparency: embedded SCTs against a signed log list).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -34,6 +35,8 @@
 pub mod bundle;
 pub mod clock;
 mod config;
+#[cfg(feature = "ct")]
+pub mod ct;
 pub mod dn;
 mod error;
 pub mod events;
@@ -59,6 +62,7 @@ pub use host::HostPattern;
 pub use pin::{Pin, PinFormat, PinKind};
 pub use policy::{
     Enforcement, Mode, OnExpiry, Policy, ReportDelivery, ReportOnlyReason, Rule, RuleSpec,
+    SctRequirement,
 };
 pub use roots::Roots;
 pub use verifier::{

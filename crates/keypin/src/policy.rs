@@ -16,6 +16,8 @@
 //!                              # report-uri and TrustKit's kTSKReportUris
 //! report_delivery = "pinned"   # or "unpinned": reports *sent to* these hosts skip this
 //!                              # rule's pins (ordinary validation only); default pinned
+//! require_sct = 2              # optional, feature `ct`: embedded SCTs from 2 distinct logs,
+//!                              # or "chrome" for a policy like Chrome's (see `SctRequirement`)
 //! ```
 //!
 //! Every problem in a file is reported at once, each with its line and a hint.
@@ -87,6 +89,29 @@ pub enum ReportDelivery {
     Unpinned,
 }
 
+/// How many Certificate Transparency SCTs a rule requires in the leaf (`require_sct`; checked
+/// with the `ct` feature and a log list, see `keypin::ct`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SctRequirement {
+    /// `require_sct = N` (1 to 10): valid SCTs from at least N distinct logs.
+    AtLeast(u8),
+    /// `require_sct = "chrome"` (or `"default"`): like Chrome's CT policy: valid SCTs from 2 distinct logs
+    /// (3 when the leaf lives longer than 180 days), from at least 2 distinct operators, one of
+    /// them from a log still qualified or usable.
+    ChromeLike,
+}
+
+impl core::fmt::Display for SctRequirement {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::AtLeast(n) => write!(f, "require_sct = {n} (valid SCTs from {n} distinct logs)"),
+            Self::ChromeLike => f.write_str(
+                "require_sct = \"chrome\" (2 or 3 distinct logs by lifetime, 2 operators)",
+            ),
+        }
+    }
+}
+
 /// An extra trust anchor a rule brings (for private PKIs), with its certificate so that
 /// certificate pins can match it too.
 #[derive(Debug, Clone)]
@@ -107,6 +132,7 @@ pub struct Rule {
     expires: Option<Date>,
     on_expiry: OnExpiry,
     anchors: Arc<[ExtraAnchor]>,
+    require_sct: Option<SctRequirement>,
     line: usize,
     report_uris: Vec<String>,
     report_delivery: ReportDelivery,
@@ -148,6 +174,10 @@ impl Rule {
     /// How reports sent *to* this rule's hosts are delivered.
     pub fn report_delivery(&self) -> ReportDelivery {
         self.report_delivery
+    }
+    /// The rule's Certificate Transparency requirement, if any.
+    pub fn require_sct(&self) -> Option<SctRequirement> {
+        self.require_sct
     }
     /// The line of the rule's `[[rule]]` header in its policy file.
     pub fn line(&self) -> usize {
@@ -370,6 +400,10 @@ pub struct RuleSpec {
     /// `pinned` (default) or `unpinned`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report_delivery: Option<String>,
+    /// `require_sct`: a number of logs (`"2"`) or `"chrome"`; in a bundle's JSON always a
+    /// string.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub require_sct: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -400,6 +434,8 @@ struct RawRule {
     report_uris: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     report_delivery: Option<Spanned<String>>,
+    #[serde(default)]
+    require_sct: Option<Spanned<toml::Value>>,
 }
 
 fn parse(
@@ -421,8 +457,8 @@ fn parse(
             let hint = if message.contains("unknown field") {
                 Some(
                     "a [[rule]] takes hosts, pins, include_subdomains, expires, mode, on_expiry, \
-                     trust_anchors, name, report_uris and report_delivery; the top level takes \
-                     only [[rule]] tables"
+                     trust_anchors, name, report_uris, report_delivery and require_sct; the top \
+                     level takes only [[rule]] tables"
                         .to_string(),
                 )
             } else if message.contains("missing field") {
@@ -497,6 +533,16 @@ fn parse(
             })
             .collect();
         let report_delivery = take(r.report_delivery, &mut spec_spans.report_delivery);
+        let require_sct = r.require_sct.map(|s| {
+            spec_spans.require_sct = Some(s.span().start);
+            match s.into_inner() {
+                toml::Value::String(t) => t,
+                toml::Value::Integer(n) => n.to_string(),
+                toml::Value::Float(n) => n.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                _ => "(a table, array or date)".to_string(),
+            }
+        });
         v.spans = spec_spans;
         v.rule_line = Some(rule_line);
         let spec = RuleSpec {
@@ -510,6 +556,7 @@ fn parse(
             name: r.name,
             report_uris,
             report_delivery,
+            require_sct,
         };
         if let Some(out) = specs_out.as_deref_mut() {
             out.push(spec.clone());
@@ -532,6 +579,7 @@ struct Spans {
     anchor_items: Vec<usize>,
     report_uri_items: Vec<usize>,
     report_delivery: Option<usize>,
+    require_sct: Option<usize>,
 }
 
 struct Validator {
@@ -761,6 +809,10 @@ impl Validator {
                 ),
             }
         }
+        let require_sct = spec
+            .require_sct
+            .as_deref()
+            .and_then(|t| self.sct_requirement(t, &field("require_sct")));
 
         if self.diagnostics.len() == errors_before {
             self.rules.push(Rule {
@@ -771,11 +823,48 @@ impl Validator {
                 expires,
                 on_expiry,
                 anchors: anchors.into(),
+                require_sct,
                 line: self.rule_line.unwrap_or(0),
                 report_uris,
                 report_delivery,
             });
         }
+    }
+
+    fn sct_requirement(&mut self, text: &str, field: &str) -> Option<SctRequirement> {
+        let req = match text.trim() {
+            "chrome" | "default" => Some(SctRequirement::ChromeLike),
+            n => n
+                .parse::<u8>()
+                .ok()
+                .filter(|n| (1..=10).contains(n))
+                .map(SctRequirement::AtLeast),
+        };
+        let Some(req) = req else {
+            self.report(
+                self.spans.require_sct,
+                field.to_string(),
+                format!(
+                    "require_sct {text} is neither a number of logs from 1 to 10 nor \"chrome\""
+                ),
+                Some(
+                    "write require_sct = 2 (SCTs from 2 distinct logs) or require_sct = \"chrome\"",
+                ),
+            );
+            return None;
+        };
+        if !cfg!(feature = "ct") {
+            self.report(
+                self.spans.require_sct,
+                field.to_string(),
+                "require_sct needs Certificate Transparency support, which this build of keypin \
+                 lacks"
+                    .into(),
+                Some("enable keypin's `ct` cargo feature, or remove require_sct"),
+            );
+            return None;
+        }
+        Some(req)
     }
 
     fn load_anchors(&self, spec: &str) -> Result<Vec<ExtraAnchor>, String> {
@@ -1017,6 +1106,30 @@ mod tests {
             "[[rule]]\nhosts = [\"a.example.com\"]\npins = [\"{P1}\"]\nmode = \"report-only\"\n"
         );
         assert!(Policy::from_toml_str(&text, "t").is_ok());
+    }
+
+    /// Without the `ct` feature a rule that requires SCTs could not be honoured: refused.
+    #[test]
+    fn require_sct_follows_the_ct_feature() {
+        let text = rule(r#""a.example.com""#, "require_sct = 2");
+        let parsed = Policy::from_toml_str(&text, "t.toml");
+        assert_eq!(parsed.is_ok(), cfg!(feature = "ct"), "{parsed:?}");
+        match parsed {
+            Ok(p) => {
+                let r = p.rule_for("a.example.com").unwrap();
+                assert_eq!(r.require_sct(), Some(SctRequirement::AtLeast(2)));
+            }
+            Err(e) => {
+                assert!(
+                    e.to_string().contains("t.toml:5:15: rule[0].require_sct"),
+                    "{e}"
+                );
+                assert!(
+                    e.to_string().contains("enable keypin's `ct` cargo feature"),
+                    "{e}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -8,7 +8,11 @@
 //!    certificate that the server merely sent, off the path, never counts (CVE-2016-2402);
 //! 3. check the hostname: a pin never replaces it;
 //! 4. accept, or fail with a [`PinFailure`] naming the host, each certificate on the verified
-//!    path with its pin, and the pins the policy expected.
+//!    path with its pin, and the pins the policy expected;
+//! 5. when the rule says `require_sct`, check the leaf's embedded SCTs (feature `ct`, see
+//!    [`crate::ct`]) with the issuer on the verified path; a rule that requires SCTs refuses
+//!    when no log list is configured. This applies to report-only rules too: report-only is
+//!    about pins.
 
 use core::fmt;
 use std::cell::RefCell;
@@ -167,6 +171,9 @@ pub enum VerifyError {
     Certificate(rustls::Error),
     /// The chain validated but carries none of the pins, and the rule enforces.
     PinMismatch(Box<PinFailure>),
+    /// The rule requires Certificate Transparency and the leaf's SCTs do not meet it.
+    #[cfg(feature = "ct")]
+    Ct(Box<crate::ct::CtFailure>),
 }
 
 impl fmt::Display for VerifyError {
@@ -174,6 +181,8 @@ impl fmt::Display for VerifyError {
         match self {
             Self::Certificate(e) => write!(f, "certificate validation failed: {e}"),
             Self::PinMismatch(p) => p.fmt(f),
+            #[cfg(feature = "ct")]
+            Self::Ct(c) => c.fmt(f),
         }
     }
 }
@@ -187,6 +196,10 @@ impl From<VerifyError> for rustls::Error {
             VerifyError::PinMismatch(p) => {
                 rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(*p))))
             }
+            #[cfg(feature = "ct")]
+            VerifyError::Ct(c) => {
+                rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(*c))))
+            }
         }
     }
 }
@@ -197,6 +210,18 @@ impl VerifyError {
         match error {
             rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(inner))) => {
                 inner.downcast_ref::<PinFailure>()
+            }
+            _ => None,
+        }
+    }
+
+    /// Recovers the Certificate Transparency failure from a rustls error produced by
+    /// [`PinningVerifier`], if it is one.
+    #[cfg(feature = "ct")]
+    pub fn ct_failure_of(error: &rustls::Error) -> Option<&crate::ct::CtFailure> {
+        match error {
+            rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(inner))) => {
+                inner.downcast_ref::<crate::ct::CtFailure>()
             }
             _ => None,
         }
@@ -265,6 +290,8 @@ pub struct PinningVerifier {
     algs: WebPkiSupportedAlgorithms,
     clock: Arc<dyn Clock>,
     events: Option<Arc<dyn PinEventSink>>,
+    #[cfg(feature = "ct")]
+    ct_logs: Option<Arc<crate::ct::LogList>>,
 }
 
 impl fmt::Debug for PinningVerifier {
@@ -316,7 +343,16 @@ impl PinningVerifier {
             algs: provider.signature_verification_algorithms,
             clock,
             events,
+            #[cfg(feature = "ct")]
+            ct_logs: None,
         }
+    }
+
+    /// The CT log list that rules with `require_sct` check SCTs against.
+    #[cfg(feature = "ct")]
+    pub fn with_ct_logs(mut self, logs: Arc<crate::ct::LogList>) -> Self {
+        self.ct_logs = Some(logs);
+        self
     }
 
     /// The policy this verifier enforces.
@@ -385,6 +421,13 @@ impl PinningVerifier {
         };
         let roots = self.rule_roots.get(&rule_idx).unwrap_or(&self.roots);
         let wants_cert_pins = rule.pins().iter().any(|p| p.kind() == PinKind::Certificate);
+        // The issuer key on the verified path, for CT's issuer key hash (only when needed).
+        let issuer_spki: RefCell<Option<Vec<u8>>> = RefCell::new(None);
+        let note_issuer = |path: &webpki::VerifiedPath<'_>, matched: bool| {
+            if rule.require_sct().is_some() && (matched || issuer_spki.borrow().is_none()) {
+                *issuer_spki.borrow_mut() = Some(issuer_spki_of(path));
+            }
+        };
 
         // 2. Path building; pins are checked in the callback on each candidate verified path.
         let matched: RefCell<Option<PinMatch>> = RefCell::new(None);
@@ -393,6 +436,7 @@ impl PinningVerifier {
         let check_path = |path: &webpki::VerifiedPath<'_>| -> Result<(), webpki::Error> {
             match self.match_path(rule, roots, path, wants_cert_pins, describe) {
                 Some(m) => {
+                    note_issuer(path, true);
                     *matched.borrow_mut() = Some(m);
                     if describe == Describe::Path {
                         *accepted.borrow_mut() = self.describe_path(path);
@@ -400,6 +444,7 @@ impl PinningVerifier {
                     Ok(())
                 }
                 None => {
+                    note_issuer(path, false);
                     let mut r = rejected.borrow_mut();
                     if r.len() < 4 {
                         r.push(self.describe_path(path));
@@ -410,6 +455,7 @@ impl PinningVerifier {
             }
         };
         let built = self.build_path(&ee, &roots.list, intermediates, now, Some(&check_path));
+        let issuer_spki = issuer_spki.into_inner();
         let rejected = rejected.into_inner();
         let matched = matched.into_inner();
         let enforcement = rule.enforcement_at(now);
@@ -446,6 +492,8 @@ impl PinningVerifier {
                 // 3. The hostname: a pin never replaces it.
                 ee.verify_is_valid_for_subject_name(server_name)
                     .map_err(|e| invalid(pki_error(e)))?;
+                // 5. Certificate Transparency, when the rule requires it.
+                self.check_ct(rule, &host, end_entity, issuer_spki.as_deref(), now)?;
                 self.note_expiry(rule, &host, now);
                 Ok((Verdict::Matched(m), accepted.into_inner()))
             }
@@ -464,6 +512,7 @@ impl PinningVerifier {
                         Err(VerifyError::PinMismatch(failure))
                     }
                     Enforcement::ReportOnly(reason) => {
+                        self.check_ct(rule, &host, end_entity, issuer_spki.as_deref(), now)?;
                         self.emit(PinEvent::ReportOnlyMismatch {
                             reason,
                             failure: failure.clone(),
@@ -634,6 +683,65 @@ impl PinningVerifier {
         out
     }
 
+    /// Step 5: the rule's `require_sct`, checked with the issuer on the verified path.
+    fn check_ct(
+        &self,
+        rule: &Rule,
+        host: &str,
+        end_entity: &CertificateDer<'_>,
+        issuer_spki: Option<&[u8]>,
+        now: UnixTime,
+    ) -> Result<(), VerifyError> {
+        let Some(requirement) = rule.require_sct() else {
+            return Ok(());
+        };
+        #[cfg(feature = "ct")]
+        {
+            let fail = |reason: String, checks| {
+                let failure = Box::new(crate::ct::CtFailure {
+                    host: host.to_string(),
+                    requirement,
+                    rule_location: format!("{}:{}", self.policy.source_name(), rule.line()),
+                    reason,
+                    checks,
+                });
+                self.emit(PinEvent::CtRefused {
+                    failure: failure.clone(),
+                });
+                VerifyError::Ct(failure)
+            };
+            let Some(logs) = &self.ct_logs else {
+                return Err(fail(
+                    "no CT log list is configured, so no SCT can be checked (give one with \
+                     PinnedConfigBuilder::ct_logs)"
+                        .into(),
+                    Vec::new(),
+                ));
+            };
+            let Some(issuer) = issuer_spki else {
+                return Err(fail(
+                    "the issuer on the verified path is unknown".into(),
+                    Vec::new(),
+                ));
+            };
+            let scts = crate::ct::verify_embedded_scts(end_entity.as_ref(), issuer, logs, now)
+                .map_err(|e| fail(e.to_string(), Vec::new()))?;
+            requirement
+                .evaluate(&scts, now)
+                .map_err(|reason| fail(reason, scts.checks))
+        }
+        #[cfg(not(feature = "ct"))]
+        {
+            // Policies refuse require_sct without the feature; should one get here anyway,
+            // refuse rather than skip the check.
+            let _ = (end_entity, issuer_spki, now);
+            Err(VerifyError::Certificate(rustls::Error::General(format!(
+                "the rule for {host} ({requirement}) needs Certificate Transparency, which this \
+                 build of keypin lacks (feature `ct`)"
+            ))))
+        }
+    }
+
     fn note_expiry(&self, rule: &Rule, host: &str, now: UnixTime) {
         if let (Some(expires), true) = (rule.expires(), rule.is_expired(now)) {
             self.emit(PinEvent::PinsExpired {
@@ -716,6 +824,15 @@ fn served_chain(
         .chain(intermediates)
         .map(|c| c.clone().into_owned())
         .collect()
+}
+
+/// DER SubjectPublicKeyInfo of the leaf's issuer on a verified path: the first intermediate,
+/// or the trust anchor when the leaf hangs directly off it.
+fn issuer_spki_of(path: &webpki::VerifiedPath<'_>) -> Vec<u8> {
+    match path.intermediate_certificates().next() {
+        Some(c) => c.subject_public_key_info().as_ref().to_vec(),
+        None => webpki::spki_for_anchor(path.anchor()).as_ref().to_vec(),
+    }
 }
 
 /// The server name as text; borrowed for DNS names (no allocation in a handshake).

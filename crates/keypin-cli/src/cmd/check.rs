@@ -1,9 +1,12 @@
 //! `keypin check HOST[:PORT] --policy FILE`: does the live server satisfy the policy?
 //!
+//! With `--ct-log-list`, rules with `require_sct` check the leaf's SCTs against that list.
+//!
 //! The served chain is judged by `PinningVerifier::verify_chain`, the same function the
 //! verifier runs inside an app's handshake.
 
-use anyhow::anyhow;
+use anyhow::{Context as _, anyhow};
+use keypin::ct::{LogList, LogListSigner};
 use keypin::{Policy, Verdict, VerifyError};
 
 use crate::args::CheckArgs;
@@ -25,7 +28,11 @@ pub(crate) fn run(args: CheckArgs) -> Result<u8, Failure> {
     let expired = rule.expires().filter(|_| rule.is_expired(now));
     let roots = target.roots()?;
     let fetched = fetch_chain(&target)?;
-    let verifier = verifier(policy, roots);
+    let ct_logs = ct_log_list(&args)?;
+    let mut verifier = verifier(policy, roots);
+    if let Some(logs) = ct_logs {
+        verifier = verifier.with_ct_logs(std::sync::Arc::new(logs));
+    }
     if let Some(d) = expired {
         eprintln!(
             "keypin: warning: the rule at {rule_at} expired after {d}: apps no longer enforce it (on_expiry); ship new pins"
@@ -56,10 +63,40 @@ pub(crate) fn run(args: CheckArgs) -> Result<u8, Failure> {
             say!("FAIL {f}");
             Ok(exit::MISMATCH)
         }
+        Err(VerifyError::Ct(f)) => {
+            say!("FAIL {f}");
+            Ok(exit::MISMATCH)
+        }
         Err(e) => Err(Failure::connect(anyhow!(
             "{}:{}: {e} (pins were not checked: the chain must validate first)",
             target.host,
             target.port
         ))),
     }
+}
+
+/// `--ct-log-list` (with its signature and signer key), verified and parsed.
+fn ct_log_list(args: &CheckArgs) -> Result<Option<LogList>, Failure> {
+    let Some(list) = &args.ct_log_list else {
+        return Ok(None);
+    };
+    let sig = args.ct_log_list_sig.clone().unwrap_or_else(|| {
+        let mut p = list.clone().into_os_string();
+        p.push(".sig");
+        p.into()
+    });
+    let signer = match &args.ct_log_list_key {
+        None => LogListSigner::google().map_err(|e| Failure::usage(anyhow!(e)))?,
+        Some(path) => {
+            let pem = std::fs::read_to_string(path)
+                .with_context(|| format!("reading --ct-log-list-key {}", path.display()))
+                .map_err(Failure::usage)?;
+            LogListSigner::from_pem(&pem)
+                .with_context(|| format!("--ct-log-list-key {}", path.display()))
+                .map_err(Failure::usage)?
+        }
+    };
+    LogList::from_files(list, &sig, &signer)
+        .map(Some)
+        .map_err(|e| Failure::usage(anyhow!(e)))
 }

@@ -1,0 +1,456 @@
+//! `require_sct` in the verifier: leaves with embedded SCTs from test logs, a log list signed
+//! with a test key, real TLS handshakes on loopback, and the policy field's validation.
+
+#![cfg(feature = "ct")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use keypin::ct::{CtFailure, LogList, LogListSigner};
+use keypin::{ChannelSink, Pin, PinEvent, PinnedConfig, Policy, Roots, VerifyError};
+use keypin_pki::{
+    CertSpec, Chain, Issued, KeyAlg, SctSpec, ServerOptions, TestLog, TlsServer, issue_with_scts,
+    log_list_json,
+};
+use rustls_pki_types::{ServerName, UnixTime};
+
+const HOST: &str = "ct.keypin.test";
+
+struct Setup {
+    chain: Chain,
+    logs: [TestLog; 3],
+    unlisted: TestLog,
+    list: LogList,
+}
+
+fn now_ms() -> u64 {
+    u64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap()
+}
+
+fn setup() -> Setup {
+    let chain = Chain::generate("CT Test", &[HOST], KeyAlg::EcdsaP256).unwrap();
+    let logs = [
+        TestLog::generate("Test 'Alpha' log", "Operator A").unwrap(),
+        TestLog::generate("Test 'Beta' log", "Operator B").unwrap(),
+        TestLog::generate("Test 'Gamma' log", "Operator A").unwrap(),
+    ];
+    let unlisted = TestLog::generate("Unlisted log", "Operator X").unwrap();
+    let signer = TestLog::generate("log list signer", "").unwrap();
+    let entry = |l: &TestLog| l.list_entry_json("2020-01-01T00:00:00Z", None);
+    let json = log_list_json(
+        "1.0",
+        "2026-01-01T00:00:00Z",
+        &[
+            ("Operator A", vec![entry(&logs[0]), entry(&logs[2])]),
+            ("Operator B", vec![entry(&logs[1])]),
+        ],
+    );
+    let sig = signer.sign(json.as_bytes()).unwrap();
+    let key = LogListSigner::from_pem(&signer.public_key_pem()).unwrap();
+    let list = LogList::from_signed(json.as_bytes(), &sig, &key, "test list").unwrap();
+    Setup {
+        chain,
+        logs,
+        unlisted,
+        list,
+    }
+}
+
+fn leaf(s: &Setup, scts: &[(&TestLog, bool)]) -> Issued {
+    let t = now_ms() - 3_600_000;
+    let specs: Vec<SctSpec<'_>> = scts
+        .iter()
+        .map(|(log, corrupt)| SctSpec {
+            log,
+            timestamp_ms: t,
+            corrupt_signature: *corrupt,
+        })
+        .collect();
+    let now = time::OffsetDateTime::now_utc();
+    issue_with_scts(
+        CertSpec::leaf(&[HOST]).key(&s.chain.leaf).validity(
+            now - time::Duration::days(1),
+            now + time::Duration::days(90),
+        ),
+        &s.chain.intermediate,
+        &specs,
+    )
+    .unwrap()
+}
+
+/// A rule pinning the issuing CA (so pins always match: these tests are about CT).
+fn policy(require: &str, pinned: &Issued) -> Policy {
+    let text = format!(
+        "[[rule]]\nhosts = [\"{HOST}\"]\npins = [\"{}\", \"{}\"]\nrequire_sct = {require}\n",
+        Pin::from_spki_der(&pinned.spki_der()),
+        Pin::from_spki_der(b"spare key, not deployed"),
+    );
+    Policy::from_toml_str(&text, "ct-policy.toml").unwrap()
+}
+
+fn verify(s: &Setup, leaf: &Issued, require: &str, with_list: bool) -> Result<(), VerifyError> {
+    let mut roots = Roots::empty();
+    roots.add_cert(s.chain.root.cert.clone()).unwrap();
+    let mut b = PinnedConfig::builder(policy(require, &s.chain.intermediate), roots);
+    if with_list {
+        b = b.ct_logs(s.list.clone());
+    }
+    let v = b.verifier();
+    let now = UnixTime::now();
+    v.verify_chain(
+        &leaf.cert,
+        std::slice::from_ref(&s.chain.intermediate.cert),
+        &ServerName::try_from(HOST).unwrap(),
+        now,
+    )
+    .map(|_| ())
+}
+
+fn ct_failure(r: Result<(), VerifyError>) -> CtFailure {
+    match r {
+        Err(VerifyError::Ct(f)) => *f,
+        other => panic!("expected a CT failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn sct_requirements_are_counted_per_distinct_log_and_operator() {
+    let s = setup();
+    let [a, b, g] = &s.logs;
+    // (SCTs embedded, requirement, accepted?)
+    type Row<'a> = (Vec<(&'a TestLog, bool)>, &'a str, bool);
+    let rows: Vec<Row<'_>> = vec![
+        (vec![(a, false), (b, false)], "2", true),
+        (vec![(a, false), (b, false)], "\"chrome\"", true),
+        (vec![(a, false), (b, false)], "3", false),
+        (vec![(a, false)], "1", true),
+        (vec![(a, false)], "2", false),
+        // Same log twice counts once.
+        (vec![(a, false), (a, false)], "2", false),
+        // Two logs, one operator: enough for a count, not for the Chrome-like policy.
+        (vec![(a, false), (g, false)], "2", true),
+        (vec![(a, false), (g, false)], "\"chrome\"", false),
+        (vec![(a, false), (b, true)], "2", false),
+        (vec![(a, false), (&s.unlisted, false)], "2", false),
+        (vec![], "1", false),
+    ];
+    for (scts, req, ok) in rows {
+        let leaf = leaf(&s, &scts);
+        let r = verify(&s, &leaf, req, true);
+        assert_eq!(
+            r.is_ok(),
+            ok,
+            "require_sct = {req}, {} SCTs: {r:?}",
+            scts.len()
+        );
+    }
+}
+
+#[test]
+fn failures_name_each_sct_and_why() {
+    let s = setup();
+    let [a, b, _] = &s.logs;
+    let leaf1 = leaf(&s, &[(a, false), (b, true), (&s.unlisted, false)]);
+    let f = ct_failure(verify(&s, &leaf1, "2", true));
+    let msg = f.to_string();
+    assert_eq!(f.checks.len(), 3, "{msg}");
+    assert!(
+        msg.contains("Test 'Alpha' log (Operator A)") && msg.contains(": valid"),
+        "{msg}"
+    );
+    assert!(msg.contains("Test 'Beta' log (Operator B)"), "{msg}");
+    assert!(msg.contains("bad signature"), "{msg}");
+    assert!(msg.contains("unknown log"), "{msg}");
+    assert!(msg.contains("ct-policy.toml:1"), "{msg}");
+    assert!(msg.contains("found 1"), "{msg}");
+
+    let plain = leaf(&s, &[]);
+    let msg = ct_failure(verify(&s, &plain, "1", true)).to_string();
+    assert!(msg.contains("carries no embedded SCT"), "{msg}");
+
+    // No log list configured: refused (fail closed), and says so.
+    let good = leaf(&s, &[(a, false), (b, false)]);
+    let msg = ct_failure(verify(&s, &good, "2", false)).to_string();
+    assert!(msg.contains("no CT log list is configured"), "{msg}");
+}
+
+#[test]
+fn handshake_accepts_logged_leaf_and_refuses_unlogged_one() {
+    let s = setup();
+    let [a, b, _] = &s.logs;
+    let mut roots = Roots::empty();
+    roots.add_cert(s.chain.root.cert.clone()).unwrap();
+    let (sink, events) = ChannelSink::new(8);
+    let config = Arc::new(
+        PinnedConfig::builder(policy("\"chrome\"", &s.chain.intermediate), roots)
+            .ct_logs(s.list.clone())
+            .events(Arc::new(sink))
+            .build()
+            .unwrap(),
+    );
+    for (scts, ok) in [
+        (vec![(a, false), (b, false)], true),
+        (vec![(a, false)], false),
+    ] {
+        let leaf = leaf(&s, &scts);
+        let server = TlsServer::start(ServerOptions::new(
+            vec![leaf.cert.clone(), s.chain.intermediate.cert.clone()],
+            leaf.key.clone_key(),
+        ))
+        .unwrap();
+        let conn =
+            rustls::ClientConnection::new(Arc::clone(&config), HOST.try_into().unwrap()).unwrap();
+        let tcp = TcpStream::connect(server.addr()).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        let r = tls
+            .write_all(format!("GET / HTTP/1.1\r\nHost: {HOST}\r\n\r\n").as_bytes())
+            .and_then(|()| {
+                let mut reply = String::new();
+                tls.read_to_string(&mut reply).map(|_| reply)
+            });
+        match (r, ok) {
+            (Ok(reply), true) => {
+                assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+                assert!(
+                    events.try_recv().is_err(),
+                    "no event for an accepted connection"
+                );
+            }
+            (Err(e), false) => {
+                let inner = e
+                    .get_ref()
+                    .unwrap()
+                    .downcast_ref::<rustls::Error>()
+                    .unwrap();
+                let f = VerifyError::ct_failure_of(inner).unwrap();
+                assert!(f.reason.contains("found 1"), "{f}");
+                // The refusal is reported as an event too.
+                let reported = events.try_iter().any(
+                    |e| matches!(e, PinEvent::CtRefused { failure } if failure.checks.len() == 1),
+                );
+                assert!(reported);
+            }
+            (r, _) => panic!("{} SCTs: {r:?}", scts.len()),
+        }
+    }
+}
+
+#[test]
+fn require_sct_is_validated_with_line_and_column() {
+    let base = "[[rule]]\nhosts = [\"a.example.com\"]\npins = [\"sha256/7HIpactkIAq2Y49orFOOQKurWxmmSFZhBCoQYcRhJ3Y=\", \"sha256/fwza0LRMXouZHRC8Ei+4PyuldPDcf3UKgO/04cDM1oE=\"]\n";
+    for (value, ok) in [
+        ("2", true),
+        ("10", true),
+        ("\"chrome\"", true),
+        ("\"default\"", true),
+        ("0", false),
+        ("11", false),
+        ("-1", false),
+        ("\"two\"", false),
+        ("true", false),
+    ] {
+        let text = format!("{base}require_sct = {value}\n");
+        match Policy::from_toml_str(&text, "p.toml") {
+            Ok(p) => assert!(ok && p.rule_for("a.example.com").unwrap().require_sct().is_some()),
+            Err(e) => {
+                assert!(!ok, "{value}: {e}");
+                let msg = e.to_string();
+                assert!(msg.contains("p.toml:4:15: rule[0].require_sct"), "{msg}");
+                assert!(msg.contains("hint:"), "{msg}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_log_list_with_a_wrong_log_id_or_signature_is_refused() {
+    let s = setup();
+    let signer = TestLog::generate("signer", "").unwrap();
+    let key = LogListSigner::from_pem(&signer.public_key_pem()).unwrap();
+    let entry = s.logs[0].list_entry_json("2020-01-01T00:00:00Z", None);
+    let other_id = s.logs[1].list_entry_json("2020-01-01T00:00:00Z", None);
+    // Swap in another log's id: the id is no longer the key's hash.
+    let id_of = |e: &str| {
+        e.split("\"log_id\": \"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let forged = entry.replace(&id_of(&entry), &id_of(&other_id));
+    let json = log_list_json("1", "2026-01-01T00:00:00Z", &[("Op", vec![forged])]);
+    let sig = signer.sign(json.as_bytes()).unwrap();
+    let e = LogList::from_signed(json.as_bytes(), &sig, &key, "forged.json").unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("operators[0].logs[0]") && msg.contains("not the SHA-256 of the key"),
+        "{msg}"
+    );
+    // Signed by someone else.
+    let json = log_list_json("1", "2026-01-01T00:00:00Z", &[("Op", vec![entry])]);
+    let sig = s.unlisted.sign(json.as_bytes()).unwrap();
+    assert!(LogList::from_signed(json.as_bytes(), &sig, &key, "x").is_err());
+    let sig = signer.sign(json.as_bytes()).unwrap();
+    assert_eq!(
+        LogList::from_signed(json.as_bytes(), &sig, &key, "x")
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+/// Log states and temporal intervals, one SCT per case, verdict per SCT.
+#[test]
+fn log_state_and_interval_decide_whether_an_sct_counts() {
+    use keypin::ct::{LogStateKind, SctStatus, verify_embedded_scts};
+    let chain = Chain::generate("CT States", &[HOST], KeyAlg::EcdsaP256).unwrap();
+    let signer = TestLog::generate("signer", "").unwrap();
+    let fmt = |t: time::OffsetDateTime| {
+        t.replace_nanosecond(0)
+            .unwrap()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let day = time::Duration::days(1);
+    let since = fmt(now - time::Duration::days(400));
+    let recent = fmt(now - day);
+    let set_state = |entry: String, state: &str, at: &str| {
+        entry.replace(
+            &format!("{{ \"usable\": {{ \"timestamp\": \"{since}\" }} }}"),
+            &format!("{{ \"{state}\": {{ \"timestamp\": \"{at}\" }} }}"),
+        )
+    };
+    let (a0, a1) = (
+        fmt(now - time::Duration::days(30)),
+        fmt(now + time::Duration::days(30)),
+    );
+    // (log, list entry, expected verdict of its SCT, issued an hour ago)
+    let logs: Vec<TestLog> = (0..7)
+        .map(|i| TestLog::generate(&format!("log {i}"), "Op").unwrap())
+        .collect();
+    let rows: Vec<(&TestLog, String, SctStatus)> = vec![
+        (
+            &logs[0],
+            logs[0].list_entry_json(&since, None),
+            SctStatus::Valid,
+        ),
+        (
+            &logs[1],
+            set_state(logs[1].list_entry_json(&since, None), "qualified", &since),
+            SctStatus::Valid,
+        ),
+        (
+            &logs[2],
+            set_state(logs[2].list_entry_json(&since, None), "pending", &since),
+            SctStatus::LogNotTrusted(LogStateKind::Pending),
+        ),
+        (
+            &logs[3],
+            set_state(logs[3].list_entry_json(&since, None), "rejected", &since),
+            SctStatus::LogNotTrusted(LogStateKind::Rejected),
+        ),
+        // Retired yesterday: an SCT from an hour ago was issued after it retired.
+        (
+            &logs[4],
+            set_state(logs[4].list_entry_json(&since, None), "retired", &recent),
+            SctStatus::AfterLogEnded(keypin::ct::LogState {
+                kind: LogStateKind::Retired,
+                since: (now - day).unix_timestamp(),
+            }),
+        ),
+        // The leaf's notAfter (in 90 days) is past this log's interval.
+        (
+            &logs[5],
+            logs[5].list_entry_json(&since, Some((&a0, &a1))),
+            SctStatus::OutsideTemporalInterval {
+                start: (now - time::Duration::days(30)).unix_timestamp(),
+                end: (now + time::Duration::days(30)).unix_timestamp(),
+            },
+        ),
+        (
+            &logs[6],
+            set_state(
+                logs[6].list_entry_json(&since, None),
+                "frozen-solid",
+                &since,
+            ),
+            SctStatus::LogNotTrusted(LogStateKind::Unknown),
+        ),
+    ];
+    let json = log_list_json(
+        "1",
+        &since,
+        &[("Op", rows.iter().map(|(_, e, _)| e.clone()).collect())],
+    );
+    let key = LogListSigner::from_pem(&signer.public_key_pem()).unwrap();
+    let sig = signer.sign(json.as_bytes()).unwrap();
+    let list = LogList::from_signed(json.as_bytes(), &sig, &key, "states").unwrap();
+    let s = Setup {
+        chain,
+        logs: [
+            TestLog::generate("x", "x").unwrap(),
+            TestLog::generate("y", "y").unwrap(),
+            TestLog::generate("z", "z").unwrap(),
+        ],
+        unlisted: TestLog::generate("u", "u").unwrap(),
+        list,
+    };
+    let scts: Vec<(&TestLog, bool)> = rows.iter().map(|(l, _, _)| (*l, false)).collect();
+    let leaf = leaf(&s, &scts);
+    let got = verify_embedded_scts(
+        &leaf.cert,
+        &s.chain.intermediate.spki_der(),
+        &s.list,
+        UnixTime::now(),
+    )
+    .unwrap();
+    let round = |st: &SctStatus| match st {
+        // The leaf's dates are whole seconds; compare intervals to the day.
+        SctStatus::OutsideTemporalInterval { start, end } => (start / 86_400, end / 86_400),
+        SctStatus::AfterLogEnded(st) => (st.since / 86_400, 0),
+        _ => (0, 0),
+    };
+    for ((_, _, want), c) in rows.iter().zip(&got.checks) {
+        assert_eq!(
+            std::mem::discriminant(&c.status),
+            std::mem::discriminant(want),
+            "{c}"
+        );
+        assert_eq!(round(&c.status), round(want), "{c}");
+        if let SctStatus::LogNotTrusted(k) = want {
+            assert_eq!(c.status, SctStatus::LogNotTrusted(*k), "{c}");
+        }
+    }
+    assert_eq!(got.checks.len(), rows.len());
+}
+
+/// A signed bundle carries rules as `RuleSpec` JSON: `require_sct` survives the trip.
+#[test]
+fn require_sct_travels_in_bundle_rules() {
+    use keypin::{RuleSpec, SctRequirement};
+    let text = "[[rule]]\nhosts = [\"a.example.com\"]\npins = [\"sha256/7HIpactkIAq2Y49orFOOQKurWxmmSFZhBCoQYcRhJ3Y=\", \"sha256/fwza0LRMXouZHRC8Ei+4PyuldPDcf3UKgO/04cDM1oE=\"]\nrequire_sct = 2\n\n[[rule]]\nhosts = [\"b.example.com\"]\npins = [\"sha256/7HIpactkIAq2Y49orFOOQKurWxmmSFZhBCoQYcRhJ3Y=\", \"sha256/fwza0LRMXouZHRC8Ei+4PyuldPDcf3UKgO/04cDM1oE=\"]\n";
+    let specs = Policy::rule_specs_from_toml(text, "p.toml").unwrap();
+    let json = serde_json::to_string(&specs).unwrap();
+    assert_eq!(json.matches("require_sct").count(), 1, "{json}");
+    let back: Vec<RuleSpec> = serde_json::from_str(&json).unwrap();
+    let policy = Policy::from_rules("bundle", back).unwrap();
+    let req = |h: &str| policy.rule_for(h).unwrap().require_sct();
+    assert_eq!(req("a.example.com"), Some(SctRequirement::AtLeast(2)));
+    assert_eq!(req("b.example.com"), None);
+    let bad: Vec<RuleSpec> = serde_json::from_str(&json.replace("\"2\"", "\"none\"")).unwrap();
+    let e = Policy::from_rules("bundle", bad).unwrap_err().to_string();
+    assert!(e.contains("rule[0].require_sct"), "{e}");
+}
