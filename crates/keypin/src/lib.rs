@@ -25,7 +25,8 @@
 //! Modules: [`pin`] (pins and their spellings), [`host`] (host patterns), [`policy`] (rules,
 //! parsing, lookup), [`verifier`] (the rustls verifier), [`roots`], [`events`], [`clock`],
 //! [`bundle`] (signed, versioned pin bundles and their root of trust); with the `updater`
-//! feature, `updater` (fetches bundles and swaps the live policy for new connections).
+//! feature, `updater` (fetches bundles and swaps the live policy for new connections); with the
+//! `ocsp` feature, `ocsp` (stapled OCSP responses, checked per rule and for must-staple leaves).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -37,6 +38,8 @@ pub mod dn;
 mod error;
 pub mod events;
 pub mod host;
+#[cfg(feature = "ocsp")]
+pub mod ocsp;
 pub mod pin;
 pub mod policy;
 pub mod roots;
@@ -50,7 +53,7 @@ pub use error::{Diagnostic, Error, PinParseError, PolicyError};
 pub use events::{ChannelSink, LogSink, PinEvent, PinEventSink};
 pub use host::HostPattern;
 pub use pin::{Pin, PinFormat, PinKind};
-pub use policy::{Enforcement, Mode, OnExpiry, Policy, ReportOnlyReason, Rule, RuleSpec};
+pub use policy::{Enforcement, Mode, OcspMode, OnExpiry, Policy, ReportOnlyReason, Rule, RuleSpec};
 pub use roots::Roots;
 pub use verifier::{
     PathEntry, PinFailure, PinMatch, PinningVerifier, Position, Verdict, VerifyError,

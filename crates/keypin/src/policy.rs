@@ -11,6 +11,7 @@
 //! on_expiry = "report-only"    # or "enforce"; what an expired rule does
 //! trust_anchors = ["private-ca.pem"]  # optional extra roots for this rule (PEM files or inline PEM)
 //! name = "api"                 # optional label for reports
+//! ocsp = "check-if-stapled"    # optional, feature `ocsp`: "ignore" (default), "check-if-stapled", "require"
 //! ```
 //!
 //! Every problem in a file is reported at once, each with its line and a hint.
@@ -70,6 +71,31 @@ pub enum ReportOnlyReason {
     },
 }
 
+/// What a rule does with the OCSP response a server staples (`ocsp = ...`; checked with the
+/// `ocsp` feature, see `keypin::ocsp`). A leaf carrying the must-staple extension (TLS Feature
+/// `status_request`) is always treated as [`OcspMode::Require`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum OcspMode {
+    /// Do not look at stapled responses (default).
+    #[default]
+    Ignore,
+    /// Validate a stapled response when the server sends one; no staple is fine.
+    CheckIfStapled,
+    /// Refuse unless the server staples a valid, fresh response saying "good".
+    Require,
+}
+
+impl OcspMode {
+    /// The spelling used in policy files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ignore => "ignore",
+            Self::CheckIfStapled => "check-if-stapled",
+            Self::Require => "require",
+        }
+    }
+}
+
 /// An extra trust anchor a rule brings (for private PKIs), with its certificate so that
 /// certificate pins can match it too.
 #[derive(Debug, Clone)]
@@ -91,6 +117,7 @@ pub struct Rule {
     on_expiry: OnExpiry,
     anchors: Arc<[ExtraAnchor]>,
     line: usize,
+    ocsp: OcspMode,
 }
 
 impl Rule {
@@ -121,6 +148,10 @@ impl Rule {
     /// Extra trust anchors for this rule.
     pub fn extra_anchors(&self) -> &[ExtraAnchor] {
         &self.anchors
+    }
+    /// What the rule does with stapled OCSP responses.
+    pub fn ocsp(&self) -> OcspMode {
+        self.ocsp
     }
     /// The line of the rule's `[[rule]]` header in its policy file.
     pub fn line(&self) -> usize {
@@ -273,6 +304,8 @@ pub struct RuleSpec {
     pub trust_anchors: Vec<String>,
     /// Label.
     pub name: Option<String>,
+    /// `ignore` (default), `check-if-stapled` or `require`.
+    pub ocsp: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -299,6 +332,8 @@ struct RawRule {
     trust_anchors: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     name: Option<String>,
+    #[serde(default)]
+    ocsp: Option<Spanned<String>>,
 }
 
 fn parse(text: &str, source_name: &str, base_dir: Option<&Path>) -> Result<Policy, PolicyError> {
@@ -315,7 +350,7 @@ fn parse(text: &str, source_name: &str, base_dir: Option<&Path>) -> Result<Polic
             let hint = if message.contains("unknown field") {
                 Some(
                     "a [[rule]] takes hosts, pins, include_subdomains, expires, mode, on_expiry, \
-                     trust_anchors and name; the top level takes only [[rule]] tables"
+                     trust_anchors, name and ocsp; the top level takes only [[rule]] tables"
                         .to_string(),
                 )
             } else if message.contains("missing field") {
@@ -371,6 +406,7 @@ fn parse(text: &str, source_name: &str, base_dir: Option<&Path>) -> Result<Polic
         let expires = take(r.expires, &mut spec_spans.expires);
         let mode = take(r.mode, &mut spec_spans.mode);
         let on_expiry = take(r.on_expiry, &mut spec_spans.on_expiry);
+        let ocsp = take(r.ocsp, &mut spec_spans.ocsp);
         let trust_anchors = r
             .trust_anchors
             .unwrap_or_default()
@@ -393,6 +429,7 @@ fn parse(text: &str, source_name: &str, base_dir: Option<&Path>) -> Result<Polic
                 on_expiry,
                 trust_anchors,
                 name: r.name,
+                ocsp,
             },
         );
     }
@@ -410,6 +447,7 @@ struct Spans {
     mode: Option<usize>,
     on_expiry: Option<usize>,
     anchor_items: Vec<usize>,
+    ocsp: Option<usize>,
 }
 
 struct Validator {
@@ -496,6 +534,32 @@ impl Validator {
                 OnExpiry::ReportOnly
             }
         };
+        let ocsp = match spec.ocsp.as_deref() {
+            None | Some("ignore") => OcspMode::Ignore,
+            Some("check-if-stapled") => OcspMode::CheckIfStapled,
+            Some("require") => OcspMode::Require,
+            Some(other) => {
+                self.report(
+                    self.spans.ocsp,
+                    field("ocsp"),
+                    format!("unknown ocsp {other:?}"),
+                    Some("use \"ignore\" (default), \"check-if-stapled\" or \"require\""),
+                );
+                OcspMode::Ignore
+            }
+        };
+        // Without the checker, a rule asking for OCSP checks must not pass silently unchecked.
+        if !cfg!(feature = "ocsp") && ocsp != OcspMode::Ignore {
+            self.report(
+                self.spans.ocsp,
+                field("ocsp"),
+                format!(
+                    "ocsp = {:?} needs OCSP checking, which this build of keypin lacks",
+                    ocsp.as_str()
+                ),
+                Some("build keypin with its `ocsp` feature, or remove the ocsp line"),
+            );
+        }
         let expires = match spec.expires.as_deref().map(Date::parse) {
             None => None,
             Some(Ok(d)) => Some(d),
@@ -614,6 +678,7 @@ impl Validator {
                 on_expiry,
                 anchors: anchors.into(),
                 line: self.rule_line.unwrap_or(0),
+                ocsp,
             });
         }
     }

@@ -164,6 +164,10 @@ pub enum VerifyError {
     Certificate(rustls::Error),
     /// The chain validated but carries none of the pins, and the rule enforces.
     PinMismatch(Box<PinFailure>),
+    /// The path and pins are fine, but the OCSP check the rule (or a must-staple leaf) asks
+    /// for failed.
+    #[cfg(feature = "ocsp")]
+    Ocsp(Box<crate::ocsp::OcspFailure>),
 }
 
 impl fmt::Display for VerifyError {
@@ -171,6 +175,8 @@ impl fmt::Display for VerifyError {
         match self {
             Self::Certificate(e) => write!(f, "certificate validation failed: {e}"),
             Self::PinMismatch(p) => p.fmt(f),
+            #[cfg(feature = "ocsp")]
+            Self::Ocsp(o) => o.fmt(f),
         }
     }
 }
@@ -184,6 +190,8 @@ impl From<VerifyError> for rustls::Error {
             VerifyError::PinMismatch(p) => {
                 rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(*p))))
             }
+            #[cfg(feature = "ocsp")]
+            VerifyError::Ocsp(o) => o.into_rustls(),
         }
     }
 }
@@ -330,8 +338,38 @@ impl PinningVerifier {
         server_name: &ServerName<'_>,
         now: UnixTime,
     ) -> Result<Verdict, VerifyError> {
-        self.verify(end_entity, intermediates, server_name, now, Describe::Match)
-            .map(|(v, _)| v)
+        self.verify(
+            end_entity,
+            intermediates,
+            server_name,
+            now,
+            Describe::Match,
+            None,
+        )
+        .map(|(v, _)| v)
+    }
+
+    /// [`Self::verify_chain`] plus the OCSP check a handshake makes on the stapled response
+    /// `ocsp_response` (empty: none was stapled). [`Self::verify_chain`] checks no OCSP.
+    #[cfg(feature = "ocsp")]
+    pub fn verify_chain_stapled(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<Verdict, VerifyError> {
+        let staple = Some(ocsp_response);
+        self.verify(
+            end_entity,
+            intermediates,
+            server_name,
+            now,
+            Describe::Match,
+            staple,
+        )
+        .map(|(v, _)| v)
     }
 
     /// [`Self::verify_chain`], also returning the verified path that was accepted (every
@@ -343,7 +381,14 @@ impl PinningVerifier {
         server_name: &ServerName<'_>,
         now: UnixTime,
     ) -> Result<(Verdict, Vec<PathEntry>), VerifyError> {
-        self.verify(end_entity, intermediates, server_name, now, Describe::Path)
+        self.verify(
+            end_entity,
+            intermediates,
+            server_name,
+            now,
+            Describe::Path,
+            None,
+        )
     }
 
     fn verify(
@@ -353,6 +398,8 @@ impl PinningVerifier {
         server_name: &ServerName<'_>,
         now: UnixTime,
         describe: Describe,
+        // The stapled OCSP response (empty: none); `None`: no OCSP check at all.
+        staple: Option<&[u8]>,
     ) -> Result<(Verdict, Vec<PathEntry>), VerifyError> {
         let cert_err = |e: rustls::Error| VerifyError::Certificate(e);
         let ee = webpki::EndEntityCert::try_from(end_entity).map_err(|e| cert_err(pki_error(e)))?;
@@ -382,12 +429,37 @@ impl PinningVerifier {
         };
         let roots = self.rule_roots.get(&rule_idx).unwrap_or(&self.roots);
         let wants_cert_pins = rule.pins().iter().any(|p| p.kind() == PinKind::Certificate);
+        #[cfg(feature = "ocsp")]
+        let ocsp = crate::ocsp::StapleCheck::plan(rule, end_entity, staple).map_err(|error| {
+            let location = format!("{}:{}", self.policy.source_name(), rule.line());
+            VerifyError::Ocsp(crate::ocsp::OcspFailure::unreadable_leaf(
+                &host, error, location,
+            ))
+        })?;
+        #[cfg(feature = "ocsp")]
+        let ocsp_ok = || match &ocsp {
+            Some(check) => check
+                .finish(
+                    &host,
+                    || format!("{}:{}", self.policy.source_name(), rule.line()),
+                    now,
+                    &self.algs,
+                )
+                .map_err(VerifyError::Ocsp),
+            None => Ok(()),
+        };
+        #[cfg(not(feature = "ocsp"))]
+        let _ = staple;
 
         // 2. Path building; pins are checked in the callback on each candidate verified path.
         let matched: RefCell<Option<PinMatch>> = RefCell::new(None);
         let accepted: RefCell<Vec<PathEntry>> = RefCell::new(Vec::new());
         let rejected: RefCell<Vec<Vec<PathEntry>>> = RefCell::new(Vec::new());
         let check_path = |path: &webpki::VerifiedPath<'_>| -> Result<(), webpki::Error> {
+            #[cfg(feature = "ocsp")]
+            if let Some(check) = &ocsp {
+                check.note_path(path);
+            }
             match self.match_path(rule, roots, path, wants_cert_pins, describe) {
                 Some(m) => {
                     *matched.borrow_mut() = Some(m);
@@ -426,6 +498,9 @@ impl PinningVerifier {
                 // 3. The hostname: a pin never replaces it.
                 ee.verify_is_valid_for_subject_name(server_name)
                     .map_err(|e| cert_err(pki_error(e)))?;
+                // 3b. The stapled OCSP response, when the rule or a must-staple leaf asks.
+                #[cfg(feature = "ocsp")]
+                ocsp_ok()?;
                 self.note_expiry(rule, &host, now);
                 Ok((Verdict::Matched(m), accepted.into_inner()))
             }
@@ -444,6 +519,9 @@ impl PinningVerifier {
                         Err(VerifyError::PinMismatch(failure))
                     }
                     Enforcement::ReportOnly(reason) => {
+                        // A pin mismatch only reports here; a failed OCSP check still refuses.
+                        #[cfg(feature = "ocsp")]
+                        ocsp_ok()?;
                         self.emit(PinEvent::ReportOnlyMismatch {
                             reason,
                             failure: failure.clone(),
@@ -637,7 +715,7 @@ impl ServerCertVerifier for PinningVerifier {
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
         server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
+        ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         // Time comes from the injected clock (DESIGN rule 5), not from rustls' own.
@@ -648,6 +726,7 @@ impl ServerCertVerifier for PinningVerifier {
             server_name,
             now,
             Describe::Handshake,
+            Some(ocsp_response),
         )?;
         Ok(ServerCertVerified::assertion())
     }
