@@ -42,6 +42,7 @@ mod der;
 mod error;
 mod files;
 mod key;
+mod ocsp;
 mod rsa_legacy;
 mod server;
 
@@ -50,6 +51,7 @@ pub use chain::Chain;
 pub use error::Error;
 pub use files::write_pem_files;
 pub use key::KeyAlg;
+pub use ocsp::{OcspHash, OcspResponseSpec, OcspStatus, ocsp_error_response};
 pub use server::{
     ConnectionLog, HandshakeEnd, RESPONSE_BODY, ServerOptions, ServerVersions, TlsServer,
     drive_handshake, signing_key,
