@@ -918,6 +918,26 @@ mod tests {
         assert!(Policy::from_toml_str(&text, "t").is_ok());
     }
 
+    /// Without the checker compiled in, asking for OCSP checks is refused, never ignored.
+    #[test]
+    fn ocsp_field_needs_the_ocsp_feature() {
+        for (value, ok) in [
+            ("ignore", true),
+            ("check-if-stapled", cfg!(feature = "ocsp")),
+            ("require", cfg!(feature = "ocsp")),
+        ] {
+            let text = rule("\"a.example.com\"", &format!("ocsp = \"{value}\""));
+            match Policy::from_toml_str(&text, "t.toml") {
+                Ok(p) => assert!(ok, "{value} accepted without the feature: {p:?}"),
+                Err(e) => {
+                    assert!(!ok, "{value}: {e}");
+                    assert!(e.to_string().contains("t.toml:5:8: rule[0].ocsp"), "{e}");
+                    assert!(e.to_string().contains("`ocsp` feature"), "{e}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn empty_policy_has_no_rules() {
         let p = Policy::from_toml_str("# nothing pinned\n", "t").unwrap();
