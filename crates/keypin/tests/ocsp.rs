@@ -786,3 +786,190 @@ fn parser_refuses_malformed_input() {
         assert!(check(&der).is_err(), "{case}");
     }
 }
+
+/// Runs `openssl` in `dir`; stdout and stderr together.
+fn openssl(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the `openssl` command is needed for this test");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "openssl {args:?} failed: {text}");
+    text
+}
+
+/// An independent peer both ways: responses made by OpenSSL's responder are judged right by
+/// keypin over a real handshake, and OpenSSL verifies the responses keypin-pki makes.
+#[test]
+fn interop_with_openssl_responses() {
+    let p = pki();
+    let (leaf, int) = (&p.chain.leaf, &p.chain.intermediate);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let write = |name: &str, bytes: &[u8]| std::fs::write(d.join(name), bytes).unwrap();
+    write("leaf.pem", leaf.cert_pem().as_bytes());
+    write("int.pem", int.cert_pem().as_bytes());
+    write("int.key", int.key_pem().as_bytes());
+    write("root.pem", p.chain.root.cert_pem().as_bytes());
+    write("responder.pem", p.responder.cert_pem().as_bytes());
+    write("responder.key", p.responder.key_pem().as_bytes());
+
+    // OpenSSL's responder, from an index file (good, then revoked), signed by the issuer and
+    // by the delegated responder; keypin judges each over a handshake.
+    let serial = openssl(d, &["x509", "-in", "leaf.pem", "-noout", "-serial"]);
+    let serial = serial.trim().trim_start_matches("serial=").to_owned();
+    let expiry = "351231235959Z";
+    let revoked_at = (OffsetDateTime::now_utc() - hours(30))
+        .format(time::macros::format_description!(
+            "[year repr:last_two][month][day][hour][minute][second]Z"
+        ))
+        .unwrap();
+    openssl(
+        d,
+        &[
+            "ocsp",
+            "-issuer",
+            "int.pem",
+            "-cert",
+            "leaf.pem",
+            "-no_nonce",
+            "-reqout",
+            "req.der",
+        ],
+    );
+    let config = config(&p, Some("require"));
+    for (case, index_line, signer, key, ok) in [
+        (
+            "good, by the issuer",
+            format!("V\t{expiry}\t\t{serial}\tunknown\t/CN={HOST}\n"),
+            "int.pem",
+            "int.key",
+            true,
+        ),
+        (
+            "good, by the delegated responder",
+            format!("V\t{expiry}\t\t{serial}\tunknown\t/CN={HOST}\n"),
+            "responder.pem",
+            "responder.key",
+            true,
+        ),
+        (
+            "revoked, by the issuer",
+            format!("R\t{expiry}\t{revoked_at},keyCompromise\t{serial}\tunknown\t/CN={HOST}\n"),
+            "int.pem",
+            "int.key",
+            false,
+        ),
+    ] {
+        write("index.txt", index_line.as_bytes());
+        openssl(
+            d,
+            &[
+                "ocsp",
+                "-index",
+                "index.txt",
+                "-CA",
+                "int.pem",
+                "-rsigner",
+                signer,
+                "-rkey",
+                key,
+                "-reqin",
+                "req.der",
+                "-respout",
+                "resp.der",
+                "-ndays",
+                "2",
+            ],
+        );
+        let staple = std::fs::read(d.join("resp.der")).unwrap();
+        let server = serve(leaf, &p, Some(staple), ServerVersions::Both);
+        match request(&config, server.addr()) {
+            Ok(status) => assert!(ok, "{case}: accepted ({status})"),
+            Err(e) => {
+                let f = ocsp_failure(&e);
+                assert!(!ok, "{case}: refused: {f}");
+                assert!(
+                    matches!(
+                        f.error,
+                        OcspError::Revoked {
+                            reason: Some("keyCompromise"),
+                            ..
+                        }
+                    ),
+                    "{case}: {f}"
+                );
+            }
+        }
+    }
+
+    // keypin-pki's responses, verified by OpenSSL.
+    let now = OffsetDateTime::now_utc();
+    for (case, der, want) in [
+        (
+            "good",
+            OcspResponseSpec::new(leaf, int).build().unwrap(),
+            "leaf.pem: good",
+        ),
+        (
+            "good, SHA-256 CertID, delegated",
+            OcspResponseSpec::new(leaf, int)
+                .hash(OcspHash::Sha256)
+                .signed_by(&p.responder)
+                .build()
+                .unwrap(),
+            "leaf.pem: good",
+        ),
+        (
+            "revoked",
+            OcspResponseSpec::new(leaf, int)
+                .status(OcspStatus::Revoked {
+                    at: now - hours(2),
+                    reason: Some(1),
+                })
+                .build()
+                .unwrap(),
+            "leaf.pem: revoked",
+        ),
+        (
+            "unknown",
+            OcspResponseSpec::new(leaf, int)
+                .status(OcspStatus::Unknown)
+                .build()
+                .unwrap(),
+            "leaf.pem: unknown",
+        ),
+    ] {
+        write("pki-resp.der", &der);
+        let hash = if case.contains("SHA-256") {
+            "-sha256"
+        } else {
+            "-sha1"
+        };
+        let text = openssl(
+            d,
+            &[
+                "ocsp",
+                "-respin",
+                "pki-resp.der",
+                "-issuer",
+                "int.pem",
+                hash,
+                "-cert",
+                "leaf.pem",
+                "-CAfile",
+                "root.pem",
+                "-verify_other",
+                "int.pem",
+                "-no_nonce",
+            ],
+        );
+        assert!(text.contains("Response verify OK"), "{case}: {text}");
+        assert!(text.contains(want), "{case}: {text}");
+    }
+}
