@@ -41,7 +41,7 @@ use x509_ocsp::{BasicOcspResponse, CertStatus as RawStatus, OcspResponseStatus, 
 
 use crate::clock::format_rfc3339;
 use crate::dn::format_name;
-use crate::policy::{OcspMode, Rule};
+use crate::policy::{OcspMode, Policy, Rule};
 
 /// How far in the future a response's `thisUpdate` may be (clocks differ): 5 minutes.
 pub const CLOCK_SKEW_SECS: u64 = 5 * 60;
@@ -312,19 +312,6 @@ impl OcspFailure {
             .get_ref()
             .and_then(|inner| inner.downcast_ref::<rustls::Error>())
             .and_then(Self::of)
-    }
-
-    pub(crate) fn unreadable_leaf(
-        host: &str,
-        error: OcspError,
-        rule_location: String,
-    ) -> Box<Self> {
-        Box::new(Self {
-            host: host.to_string(),
-            error,
-            requirement: Requirement::MustStaple,
-            rule_location,
-        })
     }
 
     pub(crate) fn into_rustls(self) -> rustls::Error {
@@ -851,34 +838,51 @@ pub(crate) struct StapleCheck<'a> {
     staple: Option<&'a [u8]>,
     leaf: &'a CertificateDer<'a>,
     issuer: std::cell::RefCell<Option<Issuer>>,
+    host: &'a str,
+    policy: &'a Policy,
+    rule: &'a Rule,
 }
 
 impl<'a> StapleCheck<'a> {
     /// `None`: nothing to check (no staple info, or the rule ignores OCSP and the leaf is
     /// not must-staple, or a staple is only checked when present and there is none).
     pub(crate) fn plan(
-        rule: &Rule,
+        rule: &'a Rule,
+        policy: &'a Policy,
+        host: &'a str,
         leaf: &'a CertificateDer<'a>,
         staple: Option<&'a [u8]>,
-    ) -> Result<Option<Self>, OcspError> {
+    ) -> Result<Option<Self>, Box<OcspFailure>> {
         let Some(staple) = staple else {
             return Ok(None);
         };
-        let requirement = if is_must_staple(leaf)? {
-            Requirement::MustStaple
-        } else {
-            Requirement::Rule(rule.ocsp())
+        let mut check = Self {
+            requirement: Requirement::MustStaple,
+            staple: (!staple.is_empty()).then_some(staple),
+            leaf,
+            issuer: std::cell::RefCell::new(None),
+            host,
+            policy,
+            rule,
         };
-        let staple = (!staple.is_empty()).then_some(staple);
-        Ok(match (requirement, staple) {
+        match is_must_staple(leaf) {
+            Ok(true) => {}
+            Ok(false) => check.requirement = Requirement::Rule(rule.ocsp()),
+            Err(error) => return Err(check.failure(error)),
+        }
+        Ok(match (check.requirement, check.staple) {
             (Requirement::Rule(OcspMode::Ignore), _)
             | (Requirement::Rule(OcspMode::CheckIfStapled), None) => None,
-            _ => Some(Self {
-                requirement,
-                staple,
-                leaf,
-                issuer: std::cell::RefCell::new(None),
-            }),
+            _ => Some(check),
+        })
+    }
+
+    fn failure(&self, error: OcspError) -> Box<OcspFailure> {
+        Box::new(OcspFailure {
+            host: self.host.to_string(),
+            error,
+            requirement: self.requirement,
+            rule_location: format!("{}:{}", self.policy.source_name(), self.rule.line()),
         })
     }
 
@@ -895,8 +899,6 @@ impl<'a> StapleCheck<'a> {
     /// The check, once the path verified.
     pub(crate) fn finish(
         &self,
-        host: &str,
-        rule_location: impl FnOnce() -> String,
         now: UnixTime,
         algs: &WebPkiSupportedAlgorithms,
     ) -> Result<(), Box<OcspFailure>> {
@@ -909,14 +911,7 @@ impl<'a> StapleCheck<'a> {
                 detail: "no issuer was recorded for the OCSP check".into(),
             }),
         };
-        result.map_err(|error| {
-            Box::new(OcspFailure {
-                host: host.to_string(),
-                error,
-                requirement: self.requirement,
-                rule_location: rule_location(),
-            })
-        })
+        result.map_err(|error| self.failure(error))
     }
 }
 

@@ -430,23 +430,21 @@ impl PinningVerifier {
         let roots = self.rule_roots.get(&rule_idx).unwrap_or(&self.roots);
         let wants_cert_pins = rule.pins().iter().any(|p| p.kind() == PinKind::Certificate);
         #[cfg(feature = "ocsp")]
-        let ocsp = crate::ocsp::StapleCheck::plan(rule, end_entity, staple).map_err(|error| {
-            let location = format!("{}:{}", self.policy.source_name(), rule.line());
-            VerifyError::Ocsp(crate::ocsp::OcspFailure::unreadable_leaf(
-                &host, error, location,
-            ))
-        })?;
+        let ocsp_refused = |failure: Box<crate::ocsp::OcspFailure>| {
+            let failure_event = failure.clone();
+            self.emit(PinEvent::OcspRefused {
+                failure: failure_event,
+            });
+            VerifyError::Ocsp(failure)
+        };
         #[cfg(feature = "ocsp")]
-        let ocsp_ok = || match &ocsp {
-            Some(check) => check
-                .finish(
-                    &host,
-                    || format!("{}:{}", self.policy.source_name(), rule.line()),
-                    now,
-                    &self.algs,
-                )
-                .map_err(VerifyError::Ocsp),
-            None => Ok(()),
+        let ocsp = crate::ocsp::StapleCheck::plan(rule, &self.policy, &host, end_entity, staple)
+            .map_err(ocsp_refused)?;
+        #[cfg(feature = "ocsp")]
+        let ocsp_ok = || {
+            ocsp.as_ref()
+                .map_or(Ok(()), |c| c.finish(now, &self.algs))
+                .map_err(ocsp_refused)
         };
         #[cfg(not(feature = "ocsp"))]
         let _ = staple;

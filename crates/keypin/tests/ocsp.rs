@@ -565,7 +565,13 @@ fn report_only_pins_do_not_soften_revocation() {
     let policy = Policy::from_toml_str(&text, "ro.toml").unwrap();
     let mut roots = Roots::empty();
     roots.add_cert(p.chain.root.cert.clone()).unwrap();
-    let config = Arc::new(PinnedConfig::builder(policy, roots).build().unwrap());
+    let (sink, events) = keypin::ChannelSink::new(8);
+    let config = Arc::new(
+        PinnedConfig::builder(policy, roots)
+            .events(Arc::new(sink))
+            .build()
+            .unwrap(),
+    );
 
     let good = serve(
         leaf,
@@ -584,6 +590,17 @@ fn report_only_pins_do_not_soften_revocation() {
     let revoked = serve(leaf, &p, Some(revoked), ServerVersions::Both);
     let f = ocsp_failure(&request(&config, revoked.addr()).unwrap_err());
     assert!(matches!(f.error, OcspError::Revoked { .. }), "{f}");
+
+    // The first connection reported its pin mismatch and went on; the second one's refusal
+    // is an event too.
+    let seen: Vec<keypin::PinEvent> = events.try_iter().collect();
+    assert!(
+        matches!(seen.as_slice(), [
+            keypin::PinEvent::ReportOnlyMismatch { .. },
+            keypin::PinEvent::OcspRefused { failure },
+        ] if matches!(failure.error, OcspError::Revoked { .. })),
+        "{seen:?}"
+    );
 }
 
 /// `verify_chain_stapled` makes the handshake's check without a handshake; `verify_chain`
