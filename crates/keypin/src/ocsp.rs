@@ -20,7 +20,9 @@
 //!    more than [`CLOCK_SKEW_SECS`] in the future, `nextUpdate` not passed; a response
 //!    without `nextUpdate` is accepted for [`MAX_AGE_WITHOUT_NEXT_UPDATE_SECS`] after its
 //!    `thisUpdate` (Mozilla's choice) (4.2.2.1);
-//! 5. every matching `SingleResponse` says `good`: `revoked` and `unknown` refuse.
+//! 5. every matching `SingleResponse` says `good`: `revoked` and `unknown` refuse. An
+//!    authentic `revoked` is reported as such even when the response is no longer fresh:
+//!    revocation does not expire.
 //!
 //! Not checked: the revocation status of a delegated responder certificate itself
 //! (`id-pkix-ocsp-nocheck` is the norm for them), and the response's `responderID` (the
@@ -713,7 +715,8 @@ pub fn check_staple(
     // 3. Who signed: the issuer itself, or a delegated responder it issued directly.
     check_signer(&response, issuer, now, algs)?;
 
-    // 4 and 5. Freshness and status of every SingleResponse about this certificate.
+    // 4 and 5. Freshness and status of every SingleResponse about this certificate; an
+    // authentic "revoked" wins over staleness (revocation is permanent).
     for r in matching {
         if let CertStatus::Revoked { at, reason } = r.status {
             return Err(OcspError::Revoked { at, reason });
