@@ -925,6 +925,12 @@ fn interop_with_openssl_responses() {
         }
     }
 
+    // keypin-pki's must-staple leaf, as OpenSSL reads it.
+    write("must-staple.pem", p.must_staple_leaf.cert_pem().as_bytes());
+    let text = openssl(d, &["x509", "-in", "must-staple.pem", "-noout", "-text"]);
+    assert!(text.contains("TLS Feature"), "{text}");
+    assert!(text.contains("status_request"), "{text}");
+
     // keypin-pki's responses, verified by OpenSSL.
     let now = OffsetDateTime::now_utc();
     for (case, der, want) in [
