@@ -404,6 +404,30 @@ pub struct OcspResponse {
     certs: Vec<CertificateDer<'static>>,
     responses: Vec<SingleResponse>,
     produced_at: UnixTime,
+    responder: Responder,
+}
+
+/// The `responderID`: who the response says signed it.
+#[derive(Debug, Clone)]
+enum Responder {
+    /// The DER Name.
+    ByName(Vec<u8>),
+    /// SHA-1 of the responder's public key bits.
+    ByKey(Vec<u8>),
+}
+
+impl Responder {
+    /// Does the responderID name `issuer`?
+    fn names(&self, issuer: &Issuer) -> bool {
+        match self {
+            Self::ByName(name) => wrap_sequence(&issuer.subject).is_some_and(|n| n == *name),
+            Self::ByKey(hash) => issuer.key_bits().is_some_and(|key| {
+                CertIdHash::Sha1
+                    .digest(&key)
+                    .is_some_and(|d| d.as_ref() == hash.as_slice())
+            }),
+        }
+    }
 }
 
 impl OcspResponse {
@@ -544,6 +568,12 @@ pub fn parse_response(der: &[u8]) -> Result<OcspResponse, OcspError> {
         certs,
         responses,
         produced_at: unix(&data.produced_at),
+        responder: match &data.responder_id {
+            x509_ocsp::ResponderId::ByName(name) => {
+                Responder::ByName(name.to_der().map_err(malformed("responderID"))?)
+            }
+            x509_ocsp::ResponderId::ByKey(hash) => Responder::ByKey(hash.as_bytes().to_vec()),
+        },
     })
 }
 
@@ -578,6 +608,15 @@ impl Issuer {
             subject: cert.subject().to_vec(),
             spki: strip_sequence(spki.as_ref()).to_vec(),
         }
+    }
+
+    /// The subjectPublicKey bits (what CertID and responderID key hashes cover).
+    fn key_bits(&self) -> Option<Vec<u8>> {
+        wrap_sequence(&self.spki).and_then(|d| {
+            RawSpki::from_der(&d)
+                .ok()
+                .and_then(|s| s.subject_public_key.as_bytes().map(<[u8]>::to_vec))
+        })
     }
 
     fn anchor(&self) -> TrustAnchor<'_> {
@@ -685,13 +724,7 @@ pub fn check_staple(
 
     // 2. The SingleResponses about this certificate: CertID over the verified issuer.
     let issuer_name = wrap_sequence(&issuer.subject).unwrap_or_default();
-    let issuer_key = wrap_sequence(&issuer.spki)
-        .and_then(|d| {
-            RawSpki::from_der(&d)
-                .ok()
-                .and_then(|s| s.subject_public_key.as_bytes().map(<[u8]>::to_vec))
-        })
-        .unwrap_or_default();
+    let issuer_key = issuer.key_bits().unwrap_or_default();
     let matching: Vec<&SingleResponse> = response
         .responses
         .iter()
@@ -765,48 +798,63 @@ fn check_signer(
             &response.signature,
         )
     };
-    let mut unsupported = match signed_by(&issuer.spki) {
-        Ok(()) => return Ok(()),
-        Err(e) => e == OcspError::UnsupportedSignatureAlgorithm,
+    // The responderID only decides which key is tried first (one signature check saved for
+    // delegated responses); the signatures decide who signed.
+    let issuer_first = response.responder.names(issuer);
+    let mut unsupported = true;
+    let issuer_signed = |unsupported: &mut bool| match signed_by(&issuer.spki) {
+        Ok(()) => true,
+        Err(e) => {
+            *unsupported &= e == OcspError::UnsupportedSignatureAlgorithm;
+            false
+        }
     };
+    if issuer_first && issuer_signed(&mut unsupported) {
+        return Ok(());
+    }
+    let mut refused = None;
     for cert in &response.certs {
         let Ok(responder) = webpki::EndEntityCert::try_from(cert) else {
             continue;
         };
         let spki = responder.subject_public_key_info();
-        match signed_by(strip_sequence(spki.as_ref())) {
-            Ok(()) => {}
-            Err(e) => {
-                unsupported &= e == OcspError::UnsupportedSignatureAlgorithm;
-                continue;
-            }
+        if let Err(e) = signed_by(strip_sequence(spki.as_ref())) {
+            unsupported &= e == OcspError::UnsupportedSignatureAlgorithm;
+            continue;
         }
         // This certificate's key made the signature: is it a delegated responder of the
         // issuer (RFC 6960 4.2.2.2)? Issued directly by the issuer (the issuer is the only
         // anchor and there are no intermediates), valid now, with id-kp-OCSPSigning.
         let anchor = [issuer.anchor()];
-        return responder
-            .verify_for_usage(
-                algs.all,
-                &anchor,
-                &[],
-                now,
-                webpki::KeyUsage::required(ID_KP_OCSP_SIGNING),
-                None,
-                None,
-            )
-            .map(|_| ())
-            .map_err(|e| OcspError::ResponderNotAuthorised {
-                responder: format_name(responder.subject()),
-                reason: responder_problem(&e),
-            });
-    }
-    Err(if unsupported {
-        OcspError::UnsupportedSignatureAlgorithm
-    } else {
-        OcspError::BadSignature {
-            included_certs: response.certs.len(),
+        match responder.verify_for_usage(
+            algs.all,
+            &anchor,
+            &[],
+            now,
+            webpki::KeyUsage::required(ID_KP_OCSP_SIGNING),
+            None,
+            None,
+        ) {
+            Ok(_) => return Ok(()),
+            Err(e) => {
+                refused.get_or_insert(OcspError::ResponderNotAuthorised {
+                    responder: format_name(responder.subject()),
+                    reason: responder_problem(&e),
+                });
+            }
         }
+    }
+    // A certificate carrying the issuer's own key (the issuer's certificate, included by the
+    // responder) is not a delegate, but its signature is the issuer's.
+    if !issuer_first && issuer_signed(&mut unsupported) {
+        return Ok(());
+    }
+    Err(match refused {
+        Some(e) => e,
+        None if unsupported => OcspError::UnsupportedSignatureAlgorithm,
+        None => OcspError::BadSignature {
+            included_certs: response.certs.len(),
+        },
     })
 }
 

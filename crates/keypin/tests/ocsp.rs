@@ -161,6 +161,11 @@ fn stapled_responses_are_judged() {
             Want::Accept,
         ),
         (
+            "good, signed by the issuer, its certificate included",
+            base().signed_by(int).build().unwrap(),
+            Want::Accept,
+        ),
+        (
             "good, signed by a delegated responder",
             base().signed_by(&p.responder).build().unwrap(),
             Want::Accept,
