@@ -7,7 +7,7 @@
 use core::fmt;
 use std::fmt::Write as _;
 
-use keypin::{HostPattern, Mode, OnExpiry, Pin, PinFormat, PinKind, Policy, Rule};
+use keypin::{HostPattern, Mode, OcspMode, OnExpiry, Pin, PinFormat, PinKind, Policy, Rule};
 
 /// The formats keypin writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -260,6 +260,17 @@ impl<'a> Cx<'a> {
                     rule,
                     format!(
                         "{target} has no certificate pins (cert-sha256/...); replace them with key pins (`keypin pin FILE`)"
+                    ),
+                );
+                continue;
+            }
+            // OCSP staple checks: none of these targets has them; dropping one is weaker.
+            if rule.ocsp() != OcspMode::Ignore {
+                self.refuse(
+                    rule,
+                    format!(
+                        "{target} cannot check stapled OCSP responses (ocsp = \"{}\"); export a copy of the policy without the ocsp line if the platform's own revocation checking is enough",
+                        rule.ocsp().as_str()
                     ),
                 );
                 continue;
