@@ -21,11 +21,18 @@ pub(crate) fn run(args: CheckArgs) -> Result<u8, Failure> {
         )));
     };
     let rule_at = format!("{}:{}", policy.source_name(), rule.line());
+    let ocsp = rule.ocsp();
     let now = rustls_pki_types::UnixTime::now();
     let expired = rule.expires().filter(|_| rule.is_expired(now));
     let roots = target.roots()?;
     let fetched = fetch_chain(&target)?;
     let verifier = verifier(policy, roots);
+    if ocsp != keypin::OcspMode::Ignore {
+        eprintln!(
+            "keypin: warning: the rule at {rule_at} asks for OCSP checks (ocsp = \"{}\"), which `keypin check` does not make: it judges the chain and pins only",
+            ocsp.as_str()
+        );
+    }
     if let Some(d) = expired {
         eprintln!(
             "keypin: warning: the rule at {rule_at} expired after {d}: apps no longer enforce it (on_expiry); ship new pins"
