@@ -84,6 +84,24 @@ fn check_pass_names_the_matching_pin() {
 }
 
 #[test]
+fn check_says_it_makes_no_ocsp_check() {
+    let s = Setup::new();
+    let pin = spki_pin(&s.chain.intermediate.spki_der());
+    let policy = s.policy(&[spare(), pin]);
+    let text = std::fs::read_to_string(&policy).unwrap();
+    std::fs::write(&policy, format!("{text}ocsp = \"require\"\n")).unwrap();
+    s.cmd("check")
+        .arg("--policy")
+        .arg(&policy)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("PASS"))
+        .stderr(predicate::str::contains(
+            "asks for OCSP checks (ocsp = \"require\"), which `keypin check` does not make",
+        ));
+}
+
+#[test]
 fn check_mismatch_exits_1_and_lists_the_path() {
     let s = Setup::new();
     let expected = [spare(), spare()];
