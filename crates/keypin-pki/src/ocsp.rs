@@ -69,6 +69,7 @@ pub struct OcspResponseSpec<'a> {
     hash: OcspHash,
     signer: Option<&'a Issued>,
     include_signer: bool,
+    responder_id: Option<&'a Issued>,
     serial: Option<Vec<u8>>,
     corrupt_signature: bool,
 }
@@ -86,6 +87,7 @@ impl<'a> OcspResponseSpec<'a> {
             hash: OcspHash::default(),
             signer: None,
             include_signer: true,
+            responder_id: None,
             serial: None,
             corrupt_signature: false,
         }
@@ -127,6 +129,13 @@ impl<'a> OcspResponseSpec<'a> {
     /// (default true). Without it, only the key is used: "signed by an unrelated key".
     pub fn include_signer_cert(mut self, include: bool) -> Self {
         self.include_signer = include;
+        self
+    }
+
+    /// Writes `named`'s key hash as the responderID instead of the signer's (a response that
+    /// names one responder and is signed by another).
+    pub fn responder_id(mut self, named: &'a Issued) -> Self {
+        self.responder_id = Some(named);
         self
     }
 
@@ -201,10 +210,11 @@ impl<'a> OcspResponseSpec<'a> {
 
         let signer = self.signer.unwrap_or(self.issuer);
         let signer_cert = parse_cert(signer, "the signer")?;
+        let named = parse_cert(self.responder_id.unwrap_or(signer), "the named responder")?;
         let signer_key_hash = OctetString::new(
             aws_lc_rs::digest::digest(
                 &aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY,
-                signer_cert
+                named
                     .tbs_certificate
                     .subject_public_key_info
                     .subject_public_key

@@ -166,6 +166,33 @@ fn stapled_responses_are_judged() {
             Want::Accept,
         ),
         (
+            "good, signed by the issuer, responderID names the delegated responder",
+            base()
+                .signed_by(int)
+                .responder_id(&p.responder)
+                .build()
+                .unwrap(),
+            Want::Accept,
+        ),
+        (
+            "good, signed by the delegated responder, responderID names the issuer",
+            base()
+                .signed_by(&p.responder)
+                .responder_id(int)
+                .build()
+                .unwrap(),
+            Want::Accept,
+        ),
+        (
+            "signed by a responder without the EKU, responderID names the issuer",
+            base()
+                .signed_by(&p.responder_no_eku)
+                .responder_id(int)
+                .build()
+                .unwrap(),
+            Want::Refuse(|e| matches!(e, OcspError::ResponderNotAuthorised { .. })),
+        ),
+        (
             "good, signed by a delegated responder",
             base().signed_by(&p.responder).build().unwrap(),
             Want::Accept,
