@@ -7,7 +7,10 @@ use std::process::{Command as Std, Stdio};
 
 use assert_cmd::Command;
 use keypin::Pin;
-use keypin_pki::{CertSpec, Chain, KeyAlg, ServerOptions, TlsServer, issue, self_signed};
+use keypin_pki::{
+    CertSpec, Chain, KeyAlg, OcspResponseSpec, OcspStatus, ServerOptions, TlsServer, issue,
+    self_signed,
+};
 use predicates::prelude::*;
 use tempfile::TempDir;
 
@@ -84,21 +87,36 @@ fn check_pass_names_the_matching_pin() {
 }
 
 #[test]
-fn check_says_it_makes_no_ocsp_check() {
-    let s = Setup::new();
+fn check_makes_the_ocsp_check_the_rule_asks_for() {
+    let mut s = Setup::new();
     let pin = spki_pin(&s.chain.intermediate.spki_der());
     let policy = s.policy(&[spare(), pin]);
     let text = std::fs::read_to_string(&policy).unwrap();
     std::fs::write(&policy, format!("{text}ocsp = \"require\"\n")).unwrap();
-    s.cmd("check")
-        .arg("--policy")
-        .arg(&policy)
-        .assert()
-        .code(0)
-        .stdout(predicate::str::contains("PASS"))
-        .stderr(predicate::str::contains(
-            "asks for OCSP checks (ocsp = \"require\"), which `keypin check` does not make",
-        ));
+    let check = |s: &Setup| s.cmd("check").arg("--policy").arg(&policy).assert();
+    // The setup's server staples nothing.
+    check(&s).code(3).stdout(predicate::str::contains(
+        "the server stapled no OCSP response",
+    ));
+
+    let (leaf, int) = (&s.chain.leaf, &s.chain.intermediate);
+    let good = OcspResponseSpec::new(leaf, int).build().unwrap();
+    let revoked = OcspResponseSpec::new(leaf, int)
+        .status(OcspStatus::Revoked {
+            at: time::OffsetDateTime::now_utc() - time::Duration::hours(3),
+            reason: Some(1),
+        })
+        .build()
+        .unwrap();
+    for (staple, code, words) in [
+        (good, 0, "PASS"),
+        (revoked, 3, "the certificate was REVOKED at"),
+    ] {
+        let mut opts = s.chain.server_options();
+        opts.ocsp = Some(staple);
+        s.server = TlsServer::start(opts).unwrap();
+        check(&s).code(code).stdout(predicate::str::contains(words));
+    }
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! `keypin check HOST[:PORT] --policy FILE`: does the live server satisfy the policy?
 //!
-//! The served chain is judged by `PinningVerifier::verify_chain`, the same function the
-//! verifier runs inside an app's handshake.
+//! The served chain (and the OCSP response stapled to it) is judged by
+//! `PinningVerifier::verify_chain_stapled`, the same check the verifier makes inside an app's
+//! handshake.
 
 use anyhow::anyhow;
 use keypin::{Policy, Verdict, VerifyError};
@@ -21,24 +22,23 @@ pub(crate) fn run(args: CheckArgs) -> Result<u8, Failure> {
         )));
     };
     let rule_at = format!("{}:{}", policy.source_name(), rule.line());
-    let ocsp = rule.ocsp();
     let now = rustls_pki_types::UnixTime::now();
     let expired = rule.expires().filter(|_| rule.is_expired(now));
     let roots = target.roots()?;
     let fetched = fetch_chain(&target)?;
     let verifier = verifier(policy, roots);
-    if ocsp != keypin::OcspMode::Ignore {
-        eprintln!(
-            "keypin: warning: the rule at {rule_at} asks for OCSP checks (ocsp = \"{}\"), which `keypin check` does not make: it judges the chain and pins only",
-            ocsp.as_str()
-        );
-    }
     if let Some(d) = expired {
         eprintln!(
             "keypin: warning: the rule at {rule_at} expired after {d}: apps no longer enforce it (on_expiry); ship new pins"
         );
     }
-    match verifier.verify_chain(&fetched.leaf, &fetched.rest, &target.server_name, now) {
+    match verifier.verify_chain_stapled(
+        &fetched.leaf,
+        &fetched.rest,
+        &target.server_name,
+        &fetched.ocsp,
+        now,
+    ) {
         Ok(Verdict::Matched(m)) => {
             say!(
                 "PASS {}:{}: pin {} matched the {} ({}) on the verified path (rule at {rule_at})",
@@ -62,6 +62,12 @@ pub(crate) fn run(args: CheckArgs) -> Result<u8, Failure> {
         Err(VerifyError::PinMismatch(f)) => {
             say!("FAIL {f}");
             Ok(exit::MISMATCH)
+        }
+        // Revoked, stale, forged or missing staple: the chain does not validate as the rule
+        // asks, as for a revoked certificate.
+        Err(VerifyError::Ocsp(f)) => {
+            say!("FAIL {f}");
+            Ok(exit::CONNECT)
         }
         Err(e) => Err(Failure::connect(anyhow!(
             "{}:{}: {e} (pins were not checked: the chain must validate first)",
