@@ -121,8 +121,16 @@ pub(crate) struct Fetched {
     /// The server's certificate, then the rest of what it sent, in its order.
     pub leaf: CertificateDer<'static>,
     pub rest: Vec<CertificateDer<'static>>,
+    /// The OCSP response the server stapled (empty: none).
+    pub ocsp: Vec<u8>,
     pub version: String,
     pub cipher: String,
+}
+
+std::thread_local! {
+    /// The staple of the handshake this thread is driving: rustls hands it only to the
+    /// verifier, and the shared capture config's verifier runs on the fetching thread.
+    static STAPLE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 pub(crate) fn provider() -> Arc<CryptoProvider> {
@@ -215,6 +223,7 @@ pub(crate) fn fetch_chain(target: &Target) -> Result<Fetched, Failure> {
     sock.set_write_timeout(Some(target.timeout)).map_err(io)?;
     let mut conn = rustls::ClientConnection::new(config, target.server_name.clone())
         .map_err(|e| Failure::connect(anyhow!(e)))?;
+    STAPLE.with_borrow_mut(Vec::clear);
     while conn.is_handshaking() {
         conn.complete_io(&mut sock)
             .with_context(|| format!("TLS handshake with {} ({peer}) failed", target.dial))
@@ -247,6 +256,7 @@ pub(crate) fn fetch_chain(target: &Target) -> Result<Fetched, Failure> {
         peer,
         leaf,
         rest: served.collect(),
+        ocsp: STAPLE.with_borrow_mut(std::mem::take),
         version,
         cipher,
     })
@@ -265,9 +275,10 @@ impl ServerCertVerifier for AnyChain {
         _end_entity: &CertificateDer<'_>,
         _intermediates: &[CertificateDer<'_>],
         _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
+        ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        STAPLE.with_borrow_mut(|s| *s = ocsp_response.to_vec());
         Ok(ServerCertVerified::assertion())
     }
 

@@ -8,8 +8,8 @@ use std::process::{Command as Std, Stdio};
 use assert_cmd::Command;
 use keypin::Pin;
 use keypin_pki::{
-    CertSpec, Chain, KeyAlg, SctSpec, ServerOptions, TestLog, TlsServer, issue, issue_with_scts,
-    log_list_json, self_signed,
+    CertSpec, Chain, KeyAlg, OcspResponseSpec, OcspStatus, SctSpec, ServerOptions, TestLog,
+    TlsServer, issue, issue_with_scts, log_list_json, self_signed,
 };
 use predicates::prelude::*;
 use tempfile::TempDir;
@@ -84,6 +84,39 @@ fn check_pass_names_the_matching_pin() {
         .stdout(predicate::str::contains("PASS"))
         .stdout(predicate::str::contains(pin.to_string()))
         .stdout(predicate::str::contains("intermediate"));
+}
+
+#[test]
+fn check_makes_the_ocsp_check_the_rule_asks_for() {
+    let mut s = Setup::new();
+    let pin = spki_pin(&s.chain.intermediate.spki_der());
+    let policy = s.policy(&[spare(), pin]);
+    let text = std::fs::read_to_string(&policy).unwrap();
+    std::fs::write(&policy, format!("{text}ocsp = \"require\"\n")).unwrap();
+    let check = |s: &Setup| s.cmd("check").arg("--policy").arg(&policy).assert();
+    // The setup's server staples nothing.
+    check(&s).code(3).stdout(predicate::str::contains(
+        "the server stapled no OCSP response",
+    ));
+
+    let (leaf, int) = (&s.chain.leaf, &s.chain.intermediate);
+    let good = OcspResponseSpec::new(leaf, int).build().unwrap();
+    let revoked = OcspResponseSpec::new(leaf, int)
+        .status(OcspStatus::Revoked {
+            at: time::OffsetDateTime::now_utc() - time::Duration::hours(3),
+            reason: Some(1),
+        })
+        .build()
+        .unwrap();
+    for (staple, code, words) in [
+        (good, 0, "PASS"),
+        (revoked, 3, "the certificate was REVOKED at"),
+    ] {
+        let mut opts = s.chain.server_options();
+        opts.ocsp = Some(staple);
+        s.server = TlsServer::start(opts).unwrap();
+        check(&s).code(code).stdout(predicate::str::contains(words));
+    }
 }
 
 #[test]

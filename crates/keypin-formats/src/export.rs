@@ -7,7 +7,7 @@
 use core::fmt;
 use std::fmt::Write as _;
 
-use keypin::{HostPattern, Mode, OnExpiry, Pin, PinFormat, PinKind, Policy, Rule};
+use keypin::{HostPattern, Mode, OcspMode, OnExpiry, Pin, PinFormat, PinKind, Policy, Rule};
 
 /// The formats keypin writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -271,6 +271,17 @@ impl<'a> Cx<'a> {
                     rule,
                     format!(
                         "{target} cannot require Certificate Transparency ({req}); export a policy without require_sct and enable the platform's own CT checks"
+                    ),
+                );
+                continue;
+            }
+            // OCSP staple checks: none of these targets has them; dropping one is weaker.
+            if rule.ocsp() != OcspMode::Ignore {
+                self.refuse(
+                    rule,
+                    format!(
+                        "{target} cannot check stapled OCSP responses (ocsp = \"{}\"); export a copy of the policy without the ocsp line if the platform's own revocation checking is enough",
+                        rule.ocsp().as_str()
                     ),
                 );
                 continue;

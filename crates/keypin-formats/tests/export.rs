@@ -218,6 +218,31 @@ fn certificate_pins_are_refused_not_dropped() {
 }
 
 #[test]
+fn ocsp_checks_are_refused_not_dropped() {
+    for mode in ["check-if-stapled", "require"] {
+        let p = Policy::from_toml_str(
+            &format!(
+                "[[rule]]\nhosts = [\"a.example.com\"]\npins = [\"sha256/{A}\", \"sha256/{B}\"]\nocsp = \"{mode}\"\n"
+            ),
+            "ocsp.toml",
+        )
+        .unwrap();
+        for (name, format) in ExportFormat::ALL {
+            let e = export(&p, format, 0).unwrap_err().to_string();
+            assert!(
+                e.contains("ocsp.toml:1") && e.contains("cannot check stapled OCSP responses"),
+                "{name}: {e}"
+            );
+        }
+    }
+    let ignore = format!(
+        "[[rule]]\nhosts = [\"a.example.com\"]\npins = [\"sha256/{A}\", \"sha256/{B}\"]\nocsp = \"ignore\"\n"
+    );
+    let p = Policy::from_toml_str(&ignore, "ocsp.toml").unwrap();
+    assert!(export(&p, ExportFormat::AndroidNsc, 0).is_ok());
+}
+
+#[test]
 fn names_that_collide_after_mapping_are_refused() {
     // `*.example.com` maps to example.com with subdomains, which the exact rule also claims.
     let p = Policy::from_toml_str(

@@ -26,6 +26,7 @@ mod error;
 mod pki;
 mod runner;
 mod scenario;
+mod scenario_ocsp;
 mod server;
 
 use std::fs;
@@ -299,7 +300,9 @@ fn policy_text(pki: &LabPki, scenarios: &[Scenario], mode: Mode) -> String {
     let next_year = (time::OffsetDateTime::now_utc() + time::Duration::days(365)).date();
     format!(
         "# keypin lab policy: generated for one lab run; pins change every run.\n\
-         [[rule]]\nname = \"lab\"\nhosts = [{}]\npins = {pins}\nexpires = \"{next_year}\"\nmode = \"{mode}\"\n\n\
+         [[rule]]\nname = \"lab\"\nhosts = [{}]\npins = {pins}\nexpires = \"{next_year}\"\nmode = \"{mode}\"\n\
+         # OCSP scenarios: a stapled response must be valid; must-staple leaves need one.\n\
+         ocsp = \"check-if-stapled\"\n\n\
          # A18: the pin set of this host has expired; keypin drops to report-only and says so.\n\
          [[rule]]\nname = \"lab-expired\"\nhosts = [{}]\npins = {pins}\nexpires = \"2020-01-01\"\non_expiry = \"report-only\"\n\n\
          # CT*: Certificate Transparency required, as Chrome's policy asks.\n\

@@ -49,6 +49,8 @@ pub(crate) enum Endpoint {
         chain: Vec<CertificateDer<'static>>,
         key: PrivateKeyDer<'static>,
         redirect_to_http: bool,
+        /// A DER OCSP response stapled for clients that ask (status_request).
+        ocsp: Option<Vec<u8>>,
     },
     /// Answers a ClientHello with a TLS 1.0 ServerHello; a client that then offers TLS 1.0/1.1
     /// (or cleartext) fell back.
@@ -92,6 +94,7 @@ pub(crate) fn tls(chain: &[&Issued], key: &Issued) -> Endpoint {
         chain: chain.iter().map(|c| c.cert.clone()).collect(),
         key: key.key.clone_key(),
         redirect_to_http: false,
+        ocsp: None,
     }
 }
 
@@ -307,6 +310,7 @@ pub fn all(pki: &LabPki) -> Result<Vec<Scenario>, Error> {
             chain: vec![leaf.cert.clone(), int.cert.clone()],
             key: leaf.key.clone_key(),
             redirect_to_http: true,
+            ocsp: None,
         },
     );
 
@@ -331,5 +335,6 @@ pub fn all(pki: &LabPki) -> Result<Vec<Scenario>, Error> {
         tls(&[&leaf, &pki.mitm_ca], &leaf),
     );
 
+    out.extend(crate::scenario_ocsp::scenarios(pki)?);
     Ok(out)
 }

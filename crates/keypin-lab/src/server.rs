@@ -196,8 +196,9 @@ impl LabServer {
                     chain,
                     key,
                     redirect_to_http,
+                    ocsp,
                 } => {
-                    let config = Arc::new(tls_config(s.id, chain, key)?);
+                    let config = Arc::new(tls_config(s.id, chain, key, ocsp.clone())?);
                     let http = if *redirect_to_http {
                         let port = extra_port.map_or(0, |p| p);
                         extra_port = extra_port.map(|p| p.saturating_add(1));
@@ -271,6 +272,7 @@ fn tls_config(
     id: &str,
     chain: &[rustls_pki_types::CertificateDer<'static>],
     key: &rustls_pki_types::PrivateKeyDer<'static>,
+    ocsp: Option<Vec<u8>>,
 ) -> Result<ServerConfig, Error> {
     let tls_err = |source| Error::Tls {
         scenario: id.to_owned(),
@@ -279,7 +281,8 @@ fn tls_config(
     let signing = keypin_pki::signing_key(key.clone_key())
         .map_err(Error::pki(format!("the signing key of scenario {id}")))?;
     // The chain is served as given (reversed, stuffed, incomplete): no consistency check.
-    let certified = CertifiedKey::new(chain.to_vec(), signing);
+    let mut certified = CertifiedKey::new(chain.to_vec(), signing);
+    certified.ocsp = ocsp;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     Ok(ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

@@ -270,8 +270,27 @@ fn keypin_passes_and_mistakes_are_caught() {
         "CT2-unknown-log",
         "CT3-bad-signature",
         "CT4-valid",
+        "OCSP-good",
+        "OCSP-revoked",
+        "OCSP-stale",
+        "OCSP-wrong-signer",
+        "OCSP-must-staple",
     ] {
         assert_eq!(outcome(&report, id), Outcome::Pass, "{id}");
+    }
+    // ... and it refused each OCSP attack for the right reason.
+    for (id, reason) in [
+        ("OCSP-revoked", "Revoked"),
+        ("OCSP-stale", "Stale"),
+        ("OCSP-wrong-signer", "ResponderNotAuthorised"),
+        ("OCSP-must-staple", "NoStaple"),
+    ] {
+        let row = report.verdicts.iter().find(|v| v.id == id).unwrap();
+        assert!(
+            row.client_status.contains(reason),
+            "{id}: {}",
+            row.client_status
+        );
     }
 
     // The naive client trusts the user-installed CA: caught on A3 (and A7, A10).
@@ -286,6 +305,16 @@ fn keypin_passes_and_mistakes_are_caught() {
     }
     assert_eq!(outcome(&report, "CT4-valid"), Outcome::Pass);
     assert!(!report.all_as_expected());
+    // It never looks at stapled OCSP responses: caught on every OCSP attack.
+    assert_eq!(outcome(&report, "OCSP-good"), Outcome::Pass);
+    for id in [
+        "OCSP-revoked",
+        "OCSP-stale",
+        "OCSP-wrong-signer",
+        "OCSP-must-staple",
+    ] {
+        assert_eq!(outcome(&report, id), Outcome::Fail, "{id}");
+    }
 
     // Pins matched against the served list: A3 is refused, but pin stuffing gets through.
     let report = lab.run(&served_list(&lab), &opts).unwrap();

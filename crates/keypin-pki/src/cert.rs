@@ -54,6 +54,15 @@ pub struct CertSpec {
     path_len: Option<u8>,
     sha1: bool,
     existing_key: Option<(Arc<KeyMaterial>, KeyAlg)>,
+    ocsp: OcspBits,
+}
+
+/// The OCSP-related parts of a certificate (see [`CertSpec::must_staple`] and
+/// [`CertSpec::ocsp_responder`]).
+#[derive(Debug, Clone, Copy, Default)]
+struct OcspBits {
+    must_staple: bool,
+    responder: bool,
 }
 
 impl fmt::Debug for CertSpec {
@@ -73,6 +82,7 @@ impl fmt::Debug for CertSpec {
                 "existing_key",
                 &self.existing_key.as_ref().map(|(_, alg)| alg),
             )
+            .field("ocsp", &self.ocsp)
             .finish()
     }
 }
@@ -93,6 +103,7 @@ impl CertSpec {
             path_len: None,
             sha1: false,
             existing_key: None,
+            ocsp: OcspBits::default(),
         }
     }
 
@@ -106,6 +117,22 @@ impl CertSpec {
             dns_names: dns_names.iter().map(|s| (*s).to_owned()).collect(),
             ..Self::ca("")
         }
+    }
+
+    /// A delegated OCSP responder certificate: `CA:FALSE`, key usage digitalSignature, extended
+    /// key usage id-kp-OCSPSigning only, no SAN, subject CN `common_name`. Issue it with the
+    /// CA whose certificates it answers for.
+    pub fn ocsp_responder(common_name: &str) -> Self {
+        let mut spec = Self::leaf(&[]).common_name(Some(common_name));
+        spec.ocsp.responder = true;
+        spec
+    }
+
+    /// Adds the must-staple extension (RFC 7633 TLS Feature, listing status_request): a
+    /// client must refuse the certificate unless a valid OCSP response is stapled.
+    pub fn must_staple(mut self) -> Self {
+        self.ocsp.must_staple = true;
+        self
     }
 
     /// The same subject name, SANs, role and key as `existing`, with a fresh serial and the
@@ -216,8 +243,21 @@ impl CertSpec {
                 if key_alg.is_rsa() {
                     params.key_usages.push(KeyUsagePurpose::KeyEncipherment);
                 }
-                params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+                params.extended_key_usages = vec![if self.ocsp.responder {
+                    ExtendedKeyUsagePurpose::OcspSigning
+                } else {
+                    ExtendedKeyUsagePurpose::ServerAuth
+                }];
             }
+        }
+        if self.ocsp.must_staple {
+            // TLS Feature (1.3.6.1.5.5.7.1.24): SEQUENCE OF INTEGER { status_request (5) }.
+            params
+                .custom_extensions
+                .push(rcgen::CustomExtension::from_oid_content(
+                    &[1, 3, 6, 1, 5, 5, 7, 1, 24],
+                    vec![0x30, 0x03, 0x02, 0x01, 0x05],
+                ));
         }
 
         if self.with_san {
@@ -306,6 +346,11 @@ impl Issued {
     /// The subject CN, or `""` if the certificate has none.
     pub fn subject_cn(&self) -> &str {
         self.spec.common_name.as_deref().unwrap_or("")
+    }
+
+    /// The key pair, to sign other things than certificates (OCSP responses).
+    pub(crate) fn key_material(&self) -> &KeyMaterial {
+        &self.key_pair
     }
 
     /// The key type.

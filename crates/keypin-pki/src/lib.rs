@@ -5,7 +5,9 @@
 //! certificates with any common key type ([`KeyAlg`]), ready three-level chains ([`Chain`]),
 //! the same key in several certificates ([`CertSpec::key`]), and deliberately broken
 //! certificates (expired, CN-only, SHA-1-signed, 1024-bit RSA) that a pinning client must
-//! refuse. [`TlsServer`] serves any chain on `127.0.0.1` and logs what each client did.
+//! refuse; OCSP responses ([`OcspResponseSpec`]: good, revoked, stale, delegated, forged),
+//! must-staple leaves and responder certificates. [`TlsServer`] serves any chain on
+//! `127.0.0.1` (stapling a response if asked) and logs what each client did.
 //!
 //! ```
 //! use std::io::{Read, Write};
@@ -43,6 +45,7 @@ mod der;
 mod error;
 mod files;
 mod key;
+mod ocsp;
 mod rsa_legacy;
 mod server;
 
@@ -52,6 +55,7 @@ pub use ct::{SctSpec, TestLog, issue_with_scts, log_list_json};
 pub use error::Error;
 pub use files::write_pem_files;
 pub use key::KeyAlg;
+pub use ocsp::{OcspHash, OcspResponseSpec, OcspStatus, ocsp_error_response};
 pub use server::{
     ConnectionLog, HandshakeEnd, RESPONSE_BODY, ServerOptions, ServerVersions, TlsServer,
     drive_handshake, signing_key,

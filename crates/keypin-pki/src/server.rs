@@ -67,6 +67,9 @@ pub struct ServerOptions {
     pub versions: ServerVersions,
     /// Stop accepting after this many connections (default: no limit).
     pub max_connections: Option<usize>,
+    /// A DER OCSP response to staple (default: none), sent to clients that ask for one
+    /// (status_request) in TLS 1.2 and 1.3. See [`crate::OcspResponseSpec`].
+    pub ocsp: Option<Vec<u8>>,
 }
 
 impl ServerOptions {
@@ -78,6 +81,7 @@ impl ServerOptions {
             alpn: Vec::new(),
             versions: ServerVersions::default(),
             max_connections: None,
+            ocsp: None,
         }
     }
 }
@@ -157,6 +161,7 @@ impl TlsServer {
             opts.key,
             opts.versions,
             opts.alpn,
+            opts.ocsp,
         )?);
 
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
@@ -247,10 +252,12 @@ fn server_config(
     key: PrivateKeyDer<'static>,
     versions: ServerVersions,
     alpn: Vec<Vec<u8>>,
+    ocsp: Option<Vec<u8>>,
 ) -> Result<ServerConfig, Error> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let signing_key = load_signing_key(&provider, key)?;
-    let certified = CertifiedKey::new(chain, signing_key);
+    let mut certified = CertifiedKey::new(chain, signing_key);
+    certified.ocsp = ocsp;
     match certified.keys_match() {
         Ok(()) | Err(rustls::Error::InconsistentKeys(InconsistentKeys::Unknown)) => {}
         Err(e) => {

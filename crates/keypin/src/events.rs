@@ -83,6 +83,13 @@ pub enum PinEvent {
         /// When it happened.
         at: UnixTime,
     },
+    /// The OCSP check (rule `ocsp = ...` or a must-staple leaf) refused the connection:
+    /// revoked, stale, forged or missing staple.
+    #[cfg(feature = "ocsp")]
+    OcspRefused {
+        /// The details.
+        failure: Box<crate::ocsp::OcspFailure>,
+    },
 }
 
 /// Receives pin events. Called on the handshake path: implementations must not block.
@@ -151,6 +158,8 @@ impl PinEventSink for LogSink {
             PinEvent::PinsUpdated { version, .. } => {
                 log::info!("keypin: pin bundle v{version} is in force for new connections")
             }
+            #[cfg(feature = "ocsp")]
+            PinEvent::OcspRefused { failure } => log::error!("keypin: {failure}"),
         }
     }
 }

@@ -28,6 +28,7 @@
 //! feature, `updater` (fetches bundles and swaps the live policy for new connections); with the
 //! `reports` feature, `report` (sends pin-failure reports to a collector, off the handshake path).
 //! `ct` feature, `ct` (Certificate Transparency: embedded SCTs against a signed log list).
+//! `ocsp` feature, `ocsp` (stapled OCSP responses, checked per rule and for must-staple leaves).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -43,6 +44,8 @@ pub mod events;
 pub mod host;
 #[cfg(any(feature = "updater", feature = "reports"))]
 mod http;
+#[cfg(feature = "ocsp")]
+pub mod ocsp;
 #[cfg(any(feature = "updater", feature = "reports"))]
 mod persist;
 pub mod pin;
@@ -61,8 +64,8 @@ pub use events::{ChannelSink, LogSink, PinEvent, PinEventSink};
 pub use host::HostPattern;
 pub use pin::{Pin, PinFormat, PinKind};
 pub use policy::{
-    Enforcement, Mode, OnExpiry, Policy, ReportDelivery, ReportOnlyReason, Rule, RuleSpec,
-    SctRequirement,
+    Enforcement, Mode, OcspMode, OnExpiry, Policy, ReportDelivery, ReportOnlyReason, Rule,
+    RuleSpec, SctRequirement,
 };
 pub use roots::Roots;
 pub use verifier::{

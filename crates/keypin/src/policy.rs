@@ -18,6 +18,7 @@
 //!                              # rule's pins (ordinary validation only); default pinned
 //! require_sct = 2              # optional, feature `ct`: embedded SCTs from 2 distinct logs,
 //!                              # or "chrome" for a policy like Chrome's (see `SctRequirement`)
+//! ocsp = "check-if-stapled"    # optional, feature `ocsp`: "ignore" (default), "check-if-stapled", "require"
 //! ```
 //!
 //! Every problem in a file is reported at once, each with its line and a hint.
@@ -112,6 +113,31 @@ impl core::fmt::Display for SctRequirement {
     }
 }
 
+/// What a rule does with the OCSP response a server staples (`ocsp = ...`; checked with the
+/// `ocsp` feature, see `keypin::ocsp`). A leaf carrying the must-staple extension (TLS Feature
+/// `status_request`) is always treated as [`OcspMode::Require`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum OcspMode {
+    /// Do not look at stapled responses (default).
+    #[default]
+    Ignore,
+    /// Validate a stapled response when the server sends one; no staple is fine.
+    CheckIfStapled,
+    /// Refuse unless the server staples a valid, fresh response saying "good".
+    Require,
+}
+
+impl OcspMode {
+    /// The spelling used in policy files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ignore => "ignore",
+            Self::CheckIfStapled => "check-if-stapled",
+            Self::Require => "require",
+        }
+    }
+}
+
 /// An extra trust anchor a rule brings (for private PKIs), with its certificate so that
 /// certificate pins can match it too.
 #[derive(Debug, Clone)]
@@ -136,6 +162,7 @@ pub struct Rule {
     line: usize,
     report_uris: Vec<String>,
     report_delivery: ReportDelivery,
+    ocsp: OcspMode,
 }
 
 impl Rule {
@@ -178,6 +205,10 @@ impl Rule {
     /// The rule's Certificate Transparency requirement, if any.
     pub fn require_sct(&self) -> Option<SctRequirement> {
         self.require_sct
+    }
+    /// What the rule does with stapled OCSP responses.
+    pub fn ocsp(&self) -> OcspMode {
+        self.ocsp
     }
     /// The line of the rule's `[[rule]]` header in its policy file.
     pub fn line(&self) -> usize {
@@ -404,6 +435,9 @@ pub struct RuleSpec {
     /// string.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub require_sct: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    /// `ignore` (default), `check-if-stapled` or `require`.
+    pub ocsp: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -436,6 +470,8 @@ struct RawRule {
     report_delivery: Option<Spanned<String>>,
     #[serde(default)]
     require_sct: Option<Spanned<toml::Value>>,
+    #[serde(default)]
+    ocsp: Option<Spanned<String>>,
 }
 
 fn parse(
@@ -457,8 +493,8 @@ fn parse(
             let hint = if message.contains("unknown field") {
                 Some(
                     "a [[rule]] takes hosts, pins, include_subdomains, expires, mode, on_expiry, \
-                     trust_anchors, name, report_uris, report_delivery and require_sct; the top \
-                     level takes only [[rule]] tables"
+                     trust_anchors, name, report_uris, report_delivery, require_sct and ocsp; \
+                     the top level takes only [[rule]] tables"
                         .to_string(),
                 )
             } else if message.contains("missing field") {
@@ -514,6 +550,7 @@ fn parse(
         let expires = take(r.expires, &mut spec_spans.expires);
         let mode = take(r.mode, &mut spec_spans.mode);
         let on_expiry = take(r.on_expiry, &mut spec_spans.on_expiry);
+        let ocsp = take(r.ocsp, &mut spec_spans.ocsp);
         let trust_anchors = r
             .trust_anchors
             .unwrap_or_default()
@@ -557,6 +594,7 @@ fn parse(
             report_uris,
             report_delivery,
             require_sct,
+            ocsp,
         };
         if let Some(out) = specs_out.as_deref_mut() {
             out.push(spec.clone());
@@ -580,6 +618,7 @@ struct Spans {
     report_uri_items: Vec<usize>,
     report_delivery: Option<usize>,
     require_sct: Option<usize>,
+    ocsp: Option<usize>,
 }
 
 struct Validator {
@@ -666,6 +705,32 @@ impl Validator {
                 OnExpiry::ReportOnly
             }
         };
+        let ocsp = match spec.ocsp.as_deref() {
+            None | Some("ignore") => OcspMode::Ignore,
+            Some("check-if-stapled") => OcspMode::CheckIfStapled,
+            Some("require") => OcspMode::Require,
+            Some(other) => {
+                self.report(
+                    self.spans.ocsp,
+                    field("ocsp"),
+                    format!("unknown ocsp {other:?}"),
+                    Some("use \"ignore\" (default), \"check-if-stapled\" or \"require\""),
+                );
+                OcspMode::Ignore
+            }
+        };
+        // Without the checker, a rule asking for OCSP checks must not pass silently unchecked.
+        if !cfg!(feature = "ocsp") && ocsp != OcspMode::Ignore {
+            self.report(
+                self.spans.ocsp,
+                field("ocsp"),
+                format!(
+                    "ocsp = {:?} needs OCSP checking, which this build of keypin lacks",
+                    ocsp.as_str()
+                ),
+                Some("build keypin with its `ocsp` feature, or remove the ocsp line"),
+            );
+        }
         let expires = match spec.expires.as_deref().map(Date::parse) {
             None => None,
             Some(Ok(d)) => Some(d),
@@ -827,6 +892,7 @@ impl Validator {
                 line: self.rule_line.unwrap_or(0),
                 report_uris,
                 report_delivery,
+                ocsp,
             });
         }
     }
@@ -1128,6 +1194,26 @@ mod tests {
                     e.to_string().contains("enable keypin's `ct` cargo feature"),
                     "{e}"
                 );
+            }
+        }
+    }
+
+    /// Without the checker compiled in, asking for OCSP checks is refused, never ignored.
+    #[test]
+    fn ocsp_field_needs_the_ocsp_feature() {
+        for (value, ok) in [
+            ("ignore", true),
+            ("check-if-stapled", cfg!(feature = "ocsp")),
+            ("require", cfg!(feature = "ocsp")),
+        ] {
+            let text = rule("\"a.example.com\"", &format!("ocsp = \"{value}\""));
+            match Policy::from_toml_str(&text, "t.toml") {
+                Ok(p) => assert!(ok, "{value} accepted without the feature: {p:?}"),
+                Err(e) => {
+                    assert!(!ok, "{value}: {e}");
+                    assert!(e.to_string().contains("t.toml:5:8: rule[0].ocsp"), "{e}");
+                    assert!(e.to_string().contains("`ocsp` feature"), "{e}");
+                }
             }
         }
     }

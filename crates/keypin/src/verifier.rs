@@ -174,6 +174,10 @@ pub enum VerifyError {
     /// The rule requires Certificate Transparency and the leaf's SCTs do not meet it.
     #[cfg(feature = "ct")]
     Ct(Box<crate::ct::CtFailure>),
+    /// The path and pins are fine, but the OCSP check the rule (or a must-staple leaf) asks
+    /// for failed.
+    #[cfg(feature = "ocsp")]
+    Ocsp(Box<crate::ocsp::OcspFailure>),
 }
 
 impl fmt::Display for VerifyError {
@@ -183,6 +187,8 @@ impl fmt::Display for VerifyError {
             Self::PinMismatch(p) => p.fmt(f),
             #[cfg(feature = "ct")]
             Self::Ct(c) => c.fmt(f),
+            #[cfg(feature = "ocsp")]
+            Self::Ocsp(o) => o.fmt(f),
         }
     }
 }
@@ -200,6 +206,8 @@ impl From<VerifyError> for rustls::Error {
             VerifyError::Ct(c) => {
                 rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(*c))))
             }
+            #[cfg(feature = "ocsp")]
+            VerifyError::Ocsp(o) => o.into_rustls(),
         }
     }
 }
@@ -369,8 +377,38 @@ impl PinningVerifier {
         server_name: &ServerName<'_>,
         now: UnixTime,
     ) -> Result<Verdict, VerifyError> {
-        self.verify(end_entity, intermediates, server_name, now, Describe::Match)
-            .map(|(v, _)| v)
+        self.verify(
+            end_entity,
+            intermediates,
+            server_name,
+            now,
+            Describe::Match,
+            None,
+        )
+        .map(|(v, _)| v)
+    }
+
+    /// [`Self::verify_chain`] plus the OCSP check a handshake makes on the stapled response
+    /// `ocsp_response` (empty: none was stapled). [`Self::verify_chain`] checks no OCSP.
+    #[cfg(feature = "ocsp")]
+    pub fn verify_chain_stapled(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<Verdict, VerifyError> {
+        let staple = Some(ocsp_response);
+        self.verify(
+            end_entity,
+            intermediates,
+            server_name,
+            now,
+            Describe::Match,
+            staple,
+        )
+        .map(|(v, _)| v)
     }
 
     /// [`Self::verify_chain`], also returning the verified path that was accepted (every
@@ -382,7 +420,14 @@ impl PinningVerifier {
         server_name: &ServerName<'_>,
         now: UnixTime,
     ) -> Result<(Verdict, Vec<PathEntry>), VerifyError> {
-        self.verify(end_entity, intermediates, server_name, now, Describe::Path)
+        self.verify(
+            end_entity,
+            intermediates,
+            server_name,
+            now,
+            Describe::Path,
+            None,
+        )
     }
 
     fn verify(
@@ -392,6 +437,8 @@ impl PinningVerifier {
         server_name: &ServerName<'_>,
         now: UnixTime,
         describe: Describe,
+        // The stapled OCSP response (empty: none); `None`: no OCSP check at all.
+        staple: Option<&[u8]>,
     ) -> Result<(Verdict, Vec<PathEntry>), VerifyError> {
         let cert_err = |e: rustls::Error| VerifyError::Certificate(e);
         let ee = webpki::EndEntityCert::try_from(end_entity).map_err(|e| cert_err(pki_error(e)))?;
@@ -428,12 +475,35 @@ impl PinningVerifier {
                 *issuer_spki.borrow_mut() = Some(issuer_spki_of(path));
             }
         };
+        #[cfg(feature = "ocsp")]
+        let ocsp_refused = |failure: Box<crate::ocsp::OcspFailure>| {
+            let failure_event = failure.clone();
+            self.emit(PinEvent::OcspRefused {
+                failure: failure_event,
+            });
+            VerifyError::Ocsp(failure)
+        };
+        #[cfg(feature = "ocsp")]
+        let ocsp = crate::ocsp::StapleCheck::plan(rule, &self.policy, &host, end_entity, staple)
+            .map_err(ocsp_refused)?;
+        #[cfg(feature = "ocsp")]
+        let ocsp_ok = || {
+            ocsp.as_ref()
+                .map_or(Ok(()), |c| c.finish(now, &self.algs))
+                .map_err(ocsp_refused)
+        };
+        #[cfg(not(feature = "ocsp"))]
+        let _ = staple;
 
         // 2. Path building; pins are checked in the callback on each candidate verified path.
         let matched: RefCell<Option<PinMatch>> = RefCell::new(None);
         let accepted: RefCell<Vec<PathEntry>> = RefCell::new(Vec::new());
         let rejected: RefCell<Vec<Vec<PathEntry>>> = RefCell::new(Vec::new());
         let check_path = |path: &webpki::VerifiedPath<'_>| -> Result<(), webpki::Error> {
+            #[cfg(feature = "ocsp")]
+            if let Some(check) = &ocsp {
+                check.note_path(path);
+            }
             match self.match_path(rule, roots, path, wants_cert_pins, describe) {
                 Some(m) => {
                     note_issuer(path, true);
@@ -494,6 +564,9 @@ impl PinningVerifier {
                     .map_err(|e| invalid(pki_error(e)))?;
                 // 5. Certificate Transparency, when the rule requires it.
                 self.check_ct(rule, &host, end_entity, issuer_spki.as_deref(), now)?;
+                // 3b. The stapled OCSP response, when the rule or a must-staple leaf asks.
+                #[cfg(feature = "ocsp")]
+                ocsp_ok()?;
                 self.note_expiry(rule, &host, now);
                 Ok((Verdict::Matched(m), accepted.into_inner()))
             }
@@ -513,6 +586,9 @@ impl PinningVerifier {
                     }
                     Enforcement::ReportOnly(reason) => {
                         self.check_ct(rule, &host, end_entity, issuer_spki.as_deref(), now)?;
+                        // A pin mismatch only reports here; a failed OCSP check still refuses.
+                        #[cfg(feature = "ocsp")]
+                        ocsp_ok()?;
                         self.emit(PinEvent::ReportOnlyMismatch {
                             reason,
                             failure: failure.clone(),
@@ -765,7 +841,7 @@ impl ServerCertVerifier for PinningVerifier {
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
         server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
+        ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         // Time comes from the injected clock (DESIGN rule 5), not from rustls' own.
@@ -776,6 +852,7 @@ impl ServerCertVerifier for PinningVerifier {
             server_name,
             now,
             Describe::Handshake,
+            Some(ocsp_response),
         )?;
         Ok(ServerCertVerified::assertion())
     }

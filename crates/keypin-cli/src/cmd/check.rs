@@ -2,8 +2,9 @@
 //!
 //! With `--ct-log-list`, rules with `require_sct` check the leaf's SCTs against that list.
 //!
-//! The served chain is judged by `PinningVerifier::verify_chain`, the same function the
-//! verifier runs inside an app's handshake.
+//! The served chain (and the OCSP response stapled to it) is judged by
+//! `PinningVerifier::verify_chain_stapled`, the same check the verifier makes inside an app's
+//! handshake.
 
 use anyhow::{Context as _, anyhow};
 use keypin::ct::{LogList, LogListSigner};
@@ -38,7 +39,13 @@ pub(crate) fn run(args: CheckArgs) -> Result<u8, Failure> {
             "keypin: warning: the rule at {rule_at} expired after {d}: apps no longer enforce it (on_expiry); ship new pins"
         );
     }
-    match verifier.verify_chain(&fetched.leaf, &fetched.rest, &target.server_name, now) {
+    match verifier.verify_chain_stapled(
+        &fetched.leaf,
+        &fetched.rest,
+        &target.server_name,
+        &fetched.ocsp,
+        now,
+    ) {
         Ok(Verdict::Matched(m)) => {
             say!(
                 "PASS {}:{}: pin {} matched the {} ({}) on the verified path (rule at {rule_at})",
@@ -66,6 +73,12 @@ pub(crate) fn run(args: CheckArgs) -> Result<u8, Failure> {
         Err(VerifyError::Ct(f)) => {
             say!("FAIL {f}");
             Ok(exit::MISMATCH)
+        }
+        // Revoked, stale, forged or missing staple: the chain does not validate as the rule
+        // asks, as for a revoked certificate.
+        Err(VerifyError::Ocsp(f)) => {
+            say!("FAIL {f}");
+            Ok(exit::CONNECT)
         }
         Err(e) => Err(Failure::connect(anyhow!(
             "{}:{}: {e} (pins were not checked: the chain must validate first)",
