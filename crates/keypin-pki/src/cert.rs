@@ -25,6 +25,7 @@ const SHA1_WITH_RSA: &[u8] = &[
 enum Role {
     Ca,
     Leaf,
+    Client,
 }
 
 /// What to put in a certificate. Start from [`CertSpec::ca`] or [`CertSpec::leaf`] and
@@ -104,6 +105,16 @@ impl CertSpec {
             role: Role::Leaf,
             common_name: dns_names.first().map(|s| (*s).to_owned()),
             dns_names: dns_names.iter().map(|s| (*s).to_owned()).collect(),
+            ..Self::ca("")
+        }
+    }
+
+    /// A TLS client certificate (mTLS): `CA:FALSE`, extended key usage clientAuth, key usage
+    /// digitalSignature, subject CN `common_name`, no subjectAltName.
+    pub fn client(common_name: &str) -> Self {
+        Self {
+            role: Role::Client,
+            common_name: Some(common_name.to_owned()),
             ..Self::ca("")
         }
     }
@@ -218,6 +229,11 @@ impl CertSpec {
                 }
                 params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
             }
+            Role::Client => {
+                params.is_ca = IsCa::ExplicitNoCa;
+                params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+                params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+            }
         }
 
         if self.with_san {
@@ -240,6 +256,7 @@ impl CertSpec {
         let role = match self.role {
             Role::Ca => "CA",
             Role::Leaf => "leaf",
+            Role::Client => "client",
         };
         match &self.common_name {
             Some(cn) => format!("{role} certificate {cn:?}"),

@@ -67,6 +67,9 @@ pub struct ServerOptions {
     pub versions: ServerVersions,
     /// Stop accepting after this many connections (default: no limit).
     pub max_connections: Option<usize>,
+    /// Ask for client certificates (mTLS) and check them with this verifier (default: none,
+    /// no client authentication).
+    pub client_verifier: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
 }
 
 impl ServerOptions {
@@ -78,6 +81,7 @@ impl ServerOptions {
             alpn: Vec::new(),
             versions: ServerVersions::default(),
             max_connections: None,
+            client_verifier: None,
         }
     }
 }
@@ -157,6 +161,7 @@ impl TlsServer {
             opts.key,
             opts.versions,
             opts.alpn,
+            opts.client_verifier,
         )?);
 
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
@@ -247,6 +252,7 @@ fn server_config(
     key: PrivateKeyDer<'static>,
     versions: ServerVersions,
     alpn: Vec<Vec<u8>>,
+    client_verifier: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
 ) -> Result<ServerConfig, Error> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let signing_key = load_signing_key(&provider, key)?;
@@ -263,13 +269,16 @@ fn server_config(
         }
     }
 
-    let mut config = ServerConfig::builder_with_provider(provider)
+    let builder = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(versions.rustls())
         .map_err(Error::tls(
             "choosing the test TLS server's protocol versions",
-        ))?
-        .with_no_client_auth()
-        .with_cert_resolver(Arc::new(SingleCertAndKey::from(certified)));
+        ))?;
+    let builder = match client_verifier {
+        Some(verifier) => builder.with_client_cert_verifier(verifier),
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder.with_cert_resolver(Arc::new(SingleCertAndKey::from(certified)));
     config.alpn_protocols = alpn;
     // Stateless tickets for resumption; the default in-memory session cache stays in place
     // for TLS 1.2 clients that do not take tickets.

@@ -26,17 +26,31 @@
 //! parsing, lookup), [`verifier`] (the rustls verifier), [`roots`], [`events`], [`clock`],
 //! [`bundle`] (signed, versioned pin bundles and their root of trust); with the `updater`
 //! feature, `updater` (fetches bundles and swaps the live policy for new connections).
+//! mTLS: [`identity`] (the client's certificate and key), [`client_verifier`] (the server
+//! side: client chains checked against CAs and a per-identity key allowlist). With the
+//! `reqwest`, `hyper`, `tokio-rustls` or `ureq` feature, `integrations` (pinned HTTP clients
+//! that also refuse `http://` and https-to-http redirects for pinned hosts).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod bundle;
+pub mod client_verifier;
 pub mod clock;
 mod config;
 pub mod dn;
+pub mod downgrade;
 mod error;
 pub mod events;
 pub mod host;
+pub mod identity;
+#[cfg(any(
+    feature = "reqwest",
+    feature = "hyper",
+    feature = "tokio-rustls",
+    feature = "ureq"
+))]
+pub mod integrations;
 pub mod pin;
 pub mod policy;
 pub mod roots;
@@ -44,11 +58,17 @@ pub mod roots;
 pub mod updater;
 pub mod verifier;
 
+pub use client_verifier::{
+    ClientIdentityRule, ClientMatch, ClientOnExpiry, ClientPinFailure, ClientPolicy,
+    ClientVerifyError, PinnedClientVerifier,
+};
 pub use clock::{Clock, Date, ManualClock, SystemClock};
 pub use config::{PinnedConfig, PinnedConfigBuilder, Resumption};
+pub use downgrade::DowngradeError;
 pub use error::{Diagnostic, Error, PinParseError, PolicyError};
 pub use events::{ChannelSink, LogSink, PinEvent, PinEventSink};
 pub use host::HostPattern;
+pub use identity::{ClientIdentity, IdentityError};
 pub use pin::{Pin, PinFormat, PinKind};
 pub use policy::{Enforcement, Mode, OnExpiry, Policy, ReportOnlyReason, Rule, RuleSpec};
 pub use roots::Roots;
