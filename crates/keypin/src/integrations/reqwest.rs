@@ -37,21 +37,39 @@ pub struct PinnedClient {
     policy: Arc<Policy>,
 }
 
+/// Which HTTP versions a pinned client offers (through ALPN).
+///
+/// reqwest's own `http1_only()` does not change the ALPN of a preconfigured TLS config, so a
+/// server that picks h2 would still get HTTP/2: choose the versions here instead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum HttpVersions {
+    /// HTTP/2 when the server offers it, else HTTP/1.1 (default).
+    #[default]
+    Http2AndHttp1,
+    /// HTTP/1.1 only.
+    Http1Only,
+}
+
 /// A pinned client with reqwest's defaults otherwise.
 pub fn client(builder: PinnedConfigBuilder) -> Result<PinnedClient, Error> {
-    PinnedClient::with(builder, |b| b)
+    PinnedClient::with(builder, HttpVersions::default(), |b| b)
 }
 
 /// A `reqwest::ClientBuilder` with the pinned TLS config and the downgrade-checking redirect
 /// policy in place, for settings beyond [`PinnedClient::with`]. The first URL of each
 /// request is not checked by such a client: check it with [`check_url`] (or use
 /// [`PinnedClient`]). Do not replace its redirect policy or its TLS backend.
-pub fn client_builder(builder: PinnedConfigBuilder) -> Result<reqwest::ClientBuilder, Error> {
+pub fn client_builder(
+    builder: PinnedConfigBuilder,
+    versions: HttpVersions,
+) -> Result<reqwest::ClientBuilder, Error> {
     let policy = builder.policy();
-    let config = builder.alpn(super::http_alpn(true)).build()?;
-    Ok(reqwest::Client::builder()
+    let h2 = versions == HttpVersions::Http2AndHttp1;
+    let config = builder.alpn(super::http_alpn(h2)).build()?;
+    let client = reqwest::Client::builder()
         .tls_backend_preconfigured(config)
-        .redirect(redirect_policy(policy)))
+        .redirect(redirect_policy(policy));
+    Ok(if h2 { client } else { client.http1_only() })
 }
 
 /// Refuses a URL whose scheme is not https when its host is pinned.
@@ -90,20 +108,20 @@ fn redirect_policy(policy: Arc<Policy>) -> redirect::Policy {
 }
 
 impl PinnedClient {
-    /// A pinned client; `customize` may change reqwest settings other than TLS and the
-    /// redirect policy (timeouts, headers, ...).
+    /// A pinned client offering `versions`; `customize` may change reqwest settings other
+    /// than TLS, HTTP versions and the redirect policy (timeouts, headers, ...).
     pub fn with(
         builder: PinnedConfigBuilder,
+        versions: HttpVersions,
         customize: impl FnOnce(reqwest::ClientBuilder) -> reqwest::ClientBuilder,
     ) -> Result<Self, Error> {
         let policy = builder.policy();
-        let client =
-            customize(client_builder(builder)?)
-                .build()
-                .map_err(|e| Error::HttpClient {
-                    client: "reqwest",
-                    reason: e.to_string(),
-                })?;
+        let client = customize(client_builder(builder, versions)?)
+            .build()
+            .map_err(|e| Error::HttpClient {
+                client: "reqwest",
+                reason: e.to_string(),
+            })?;
         Ok(Self { client, policy })
     }
 
