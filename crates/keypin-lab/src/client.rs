@@ -62,6 +62,9 @@ pub struct Placeholders {
     pub pins_okhttp: String,
     /// `{policy}`: the keypin policy file.
     pub policy: String,
+    /// `{client_cert}` and `{client_key}` of the mTLS scenarios: (scenario id, certificate
+    /// file, key file). Empty for the other scenarios.
+    pub client_files: Vec<(String, String, String)>,
 }
 
 /// The placeholder names a command may use.
@@ -75,13 +78,19 @@ pub const PLACEHOLDERS: &[&str] = &[
     "pins_okhttp",
     "policy",
     "resolve",
+    "client_cert",
+    "client_key",
 ];
 
 /// keypin's own client: a [`PinnedConfig`] with the lab's policy and trust store, and a
 /// [`ChannelSink`] so the lab sees its pin reports.
+/// For mTLS scenarios it presents the identity the scenario hands it.
 #[derive(Debug)]
 pub struct KeypinClient {
     config: Arc<rustls::ClientConfig>,
+    policy: Arc<Policy>,
+    roots: Roots,
+    sink: Arc<ChannelSink>,
     events: Mutex<Receiver<PinEvent>>,
 }
 
@@ -89,14 +98,39 @@ impl KeypinClient {
     /// A client pinning with `policy` and trusting `roots`.
     pub fn new(policy: Policy, roots: Roots) -> Result<Self, Error> {
         let (sink, events) = ChannelSink::new(64);
-        let config = PinnedConfig::builder(policy, roots)
-            .events(Arc::new(sink))
+        let sink = Arc::new(sink);
+        let policy = Arc::new(policy);
+        let config = PinnedConfig::builder(Arc::clone(&policy), roots.clone())
+            .events(Arc::clone(&sink) as Arc<dyn keypin::PinEventSink>)
             .build()
             .map_err(|e| Error::Policy(e.to_string()))?;
         Ok(Self {
             config: Arc::new(config),
+            policy,
+            roots,
+            sink,
             events: Mutex::new(events),
         })
+    }
+
+    /// The config for one scenario: the shared one, or one presenting the scenario's client
+    /// identity (mTLS).
+    fn config_for(&self, scenario: &Scenario) -> Result<Arc<rustls::ClientConfig>, String> {
+        let Some(issued) = &scenario.client_identity else {
+            return Ok(Arc::clone(&self.config));
+        };
+        let identity = keypin::ClientIdentity::new(
+            vec![issued.cert.clone()],
+            issued.key.clone_key(),
+            &format!("the client identity of {}", scenario.id),
+        )
+        .map_err(|e| e.to_string())?;
+        PinnedConfig::builder(Arc::clone(&self.policy), self.roots.clone())
+            .events(Arc::clone(&self.sink) as Arc<dyn keypin::PinEventSink>)
+            .client_identity(identity)
+            .build()
+            .map(Arc::new)
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -112,7 +146,9 @@ impl Client for KeypinClient {
     fn attempt(&self, target: &Target<'_>, timeout: Duration) -> Result<Attempt, Error> {
         let events = self.events.lock().unwrap_or_else(PoisonError::into_inner);
         while events.try_recv().is_ok() {}
-        let outcome = https_get(&self.config, &target.scenario.host, target.addr, timeout);
+        let outcome = self
+            .config_for(target.scenario)
+            .and_then(|config| https_get(&config, &target.scenario.host, target.addr, timeout));
         let reported_expiry = events.try_iter().any(|e| {
             matches!(
                 e,
@@ -202,6 +238,11 @@ impl Client for CommandClient {
         let host = &target.scenario.host;
         let port = target.addr.port();
         let ip = target.addr.ip();
+        let client_files = target
+            .values
+            .client_files
+            .iter()
+            .find(|(id, _, _)| id == target.scenario.id);
         let lookup = |name: &str| -> Option<String> {
             Some(match name {
                 "url" => format!("https://{host}:{port}/"),
@@ -213,6 +254,8 @@ impl Client for CommandClient {
                 "pins_curl" => target.values.pins_curl.clone(),
                 "pins_okhttp" => target.values.pins_okhttp.clone(),
                 "policy" => target.values.policy.clone(),
+                "client_cert" => client_files.map(|f| f.1.clone()).unwrap_or_default(),
+                "client_key" => client_files.map(|f| f.2.clone()).unwrap_or_default(),
                 _ => return None,
             })
         };

@@ -22,6 +22,7 @@
 
 mod client;
 mod error;
+mod mtls;
 mod pki;
 mod runner;
 mod scenario;
@@ -38,9 +39,12 @@ pub use client::{
     Attempt, Client, CommandClient, KeypinClient, PLACEHOLDERS, Placeholders, Target, https_get,
 };
 pub use error::Error;
+pub use mtls::MtlsServer;
 pub use pki::LabPki;
 pub use runner::{Observed, Outcome, Report, RunOptions, Verdict};
-pub use scenario::{Expected, HOST_SUFFIX, OTHER_HOST, Scenario, all as scenarios};
+pub use scenario::{
+    Expected, HOST_SUFFIX, OTHER_HOST, Scenario, all as scenarios, all_with as scenarios_with,
+};
 pub use server::{ConnRow, Endpoints, LabServer};
 
 /// A running lab: PKI, scenarios and their servers. Servers stop when it is dropped.
@@ -94,8 +98,14 @@ impl Lab {
     /// Makes a fresh PKI and serves every scenario on `ip` (see [`LabServer::start`] for
     /// `base_port`).
     pub fn start(ip: IpAddr, base_port: Option<u16>) -> Result<Self, Error> {
+        Self::start_with(ip, base_port, MtlsServer::default())
+    }
+
+    /// [`Lab::start`], with the client-certificate verifier of the mTLS scenarios chosen
+    /// ([`MtlsServer::CaOnly`] is a control: it must fail M2).
+    pub fn start_with(ip: IpAddr, base_port: Option<u16>, mtls: MtlsServer) -> Result<Self, Error> {
         let pki = LabPki::generate()?;
-        let scenarios = scenario::all(&pki)?;
+        let scenarios = scenario::all_with(&pki, mtls)?;
         let server = LabServer::start(&scenarios, ip, base_port)?;
         let policy_text = policy_text(&pki, &scenarios);
         // Checked now, so a bad generated policy is caught before any client runs.
@@ -106,6 +116,7 @@ impl Lab {
             pins_curl: pki.pins_as(PinFormat::Curl, ";"),
             pins_okhttp: pki.pins_as(PinFormat::OkHttp, ","),
             policy: String::new(),
+            client_files: Vec::new(),
         };
         Ok(Self {
             pki,
@@ -228,6 +239,20 @@ impl Lab {
             source: std::io::Error::other(e),
         })?;
         let lab_json = write("lab.json", &format!("{text}\n"))?;
+        let mut client_files = Vec::new();
+        for s in &self.scenarios {
+            if let Some(identity) = &s.client_identity {
+                let stem = format!("client-{}", s.id.to_ascii_lowercase());
+                let cert = write(&format!("{stem}.crt"), &identity.cert_pem())?;
+                let key = write(&format!("{stem}.key"), &identity.key_pem())?;
+                client_files.push((
+                    s.id.to_owned(),
+                    cert.display().to_string(),
+                    key.display().to_string(),
+                ));
+            }
+        }
+        self.values.client_files = client_files;
         self.values.ca_file = trust_store.display().to_string();
         self.values.policy = policy.display().to_string();
         Ok(LabFiles {

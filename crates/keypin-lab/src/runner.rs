@@ -228,7 +228,7 @@ fn observe(s: &Scenario, main: &[ConnRow], http: &[ConnRow]) -> (Observed, Strin
                 (Observed::Refused, refusal(main, "no fallback to cleartext"))
             }
         }
-        Endpoint::Tls { .. } => {
+        Endpoint::Tls { .. } | Endpoint::MutualTls { .. } => {
             if main.iter().any(|r| r.app_data_seen) {
                 (
                     Observed::Accepted,

@@ -55,6 +55,13 @@ pub(crate) enum Endpoint {
     OldTls,
     /// Speaks cleartext HTTP on the https port (TLS dropped).
     DropTls,
+    /// A TLS server presenting `chain` that demands a client certificate and checks it with
+    /// `verifier` (the mTLS scenarios, `mtls.rs`).
+    MutualTls {
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+        verifier: std::sync::Arc<dyn rustls::server::danger::ClientCertVerifier>,
+    },
 }
 
 /// One attack or control scenario.
@@ -71,9 +78,11 @@ pub struct Scenario {
     /// The host name to use (SNI, URL).
     pub host: String,
     pub(crate) endpoint: Endpoint,
+    /// For mTLS scenarios: the client certificate and key the client under test presents.
+    pub client_identity: Option<Issued>,
 }
 
-fn host_of(id: &str) -> String {
+pub(crate) fn host_of(id: &str) -> String {
     let label: String = id
         .chars()
         .map(|c| {
@@ -95,8 +104,14 @@ fn tls(chain: &[&Issued], key: &Issued) -> Endpoint {
     }
 }
 
-/// Every scenario, in table order, with its certificates made from `pki`.
+/// Every scenario, in table order, with its certificates made from `pki`, and the mTLS
+/// scenarios served with the default (keypin) client verifier.
 pub fn all(pki: &LabPki) -> Result<Vec<Scenario>, Error> {
+    all_with(pki, crate::mtls::MtlsServer::default())
+}
+
+/// [`all`], with the client verifier of the mTLS servers chosen.
+pub fn all_with(pki: &LabPki, mtls: crate::mtls::MtlsServer) -> Result<Vec<Scenario>, Error> {
     let mut out = Vec::new();
     let mut add = |id: &'static str,
                    description: &'static str,
@@ -110,6 +125,7 @@ pub fn all(pki: &LabPki) -> Result<Vec<Scenario>, Error> {
             expected,
             host: host_of(id),
             endpoint,
+            client_identity: None,
         });
     };
     let pki_err = |what: &str| Error::pki(what.to_owned());
@@ -331,5 +347,6 @@ pub fn all(pki: &LabPki) -> Result<Vec<Scenario>, Error> {
         tls(&[&leaf, &pki.mitm_ca], &leaf),
     );
 
+    out.extend(crate::mtls::scenarios(pki, mtls)?);
     Ok(out)
 }
