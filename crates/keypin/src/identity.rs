@@ -126,6 +126,86 @@ impl ClientIdentity {
         Ok(identity)
     }
 
+    /// Reads a PKCS#12 file (`.p12`, `.pfx`) holding one private key and its certificates
+    /// (PBES2/AES as written by OpenSSL 3, and the legacy RC2/3DES encryption). The certificate
+    /// whose key matches is put first; the others follow in file order.
+    #[cfg(feature = "pkcs12")]
+    pub fn from_pkcs12_file(path: impl AsRef<Path>, password: &str) -> Result<Self, Error> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_pkcs12(&bytes, password, &path.display().to_string())
+    }
+
+    /// [`Self::from_pkcs12_file`] from bytes in memory; `source_name` names them in errors.
+    #[cfg(feature = "pkcs12")]
+    pub fn from_pkcs12(bytes: &[u8], password: &str, source_name: &str) -> Result<Self, Error> {
+        let archive = p12_keystore::Pkcs12Archive::from_pkcs12(bytes, password).map_err(|e| {
+            let hint = match e {
+                p12_keystore::error::Error::MacError(_) => {
+                    " (wrong password, or the file is damaged)".to_string()
+                }
+                _ => String::new(),
+            };
+            refuse(
+                source_name,
+                format!("not a readable PKCS#12 file: {e}{hint}"),
+            )
+        })?;
+        let key = match archive.keys.as_slice() {
+            [one] => PrivateKeyDer::try_from(one.key.as_der().to_vec())
+                .map_err(|e| refuse(source_name, format!("the private key: {e}")))?,
+            [] => return Err(refuse(source_name, "the PKCS#12 file holds no private key")),
+            many => {
+                return Err(refuse(
+                    source_name,
+                    format!(
+                        "the PKCS#12 file holds {} private keys; keypin takes one identity per file",
+                        many.len()
+                    ),
+                ));
+            }
+        };
+        let certs: Vec<CertificateDer<'static>> = archive
+            .certs
+            .iter()
+            .map(|c| CertificateDer::from(c.cert.as_der().to_vec()))
+            .collect();
+        if certs.is_empty() {
+            return Err(refuse(source_name, "the PKCS#12 file holds no certificate"));
+        }
+        // The certificate of the key first.
+        let provider = rustls::crypto::aws_lc_rs::default_provider();
+        let signing = provider
+            .key_provider
+            .load_private_key(key.clone_key())
+            .map_err(|e| refuse(source_name, format!("the private key cannot be used: {e}")))?;
+        let public = signing.public_key();
+        let leaf = public.and_then(|spki| {
+            certs.iter().position(|c| {
+                crate::pin::spki_of_cert(c).is_ok_and(|s| s.as_slice() == spki.as_ref())
+            })
+        });
+        let Some(leaf) = leaf else {
+            return Err(refuse(
+                source_name,
+                "no certificate in the PKCS#12 file matches its private key",
+            ));
+        };
+        let mut chain = Vec::with_capacity(certs.len());
+        chain.push(certs[leaf].clone());
+        chain.extend(
+            certs
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != leaf)
+                .map(|(_, c)| c.clone()),
+        );
+        Self::new(chain, key, source_name)
+    }
+
     /// The certificates, leaf first.
     pub fn chain(&self) -> &[CertificateDer<'static>] {
         &self.chain
