@@ -92,6 +92,11 @@ struct ScenarioJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     http_port: Option<u16>,
     expected: Expected,
+    /// mTLS scenarios: the identity the client presents (files written beside lab.json).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_cert: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_key: Option<String>,
 }
 
 impl Lab {
@@ -231,6 +236,14 @@ impl Lab {
                     url: format!("https://{}:{}/", s.host, e.addr.port()),
                     http_port: e.http_addr.map(|a| a.port()),
                     expected: s.expected,
+                    client_cert: s
+                        .client_identity
+                        .as_ref()
+                        .map(|_| format!("client-{}.crt", s.id.to_ascii_lowercase())),
+                    client_key: s
+                        .client_identity
+                        .as_ref()
+                        .map(|_| format!("client-{}.key", s.id.to_ascii_lowercase())),
                 })
                 .collect(),
         };

@@ -513,6 +513,8 @@ type PathCallback<'a> = dyn Fn(&webpki::VerifiedPath<'_>) -> Result<(), webpki::
 pub struct PinnedClientVerifier {
     policy: Arc<ClientPolicy>,
     anchors: Vec<TrustAnchor<'static>>,
+    /// The anchors' SPKI pins, computed once (same order as `anchors`).
+    anchor_pins: Vec<Pin>,
     hints: Vec<DistinguishedName>,
     algs: WebPkiSupportedAlgorithms,
     clock: Arc<dyn Clock>,
@@ -551,9 +553,11 @@ impl PinnedClientVerifier {
             .iter()
             .map(|a| DistinguishedName::in_sequence(a.subject.as_ref()))
             .collect();
+        let anchor_pins = anchors.iter().map(Pin::spki_of_anchor).collect();
         Ok(Self {
             policy: policy.into(),
             anchors,
+            anchor_pins,
             hints,
             algs: provider.signature_verification_algorithms,
             clock,
@@ -581,7 +585,7 @@ impl PinnedClientVerifier {
         let expired: RefCell<Option<(String, Date)>> = RefCell::new(None);
         let rejected: RefCell<Vec<Vec<PathEntry>>> = RefCell::new(Vec::new());
         let check_path = |path: &webpki::VerifiedPath<'_>| -> Result<(), webpki::Error> {
-            for (pin, position) in path_pins(path) {
+            for (pin, position) in self.path_pins(path) {
                 let Some(id) = self.policy.identity_of(&pin) else {
                     continue;
                 };
@@ -666,21 +670,31 @@ impl PinnedClientVerifier {
     }
 }
 
-/// The SPKI pins on a verified path, leaf first.
-fn path_pins(path: &webpki::VerifiedPath<'_>) -> Vec<(Pin, Position)> {
-    let ee = path.end_entity();
-    let mut out = vec![(
-        Pin::from_spki_der(ee.subject_public_key_info().as_ref()),
-        Position::Leaf,
-    )];
-    for (i, c) in path.intermediate_certificates().enumerate() {
-        out.push((
-            Pin::from_spki_der(c.subject_public_key_info().as_ref()),
-            Position::Intermediate(i),
-        ));
+impl PinnedClientVerifier {
+    /// The SPKI pins on a verified path, leaf first.
+    fn path_pins(&self, path: &webpki::VerifiedPath<'_>) -> Vec<(Pin, Position)> {
+        let ee = path.end_entity();
+        let mut out = vec![(
+            Pin::from_spki_der(ee.subject_public_key_info().as_ref()),
+            Position::Leaf,
+        )];
+        for (i, c) in path.intermediate_certificates().enumerate() {
+            out.push((
+                Pin::from_spki_der(c.subject_public_key_info().as_ref()),
+                Position::Intermediate(i),
+            ));
+        }
+        // webpki hands back one of our anchors: find its precomputed pin by address.
+        let anchor = path.anchor();
+        let pin = self
+            .anchors
+            .iter()
+            .position(|a| core::ptr::eq(a, anchor))
+            .and_then(|i| self.anchor_pins.get(i).copied())
+            .unwrap_or_else(|| Pin::spki_of_anchor(anchor));
+        out.push((pin, Position::TrustAnchor));
+        out
     }
-    out.push((Pin::spki_of_anchor(path.anchor()), Position::TrustAnchor));
-    out
 }
 
 fn describe_path(path: &webpki::VerifiedPath<'_>) -> Vec<PathEntry> {
