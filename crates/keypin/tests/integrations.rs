@@ -34,6 +34,9 @@ fn poison_default_provider() {
     };
     // Only the first test in the process installs it; the others find it in place.
     let _ = poisoned.install_default();
+    // The poison is in force: the process default has nothing to negotiate with.
+    let default = rustls::crypto::CryptoProvider::get_default().unwrap();
+    assert!(default.cipher_suites.is_empty() && default.kx_groups.is_empty());
 }
 
 fn pin_of(issued: &Issued) -> Pin {
