@@ -19,9 +19,12 @@
 //!    pinned certificate the client merely sent, off the path, never counts;
 //! 2. the first identity one of whose pins is on the path is the client;
 //! 3. an identity whose pins have expired no longer authorizes anyone, unless it says
-//!    `on_expiry = "accept-and-report"` (then every such connection is logged at warn level);
+//!    `on_expiry = "accept-and-report"` (then every such connection is logged at warn level
+//!    and sent as a [`PinEvent::ClientPinsExpired`] to the sink given with
+//!    [`PinnedClientVerifier::with_events`]);
 //! 4. otherwise the handshake fails with a [`ClientPinFailure`] naming the key the client
-//!    presented, its certificates, and the identities that are allowed.
+//!    presented, its certificates, and the identities that are allowed (also sent as a
+//!    [`PinEvent::ClientRefused`]).
 //!
 //! # Session resumption
 //!
@@ -56,6 +59,7 @@ use toml::Spanned;
 use crate::clock::{Clock, Date};
 use crate::dn::format_name;
 use crate::error::{Diagnostic, Error, PolicyError};
+use crate::events::{PinEvent, PinEventSink};
 use crate::pin::Pin;
 use crate::roots::Roots;
 use crate::verifier::{PathEntry, Position, pki_error};
@@ -518,6 +522,7 @@ pub struct PinnedClientVerifier {
     hints: Vec<DistinguishedName>,
     algs: WebPkiSupportedAlgorithms,
     clock: Arc<dyn Clock>,
+    events: Option<Arc<dyn PinEventSink>>,
 }
 
 impl fmt::Debug for PinnedClientVerifier {
@@ -561,7 +566,22 @@ impl PinnedClientVerifier {
             hints,
             algs: provider.signature_verification_algorithms,
             clock,
+            events: None,
         })
+    }
+
+    /// Where refusals and expired-pin acceptances go ([`PinEvent::ClientRefused`],
+    /// [`PinEvent::ClientPinsExpired`]). Called on the handshake path: use a sink that never
+    /// blocks, like [`crate::ChannelSink`].
+    pub fn with_events(mut self, sink: Arc<dyn PinEventSink>) -> Self {
+        self.events = Some(sink);
+        self
+    }
+
+    fn emit(&self, event: PinEvent) {
+        if let Some(sink) = &self.events {
+            sink.pin_event(event);
+        }
     }
 
     /// The allowlist.
@@ -625,15 +645,28 @@ impl PinnedClientVerifier {
         match (built, matched.into_inner()) {
             (Ok(_), Some(m)) => {
                 if m.expired {
+                    let expires = self
+                        .policy
+                        .identities
+                        .iter()
+                        .find(|i| i.name == m.identity)
+                        .and_then(|i| i.expires)
+                        .map(|d| d.to_string())
+                        .unwrap_or_default();
                     log::warn!(
-                        "keypin: client identity {:?} accepted with EXPIRED pins (on_expiry = accept-and-report); ship its new key",
+                        "keypin: client identity {:?} accepted on pins that EXPIRED after {expires} (on_expiry = accept-and-report); ship its new key",
                         m.identity
                     );
+                    self.emit(PinEvent::ClientPinsExpired {
+                        identity: m.identity.clone(),
+                        expires,
+                        at: now,
+                    });
                 }
                 Ok(m)
             }
             (Err(_), None) if !rejected.is_empty() => {
-                Err(ClientVerifyError::PinMismatch(Box::new(ClientPinFailure {
+                let failure = Box::new(ClientPinFailure {
                     paths: rejected,
                     expired_identity: expired.into_inner(),
                     expected: self
@@ -643,7 +676,11 @@ impl PinnedClientVerifier {
                         .map(|i| (i.name.clone(), i.pins.clone()))
                         .collect(),
                     policy_source: self.policy.source_name.clone(),
-                })))
+                });
+                self.emit(PinEvent::ClientRefused {
+                    failure: failure.clone(),
+                });
+                Err(ClientVerifyError::PinMismatch(failure))
             }
             (Err(e), _) => Err(cert_err(e)),
             (Ok(_), None) => Err(ClientVerifyError::Certificate(rustls::Error::General(

@@ -191,12 +191,14 @@ fn unpinned_key_from_the_right_ca_is_refused_with_diagnostics() {
     assert!(said.contains(&pin_of(&s.pki.pinned).to_string()), "{said}");
     assert!(said.contains("billing-service"), "{said}");
 
-    // The same verdict without a handshake, as a typed failure.
+    // The same verdict without a handshake, as a typed failure, and as a pin event.
+    let (sink, events) = keypin::ChannelSink::new(8);
     let v = verifier(
         allowlist(pinned_rule(&s.pki)),
         &s.pki.ca,
         Arc::new(ManualClock::at(now_secs())),
-    );
+    )
+    .with_events(Arc::new(sink));
     match v.verify_client_chain(&s.pki.stranger.cert, &[], UnixTime::now()) {
         Err(ClientVerifyError::PinMismatch(f)) => {
             assert_eq!(f.presented_key(), Some(pin_of(&s.pki.stranger)));
@@ -206,11 +208,21 @@ fn unpinned_key_from_the_right_ca_is_refused_with_diagnostics() {
         }
         other => panic!("{other:?}"),
     }
+    match events.try_recv() {
+        Ok(keypin::PinEvent::ClientRefused { failure }) => {
+            assert_eq!(failure.presented_key(), Some(pin_of(&s.pki.stranger)));
+        }
+        other => panic!("{other:?}"),
+    }
     let m = v
         .verify_client_chain(&s.pki.pinned.cert, &[], UnixTime::now())
         .unwrap();
     assert_eq!(m.identity, "billing-service");
     assert!(!m.expired);
+    assert!(
+        events.try_recv().is_err(),
+        "no event for an accepted client"
+    );
 }
 
 #[test]
@@ -327,14 +339,28 @@ fn expired_allowlist_refuses_by_default_and_says_so() {
 
     // With on_expiry = accept-and-report the pinned key is still accepted (and flagged), but
     // an unpinned key still is not.
+    let (sink, events) = keypin::ChannelSink::new(8);
     let v = verifier(
         allowlist(rule.on_expiry(ClientOnExpiry::AcceptAndReport)),
         &s.pki.ca,
         Arc::new(ManualClock::at(last_second + 1)),
-    );
+    )
+    .with_events(Arc::new(sink));
     let at = UnixTime::since_unix_epoch(Duration::from_secs(last_second + 1));
     let m = v.verify_client_chain(&s.pki.pinned.cert, &[], at).unwrap();
     assert!(m.expired);
+    // Never silent: every such acceptance is reported.
+    match events.try_recv() {
+        Ok(keypin::PinEvent::ClientPinsExpired {
+            identity,
+            expires: e,
+            ..
+        }) => {
+            assert_eq!(identity, "billing-service");
+            assert_eq!(e, expires.to_string());
+        }
+        other => panic!("{other:?}"),
+    }
     assert!(
         v.verify_client_chain(&s.pki.stranger.cert, &[], at)
             .is_err()
