@@ -298,7 +298,9 @@ impl Report {
                 v.observed.as_str(),
                 v.outcome.as_str(),
                 status,
-                v.reason
+                // One row per scenario: a multi-line reason (a server's full diagnostics) shows
+                // its first line here; the JSON report has all of it.
+                v.reason.lines().next().unwrap_or("")
             );
         }
         let _ = writeln!(
