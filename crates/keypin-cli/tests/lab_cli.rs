@@ -247,3 +247,34 @@ fn serve_writes_the_lab_files_and_serves_until_killed() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[test]
+fn curl_presents_the_client_identity_of_the_mtls_scenarios() {
+    if !have_curl() {
+        eprintln!("curl not found: skipping the curl mTLS lab test");
+        return;
+    }
+    let (code, rows, _) = run_json(&[
+        "--client",
+        "curl -sS --max-time 4 --cacert {ca_file} --cert {client_cert} --key {client_key} {url}",
+        "--scenario",
+        "M1,M2,M3",
+    ]);
+    assert_eq!(rows.len(), 3);
+    // M1 shows curl presented the identity it was handed (the server accepts only that key);
+    // M2 and M3 are refused by keypin's client verifier on the server.
+    for id in ["M1", "M2", "M3"] {
+        assert_eq!(outcome(&rows, id), "PASS", "{id}: {rows:?}");
+    }
+    assert_eq!(code, 0);
+
+    // Without a client certificate, the positive control M1 fails.
+    let (code, rows, _) = run_json(&[
+        "--client",
+        "curl -sS --max-time 4 --cacert {ca_file} {url}",
+        "--scenario",
+        "M1",
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(outcome(&rows, "M1"), "FAIL");
+}

@@ -63,6 +63,9 @@ pub struct Placeholders {
     pub pins_okhttp: String,
     /// `{policy}`: the keypin policy file.
     pub policy: String,
+    /// `{client_cert}` and `{client_key}` of the mTLS scenarios: (scenario id, certificate
+    /// file, key file). Empty for the other scenarios.
+    pub client_files: Vec<(String, String, String)>,
 }
 
 /// The placeholder names a command may use.
@@ -76,20 +79,27 @@ pub const PLACEHOLDERS: &[&str] = &[
     "pins_okhttp",
     "policy",
     "resolve",
+    "client_cert",
+    "client_key",
 ];
 
 /// keypin's own client: a [`PinnedConfig`] with the lab's policy and trust store, and a
 /// [`ChannelSink`] so the lab sees its pin reports.
+/// For mTLS scenarios it presents the identity the scenario hands it.
 #[derive(Debug)]
 pub struct KeypinClient {
     config: Arc<rustls::ClientConfig>,
+    policy: Arc<Policy>,
+    roots: Roots,
+    sink: Arc<Tee>,
+    ct_logs: Option<Arc<LogList>>,
     events: Mutex<Receiver<PinEvent>>,
 }
 
 impl KeypinClient {
     /// A client pinning with `policy` and trusting `roots`.
     pub fn new(policy: Policy, roots: Roots) -> Result<Self, Error> {
-        Self::with_sink(policy, roots, None)
+        Self::build(policy, roots, None, None)
     }
 
     /// The same, also handing every pin event to `extra` (e.g. a report sender).
@@ -98,31 +108,75 @@ impl KeypinClient {
         roots: Roots,
         extra: Option<Arc<dyn PinEventSink>>,
     ) -> Result<Self, Error> {
-        let (sink, events) = ChannelSink::new(64);
-        let config = PinnedConfig::builder(policy, roots)
-            .events(Arc::new(Tee { lab: sink, extra }))
-            .build()
-            .map_err(|e| Error::Policy(e.to_string()))?;
-        Ok(Self {
-            config: Arc::new(config),
-            events: Mutex::new(events),
-        })
+        Self::build(policy, roots, extra, None)
     }
 
     /// A client pinning with `policy`, trusting `roots`, and checking SCTs against `logs`
     /// for rules with `require_sct`.
     pub fn with_ct_logs(policy: Policy, roots: Roots, logs: LogList) -> Result<Self, Error> {
-        let (sink, events) = ChannelSink::new(64);
-        let config = PinnedConfig::builder(policy, roots)
-            .events(Arc::new(sink))
-            .ct_logs(logs)
-            .build()
-            .map_err(|e| Error::Policy(e.to_string()))?;
+        Self::build(policy, roots, None, Some(Arc::new(logs)))
+    }
+
+    fn build(
+        policy: Policy,
+        roots: Roots,
+        extra: Option<Arc<dyn PinEventSink>>,
+        ct_logs: Option<Arc<LogList>>,
+    ) -> Result<Self, Error> {
+        let (lab, events) = ChannelSink::new(64);
+        let policy = Arc::new(policy);
+        let sink = Arc::new(Tee { lab, extra });
+        let config =
+            pinned_config(&policy, &roots, &sink, ct_logs.as_ref(), None).map_err(Error::Policy)?;
         Ok(Self {
-            config: Arc::new(config),
+            config,
+            policy,
+            roots,
+            sink,
+            ct_logs,
             events: Mutex::new(events),
         })
     }
+
+    /// The config for one scenario: the shared one, or one presenting the scenario's client
+    /// identity (mTLS).
+    fn config_for(&self, scenario: &Scenario) -> Result<Arc<rustls::ClientConfig>, String> {
+        let Some(issued) = &scenario.client_identity else {
+            return Ok(Arc::clone(&self.config));
+        };
+        let identity = keypin::ClientIdentity::new(
+            vec![issued.cert.clone()],
+            issued.key.clone_key(),
+            &format!("the client identity of {}", scenario.id),
+        )
+        .map_err(|e| e.to_string())?;
+        pinned_config(
+            &self.policy,
+            &self.roots,
+            &self.sink,
+            self.ct_logs.as_ref(),
+            Some(identity),
+        )
+    }
+}
+
+/// keypin's pinned config for the lab client, with its event sink, CT logs and identity.
+fn pinned_config(
+    policy: &Arc<Policy>,
+    roots: &Roots,
+    sink: &Arc<Tee>,
+    ct_logs: Option<&Arc<LogList>>,
+    identity: Option<keypin::ClientIdentity>,
+) -> Result<Arc<rustls::ClientConfig>, String> {
+    let mut builder = PinnedConfig::builder(Arc::clone(policy), roots.clone())
+        .events(Arc::clone(sink) as Arc<dyn PinEventSink>);
+    if let Some(logs) = ct_logs {
+        builder = builder.ct_logs(Arc::clone(logs));
+    }
+    if let Some(identity) = identity {
+        builder = builder.client_identity(identity);
+    }
+    builder.build().map(Arc::new).map_err(|e| e.to_string())
 }
 
 /// Hands each event to the lab's channel and to an extra sink.
@@ -153,7 +207,9 @@ impl Client for KeypinClient {
     fn attempt(&self, target: &Target<'_>, timeout: Duration) -> Result<Attempt, Error> {
         let events = self.events.lock().unwrap_or_else(PoisonError::into_inner);
         while events.try_recv().is_ok() {}
-        let outcome = https_get(&self.config, &target.scenario.host, target.addr, timeout);
+        let outcome = self
+            .config_for(target.scenario)
+            .and_then(|config| https_get(&config, &target.scenario.host, target.addr, timeout));
         let reported_expiry = events.try_iter().any(|e| {
             matches!(
                 e,
@@ -243,6 +299,11 @@ impl Client for CommandClient {
         let host = &target.scenario.host;
         let port = target.addr.port();
         let ip = target.addr.ip();
+        let client_files = target
+            .values
+            .client_files
+            .iter()
+            .find(|(id, _, _)| id == target.scenario.id);
         let lookup = |name: &str| -> Option<String> {
             Some(match name {
                 "url" => format!("https://{host}:{port}/"),
@@ -254,6 +315,8 @@ impl Client for CommandClient {
                 "pins_curl" => target.values.pins_curl.clone(),
                 "pins_okhttp" => target.values.pins_okhttp.clone(),
                 "policy" => target.values.policy.clone(),
+                "client_cert" => client_files.map(|f| f.1.clone()).unwrap_or_default(),
+                "client_key" => client_files.map(|f| f.2.clone()).unwrap_or_default(),
                 _ => return None,
             })
         };

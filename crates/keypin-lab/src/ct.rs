@@ -178,6 +178,7 @@ pub(crate) fn scenarios(pki: &LabPki, ct: &CtLab) -> Result<Vec<Scenario>, Error
             expected,
             host,
             endpoint,
+            client_identity: None,
         });
     }
     Ok(out)

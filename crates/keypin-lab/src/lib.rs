@@ -23,6 +23,7 @@
 mod client;
 mod ct;
 mod error;
+mod mtls;
 mod pki;
 mod runner;
 mod scenario;
@@ -42,9 +43,12 @@ pub use client::{
 };
 pub use ct::CtLab;
 pub use error::Error;
+pub use mtls::MtlsServer;
 pub use pki::LabPki;
 pub use runner::{Observed, Outcome, Report, RunOptions, Verdict};
-pub use scenario::{Expected, HOST_SUFFIX, OTHER_HOST, Scenario, all as scenarios};
+pub use scenario::{
+    Expected, HOST_SUFFIX, OTHER_HOST, Scenario, all as scenarios, all_with as scenarios_with,
+};
 pub use server::{ConnRow, Endpoints, LabServer};
 
 /// A running lab: PKI, scenarios and their servers. Servers stop when it is dropped.
@@ -93,14 +97,25 @@ struct ScenarioJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     http_port: Option<u16>,
     expected: Expected,
+    /// mTLS scenarios: the identity the client presents (files written beside lab.json).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_cert: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_key: Option<String>,
 }
 
 impl Lab {
     /// Makes a fresh PKI and serves every scenario on `ip` (see [`LabServer::start`] for
     /// `base_port`).
     pub fn start(ip: IpAddr, base_port: Option<u16>) -> Result<Self, Error> {
+        Self::start_with(ip, base_port, MtlsServer::default())
+    }
+
+    /// [`Lab::start`], with the client-certificate verifier of the mTLS scenarios chosen
+    /// ([`MtlsServer::CaOnly`] is a control: it must fail M2).
+    pub fn start_with(ip: IpAddr, base_port: Option<u16>, mtls: MtlsServer) -> Result<Self, Error> {
         let pki = LabPki::generate()?;
-        let mut scenarios = scenario::all(&pki)?;
+        let mut scenarios = scenario::all_with(&pki, mtls)?;
         let ct = CtLab::generate()?;
         scenarios.extend(ct::scenarios(&pki, &ct)?);
         let server = LabServer::start(&scenarios, ip, base_port)?;
@@ -113,6 +128,7 @@ impl Lab {
             pins_curl: pki.pins_as(PinFormat::Curl, ";"),
             pins_okhttp: pki.pins_as(PinFormat::OkHttp, ","),
             policy: String::new(),
+            client_files: Vec::new(),
         };
         Ok(Self {
             pki,
@@ -248,6 +264,14 @@ impl Lab {
                     url: format!("https://{}:{}/", s.host, e.addr.port()),
                     http_port: e.http_addr.map(|a| a.port()),
                     expected: s.expected,
+                    client_cert: s
+                        .client_identity
+                        .as_ref()
+                        .map(|_| format!("client-{}.crt", s.id.to_ascii_lowercase())),
+                    client_key: s
+                        .client_identity
+                        .as_ref()
+                        .map(|_| format!("client-{}.key", s.id.to_ascii_lowercase())),
                 })
                 .collect(),
         };
@@ -256,6 +280,20 @@ impl Lab {
             source: std::io::Error::other(e),
         })?;
         let lab_json = write("lab.json", &format!("{text}\n"))?;
+        let mut client_files = Vec::new();
+        for s in &self.scenarios {
+            if let Some(identity) = &s.client_identity {
+                let stem = format!("client-{}", s.id.to_ascii_lowercase());
+                let cert = write(&format!("{stem}.crt"), &identity.cert_pem())?;
+                let key = write(&format!("{stem}.key"), &identity.key_pem())?;
+                client_files.push((
+                    s.id.to_owned(),
+                    cert.display().to_string(),
+                    key.display().to_string(),
+                ));
+            }
+        }
+        self.values.client_files = client_files;
         self.values.ca_file = trust_store.display().to_string();
         self.values.policy = policy.display().to_string();
         Ok(LabFiles {

@@ -228,7 +228,7 @@ fn observe(s: &Scenario, main: &[ConnRow], http: &[ConnRow]) -> (Observed, Strin
                 (Observed::Refused, refusal(main, "no fallback to cleartext"))
             }
         }
-        Endpoint::Tls { .. } => {
+        Endpoint::Tls { .. } | Endpoint::MutualTls { .. } => {
             if main.iter().any(|r| r.app_data_seen) {
                 (
                     Observed::Accepted,
@@ -298,7 +298,9 @@ impl Report {
                 v.observed.as_str(),
                 v.outcome.as_str(),
                 status,
-                v.reason
+                // One row per scenario: a multi-line reason (a server's full diagnostics) shows
+                // its first line here; the JSON report has all of it.
+                v.reason.lines().next().unwrap_or("")
             );
         }
         let _ = writeln!(

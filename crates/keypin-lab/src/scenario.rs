@@ -57,6 +57,13 @@ pub(crate) enum Endpoint {
     OldTls,
     /// Speaks cleartext HTTP on the https port (TLS dropped).
     DropTls,
+    /// A TLS server presenting `chain` that demands a client certificate and checks it with
+    /// `verifier` (the mTLS scenarios, `mtls.rs`).
+    MutualTls {
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+        verifier: std::sync::Arc<dyn rustls::server::danger::ClientCertVerifier>,
+    },
 }
 
 /// One attack or control scenario.
@@ -73,6 +80,8 @@ pub struct Scenario {
     /// The host name to use (SNI, URL).
     pub host: String,
     pub(crate) endpoint: Endpoint,
+    /// For mTLS scenarios: the client certificate and key the client under test presents.
+    pub client_identity: Option<Issued>,
 }
 
 pub(crate) fn host_of(id: &str) -> String {
@@ -98,8 +107,14 @@ pub(crate) fn tls(chain: &[&Issued], key: &Issued) -> Endpoint {
     }
 }
 
-/// Every scenario, in table order, with its certificates made from `pki`.
+/// Every scenario, in table order, with its certificates made from `pki`, and the mTLS
+/// scenarios served with the default (keypin) client verifier.
 pub fn all(pki: &LabPki) -> Result<Vec<Scenario>, Error> {
+    all_with(pki, crate::mtls::MtlsServer::default())
+}
+
+/// [`all`], with the client verifier of the mTLS servers chosen.
+pub fn all_with(pki: &LabPki, mtls: crate::mtls::MtlsServer) -> Result<Vec<Scenario>, Error> {
     let mut out = Vec::new();
     let mut add = |id: &'static str,
                    description: &'static str,
@@ -113,6 +128,7 @@ pub fn all(pki: &LabPki) -> Result<Vec<Scenario>, Error> {
             expected,
             host: host_of(id),
             endpoint,
+            client_identity: None,
         });
     };
     let pki_err = |what: &str| Error::pki(what.to_owned());
@@ -336,5 +352,6 @@ pub fn all(pki: &LabPki) -> Result<Vec<Scenario>, Error> {
     );
 
     out.extend(crate::scenario_ocsp::scenarios(pki)?);
+    out.extend(crate::mtls::scenarios(pki, mtls)?);
     Ok(out)
 }

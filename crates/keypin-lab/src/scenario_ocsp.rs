@@ -36,6 +36,7 @@ pub(crate) fn scenarios(pki: &LabPki) -> Result<Vec<Scenario>, Error> {
             expected,
             host: host_of(id),
             endpoint,
+            client_identity: None,
         });
     };
 

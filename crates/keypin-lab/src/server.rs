@@ -228,6 +228,27 @@ impl LabServer {
                         http,
                     }
                 }
+                Endpoint::MutualTls {
+                    chain,
+                    key,
+                    verifier,
+                } => {
+                    let config = Arc::new(mtls_config(s.id, chain, key, Arc::clone(verifier))?);
+                    let main = Listener::start(
+                        listener,
+                        Behaviour::Tls,
+                        Some(config),
+                        None,
+                        Arc::clone(&stop),
+                    )
+                    .map_err(io)?;
+                    Endpoints {
+                        addr: main.addr,
+                        http_addr: None,
+                        main,
+                        http: None,
+                    }
+                }
                 Endpoint::OldTls | Endpoint::DropTls => {
                     let behaviour = if matches!(s.endpoint, Endpoint::OldTls) {
                         Behaviour::OldTls
@@ -289,6 +310,32 @@ fn tls_config(
         .map_err(tls_err)?
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(SingleCertAndKey::from(certified))))
+}
+
+/// A server config that demands a client certificate and checks it with `verifier`.
+fn mtls_config(
+    id: &str,
+    chain: &[rustls_pki_types::CertificateDer<'static>],
+    key: &rustls_pki_types::PrivateKeyDer<'static>,
+    verifier: Arc<dyn rustls::server::danger::ClientCertVerifier>,
+) -> Result<ServerConfig, Error> {
+    let tls_err = |source| Error::Tls {
+        scenario: id.to_owned(),
+        source,
+    };
+    let signing = keypin_pki::signing_key(key.clone_key())
+        .map_err(Error::pki(format!("the signing key of scenario {id}")))?;
+    let certified = CertifiedKey::new(chain.to_vec(), signing);
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(tls_err)?
+        .with_client_cert_verifier(verifier)
+        .with_cert_resolver(Arc::new(SingleCertAndKey::from(certified)));
+    // Every connection gets a full client check (rustls skips it on resumption).
+    config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+    config.send_tls13_tickets = 0;
+    Ok(config)
 }
 
 fn accept_loop(

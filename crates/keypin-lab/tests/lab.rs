@@ -275,6 +275,9 @@ fn keypin_passes_and_mistakes_are_caught() {
         "OCSP-stale",
         "OCSP-wrong-signer",
         "OCSP-must-staple",
+        "M1",
+        "M2",
+        "M3",
     ] {
         assert_eq!(outcome(&report, id), Outcome::Pass, "{id}");
     }
@@ -304,6 +307,9 @@ fn keypin_passes_and_mistakes_are_caught() {
         assert_eq!(outcome(&report, id), Outcome::Fail, "{id}");
     }
     assert_eq!(outcome(&report, "CT4-valid"), Outcome::Pass);
+    // It cannot do mTLS: the positive control M1 catches that; the server refuses M2 anyway.
+    assert_eq!(outcome(&report, "M1"), Outcome::Fail);
+    assert_eq!(outcome(&report, "M2"), Outcome::Pass);
     assert!(!report.all_as_expected());
     // It never looks at stapled OCSP responses: caught on every OCSP attack.
     assert_eq!(outcome(&report, "OCSP-good"), Outcome::Pass);
@@ -337,4 +343,26 @@ fn keypin_passes_and_mistakes_are_caught() {
         assert_eq!(outcome(&report, id), Outcome::Fail, "{id}");
     }
     assert!(!report.all_as_expected());
+}
+
+/// The mTLS scenarios judge the server side: with a server that only checks the client CA
+/// (no client-key pins), keypin's client gets M2 through, and the lab says FAIL.
+#[test]
+fn mtls_scenarios_catch_a_server_that_does_not_pin_client_keys() {
+    let lab = Lab::start_with(
+        std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        None,
+        keypin_lab::MtlsServer::CaOnly,
+    )
+    .unwrap();
+    let opts = RunOptions {
+        only: vec!["M1".into(), "M2".into(), "M3".into()],
+        ..RunOptions::default()
+    };
+    let report = lab.run(&lab.keypin_client().unwrap(), &opts).unwrap();
+    eprint!("{}", report.table());
+    assert_eq!(report.verdicts.len(), 3);
+    assert_eq!(outcome(&report, "M1"), Outcome::Pass);
+    assert_eq!(outcome(&report, "M2"), Outcome::Fail);
+    assert_eq!(outcome(&report, "M3"), Outcome::Pass);
 }

@@ -25,6 +25,7 @@ const SHA1_WITH_RSA: &[u8] = &[
 enum Role {
     Ca,
     Leaf,
+    Client,
 }
 
 /// What to put in a certificate. Start from [`CertSpec::ca`] or [`CertSpec::leaf`] and
@@ -133,6 +134,16 @@ impl CertSpec {
     pub fn must_staple(mut self) -> Self {
         self.ocsp.must_staple = true;
         self
+    }
+
+    /// A TLS client certificate (mTLS): `CA:FALSE`, extended key usage clientAuth, key usage
+    /// digitalSignature, subject CN `common_name`, no subjectAltName.
+    pub fn client(common_name: &str) -> Self {
+        Self {
+            role: Role::Client,
+            common_name: Some(common_name.to_owned()),
+            ..Self::ca("")
+        }
     }
 
     /// The same subject name, SANs, role and key as `existing`, with a fresh serial and the
@@ -249,6 +260,11 @@ impl CertSpec {
                     ExtendedKeyUsagePurpose::ServerAuth
                 }];
             }
+            Role::Client => {
+                params.is_ca = IsCa::ExplicitNoCa;
+                params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+                params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+            }
         }
         if self.ocsp.must_staple {
             // TLS Feature (1.3.6.1.5.5.7.1.24): SEQUENCE OF INTEGER { status_request (5) }.
@@ -280,6 +296,7 @@ impl CertSpec {
         let role = match self.role {
             Role::Ca => "CA",
             Role::Leaf => "leaf",
+            Role::Client => "client",
         };
         match &self.common_name {
             Some(cn) => format!("{role} certificate {cn:?}"),

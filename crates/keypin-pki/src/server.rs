@@ -70,6 +70,9 @@ pub struct ServerOptions {
     /// A DER OCSP response to staple (default: none), sent to clients that ask for one
     /// (status_request) in TLS 1.2 and 1.3. See [`crate::OcspResponseSpec`].
     pub ocsp: Option<Vec<u8>>,
+    /// Ask for client certificates (mTLS) and check them with this verifier (default: none,
+    /// no client authentication).
+    pub client_verifier: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
 }
 
 impl ServerOptions {
@@ -82,6 +85,7 @@ impl ServerOptions {
             versions: ServerVersions::default(),
             max_connections: None,
             ocsp: None,
+            client_verifier: None,
         }
     }
 }
@@ -162,6 +166,7 @@ impl TlsServer {
             opts.versions,
             opts.alpn,
             opts.ocsp,
+            opts.client_verifier,
         )?);
 
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
@@ -253,6 +258,7 @@ fn server_config(
     versions: ServerVersions,
     alpn: Vec<Vec<u8>>,
     ocsp: Option<Vec<u8>>,
+    client_verifier: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
 ) -> Result<ServerConfig, Error> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let signing_key = load_signing_key(&provider, key)?;
@@ -270,13 +276,16 @@ fn server_config(
         }
     }
 
-    let mut config = ServerConfig::builder_with_provider(provider)
+    let builder = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(versions.rustls())
         .map_err(Error::tls(
             "choosing the test TLS server's protocol versions",
-        ))?
-        .with_no_client_auth()
-        .with_cert_resolver(Arc::new(SingleCertAndKey::from(certified)));
+        ))?;
+    let builder = match client_verifier {
+        Some(verifier) => builder.with_client_cert_verifier(verifier),
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder.with_cert_resolver(Arc::new(SingleCertAndKey::from(certified)));
     config.alpn_protocols = alpn;
     // Stateless tickets for resumption; the default in-memory session cache stays in place
     // for TLS 1.2 clients that do not take tickets.

@@ -19,6 +19,7 @@ use rustls::crypto::CryptoProvider;
 use crate::clock::{Clock, SystemClock};
 use crate::error::Error;
 use crate::events::PinEventSink;
+use crate::identity::ClientIdentity;
 use crate::policy::Policy;
 use crate::roots::Roots;
 use crate::verifier::PinningVerifier;
@@ -50,6 +51,7 @@ impl PinnedConfig {
             resumption: Resumption::default(),
             #[cfg(feature = "ct")]
             ct_logs: None,
+            identity: None,
         }
     }
 }
@@ -66,6 +68,7 @@ pub struct PinnedConfigBuilder {
     resumption: Resumption,
     #[cfg(feature = "ct")]
     ct_logs: Option<Arc<crate::ct::LogList>>,
+    identity: Option<ClientIdentity>,
 }
 
 impl PinnedConfigBuilder {
@@ -110,6 +113,21 @@ impl PinnedConfigBuilder {
         self
     }
 
+    /// The client certificate and key to present when a server asks for one (mTLS).
+    pub fn client_identity(mut self, identity: ClientIdentity) -> Self {
+        self.identity = Some(identity);
+        self
+    }
+
+    /// The policy the config will enforce (the HTTP integrations check URLs against it).
+    #[cfg_attr(
+        not(any(feature = "reqwest", feature = "hyper", feature = "ureq")),
+        allow(dead_code)
+    )]
+    pub(crate) fn policy(&self) -> Arc<Policy> {
+        Arc::clone(&self.policy)
+    }
+
     fn provider_or_default(&self) -> Arc<CryptoProvider> {
         self.provider
             .clone()
@@ -134,12 +152,21 @@ impl PinnedConfigBuilder {
         let provider = self.provider_or_default();
         let alpn = self.alpn.clone();
         let resumption = self.resumption;
+        let certified = match &self.identity {
+            Some(identity) => Some(identity.certified_key(&provider)?),
+            None => None,
+        };
         let verifier = self.verifier();
-        let mut config = ClientConfig::builder_with_provider(provider)
+        let builder = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?
             .dangerous()
-            .with_custom_certificate_verifier(verifier)
-            .with_no_client_auth();
+            .with_custom_certificate_verifier(verifier);
+        let mut config = match certified {
+            Some(certified) => builder.with_client_cert_resolver(Arc::new(
+                rustls::sign::SingleCertAndKey::from(certified),
+            )),
+            None => builder.with_no_client_auth(),
+        };
         config.alpn_protocols = alpn;
         config.resumption = match resumption {
             // A fresh in-memory cache owned by this config alone.

@@ -35,6 +35,20 @@ pub enum Error {
         /// What webpki said.
         source: webpki::Error,
     },
+    /// A client identity (certificate chain and key for mTLS) was refused.
+    #[error(transparent)]
+    Identity(#[from] crate::identity::IdentityError),
+    /// A cleartext request or redirect to a pinned host was refused.
+    #[error(transparent)]
+    Downgrade(#[from] crate::downgrade::DowngradeError),
+    /// An HTTP client integration could not be built.
+    #[error("cannot build the {client} client: {reason}")]
+    HttpClient {
+        /// Which integration.
+        client: &'static str,
+        /// What it said.
+        reason: String,
+    },
     /// A TLS configuration could not be built.
     #[error("cannot build the TLS configuration: {0}")]
     Tls(#[from] rustls::Error),

@@ -90,6 +90,22 @@ pub enum PinEvent {
         /// The details.
         failure: Box<crate::ocsp::OcspFailure>,
     },
+    /// mTLS, server side: a client with a valid chain was refused because no key on its
+    /// path is pinned for an identity in force ([`crate::PinnedClientVerifier`]).
+    ClientRefused {
+        /// The details.
+        failure: Box<crate::client_verifier::ClientPinFailure>,
+    },
+    /// mTLS, server side: a client was accepted on pins that have expired, because its
+    /// identity says `on_expiry = "accept-and-report"`. Sent on every such connection.
+    ClientPinsExpired {
+        /// The identity's name.
+        identity: String,
+        /// The identity's last valid date, `YYYY-MM-DD`.
+        expires: String,
+        /// When it was seen.
+        at: UnixTime,
+    },
 }
 
 /// Receives pin events. Called on the handshake path: implementations must not block.
@@ -160,6 +176,12 @@ impl PinEventSink for LogSink {
             }
             #[cfg(feature = "ocsp")]
             PinEvent::OcspRefused { failure } => log::error!("keypin: {failure}"),
+            PinEvent::ClientRefused { failure } => log::error!("keypin: {failure}"),
+            PinEvent::ClientPinsExpired {
+                identity, expires, ..
+            } => log::warn!(
+                "keypin: client identity {identity:?} accepted on pins that EXPIRED after {expires}; ship its new key"
+            ),
         }
     }
 }

@@ -29,21 +29,35 @@
 //! `reports` feature, `report` (sends pin-failure reports to a collector, off the handshake path).
 //! `ct` feature, `ct` (Certificate Transparency: embedded SCTs against a signed log list).
 //! `ocsp` feature, `ocsp` (stapled OCSP responses, checked per rule and for must-staple leaves).
+//! mTLS: [`identity`] (the client's certificate and key), [`client_verifier`] (the server
+//! side: client chains checked against CAs and a per-identity key allowlist). With the
+//! `reqwest`, `hyper`, `tokio-rustls` or `ureq` feature, `integrations` (pinned HTTP clients
+//! that also refuse `http://` and https-to-http redirects for pinned hosts).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod bundle;
+pub mod client_verifier;
 pub mod clock;
 mod config;
 #[cfg(feature = "ct")]
 pub mod ct;
 pub mod dn;
+pub mod downgrade;
 mod error;
 pub mod events;
 pub mod host;
 #[cfg(any(feature = "updater", feature = "reports"))]
 mod http;
+pub mod identity;
+#[cfg(any(
+    feature = "reqwest",
+    feature = "hyper",
+    feature = "tokio-rustls",
+    feature = "ureq"
+))]
+pub mod integrations;
 #[cfg(feature = "ocsp")]
 pub mod ocsp;
 #[cfg(any(feature = "updater", feature = "reports"))]
@@ -57,11 +71,17 @@ pub mod roots;
 pub mod updater;
 pub mod verifier;
 
+pub use client_verifier::{
+    ClientIdentityRule, ClientMatch, ClientOnExpiry, ClientPinFailure, ClientPolicy,
+    ClientVerifyError, PinnedClientVerifier,
+};
 pub use clock::{Clock, Date, ManualClock, SystemClock};
 pub use config::{PinnedConfig, PinnedConfigBuilder, Resumption};
+pub use downgrade::DowngradeError;
 pub use error::{Diagnostic, Error, PinParseError, PolicyError};
 pub use events::{ChannelSink, LogSink, PinEvent, PinEventSink};
 pub use host::HostPattern;
+pub use identity::{ClientIdentity, IdentityError};
 pub use pin::{Pin, PinFormat, PinKind};
 pub use policy::{
     Enforcement, Mode, OcspMode, OnExpiry, Policy, ReportDelivery, ReportOnlyReason, Rule,

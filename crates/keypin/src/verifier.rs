@@ -924,7 +924,7 @@ fn host_string<'a>(server_name: &'a ServerName<'_>) -> std::borrow::Cow<'a, str>
 }
 
 /// webpki's errors in rustls' terms, the way rustls' own verifier maps the common ones.
-fn pki_error(error: webpki::Error) -> rustls::Error {
+pub(crate) fn pki_error(error: webpki::Error) -> rustls::Error {
     use webpki::Error as E;
     match error {
         E::BadDer | E::BadDerTime | E::TrailingData(_) => CertificateError::BadEncoding.into(),

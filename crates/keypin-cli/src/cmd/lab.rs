@@ -36,7 +36,8 @@ enum LabCommand {
 struct RunArgs {
     /// The client to test, run once per scenario (default: keypin's own library client).
     /// Placeholders: {url} {host} {port} {addr} {ca_file} {pins_curl} {pins_okhttp} {policy}
-    /// {resolve}; {{ and }} are literal braces. Split into words like a shell (quotes work),
+    /// {resolve}, and for the mTLS scenarios (M1-M3) {client_cert} {client_key} (empty for the
+    /// others); {{ and }} are literal braces. Split into words like a shell (quotes work),
     /// run without a shell.
     #[arg(long, value_name = "COMMAND")]
     client: Option<String>,
