@@ -73,7 +73,7 @@ pub(crate) fn read_key_material(path: &Path) -> anyhow::Result<Vec<Material>> {
 }
 
 /// Parses the contents of a key file; `path` is only used in hints.
-fn parse_key_material(bytes: &[u8], path: &Path) -> anyhow::Result<Vec<Material>> {
+pub(crate) fn parse_key_material(bytes: &[u8], path: &Path) -> anyhow::Result<Vec<Material>> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         bail!("the file is empty; {EXPECTED}");
     }
