@@ -7,8 +7,9 @@
 #
 # Environment: FUZZ_SANITIZER (address, the default, or none), FUZZ_TARGET_DIR (default
 # fuzz/target), FUZZ_TARGETS (space-separated subset; default: all). Installs cargo-fuzz when
-# it is missing. Only stable Rust is needed: the sanitizer flags are unstable rustc options, so
-# RUSTC_BOOTSTRAP=1 is set for this script's cargo calls only.
+# it is missing. Builds keep debug assertions (overflow checks) on. Only stable Rust is needed:
+# the sanitizer flags are unstable rustc options, so RUSTC_BOOTSTRAP=1 is set for this
+# script's cargo calls only (FUZZ_SANITIZER=none would not need it).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -26,7 +27,7 @@ targets="${FUZZ_TARGETS:-$(cargo fuzz list)}"
 
 echo "== building fuzz targets (sanitizer: $sanitizer)"
 start=$(date +%s)
-cargo fuzz build --sanitizer "$sanitizer" --target-dir "$target_dir"
+cargo fuzz build --debug-assertions --sanitizer "$sanitizer" --target-dir "$target_dir"
 echo "   built in $(( $(date +%s) - start )) s"
 
 failed=()
@@ -35,7 +36,7 @@ for t in $targets; do
     log="$(mktemp)"
     echo "== $t: ${seconds} s"
     # corpus/<t> (first) collects new inputs; seeds/<t> is read only.
-    if cargo fuzz run "$t" --sanitizer "$sanitizer" --target-dir "$target_dir" \
+    if cargo fuzz run "$t" --debug-assertions --sanitizer "$sanitizer" --target-dir "$target_dir" \
         "corpus/$t" "seeds/$t" -- \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         >"$log" 2>&1; then
