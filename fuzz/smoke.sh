@@ -6,7 +6,8 @@
 #   fuzz/smoke.sh [SECONDS]
 #
 # Environment: FUZZ_SANITIZER (address, the default, or none), FUZZ_TARGET_DIR (default
-# fuzz/target), FUZZ_TARGETS (space-separated subset; default: all). Installs cargo-fuzz when
+# fuzz/target), FUZZ_TARGETS (space-separated subset; default: all), FUZZ_SEED (libFuzzer
+# -seed; default 1 so that a CI run is reproducible, 0 for a random one). Installs cargo-fuzz when
 # it is missing. Builds keep debug assertions (overflow checks) on. Only stable Rust is needed:
 # the sanitizer flags are unstable rustc options, so RUSTC_BOOTSTRAP=1 is set for this
 # script's cargo calls only (FUZZ_SANITIZER=none would not need it).
@@ -14,6 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 seconds="${1:-10}"
+seed="${FUZZ_SEED:-1}"
 sanitizer="${FUZZ_SANITIZER:-address}"
 target_dir="${FUZZ_TARGET_DIR:-$PWD/target}"
 export RUSTC_BOOTSTRAP=1
@@ -38,7 +40,7 @@ for t in $targets; do
     # corpus/<t> (first) collects new inputs; seeds/<t> is read only.
     if cargo fuzz run "$t" --debug-assertions --sanitizer "$sanitizer" --target-dir "$target_dir" \
         "corpus/$t" "seeds/$t" -- \
-        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+        -max_total_time="$seconds" -seed="$seed" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         >"$log" 2>&1; then
         execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
         cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 || true)

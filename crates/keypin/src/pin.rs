@@ -133,7 +133,12 @@ impl Pin {
                 .map(|d| Self::from_digest(PinKind::Certificate, d))
                 .map_err(|why| err(&why));
         }
-        if s.starts_with("sha1/") || s.starts_with("pin-sha1") || s.starts_with("sha1//") {
+        if s.starts_with("sha1/") || s.starts_with("pin-sha1") {
+            // A bare base64 SHA-256 digest may itself start with "sha1/" (44 characters); a
+            // SHA-1 pin never decodes to 32 bytes, so only that is refused.
+            if let Ok(d) = decode_b64(s) {
+                return Ok(Self::spki(d));
+            }
             return Err(err(
                 "SHA-1 pins are not supported (SHA-1 is broken); compute a SHA-256 pin with `keypin pin`",
             ));
@@ -377,6 +382,20 @@ mod tests {
             Pin::parse_curl_list(&pin.to_format(PinFormat::Curl)).unwrap(),
             vec![pin]
         );
+    }
+
+    #[test]
+    fn bare_base64_starting_with_sha1_is_a_sha256_pin() {
+        // Found by fuzz/fuzz_targets/pin_parse.rs: the bare spelling of this pin was refused as
+        // a SHA-1 pin, so it did not round-trip.
+        let bare = "sha1//gSuV1Gx+89GigSAha51kawpccc7tcR4ue2wp4=";
+        let pin = Pin::parse(bare).unwrap();
+        assert_eq!(pin.kind(), PinKind::Spki);
+        assert_eq!(pin.to_format(PinFormat::Base64), bare);
+        assert_eq!(Pin::parse(&format!("sha256/{bare}")).unwrap(), pin);
+        // Real SHA-1 pins are still refused.
+        let e = Pin::parse("sha1//gSuV1Gx+89GigSAha51kawpc=").unwrap_err();
+        assert!(e.to_string().contains("SHA-1"), "{e}");
     }
 
     #[test]
