@@ -32,7 +32,7 @@ pub(crate) fn describe_cert(der: &[u8], now: i64) -> anyhow::Result<CertInfo> {
     // The pin is the one the verifier computes: over the SPKI as webpki reads it. x509-parser's
     // raw SPKI differs when the SPKI holds bytes after its key (found by the cert_inspect fuzz
     // target); its reading is kept only for certificates webpki cannot read at all.
-    let spki_pin = keypin::Pin::spki_of_cert(&rustls_pki_types::CertificateDer::from(der))
+    let spki_pin = Pin::spki_of_cert(&rustls_pki_types::CertificateDer::from(der))
         .unwrap_or_else(|_| Pin::from_spki_der(cert.tbs_certificate.subject_pki.raw));
     let (key_type, key_bits) = key_description(&cert.tbs_certificate.subject_pki);
     let not_after = cert.validity().not_after.timestamp();
