@@ -73,7 +73,7 @@ pub(crate) fn read_key_material(path: &Path) -> anyhow::Result<Vec<Material>> {
 }
 
 /// Parses the contents of a key file; `path` is only used in hints.
-fn parse_key_material(bytes: &[u8], path: &Path) -> anyhow::Result<Vec<Material>> {
+pub(crate) fn parse_key_material(bytes: &[u8], path: &Path) -> anyhow::Result<Vec<Material>> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         bail!("the file is empty; {EXPECTED}");
     }
@@ -346,12 +346,23 @@ fn public_key(der: &[u8]) -> anyhow::Result<Material> {
     if !rest.is_empty() {
         bail!("{} unexpected bytes after the public key", rest.len());
     }
+    complete_spki(spki.raw)?;
     Ok(Material {
         kind: MaterialKind::PublicKey,
         label: format!("{} public key", key_type(&spki)),
         spki_der: spki.raw.to_vec(),
         cert_der: None,
     })
+}
+
+/// Refuses an SPKI with bytes after its key inside its SEQUENCE: x509-parser's raw slice then
+/// stops short of the declared length, so a pin over it would match nothing (found by the
+/// cert_inspect fuzz target).
+fn complete_spki(raw: &[u8]) -> anyhow::Result<()> {
+    match Any::from_der(raw) {
+        Ok(([], _)) => Ok(()),
+        _ => bail!("the SubjectPublicKeyInfo holds unexpected bytes after its key"),
+    }
 }
 
 fn private_key(spki_der: Vec<u8>) -> anyhow::Result<Material> {
@@ -376,6 +387,7 @@ fn csr(der: &[u8]) -> anyhow::Result<Material> {
         );
     }
     let info = &req.certification_request_info;
+    complete_spki(info.subject_pki.raw)?;
     Ok(Material {
         kind: MaterialKind::Csr,
         label: crate::x509::name_string(&info.subject),
@@ -512,4 +524,32 @@ fn ec_private_to_spki(der: &[u8], path: &Path) -> anyhow::Result<Vec<u8>> {
          key with `openssl pkey -in {} -pubout -out pub.pem` and pin that)",
         path.display()
     )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A PUBLIC KEY whose SPKI SEQUENCE holds 9 bytes after a shortened key BIT STRING is
+    /// refused (before the fix its pin was computed over a truncated slice).
+    #[test]
+    fn spki_with_bytes_after_the_key_is_refused() {
+        let leaf = keypin_pki::self_signed(
+            keypin_pki::CertSpec::leaf(&["api.example.com"]).key_alg(keypin_pki::KeyAlg::EcdsaP256),
+        )
+        .unwrap();
+        let mut spki = leaf.spki_der();
+        assert!(parse_key_material(&spki, Path::new("k.der")).is_ok());
+        // 30 59 | 30 13 <algorithm> | 03 42 00 04 <point>: shorten the BIT STRING to 57 bytes.
+        assert_eq!(spki[23..25], [0x03, 0x42]);
+        spki[24] = 0x39;
+        let b64 = STANDARD.encode(&spki);
+        let pem = format!("-----BEGIN PUBLIC KEY-----\n{b64}\n-----END PUBLIC KEY-----\n");
+        let e = parse_key_material(pem.as_bytes(), Path::new("k.pem")).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("unexpected bytes after its key"),
+            "{e:#}"
+        );
+    }
 }

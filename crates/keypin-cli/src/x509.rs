@@ -29,7 +29,11 @@ pub(crate) struct CertInfo {
 pub(crate) fn describe_cert(der: &[u8], now: i64) -> anyhow::Result<CertInfo> {
     let (_, cert) =
         X509Certificate::from_der(der).map_err(|e| anyhow!("cannot parse certificate: {e}"))?;
-    let spki = cert.tbs_certificate.subject_pki.raw;
+    // The pin is the one the verifier computes: over the SPKI as webpki reads it. x509-parser's
+    // raw SPKI differs when the SPKI holds bytes after its key (found by the cert_inspect fuzz
+    // target); its reading is kept only for certificates webpki cannot read at all.
+    let spki_pin = Pin::spki_of_cert(&rustls_pki_types::CertificateDer::from(der))
+        .unwrap_or_else(|_| Pin::from_spki_der(cert.tbs_certificate.subject_pki.raw));
     let (key_type, key_bits) = key_description(&cert.tbs_certificate.subject_pki);
     let not_after = cert.validity().not_after.timestamp();
     let dns_names = cert
@@ -57,7 +61,7 @@ pub(crate) fn describe_cert(der: &[u8], now: i64) -> anyhow::Result<CertInfo> {
         key_type,
         key_bits,
         dns_names,
-        spki_sha256: Pin::from_spki_der(spki).to_format(PinFormat::Base64),
+        spki_sha256: spki_pin.to_format(PinFormat::Base64),
         cert_sha256: Some(Pin::from_cert_der(der).to_format(PinFormat::Base64)),
         is_ca: cert.is_ca(),
         self_signed: cert.subject() == cert.issuer(),
@@ -131,5 +135,30 @@ pub(crate) fn key_description(spki: &SubjectPublicKeyInfo<'_>) -> (String, Optio
         _ if alg == "1.3.101.112" => ("Ed25519".into(), Some(256)),
         _ if alg == "1.3.101.113" => ("Ed448".into(), Some(456)),
         _ => (format!("unknown ({alg})"), None),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A certificate whose SPKI SEQUENCE holds 9 bytes after a shortened key BIT STRING: the
+    /// SPKI pin shown must be the verifier's (webpki's), not one over x509-parser's raw slice.
+    #[test]
+    fn spki_pin_is_the_verifiers_when_the_spki_has_trailing_bytes() {
+        let leaf = keypin_pki::self_signed(
+            keypin_pki::CertSpec::leaf(&["api.example.com"]).key_alg(keypin_pki::KeyAlg::EcdsaP256),
+        )
+        .unwrap();
+        let mut der = leaf.cert.as_ref().to_vec();
+        let spki = leaf.spki_der();
+        let at = der.windows(spki.len()).position(|w| w == spki).unwrap();
+        // 30 59 | 30 13 <algorithm> | 03 42 00 04 <point>: shorten the BIT STRING to 57 bytes.
+        assert_eq!(der[at + 23..at + 25], [0x03, 0x42]);
+        der[at + 24] = 0x39;
+        let webpki = Pin::spki_of_cert(&rustls_pki_types::CertificateDer::from(&der[..])).unwrap();
+        let info = describe_cert(&der, 0).unwrap();
+        assert_eq!(info.spki_sha256, webpki.base64());
     }
 }

@@ -143,55 +143,17 @@ pub enum ReportError {
 }
 
 /// Parses a request body: one report object, an array of them, or `{"reports": [...]}`.
+///
+/// The shape is decided once, on the JSON value, and each report's typed fields are read from
+/// the very object that is stored as its raw body (an object with a `hostname` is one report,
+/// even if it also has a `reports` field).
 pub fn parse_body(
     body: &[u8],
     client_network: &str,
     now_secs: i64,
 ) -> Result<Vec<NewReport>, ReportError> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Body {
-        Batch { reports: Vec<IncomingReport> },
-        Many(Vec<IncomingReport>),
-        One(Box<IncomingReport>),
-    }
     let text =
         std::str::from_utf8(body).map_err(|e| ReportError::Json(format!("not UTF-8: {e}")))?;
-    // Untagged enums hide serde's field errors, so on failure re-parse as the most likely shape
-    // to report the precise problem.
-    let parsed: Body = match serde_json::from_str(text) {
-        Ok(b) => b,
-        Err(_) => {
-            let trimmed = text.trim_start();
-            let e = if trimmed.starts_with('[') {
-                serde_json::from_str::<Vec<IncomingReport>>(text).err()
-            } else if trimmed.contains("\"reports\"") {
-                #[derive(Deserialize)]
-                #[allow(dead_code)]
-                struct B {
-                    reports: Vec<IncomingReport>,
-                }
-                serde_json::from_str::<B>(text).err()
-            } else {
-                serde_json::from_str::<IncomingReport>(text).err()
-            };
-            return Err(ReportError::Json(e.map_or_else(
-                || "unrecognised report shape".to_string(),
-                |e| e.to_string(),
-            )));
-        }
-    };
-    let reports = match parsed {
-        Body::Batch { reports } | Body::Many(reports) => reports,
-        Body::One(r) => vec![*r],
-    };
-    if reports.is_empty() {
-        return Err(ReportError::Empty);
-    }
-    if reports.len() > MAX_BATCH {
-        return Err(ReportError::BatchTooLarge(reports.len()));
-    }
-    // The reports exactly as sent (unknown fields included) are what is stored.
     let raw: serde_json::Value =
         serde_json::from_str(text).map_err(|e| ReportError::Json(e.to_string()))?;
     let raw_reports: Vec<serde_json::Value> = match raw {
@@ -201,16 +163,35 @@ pub fn parse_body(
         {
             match o.remove("reports") {
                 Some(serde_json::Value::Array(a)) => a,
-                _ => Vec::new(),
+                _ => {
+                    return Err(ReportError::Json(
+                        "\"reports\" must be an array of report objects".into(),
+                    ));
+                }
             }
         }
         other => vec![other],
     };
-    reports
-        .into_iter()
-        .zip(raw_reports)
+    if raw_reports.is_empty() {
+        return Err(ReportError::Empty);
+    }
+    if raw_reports.len() > MAX_BATCH {
+        return Err(ReportError::BatchTooLarge(raw_reports.len()));
+    }
+    let many = raw_reports.len() > 1;
+    raw_reports
+        .iter()
         .enumerate()
-        .map(|(i, (r, raw))| validate(i, r, &raw, client_network, now_secs))
+        .map(|(i, raw)| {
+            let r = IncomingReport::deserialize(raw).map_err(|e| {
+                ReportError::Json(if many {
+                    format!("report {i}: {e}")
+                } else {
+                    e.to_string()
+                })
+            })?;
+            validate(i, r, raw, client_network, now_secs)
+        })
         .collect()
 }
 

@@ -133,7 +133,12 @@ impl Pin {
                 .map(|d| Self::from_digest(PinKind::Certificate, d))
                 .map_err(|why| err(&why));
         }
-        if s.starts_with("sha1/") || s.starts_with("pin-sha1") || s.starts_with("sha1//") {
+        if s.starts_with("sha1/") || s.starts_with("pin-sha1") {
+            // A bare base64 SHA-256 digest may itself start with "sha1/" (44 characters); a
+            // SHA-1 pin never decodes to 32 bytes, so only that is refused.
+            if let Ok(d) = decode_b64(s) {
+                return Ok(Self::spki(d));
+            }
             return Err(err(
                 "SHA-1 pins are not supported (SHA-1 is broken); compute a SHA-256 pin with `keypin pin`",
             ));
@@ -144,11 +149,17 @@ impl Pin {
             // most one of them decodes to 32 bytes.
             return decode_b64(rest)
                 .or_else(|curl_err| decode_b64(&s["sha256/".len()..]).map_err(|_| curl_err))
+                .or_else(|e| decode_b64(s).map_err(|_| e))
                 .map(Self::spki)
                 .map_err(|why| err(&why));
         }
         if let Some(rest) = s.strip_prefix("sha256/") {
-            return decode_b64(rest).map(Self::spki).map_err(|why| err(&why));
+            // A bare base64 digest may itself start with "sha256/". It is 44 characters, the
+            // prefixed forms 51 or 52, so at most one reading decodes to 32 bytes.
+            return decode_b64(rest)
+                .or_else(|e| decode_b64(s).map_err(|_| e))
+                .map(Self::spki)
+                .map_err(|why| err(&why));
         }
         if let Some(rest) = s.strip_prefix("pin-sha256=") {
             let inner = rest
@@ -377,6 +388,44 @@ mod tests {
             Pin::parse_curl_list(&pin.to_format(PinFormat::Curl)).unwrap(),
             vec![pin]
         );
+    }
+
+    #[test]
+    fn bare_base64_starting_with_sha1_is_a_sha256_pin() {
+        // Found by fuzz/fuzz_targets/pin_parse.rs: the bare spelling of this pin was refused as
+        // a SHA-1 pin, so it did not round-trip.
+        let bare = "sha1//gSuV1Gx+89GigSAha51kawpccc7tcR4ue2wp4=";
+        let pin = Pin::parse(bare).unwrap();
+        assert_eq!(pin.kind(), PinKind::Spki);
+        assert_eq!(pin.to_format(PinFormat::Base64), bare);
+        assert_eq!(Pin::parse(&format!("sha256/{bare}")).unwrap(), pin);
+        // Real SHA-1 pins are still refused.
+        let e = Pin::parse("sha1//gSuV1Gx+89GigSAha51kawpc=").unwrap_err();
+        assert!(e.to_string().contains("SHA-1"), "{e}");
+    }
+
+    #[test]
+    fn bare_base64_starting_with_a_prefix_is_a_bare_pin() {
+        // Found by fuzz/fuzz_targets/pin_parse.rs: these pins' bare base64 spellings start with
+        // "sha256//" or "sha256/", were read as prefixed forms and refused.
+        let from_fuzzer = "sha256//+cerx+89GigSAha51kawpccc7tcR4ue2wp4=";
+        let made = STANDARD.encode(
+            &STANDARD
+                .decode(format!("sha256/A{}=", "A".repeat(35)))
+                .unwrap()[..],
+        );
+        assert!(made.starts_with("sha256/A"));
+        for bare in [from_fuzzer, made.as_str()] {
+            let pin = Pin::parse(bare).unwrap_or_else(|e| panic!("{bare}: {e}"));
+            assert_eq!(pin.to_format(PinFormat::Base64), bare);
+            for format in [PinFormat::OkHttp, PinFormat::Curl, PinFormat::Hpkp] {
+                assert_eq!(
+                    Pin::parse(&pin.to_format(format)).unwrap(),
+                    pin,
+                    "{format:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -1,0 +1,242 @@
+//! Writes the seed corpora under `fuzz/seeds/<target>/` from the same material the test
+//! suites use: keypin-pki chains and keys, the exporters' output for a test policy, the
+//! collector tests' reports, and the fixed signed bundle.
+//!
+//! Run from `fuzz/`: `cargo run --example make_seeds` (no sanitizer flags needed). Output is
+//! deterministic except for generated certificates and keys (fresh on every run).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a generator run by hand
+
+use std::fs;
+use std::path::Path;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use keypin::{Pin, PinFormat, Policy};
+use keypin_formats::{ExportFormat, export_with};
+use keypin_fuzz::import::{as_document, export_options};
+use keypin_fuzz::{fixture, pem};
+use keypin_pki::{CertSpec, Chain, KeyAlg, issue, self_signed};
+
+const A: &str = "+89GigSuV1Gxkawpccc7tcRwBWhui2H/sW8CBhdNHSo=";
+const B: &str = "qwZ2c1CAhsCMleNcrkNPt4VqkS1h7e/slG0n4ue2wp4=";
+const C: &str = "TwaMQAMjwj7UXYmIsEY2IMY07jyxBm+WhqBkTkKt57Y=";
+
+fn write(target: &str, name: &str, bytes: impl AsRef<[u8]>) {
+    let dir = Path::new("seeds").join(target);
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join(name), bytes).unwrap();
+}
+
+fn main() {
+    let _ = fs::remove_dir_all("seeds");
+
+    // pin_parse: every spelling, refused ones too.
+    let pin = Pin::parse(A).unwrap();
+    let cert_pin = Pin::from_cert_der(b"seed");
+    let spellings = [
+        pin.to_format(PinFormat::OkHttp),
+        pin.to_format(PinFormat::Hpkp),
+        pin.to_format(PinFormat::Curl),
+        pin.to_format(PinFormat::Base64),
+        pin.to_format(PinFormat::Hex),
+        pin.hex().to_uppercase(),
+        cert_pin.to_string(),
+        format!("cert-sha256/{}", cert_pin.hex()),
+        format!("sha256//{A};sha256//{B}"),
+        format!("  sha256/{C}\n"),
+        "sha256//8=".into(),
+        "sha1/AAAAAAAAAAAAAAAAAAAAAAAAAAA=".into(),
+    ];
+    for (i, s) in spellings.iter().enumerate() {
+        write("pin_parse", &format!("spelling-{i}"), s);
+    }
+
+    // policy_toml: the test policies, one with an inline trust anchor.
+    let ca = self_signed(CertSpec::ca("Seed Private CA")).unwrap();
+    let policies = [
+        format!(
+            "[[rule]]\nhosts = [\"api.example.com\", \"*.cdn.example.com\"]\npins = [\"sha256/{A}\", \"sha256/{B}\"]\nexpires = \"2027-06-30\"\n"
+        ),
+        format!(
+            "[[rule]]\nhosts = [\"api.example.com\", \"**.cdn.example.com\"]\npins = [\"sha256/{A}\", \"sha256/{B}\"]\n\
+             expires = \"2027-06-30\"\n\n[[rule]]\nhosts = [\"**.shop.example.com\"]\npins = [\"sha256/{C}\", \"sha256/{B}\"]\n"
+        ),
+        format!(
+            "[[rule]]\nname = \"wild\"\nhosts = [\"*.example.com\", \"127.0.0.1\"]\npins = [\"sha256/{A}\"]\nmode = \"report-only\"\n\
+             [[rule]]\nhosts = [\"example.org\"]\ninclude_subdomains = true\npins = [\"{B}\", \"cert-sha256/{C}\"]\non_expiry = \"enforce\"\nexpires = \"2026-02-28\"\n"
+        ),
+        format!(
+            "[[rule]]\nhosts = [\"internal.example.net\"]\npins = [\"sha256/{A}\", \"sha256/{B}\"]\ntrust_anchors = [\"\"\"\n{}\"\"\"]\n",
+            ca.cert_pem()
+        ),
+        "[[rule]]\nhosts = [\"*.com\"]\npins = [\"sha256/abc\"]\nmode = \"sometimes\"\n".into(),
+    ];
+    for (i, p) in policies.iter().enumerate() {
+        write("policy_toml", &format!("policy-{i}.toml"), p);
+    }
+
+    // bundle_verify: mode byte + input (see the target's docs).
+    let fx = fixture();
+    let mode = |m: u8, rest: &[u8]| [&[m][..], rest].concat();
+    write("bundle_verify", "0-bundle", mode(0, &fx.bundle));
+    write("bundle_verify", "0-root", mode(0, &fx.root_bytes));
+    write(
+        "bundle_verify",
+        "1-change-sig",
+        mode(1, &[0x40, 0x01, b'A']),
+    );
+    write(
+        "bundle_verify",
+        "1-change-ws",
+        mode(1, &[0x01, 0x00, b'\t']),
+    );
+    for (name, bytes) in [("bundle", &fx.bundle), ("root", &fx.root_bytes)] {
+        let env: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+        let body = STANDARD.decode(env["signed"].as_str().unwrap()).unwrap();
+        let m = if name == "bundle" { 2 } else { 3 };
+        write("bundle_verify", &format!("{m}-{name}-body"), mode(m, &body));
+    }
+
+    // cert_inspect: certificates (DER and PEM chains), keys and a CSR-free mix per key type.
+    for (i, alg) in [
+        KeyAlg::EcdsaP256,
+        KeyAlg::Ed25519,
+        KeyAlg::Rsa2048,
+        KeyAlg::EcdsaP384,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let chain = Chain::generate("Seed", &["api.example.com"], alg).unwrap();
+        write(
+            "cert_inspect",
+            &format!("leaf-{i}.der"),
+            chain.leaf.cert.as_ref(),
+        );
+        write(
+            "cert_inspect",
+            &format!("chain-{i}.pem"),
+            chain.leaf.cert_pem() + &chain.intermediate.cert_pem(),
+        );
+        write(
+            "cert_inspect",
+            &format!("key-{i}.pem"),
+            chain.leaf.key_pem(),
+        );
+        write(
+            "cert_inspect",
+            &format!("spki-{i}.pem"),
+            pem("PUBLIC KEY", &chain.leaf.spki_der()),
+        );
+    }
+    let ip_leaf = issue(
+        CertSpec::leaf(&[]).ip_sans(&["127.0.0.1".parse().unwrap(), "::1".parse().unwrap()]),
+        &ca,
+    )
+    .unwrap();
+    write("cert_inspect", "ip-leaf.der", ip_leaf.cert.as_ref());
+
+    // Imports: the exporters' output for the import tests' policy.
+    let policy = Policy::from_toml_str(&policies[1], "seed").unwrap();
+    let ios = Policy::from_toml_str(&policies[0], "seed").unwrap();
+    let report_only = Policy::from_toml_str(
+        &format!("[[rule]]\nhosts = [\"a.example.com\"]\npins = [\"sha256/{A}\"]\nmode = \"report-only\"\n"),
+        "seed",
+    )
+    .unwrap();
+    for (i, p) in [&policy, &report_only, &ios].into_iter().enumerate() {
+        let out = |f| {
+            export_with(p, f, &export_options())
+                .map(|e| e.text)
+                .unwrap_or_default()
+        };
+        write(
+            "import_nsc",
+            &format!("nsc-{i}.xml"),
+            out(ExportFormat::AndroidNsc),
+        );
+        write(
+            "import_nsc",
+            &format!("trustkit-android-{i}.xml"),
+            out(ExportFormat::TrustkitAndroid),
+        );
+        write(
+            "import_chromium",
+            &format!("chromium-{i}.json"),
+            out(ExportFormat::Chromium),
+        );
+        for (sel, f) in [(0u8, ExportFormat::IosAts), (1, ExportFormat::Trustkit)] {
+            let xml = as_document(f, &out(f));
+            if !xml.contains("<key>") {
+                continue;
+            }
+            write(
+                "import_plist",
+                &format!("{sel}-xml-{i}.plist"),
+                mode(sel, xml.as_bytes()),
+            );
+            // Binary plists too (an export that is a fragment, not a whole plist, is skipped).
+            let Ok(value) = plist::Value::from_reader_xml(xml.as_bytes()) else {
+                continue;
+            };
+            let mut binary = Vec::new();
+            value.to_writer_binary(&mut binary).unwrap();
+            write(
+                "import_plist",
+                &format!("{sel}-binary-{i}.plist"),
+                mode(sel, &binary),
+            );
+        }
+        for (j, line) in out(ExportFormat::Hpkp)
+            .lines()
+            .filter(|l| l.contains("pin-sha256"))
+            .take(2)
+            .enumerate()
+        {
+            write(
+                "import_hpkp",
+                &format!("hpkp-{i}-{j}"),
+                format!("api.example.com\n{line}\n"),
+            );
+        }
+    }
+    write(
+        "import_hpkp",
+        "report-only",
+        format!(
+            "shop.example.com\nPublic-Key-Pins-Report-Only: pin-sha256=\"{A}\"; pin-sha256=\"{B}\"; max-age=5184000; includeSubDomains; report-uri=\"https://r.example.com/\"\n"
+        ),
+    );
+
+    // collector_report: the collector tests' reports in each dialect, one and batched.
+    let hpkp = format!(
+        r#"{{ "date-time": "2025-11-28T01:00:00Z", "hostname": "API.example.com", "port": 443,
+  "effective-expiration-date": "2027-01-01T00:00:00Z", "include-subdomains": false,
+  "noted-hostname": "api.example.com", "served-certificate-chain": [{}], "validated-certificate-chain": [],
+  "known-pins": ["pin-sha256=\"{A}\""] }}"#,
+        serde_json::to_string(&ca.cert_pem()).unwrap()
+    );
+    let trustkit = hpkp.replace(
+        "\"port\": 443,",
+        "\"port\": 0, \"app-bundle-id\": \"com.bank.app\", \"app-version\": \"4.2\", \"app-platform\": \"ANDROID\", \"trustkit-version\": \"1.7\", \"enforce-pinning\": true, \"validation-result\": 1,",
+    );
+    let keypin = hpkp.replace(
+        "\"port\": 443,",
+        "\"port\": 443, \"mode\": \"enforce\", \"failure\": \"pin-mismatch\", \"policy-version\": \"7\", \"rule\": \"api\",",
+    );
+    write("collector_report", "hpkp.json", &hpkp);
+    write("collector_report", "trustkit.json", &trustkit);
+    write("collector_report", "keypin.json", &keypin);
+    write(
+        "collector_report",
+        "batch.json",
+        format!("{{\"reports\": [{keypin}, {trustkit}]}}"),
+    );
+    write(
+        "collector_report",
+        "array.json",
+        format!("[{hpkp}, {keypin}]"),
+    );
+    println!("seeds written under fuzz/seeds/");
+}
