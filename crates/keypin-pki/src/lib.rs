@@ -40,6 +40,7 @@ mod cert;
 mod chain;
 mod der;
 mod error;
+mod faulty;
 mod files;
 mod key;
 mod rsa_legacy;
@@ -48,6 +49,7 @@ mod server;
 pub use cert::{CertSpec, Issued, issue, self_signed};
 pub use chain::Chain;
 pub use error::Error;
+pub use faulty::{Fault, FaultyServer};
 pub use files::write_pem_files;
 pub use key::KeyAlg;
 pub use server::{

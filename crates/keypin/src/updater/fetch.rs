@@ -5,7 +5,7 @@ use core::fmt;
 use std::io::{BufRead as _, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs as _};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use rustls_pki_types::ServerName;
@@ -79,7 +79,8 @@ impl HttpFetcher {
         })
     }
 
-    /// Connect, read and write timeout (default 15 s).
+    /// Time allowed for a whole fetch: connect, TLS handshake, request and response
+    /// (default 15 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -141,11 +142,65 @@ impl BaseUrl {
     }
 }
 
+/// A socket with one deadline for the whole exchange: each read and write may take only what
+/// is left of it, so a server that drips a byte now and then cannot hold the updater (a
+/// per-read timeout alone would wait forever).
+#[derive(Debug)]
+struct Deadline {
+    sock: TcpStream,
+    until: Instant,
+}
+
+impl Deadline {
+    fn left(&self) -> std::io::Result<Duration> {
+        let left = self.until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "timed out: the exchange did not complete within the fetcher's timeout",
+            ));
+        }
+        Ok(left)
+    }
+}
+
+impl Read for Deadline {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.left()?;
+        self.sock.set_read_timeout(Some(left))?;
+        self.sock.read(buf).map_err(timed_out)
+    }
+}
+
+impl Write for Deadline {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let left = self.left()?;
+        self.sock.set_write_timeout(Some(left))?;
+        self.sock.write(buf).map_err(timed_out)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.sock.flush()
+    }
+}
+
+/// The OS reports a socket timeout as "Resource temporarily unavailable"; say what it is.
+fn timed_out(e: std::io::Error) -> std::io::Error {
+    match e.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "timed out: no answer within the fetcher's timeout",
+        ),
+        _ => e,
+    }
+}
+
 fn connect(
     base: &BaseUrl,
     timeout: Duration,
     fixed: Option<SocketAddr>,
-) -> Result<TcpStream, GetError> {
+) -> Result<Deadline, GetError> {
+    let until = Instant::now() + timeout;
     let addr = match fixed {
         Some(addr) => addr,
         None => (base.host.as_str(), base.port)
@@ -154,12 +209,8 @@ fn connect(
             .next()
             .ok_or_else(|| GetError::Other("no address".into()))?,
     };
-    let stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| e.to_string())?;
-    stream
-        .set_read_timeout(Some(timeout))
-        .and_then(|()| stream.set_write_timeout(Some(timeout)))
-        .map_err(|e| e.to_string())?;
-    Ok(stream)
+    let sock = TcpStream::connect_timeout(&addr, timeout).map_err(|e| e.to_string())?;
+    Ok(Deadline { sock, until })
 }
 
 /// One HTTP/1.1 GET over `stream`, the body capped at `max` bytes.
@@ -180,10 +231,14 @@ fn exchange<S: Read + Write>(
     stream
         .write_all(request.as_bytes())
         .and_then(|()| stream.flush())
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| describe_io(&e))?;
     let mut reader = BufReader::new(stream);
     let mut status = String::new();
-    reader.read_line(&mut status).map_err(|e| e.to_string())?;
+    if reader.read_line(&mut status).map_err(|e| describe_io(&e))? == 0 {
+        return Err(GetError::Other(
+            "the server closed the connection without an answer".into(),
+        ));
+    }
     let code: u16 = status
         .split_whitespace()
         .nth(1)
@@ -194,7 +249,7 @@ fn exchange<S: Read + Write>(
     let mut head = 0usize;
     loop {
         let mut line = String::new();
-        if reader.read_line(&mut line).map_err(|e| e.to_string())? == 0 {
+        if reader.read_line(&mut line).map_err(|e| describe_io(&e))? == 0 {
             break;
         }
         head += line.len();
@@ -236,7 +291,7 @@ fn exchange<S: Read + Write>(
             reader
                 .take(cap)
                 .read_to_end(&mut body)
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| describe_io(&e))?;
             if body.len() > max {
                 return Err(GetError::TooLarge);
             }
@@ -244,6 +299,19 @@ fn exchange<S: Read + Write>(
         }
     };
     Ok(Fetched::Content { body, etag })
+}
+
+/// An I/O error in words a person can act on.
+fn describe_io(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::UnexpectedEof
+        | std::io::ErrorKind::ConnectionReset
+        | std::io::ErrorKind::ConnectionAborted
+        | std::io::ErrorKind::BrokenPipe => {
+            format!("the server closed the connection before the exchange completed ({e})")
+        }
+        _ => e.to_string(),
+    }
 }
 
 enum GetError {
@@ -333,7 +401,8 @@ impl HttpsFetcher {
         })
     }
 
-    /// Connect, read and write timeout (default 15 s).
+    /// Time allowed for a whole fetch: connect, TLS handshake, request and response
+    /// (default 15 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
