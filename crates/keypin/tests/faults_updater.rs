@@ -326,16 +326,23 @@ fn undo_read_only(dir: &Path) {
 fn read_only_state_dir_keeps_last_good() {
     let rig = Rig::new();
     let (u, events) = rig.running_on_v1_with_v2_published();
+    // Undone even if an assertion fails, so the temp dir can be removed.
+    struct Undo(PathBuf);
+    impl Drop for Undo {
+        fn drop(&mut self) {
+            undo_read_only(&self.0);
+        }
+    }
+    let undo = Undo(rig.state_dir());
     let Some(how) = make_read_only(&rig.state_dir()) else {
         // Neither mechanism works here (e.g. root on a filesystem without attributes): the
         // same refusal is exercised by `state_dir_replaced_by_a_file_keeps_last_good`.
-        undo_read_only(&rig.state_dir());
         eprintln!("no way to make a directory read-only here; covered by the ENOTDIR test");
         return;
     };
     eprintln!("read-only state directory via {how}");
     let err = assert_write_failure_keeps_v1(&rig, &u, &events);
-    undo_read_only(&rig.state_dir());
+    drop(undo);
     assert!(
         err.contains("Permission denied") || err.contains("Operation not permitted"),
         "{err}"
