@@ -4,15 +4,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-7}
+tgt=${CARGO_TARGET_DIR:-target}
 cargo build --release -q -p keypin-cli -p keypin-lab --example pki_only
 lab=() pki=()
 for _ in $(seq "$runs"); do
     t0=$(date +%s.%N)
-    target/release/keypin lab run > /dev/null
+    "$tgt"/release/keypin lab run > /dev/null
     t1=$(date +%s.%N)
     lab+=("$(python3 -c "print($t1 - $t0)")")
     t0=$(date +%s.%N)
-    target/release/examples/pki_only > /dev/null
+    "$tgt"/release/examples/pki_only > /dev/null
     t1=$(date +%s.%N)
     pki+=("$(python3 -c "print($t1 - $t0)")")
 done

@@ -9,7 +9,7 @@ use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -224,9 +224,17 @@ pub(crate) fn fetch_chain(target: &Target) -> Result<Fetched, Failure> {
     let mut conn = rustls::ClientConnection::new(config, target.server_name.clone())
         .map_err(|e| Failure::connect(anyhow!(e)))?;
     STAPLE.with_borrow_mut(Vec::clear);
+    // One deadline for the whole handshake: a per-read timeout alone lets a server that
+    // drips a byte now and then hold the command forever.
+    // (rustls' complete_io keeps reading while bytes arrive, so the deadline is checked on
+    // every read, not between calls.)
+    let mut timed = Deadline {
+        sock: &mut sock,
+        until: Instant::now() + target.timeout,
+    };
     while conn.is_handshaking() {
-        conn.complete_io(&mut sock)
-            .with_context(|| format!("TLS handshake with {} ({peer}) failed", target.dial))
+        conn.complete_io(&mut timed)
+            .map_err(|e| handshake_error(&e, target, peer))
             .map_err(Failure::connect)?;
     }
     let version = conn
@@ -260,6 +268,60 @@ pub(crate) fn fetch_chain(target: &Target) -> Result<Fetched, Failure> {
         version,
         cipher,
     })
+}
+
+/// A socket whose reads and writes may take only what is left before `until`.
+struct Deadline<'a> {
+    sock: &'a mut TcpStream,
+    until: Instant,
+}
+
+impl Deadline<'_> {
+    fn left(&self) -> std::io::Result<Duration> {
+        let left = self.until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        Ok(left)
+    }
+}
+
+impl std::io::Read for Deadline<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.left()?;
+        self.sock.set_read_timeout(Some(left))?;
+        self.sock.read(buf)
+    }
+}
+
+impl std::io::Write for Deadline<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let left = self.left()?;
+        self.sock.set_write_timeout(Some(left))?;
+        self.sock.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.sock.flush()
+    }
+}
+
+/// A handshake failure in words: a timeout or a closed connection says so plainly (the OS's
+/// "Resource temporarily unavailable" does not).
+fn handshake_error(e: &std::io::Error, target: &Target, peer: SocketAddr) -> anyhow::Error {
+    use std::io::ErrorKind;
+    let secs = target.timeout.as_secs();
+    let what = match e.kind() {
+        ErrorKind::WouldBlock | ErrorKind::TimedOut => format!(
+            "timed out: the handshake did not complete within {secs} s (the server stalled; \
+             raise --timeout if it is just slow)"
+        ),
+        ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset | ErrorKind::BrokenPipe => {
+            format!("the server closed the connection mid-handshake ({e})")
+        }
+        _ => e.to_string(),
+    };
+    anyhow!("TLS handshake with {} ({peer}) failed: {what}", target.dial)
 }
 
 /// Accepts any chain (it is judged afterwards by keypin's verifier); verifies the handshake

@@ -7,10 +7,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod accept;
 pub mod dashboard;
 pub mod report;
 pub mod server;
 pub mod store;
 
-pub use server::{Settings, router, serve};
+pub use accept::Limits;
+pub use server::{Settings, router, router_with_limits, serve, serve_with_limits};
 pub use store::{SqliteStore, Store};

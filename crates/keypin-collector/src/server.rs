@@ -7,13 +7,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Form, Query as QueryParams, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
+use crate::accept::{Limits, serve_app};
 use crate::dashboard;
 use crate::report::{network_of, parse_body};
 use crate::store::{Query, Store};
@@ -36,14 +37,22 @@ struct AppState {
     store: Arc<dyn Store>,
     settings: Settings,
     buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+    body_timeout: Duration,
 }
 
-/// Builds the router around a store.
+/// Builds the router around a store, with the default [`Limits`].
 pub fn router(store: Arc<dyn Store>, settings: Settings) -> Router {
+    router_with_limits(store, settings, Limits::default())
+}
+
+/// Builds the router around a store; `limits.body_timeout` bounds how long ingest waits for
+/// a request body.
+pub fn router_with_limits(store: Arc<dyn Store>, settings: Settings, limits: Limits) -> Router {
     let state = Arc::new(AppState {
         store,
         settings,
         buckets: Mutex::new(HashMap::new()),
+        body_timeout: limits.body_timeout,
     });
     Router::new()
         .route("/v1/reports", post(ingest).get(list))
@@ -55,10 +64,22 @@ pub fn router(store: Arc<dyn Store>, settings: Settings) -> Router {
 }
 
 /// Serves until `shutdown` resolves, then finishes in-flight requests. Retention runs hourly.
+/// Uses the default [`Limits`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     store: Arc<dyn Store>,
     settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_with_limits(listener, store, settings, Limits::default(), shutdown).await
+}
+
+/// [`serve`] with explicit connection limits.
+pub async fn serve_with_limits(
+    listener: tokio::net::TcpListener,
+    store: Arc<dyn Store>,
+    settings: Settings,
+    limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let retention_store = store.clone();
@@ -72,13 +93,8 @@ pub async fn serve(
             let _ = tokio::task::spawn_blocking(move || s.delete_before(cutoff)).await;
         }
     });
-    let app = router(store, settings);
-    let result = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    let app = router_with_limits(store, settings, limits);
+    let result = serve_app(listener, app, limits, shutdown).await;
     retention.abort();
     result
 }
@@ -139,7 +155,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 async fn ingest(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     if !state.allow(peer.ip()) {
         let mut r = json_error(StatusCode::TOO_MANY_REQUESTS, "rate limit exceeded".into());
@@ -147,6 +163,41 @@ async fn ingest(
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         return r;
     }
+    // The whole body within the deadline (a client trickling it would hold a connection and
+    // a slot forever), and no more than the cap. Nothing is stored from a partial body.
+    let body = match tokio::time::timeout(state.body_timeout, axum::body::to_bytes(body, MAX_BODY))
+        .await
+    {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => {
+            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+            let mut too_large = false;
+            while let Some(s) = source {
+                too_large |= s.is::<http_body_util::LengthLimitError>();
+                source = s.source();
+            }
+            return if too_large {
+                json_error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("the request body is over {MAX_BODY} bytes"),
+                )
+            } else {
+                json_error(
+                    StatusCode::BAD_REQUEST,
+                    format!("the request body could not be read: {e}"),
+                )
+            };
+        }
+        Err(_) => {
+            return json_error(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body did not arrive within {} s",
+                    state.body_timeout.as_secs()
+                ),
+            );
+        }
+    };
     let received = now();
     let reports = match parse_body(&body, &network_of(peer.ip()), received) {
         Ok(r) => r,

@@ -106,13 +106,15 @@ fn parse_port(url: &str, p: &str) -> Result<u16, String> {
         .ok_or_else(|| format!("{url:?}: bad port {p:?}"))
 }
 
-/// A TCP connection to `host:port` (or to `fixed`), with read and write timeouts.
+/// A TCP connection to `host:port` (or to `fixed`), with one deadline (`timeout` from now) for
+/// the connection and the whole exchange on it.
 pub(crate) fn connect(
     host: &str,
     port: u16,
     timeout: Duration,
     fixed: Option<SocketAddr>,
-) -> Result<TcpStream, String> {
+) -> Result<Deadline, String> {
+    let until = std::time::Instant::now() + timeout;
     let addrs: Vec<SocketAddr> = match fixed {
         Some(addr) => vec![addr],
         None => (host, port)
@@ -123,17 +125,66 @@ pub(crate) fn connect(
     let mut last = format!("{host} has no address");
     for addr in addrs {
         match TcpStream::connect_timeout(&addr, timeout) {
-            Ok(stream) => {
-                stream
-                    .set_read_timeout(Some(timeout))
-                    .and_then(|()| stream.set_write_timeout(Some(timeout)))
-                    .map_err(|e| e.to_string())?;
-                return Ok(stream);
-            }
+            Ok(sock) => return Ok(Deadline { sock, until }),
             Err(e) => last = format!("cannot connect to {addr}: {e}"),
         }
     }
     Err(last)
+}
+
+/// A socket with one deadline for the whole exchange: each read and write may take only what
+/// is left of it, so a server that drips a byte now and then cannot hold the caller (a
+/// per-read timeout alone would wait forever).
+#[derive(Debug)]
+pub(crate) struct Deadline {
+    sock: TcpStream,
+    until: std::time::Instant,
+}
+
+impl Deadline {
+    fn left(&self) -> std::io::Result<Duration> {
+        let left = self
+            .until
+            .saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "timed out: the exchange did not complete within the timeout",
+            ));
+        }
+        Ok(left)
+    }
+}
+
+impl Read for Deadline {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.left()?;
+        self.sock.set_read_timeout(Some(left))?;
+        self.sock.read(buf).map_err(timed_out)
+    }
+}
+
+impl Write for Deadline {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let left = self.left()?;
+        self.sock.set_write_timeout(Some(left))?;
+        self.sock.write(buf).map_err(timed_out)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.sock.flush()
+    }
+}
+
+/// The OS reports a socket timeout as "Resource temporarily unavailable"; say what it is.
+fn timed_out(e: std::io::Error) -> std::io::Error {
+    match e.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "timed out: no answer within the timeout",
+        ),
+        _ => e,
+    }
 }
 
 /// One request.

@@ -3,7 +3,7 @@
 
 use core::fmt;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -115,7 +115,7 @@ fn connect(
     base: &BaseUrl,
     timeout: Duration,
     fixed: Option<SocketAddr>,
-) -> Result<TcpStream, GetError> {
+) -> Result<http::Deadline, GetError> {
     Ok(http::connect(&base.0.host, base.0.port, timeout, fixed)?)
 }
 
