@@ -255,7 +255,11 @@ pub(crate) fn exchange<S: Read + Write>(
         .map_err(|e| io_text(&e))?;
     let mut reader = BufReader::new(stream);
     let mut status = String::new();
-    reader.read_line(&mut status).map_err(|e| io_text(&e))?;
+    if reader.read_line(&mut status).map_err(|e| io_text(&e))? == 0 {
+        return Err(HttpError::Other(
+            "the server closed the connection without an answer".into(),
+        ));
+    }
     let code: u16 = status
         .split_whitespace()
         .nth(1)
@@ -326,9 +330,17 @@ pub(crate) fn exchange<S: Read + Write>(
 /// An I/O error as text; a pin failure inside it (from keypin's verifier) by its first line,
 /// not rustls' debug dump.
 pub(crate) fn io_text(e: &std::io::Error) -> String {
-    match crate::verifier::VerifyError::pin_failure_of_io(e) {
-        Some(p) => p.to_string().lines().next().unwrap_or_default().to_string(),
-        None => e.to_string(),
+    if let Some(p) = crate::verifier::VerifyError::pin_failure_of_io(e) {
+        return p.to_string().lines().next().unwrap_or_default().to_string();
+    }
+    match e.kind() {
+        std::io::ErrorKind::UnexpectedEof
+        | std::io::ErrorKind::ConnectionReset
+        | std::io::ErrorKind::ConnectionAborted
+        | std::io::ErrorKind::BrokenPipe => {
+            format!("the server closed the connection before the exchange completed ({e})")
+        }
+        _ => e.to_string(),
     }
 }
 
