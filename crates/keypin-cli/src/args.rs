@@ -193,6 +193,10 @@ pub struct LintArgs {
     /// Print findings as JSON.
     #[arg(long)]
     pub json: bool,
+    /// A directory of spare keys and CSRs (with --live): a pin that no host serves and no key
+    /// there has is unused (KP031).
+    #[arg(long, value_name = "DIR", requires = "live")]
+    pub spare_keys: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -526,6 +526,32 @@ fn ec_private_to_spki(der: &[u8], path: &Path) -> anyhow::Result<Vec<u8>> {
     )
 }
 
+/// The SPKI pins of every private key and CSR in `dir` (other files are skipped).
+pub(crate) fn spare_pins(dir: &Path) -> anyhow::Result<std::collections::BTreeSet<keypin::Pin>> {
+    let mut out = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+        let path = entry?.path();
+        if !path.is_file() {
+            continue;
+        }
+        // Holding a key means holding the private key (or a CSR made with it); a
+        // certificate or a bare public key proves nothing.
+        match read_key_material(&path) {
+            Ok(items) => out.extend(
+                items
+                    .iter()
+                    .filter(|m| matches!(m.kind, MaterialKind::PrivateKey | MaterialKind::Csr))
+                    .map(|m| keypin::Pin::from_spki_der(&m.spki_der)),
+            ),
+            Err(_) => eprintln!(
+                "keypin: note: {}: not a key or CSR, skipped",
+                path.display()
+            ),
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

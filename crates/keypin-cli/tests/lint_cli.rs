@@ -52,11 +52,17 @@ impl Live {
 
     /// Runs `keypin lint --live --json` and returns (exit code, finding ids).
     fn lint(&self, policy: &PathBuf) -> (i32, Vec<String>) {
+        self.lint_with(policy, &[])
+    }
+
+    /// The same with extra arguments.
+    fn lint_with(&self, policy: &PathBuf, extra: &[&str]) -> (i32, Vec<String>) {
         let port = self.server.port();
         let out = Command::cargo_bin("keypin")
             .unwrap()
             .arg("lint")
             .arg(policy)
+            .args(extra)
             .args(["--live", "--json", "--port", &port.to_string()])
             .arg("--resolve")
             .arg(format!("{HOST}=127.0.0.1:{port}"))
@@ -113,6 +119,35 @@ fn live_findings() {
 }
 
 #[test]
+fn unused_pins_need_the_served_chain_and_the_keys_you_hold() {
+    let chain = Chain::generate("Unused CA", &[HOST], KeyAlg::EcdsaP256).unwrap();
+    let live = Live::new(&chain, &chain.leaf);
+    let spares = live.dir.path().join("spares");
+    std::fs::create_dir(&spares).unwrap();
+    let held = self_signed(CertSpec::ca("held spare")).unwrap();
+    std::fs::write(spares.join("held.key"), held.key_pem()).unwrap();
+    // A certificate proves nothing about holding the key: it must not count as held.
+    let cert_only = self_signed(CertSpec::ca("certificate only")).unwrap();
+    std::fs::write(spares.join("other.pem"), cert_only.cert_pem()).unwrap();
+    let dir = spares.to_str().unwrap();
+
+    // Served leaf + a spare you hold: nothing unused.
+    let p = live.policy(&[pin(&chain.leaf), pin(&held)], "expires = \"2099-01-01\"");
+    assert_eq!(live.lint_with(&p, &["--spare-keys", dir]), (0, vec![]));
+    // A backup pin whose key nobody holds (only its certificate is there): unused.
+    let p = live.policy(
+        &[pin(&chain.leaf), pin(&cert_only)],
+        "expires = \"2099-01-01\"",
+    );
+    assert_eq!(
+        live.lint_with(&p, &["--spare-keys", dir, "--strict"]),
+        (1, vec!["KP031".to_string()])
+    );
+    // Without --spare-keys keypin cannot know, and says nothing.
+    assert_eq!(live.lint(&p), (0, vec![]));
+}
+
+#[test]
 fn rotating_intermediate_operator() {
     let chain = Chain::generate("Let's Encrypt", &[HOST], KeyAlg::EcdsaP256).unwrap();
     let live = Live::new(&chain, &chain.leaf);
@@ -161,6 +196,16 @@ fn static_findings_and_exit_codes() {
             ),
             vec!["KP001", "KP050"],
             1,
+        ),
+        (
+            write(
+                "duplicate.toml",
+                format!(
+                    "[[rule]]\nhosts = [\"a.example.com\"]\npins = [\"{a}\", \"{b}\", \"{a}\"]\n"
+                ),
+            ),
+            vec!["KP030"],
+            2,
         ),
         (
             write(

@@ -6,7 +6,9 @@
 
 use core::fmt;
 
-use keypin::{Mode, Pin, Policy, Rule};
+use std::collections::BTreeSet;
+
+use keypin::{Mode, Pin, PinKind, Policy, PolicyError, Rule};
 use serde::Serialize;
 
 /// How bad a finding is.
@@ -81,12 +83,15 @@ pub struct LiveChain {
 }
 
 /// Options.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct LintOptions {
     /// Warn when a pin set expires within this many days.
     pub expiry_warning_days: i64,
     /// Today, Unix seconds.
     pub now_secs: i64,
+    /// The pins of the spare keys and CSRs you hold (`--spare-keys DIR`), if given: with live
+    /// chains, a pin that is neither served nor held is unused (KP031).
+    pub held_keys: Option<BTreeSet<Pin>>,
 }
 
 /// Leaves issued for less than this many days count as short-lived.
@@ -98,13 +103,19 @@ const ROTATING_INTERMEDIATES: &[&str] = &["Let's Encrypt", "Google Trust Service
 
 /// Static findings for `policy`, plus live ones for each rule's chains
 /// (`live[i]` belongs to rule `i`; an empty list means "not checked live").
-pub fn lint(policy: &Policy, live: &[Vec<LiveChain>], options: LintOptions) -> Vec<Finding> {
+pub fn lint(policy: &Policy, live: &[Vec<LiveChain>], options: &LintOptions) -> Vec<Finding> {
     let mut out = Vec::new();
     for (i, rule) in policy.rules().iter().enumerate() {
         let at = format!("{}:{}", policy.source_name(), rule.line());
         static_rule(rule, &at, options, &mut out);
-        for chain in live.get(i).into_iter().flatten() {
+        let chains = live.get(i).map(Vec::as_slice).unwrap_or_default();
+        for chain in chains {
             live_rule(rule, &at, chain, &mut out);
+        }
+        if !chains.is_empty()
+            && let Some(held) = &options.held_keys
+        {
+            unused_pins(rule, &at, chains, held, &mut out);
         }
     }
     out.sort_by(|a, b| {
@@ -115,7 +126,71 @@ pub fn lint(policy: &Policy, live: &[Vec<LiveChain>], options: LintOptions) -> V
     out
 }
 
-fn static_rule(rule: &Rule, at: &str, options: LintOptions, out: &mut Vec<Finding>) {
+/// Findings for a policy that did not load: each problem the loader found, with its location.
+/// A pin listed twice gets its own id (KP030): it looks like a backup and is none.
+pub fn load_findings(err: &PolicyError) -> Vec<Finding> {
+    err.diagnostics
+        .iter()
+        .map(|d| {
+            let duplicate_pin =
+                d.message.starts_with("pin ") && d.message.ends_with("listed twice");
+            Finding {
+                id: if duplicate_pin { "KP030" } else { "KP000" },
+                severity: Severity::Error,
+                location: format!("{}:{}", err.source_name, d.line.unwrap_or(0)),
+                message: format!(
+                    "{}{}{}",
+                    d.field
+                        .as_deref()
+                        .map(|f| format!("{f}: "))
+                        .unwrap_or_default(),
+                    d.message,
+                    if duplicate_pin {
+                        "; it counts once, so this rule has one pin fewer than it shows"
+                    } else {
+                        ""
+                    }
+                ),
+                fix: d
+                    .hint
+                    .clone()
+                    .unwrap_or_else(|| "correct the policy".into()),
+            }
+        })
+        .collect()
+}
+
+/// KP031: with the served chains and the keys you hold, a pin that matches neither backs up
+/// nothing: no server presents it and nobody can deploy its key.
+fn unused_pins(
+    rule: &Rule,
+    at: &str,
+    chains: &[LiveChain],
+    held: &BTreeSet<Pin>,
+    out: &mut Vec<Finding>,
+) {
+    // A certificate-hash pin names one certificate, not a key anyone holds: not judged here.
+    for pin in rule.pins().iter().filter(|p| p.kind() == PinKind::Spki) {
+        let served = chains
+            .iter()
+            .any(|c| c.path.iter().any(|cert| cert.pin == *pin));
+        if !served && !held.contains(pin) {
+            let hosts: Vec<&str> = chains.iter().map(|c| c.host.as_str()).collect();
+            out.push(Finding {
+                id: "KP031",
+                severity: Severity::Warning,
+                location: at.to_string(),
+                message: format!(
+                    "pin {pin} is unused: {} never serve it and no key or CSR in the spare-keys directory has it, so it backs up nothing",
+                    hosts.join(", ")
+                ),
+                fix: "replace it with the pin of a spare key you hold (`keypin pin spare.key`), or remove it".into(),
+            });
+        }
+    }
+}
+
+fn static_rule(rule: &Rule, at: &str, options: &LintOptions, out: &mut Vec<Finding>) {
     let hosts: Vec<String> = rule.hosts().iter().map(ToString::to_string).collect();
     let hosts = hosts.join(", ");
     if rule.pins().len() < 2 {

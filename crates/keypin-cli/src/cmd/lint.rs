@@ -6,7 +6,7 @@ use anyhow::{Context as _, anyhow};
 use keypin::{HostPattern, Policy, Position};
 use keypin_formats::import::{self, ImportFormat, ImportOptions};
 use keypin_formats::lint::{
-    Finding, LintOptions, LiveCert, LiveChain, Severity, lint, nsc_findings,
+    Finding, LintOptions, LiveCert, LiveChain, Severity, lint, load_findings, nsc_findings,
 };
 use x509_parser::prelude::*;
 
@@ -27,7 +27,13 @@ pub(crate) fn run(args: LintArgs) -> Result<u8, Failure> {
                 findings.extend(nsc_findings(&String::from_utf8_lossy(&bytes), &name));
             }
             match import::import(&bytes, &name, Some(format), &ImportOptions::default()) {
-                Ok(imported) => Policy::from_toml_str(&imported.toml, &name).ok(),
+                Ok(imported) => match Policy::from_toml_str(&imported.toml, &name) {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        findings.extend(load_findings(&e));
+                        None
+                    }
+                },
                 Err(e) => {
                     findings.extend(e.problems.into_iter().map(|p| Finding {
                         id: "KP000",
@@ -45,17 +51,7 @@ pub(crate) fn run(args: LintArgs) -> Result<u8, Failure> {
             match Policy::from_toml_str(&text, &name) {
                 Ok(p) => Some(p),
                 Err(e) => {
-                    findings.extend(e.diagnostics.into_iter().map(|d| Finding {
-                        id: "KP000",
-                        severity: Severity::Error,
-                        location: format!("{name}:{}", d.line.unwrap_or(0)),
-                        message: format!(
-                            "{}{}",
-                            d.field.map(|f| format!("{f}: ")).unwrap_or_default(),
-                            d.message
-                        ),
-                        fix: d.hint.unwrap_or_else(|| "correct the policy".into()),
-                    }));
+                    findings.extend(load_findings(&e));
                     None
                 }
             }
@@ -68,11 +64,16 @@ pub(crate) fn run(args: LintArgs) -> Result<u8, Failure> {
         } else {
             Vec::new()
         };
+        let held_keys = match &args.spare_keys {
+            Some(dir) => Some(crate::keyfile::spare_pins(dir)?),
+            None => None,
+        };
         let options = LintOptions {
             expiry_warning_days: args.days,
             now_secs: rustls_pki_types::UnixTime::now().as_secs() as i64,
+            held_keys,
         };
-        findings.extend(lint(policy, &live, options));
+        findings.extend(lint(policy, &live, &options));
     }
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
 

@@ -16,7 +16,6 @@ use keypin::{HostPattern, Pin, PinningVerifier, Policy, Position, Verdict, Verif
 use serde::Serialize;
 
 use crate::args::{ConnectArgs, MonitorArgs};
-use crate::keyfile::MaterialKind;
 use crate::net::{Target, fetch_chain, resolve_map, verifier};
 use crate::{Failure, exit};
 
@@ -78,7 +77,7 @@ pub(crate) fn run(args: MonitorArgs) -> Result<u8, Failure> {
         }
     }
     let spare = match &args.spare_keys {
-        Some(dir) => Some(spare_pins(dir)?),
+        Some(dir) => Some(crate::keyfile::spare_pins(dir)?),
         None => None,
     };
 
@@ -278,32 +277,6 @@ fn position_name(p: Position) -> String {
         Position::Intermediate(i) => format!("intermediate {}", i + 1),
         Position::TrustAnchor => "trust anchor".into(),
     }
-}
-
-/// The SPKI pins of every private key and CSR in `dir` (other files are skipped).
-fn spare_pins(dir: &std::path::Path) -> anyhow::Result<BTreeSet<Pin>> {
-    let mut out = BTreeSet::new();
-    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
-        let path = entry?.path();
-        if !path.is_file() {
-            continue;
-        }
-        // Holding a key means holding the private key (or a CSR made with it); a
-        // certificate or a bare public key proves nothing.
-        match crate::keyfile::read_key_material(&path) {
-            Ok(items) => out.extend(
-                items
-                    .iter()
-                    .filter(|m| matches!(m.kind, MaterialKind::PrivateKey | MaterialKind::Csr))
-                    .map(|m| Pin::from_spki_der(&m.spki_der)),
-            ),
-            Err(_) => eprintln!(
-                "keypin: note: {}: not a key or CSR, skipped",
-                path.display()
-            ),
-        }
-    }
-    Ok(out)
 }
 
 fn print_table(reports: &[HostReport]) {
