@@ -13,7 +13,9 @@ use std::sync::OnceLock;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use keypin::bundle::{BUNDLE_CONTEXT, BundleSpec, Root, RootSpec, SigningKey};
-use keypin::{Date, HostPattern, Mode, OnExpiry, Policy, RuleSpec};
+use keypin::{
+    Date, HostPattern, Mode, OnExpiry, Policy, ReportDelivery, RuleSpec, SctRequirement,
+};
 use rustls_pki_types::UnixTime;
 
 /// The fuzzers' Ed25519 signing key (PKCS#8, made with `openssl genpkey -algorithm ed25519`).
@@ -211,6 +213,19 @@ pub fn respec(policy: &Policy) -> Vec<RuleSpec> {
                 .map(|a| pem("CERTIFICATE", a.cert.as_ref()))
                 .collect(),
             name: r.name().map(str::to_string),
+            report_uris: r.report_uris().to_vec(),
+            report_delivery: Some(
+                match r.report_delivery() {
+                    ReportDelivery::Pinned => "pinned",
+                    ReportDelivery::Unpinned => "unpinned",
+                }
+                .into(),
+            ),
+            require_sct: r.require_sct().map(|s| match s {
+                SctRequirement::AtLeast(n) => n.to_string(),
+                SctRequirement::ChromeLike => "chrome".into(),
+            }),
+            ocsp: Some(r.ocsp().as_str().into()),
         })
         .collect()
 }

@@ -117,7 +117,9 @@ impl KeypinClient {
         Self::build(policy, roots, None, Some(Arc::new(logs)))
     }
 
-    fn build(
+    /// A client pinning with `policy`, trusting `roots`, handing pin events also to `extra`
+    /// and checking SCTs against `ct_logs` (rules with `require_sct` refuse without them).
+    pub fn build(
         policy: Policy,
         roots: Roots,
         extra: Option<Arc<dyn PinEventSink>>,

@@ -208,7 +208,12 @@ impl Lab {
         &self,
         sink: Arc<dyn PinEventSink>,
     ) -> Result<KeypinClient, Error> {
-        KeypinClient::with_sink(self.policy()?, self.roots()?, Some(sink))
+        KeypinClient::build(
+            self.policy()?,
+            self.roots()?,
+            Some(sink),
+            Some(Arc::new(self.ct.log_list()?)),
+        )
     }
 
     /// Sets the mode of the lab policy's main rule (every scenario but the expired-pins one).

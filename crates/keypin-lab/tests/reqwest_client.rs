@@ -18,6 +18,7 @@ struct ReqwestClient {
     policy: Arc<Policy>,
     roots: Roots,
     sink: Arc<ChannelSink>,
+    ct_logs: Arc<keypin::ct::LogList>,
     events: Mutex<Receiver<PinEvent>>,
 }
 
@@ -35,7 +36,8 @@ impl Client for ReqwestClient {
         while events.try_recv().is_ok() {}
         let s = target.scenario;
         let mut builder = PinnedConfig::builder(Arc::clone(&self.policy), self.roots.clone())
-            .events(Arc::clone(&self.sink) as Arc<dyn keypin::PinEventSink>);
+            .events(Arc::clone(&self.sink) as Arc<dyn keypin::PinEventSink>)
+            .ct_logs(Arc::clone(&self.ct_logs));
         if let Some(id) = &s.client_identity {
             builder = builder.client_identity(
                 ClientIdentity::new(vec![id.cert.clone()], id.key.clone_key(), s.id).unwrap(),
@@ -94,6 +96,7 @@ fn reqwest_integration_passes_every_scenario_including_ssl_stripping() {
         policy: Arc::new(lab.policy().unwrap()),
         roots: lab.roots().unwrap(),
         sink: Arc::new(sink),
+        ct_logs: Arc::new(lab.ct().log_list().unwrap()),
         events: Mutex::new(events),
     };
     let report = lab.run(&client, &RunOptions::default()).unwrap();
