@@ -106,7 +106,10 @@ impl Dedup {
     /// Records deliveries at `now` and returns the state file's new content; the caller
     /// writes it with [`save`] after letting go of the lock (file I/O never holds up
     /// `recently_sent`, which the handshake thread calls).
-    pub fn record(&mut self, keys: &[[u8; 32]], now: i64) -> Vec<u8> {
+    /// Records `keys` as delivered at `now`, forgets what left the window, and returns what
+    /// to persist. Serialising the snapshot is left to the caller, outside whatever lock guards
+    /// this state (handshake threads take that lock to check for duplicates).
+    pub fn record(&mut self, keys: &[[u8; 32]], now: i64) -> Snapshot {
         for k in keys {
             self.sent.insert(*k, now);
         }
@@ -118,15 +121,25 @@ impl Dedup {
             let cutoff = times[times.len() - MAX_KEYS];
             self.sent.retain(|_, t| *t >= cutoff);
         }
-        let file = File1 {
-            format: 1,
-            sent: self.sent.iter().map(|(k, t)| (hex(k), *t)).collect(),
-        };
-        serde_json::to_vec(&file).unwrap_or_default()
+        Snapshot(self.sent.iter().map(|(k, t)| (*k, *t)).collect())
     }
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+}
+
+/// The de-duplication state at one moment, to be written out.
+#[derive(Debug)]
+pub(crate) struct Snapshot(Vec<([u8; 32], i64)>);
+
+impl Snapshot {
+    /// The state file's bytes.
+    pub(crate) fn to_bytes(&self) -> serde_json::Result<Vec<u8>> {
+        serde_json::to_vec(&File1 {
+            format: 1,
+            sent: self.0.iter().map(|(k, t)| (hex(k), *t)).collect(),
+        })
     }
 }
 
@@ -161,7 +174,7 @@ mod tests {
         let (mut d, warn) = Dedup::load(dir.path(), 86_400);
         assert!(warn.is_none());
         let k = [7u8; 32];
-        let bytes = d.record(&[k], 1_000);
+        let bytes = d.record(&[k], 1_000).to_bytes().unwrap();
         save(dir.path(), &bytes).unwrap();
         let (d, warn) = Dedup::load(dir.path(), 86_400);
         assert!(warn.is_none());

@@ -439,13 +439,23 @@ impl Shared {
                     self.sent.fetch_add(batch.len() as u64, Ordering::Relaxed);
                     drop(q);
                     let keys: Vec<[u8; 32]> = batch.iter().map(|i| i.key).collect();
-                    let (dir, bytes) = {
+                    let (dir, snapshot) = {
                         let mut dedup = self.dedup.lock().unwrap_or_else(PoisonError::into_inner);
                         (dedup.dir().to_path_buf(), dedup.record(&keys, now))
                     };
-                    // Written outside the lock: only this thread writes the file.
-                    if let Err(e) = super::dedup::save(&dir, &bytes) {
-                        log::warn!("keypin reports: cannot save the de-duplication state: {e}");
+                    // Serialised and written outside the lock: only this thread writes the
+                    // file, and handshake threads never wait on it.
+                    match snapshot.to_bytes() {
+                        Ok(bytes) => {
+                            if let Err(e) = super::dedup::save(&dir, &bytes) {
+                                log::warn!(
+                                    "keypin reports: cannot save the de-duplication state: {e}"
+                                );
+                            }
+                        }
+                        Err(e) => log::warn!(
+                            "keypin reports: cannot encode the de-duplication state: {e}"
+                        ),
                     }
                 }
                 Outcome::Rejected(why) => {
