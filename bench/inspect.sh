@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 runs=${1:-20}
 tgt=${CARGO_TARGET_DIR:-target}
 if [ -z "${KEYPIN_BENCH_NO_BUILD:-}" ]; then
-    cargo build --release -q -p keypin-cli -p keypin-pki --example many_servers
+    cargo build --release -q -p keypin-cli && cargo build --release -q -p keypin-pki --example many_servers
 fi
 dir=$(mktemp -d)
 trap 'exec 3>&-; rm -rf "$dir"' EXIT

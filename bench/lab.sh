@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-7}
 tgt=${CARGO_TARGET_DIR:-target}
-cargo build --release -q -p keypin-cli -p keypin-lab --example pki_only
+cargo build --release -q -p keypin-cli && cargo build --release -q -p keypin-lab --example pki_only
 lab=() pki=()
 for _ in $(seq "$runs"); do
     t0=$(date +%s.%N)

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-500}
 tgt=${CARGO_TARGET_DIR:-target}
-cargo build --release -q -p keypin-cli -p keypin-pki --example many_servers
+cargo build --release -q -p keypin-cli && cargo build --release -q -p keypin-pki --example many_servers
 dir=$(mktemp -d)
 trap 'exec 3>&-; rm -rf "$dir"' EXIT
 # The harness serves until its stdin closes (fd 3 here).
