@@ -11,8 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:---quick}
 case "$mode" in
-    --quick) crit=(--warm-up-time 1 --measurement-time 2 --noplot); inspect_runs=5; monitor_n=100; lab_runs=3; collector_secs=5 ;;
-    --full) crit=(--noplot); inspect_runs=20; monitor_n=500; lab_runs=7; collector_secs=30 ;;
+    --quick) crit=(--warm-up-time 1 --measurement-time 2 --noplot); inspect_runs=5; monitor_n=100; monitor_rounds=1; lab_runs=3; collector_secs=5 ;;
+    --full) crit=(--noplot); inspect_runs=20; monitor_n=500; monitor_rounds=3; lab_runs=7; collector_secs=30 ;;
     *) echo "usage: bench/run-all.sh [--quick|--full]" >&2; exit 2 ;;
 esac
 tgt=${CARGO_TARGET_DIR:-target}
@@ -45,8 +45,8 @@ done > "$out/policy-mem.jsonl"
 
 log "bench/inspect.sh $inspect_runs"
 bench/inspect.sh "$inspect_runs" > "$out/inspect.txt" 2>&1 || echo "inspect.sh failed" >> "$out/inspect.txt"
-log "bench/monitor.sh $monitor_n"
-bench/monitor.sh "$monitor_n" > "$out/monitor.txt" 2>&1 || echo "monitor.sh failed" >> "$out/monitor.txt"
+log "bench/monitor.sh $monitor_n $monitor_rounds"
+bench/monitor.sh "$monitor_n" "$monitor_rounds" > "$out/monitor.txt" 2>&1 || echo "monitor.sh failed" >> "$out/monitor.txt"
 log "bench/lab.sh $lab_runs"
 bench/lab.sh "$lab_runs" > "$out/lab.txt" 2>&1 || echo "lab.sh failed" >> "$out/lab.txt"
 log "bench/collector.sh $collector_secs"

@@ -120,7 +120,7 @@ else:
 row("6. collector kill -9: acknowledged reports kept", "OK" if "durability: OK" in c else "missing/LOST",
     "—", "—", "none lost", "durability: OK" in c if c else None)
 
-m = re.search(r"endpoints: (\d+)\nkeypin monitor: ([\d.]+) s.*\n.*baseline\): ([\d.]+) s", text("monitor.txt"))
+m = re.search(r"endpoints: (\d+);.*\nkeypin monitor: median ([\d.]+) s.*\n.*baseline\): median ([\d.]+) s", text("monitor.txt"))
 if m:
     k, o = float(m[2]), float(m[3])
     row(f"7. monitor, {m[1]} endpoints vs openssl loop", f"{k:.2f} s", f"{o:.2f} s", o / k, "≥ 20× faster", o / k >= 20)

@@ -23,6 +23,7 @@ mod cmd;
 mod keyfile;
 mod net;
 mod output;
+mod sigcache;
 mod x509;
 
 use std::process::ExitCode;

@@ -133,8 +133,12 @@ std::thread_local! {
     static STAPLE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// aws-lc-rs, with signature checks remembered for the process (see [`crate::sigcache`]).
 pub(crate) fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    provider.signature_verification_algorithms =
+        crate::sigcache::remembering(provider.signature_verification_algorithms);
+    Arc::new(provider)
 }
 
 /// `HOST=ADDR:PORT` pairs (curl's --resolve, with `=`) as a map from lowercase host.
