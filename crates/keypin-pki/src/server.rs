@@ -73,6 +73,11 @@ pub struct ServerOptions {
     /// Ask for client certificates (mTLS) and check them with this verifier (default: none,
     /// no client authentication).
     pub client_verifier: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
+    /// Serve each connection on the accept thread, one after the other, instead of starting
+    /// a thread per connection (default: false). For benchmarks with many servers and one
+    /// connection each at a time, where spawning and tearing down a thread per handshake
+    /// would cost the server more than the handshake.
+    pub one_at_a_time: bool,
 }
 
 impl ServerOptions {
@@ -86,6 +91,7 @@ impl ServerOptions {
             max_connections: None,
             ocsp: None,
             client_verifier: None,
+            one_at_a_time: false,
         }
     }
 }
@@ -181,9 +187,10 @@ impl TlsServer {
             let stop = Arc::clone(&stop);
             let log = Arc::clone(&log);
             let max = opts.max_connections;
+            let inline = opts.one_at_a_time;
             thread::Builder::new()
                 .name(format!("keypin-pki-accept-{}", addr.port()))
-                .spawn(move || accept_loop(listener, config, stop, log, max))
+                .spawn(move || accept_loop(listener, config, stop, log, max, inline))
                 .map_err(Error::io("starting the test TLS server's accept thread"))?
         };
 
@@ -342,6 +349,7 @@ fn accept_loop(
     stop: Arc<AtomicBool>,
     log: Log,
     max_connections: Option<usize>,
+    inline: bool,
 ) {
     let mut accepted = 0usize;
     for stream in listener.incoming() {
@@ -366,32 +374,47 @@ fn accept_loop(
         };
         accepted += 1;
 
-        let spawned = {
-            let config = Arc::clone(&config);
-            let log = Arc::clone(&log);
-            thread::Builder::new()
-                .name(format!("keypin-pki-conn-{row}"))
-                .spawn(move || {
-                    let outcome = serve(stream, config, &log, row);
-                    update(&log, row, |entry| {
-                        if let Err(e) = outcome {
-                            entry.alert_or_error.get_or_insert(e);
-                        }
-                        entry.finished = true;
-                    });
-                })
-        };
-        if let Err(e) = spawned {
-            update(&log, row, |entry| {
-                entry.alert_or_error = Some(format!("could not start a connection thread: {e}"));
-                entry.finished = true;
-            });
+        if inline {
+            let outcome = serve(stream, Arc::clone(&config), &log, row);
+            finish(&log, row, outcome);
+        } else {
+            spawn_connection(stream, &config, &log, row);
         }
 
         if max_connections.is_some_and(|max| accepted >= max) {
             break;
         }
     }
+}
+
+/// Runs one connection on a thread of its own.
+fn spawn_connection(stream: TcpStream, config: &Arc<ServerConfig>, log: &Log, row: usize) {
+    let spawned = {
+        let config = Arc::clone(config);
+        let log = Arc::clone(log);
+        thread::Builder::new()
+            .name(format!("keypin-pki-conn-{row}"))
+            .spawn(move || {
+                let outcome = serve(stream, config, &log, row);
+                finish(&log, row, outcome);
+            })
+    };
+    if let Err(e) = spawned {
+        update(log, row, |entry| {
+            entry.alert_or_error = Some(format!("could not start a connection thread: {e}"));
+            entry.finished = true;
+        });
+    }
+}
+
+/// Marks a connection's row done, with the error that ended it, if any.
+fn finish(log: &Log, row: usize, outcome: Result<(), String>) {
+    update(log, row, |entry| {
+        if let Err(e) = outcome {
+            entry.alert_or_error.get_or_insert(e);
+        }
+        entry.finished = true;
+    });
 }
 
 /// Runs one connection; `Err` carries the text for [`ConnectionLog::alert_or_error`].

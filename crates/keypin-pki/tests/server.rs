@@ -268,3 +268,25 @@ fn silent_client_is_logged_without_hanging_the_test() {
     assert!(!log[0].handshake_completed);
     assert!(log[0].alert_or_error.is_some());
 }
+
+#[test]
+fn one_at_a_time_serves_connections_in_turn_on_the_accept_thread() {
+    let chain = Chain::generate("Keypin", &[HOST], KeyAlg::EcdsaP256).unwrap();
+    let mut opts = chain.server_options();
+    opts.one_at_a_time = true;
+    opts.max_connections = Some(3);
+    let server = TlsServer::start(opts).unwrap();
+    for _ in 0..3 {
+        assert_ok_reply(&get(server.addr(), HOST, client_config(chain.root_store())).unwrap());
+    }
+    let log = server.wait_for_connections(3, WAIT);
+    assert_eq!(log.len(), 3);
+    for row in &log {
+        assert!(
+            row.handshake_completed && row.app_data_seen && row.finished,
+            "{row:?}"
+        );
+        assert_eq!(row.alert_or_error, None);
+    }
+    server.shutdown();
+}
