@@ -67,6 +67,7 @@ pub mod policy;
 #[cfg(feature = "reports")]
 pub mod report;
 pub mod roots;
+mod spki_memo;
 #[cfg(feature = "updater")]
 pub mod updater;
 pub mod verifier;

@@ -30,6 +30,7 @@ use crate::events::{PinEvent, PinEventSink};
 use crate::pin::{Pin, PinKind, sha256};
 use crate::policy::{Enforcement, Policy, ReportOnlyReason, Rule};
 use crate::roots::Roots;
+use crate::spki_memo::SpkiMemo;
 
 /// Where a certificate sits on a verified path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -300,6 +301,8 @@ pub struct PinningVerifier {
     events: Option<Arc<dyn PinEventSink>>,
     #[cfg(feature = "ct")]
     ct_logs: Option<Arc<crate::ct::LogList>>,
+    /// SPKI pins of the leaf and intermediate keys seen lately (hashed once, not per handshake).
+    spki_memo: SpkiMemo,
 }
 
 impl fmt::Debug for PinningVerifier {
@@ -353,6 +356,7 @@ impl PinningVerifier {
             events,
             #[cfg(feature = "ct")]
             ct_logs: None,
+            spki_memo: SpkiMemo::default(),
         }
     }
 
@@ -696,7 +700,7 @@ impl PinningVerifier {
         };
         let ee = path.end_entity();
         if let Some(m) = check(
-            Pin::from_spki_der(ee.subject_public_key_info().as_ref()),
+            self.spki_memo.pin(ee.subject_public_key_info().as_ref()),
             Some(ee.der().as_ref()),
             Position::Leaf,
             &|| format_name(ee.subject()),
@@ -705,7 +709,7 @@ impl PinningVerifier {
         }
         for (i, c) in path.intermediate_certificates().enumerate() {
             if let Some(m) = check(
-                Pin::from_spki_der(c.subject_public_key_info().as_ref()),
+                self.spki_memo.pin(c.subject_public_key_info().as_ref()),
                 Some(c.der().as_ref()),
                 Position::Intermediate(i),
                 &|| format_name(c.subject()),
