@@ -312,3 +312,62 @@ fn serve_refuses_paths_outside_the_directory() {
         assert!(r.starts_with("HTTP/1.1 404"), "{path}: {r}");
     }
 }
+
+/// The real Chrome log list and Google's signature over it (keypin's CT test data).
+fn ct_data(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../keypin/tests/data/ct")
+        .join(name)
+}
+
+/// `keypin bundle sign` of v2 into b2.json with `--ct-log-list LIST [--ct-log-list-sig SIG]`.
+fn sign_with_list(d: &Path, list: &Path, sig: Option<&Path>) -> Assert {
+    let mut cmd = common::sign_cmd(d, "policy.toml", "root.json", "2", "b2.json", &["k1", "k2"]);
+    cmd.arg("--ct-log-list").arg(list);
+    if let Some(sig) = sig {
+        cmd.arg("--ct-log-list-sig").arg(sig);
+    }
+    cmd.assert()
+}
+
+#[test]
+fn sign_carries_a_ct_log_list_and_verify_counts_its_logs() {
+    let dir = setup();
+    let d = dir.path();
+    let list = ct_data("chrome_log_list_v3_2026-01-02.json");
+    let sig = ct_data("chrome_log_list_v3_2026-01-02.json.sig");
+    sign_with_list(d, &list, Some(&sig))
+        .code(0)
+        .stdout(predicate::str::contains("CT log list"));
+    keypin(d)
+        .args(["bundle", "verify", "b2.json", "--root", "root.json"])
+        .assert()
+        .code(0)
+        .stdout(
+            predicate::str::contains("carries a CT log list").and(predicate::str::contains("logs")),
+        );
+    verify_v1(d, &[])
+        .code(0)
+        .stdout(predicate::str::contains("carries no CT log list"));
+}
+
+#[test]
+fn sign_refuses_a_ct_log_list_that_is_not_a_v3_list() {
+    let dir = setup();
+    let d = dir.path();
+    // A policy file is not a log list; the error names the file and nothing is written.
+    sign_with_list(d, Path::new("policy.toml"), None)
+        .code(2)
+        .stderr(
+            predicate::str::contains("policy.toml")
+                .and(predicate::str::contains("not a Chrome v3 CT log list")),
+        );
+    assert!(!d.join("b2.json").exists());
+    // A signature that is not the list's own (Google's key, the other list's .sig).
+    let list = ct_data("chrome_log_list_v3_2026-01-02.json");
+    let sig = ct_data("chrome_log_list_v3_2022-09-20.json.sig");
+    sign_with_list(d, &list, Some(&sig))
+        .code(2)
+        .stderr(predicate::str::contains("signature does not verify"));
+    assert!(!d.join("b2.json").exists());
+}

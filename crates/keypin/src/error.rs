@@ -52,6 +52,12 @@ pub enum Error {
     /// A TLS configuration could not be built.
     #[error("cannot build the TLS configuration: {0}")]
     Tls(#[from] rustls::Error),
+    /// A CT log list cannot be used where it was given.
+    #[error("CT log list: {reason}")]
+    CtLogList {
+        /// What is wrong, and what to do.
+        reason: String,
+    },
 }
 
 /// A pin string that is not one of the accepted spellings.

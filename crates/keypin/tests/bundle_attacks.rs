@@ -481,3 +481,45 @@ fn any_single_bit_flip_is_refused() {
         }
     }
 }
+
+/// A bundle made before bundles could carry a CT log list (tests/data/bundle, written by
+/// `BundleSpec::sign` as it was, with a test-only key): it still verifies, carries no list, and
+/// signing the same spec today gives the same bytes (the new field is left out when absent).
+#[test]
+fn bundle_made_before_the_ct_field_still_verifies_and_is_byte_identical() {
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/bundle");
+    let read = |name: &str| std::fs::read(data.join(name)).unwrap();
+    let root = Root::from_embedded(&read("root-v1.json")).unwrap();
+    let old = read("bundle-v3-before-ct-field.json");
+    let v = root
+        .verify_bundle(&old, &expect().high_water(2), at(NOW + 60))
+        .unwrap();
+    assert_eq!(v.version(), 3);
+    assert_eq!(v.policy().rules().len(), 1);
+    #[cfg(feature = "ct")]
+    assert!(v.ct_logs().is_none());
+    let body = String::from_utf8(
+        STANDARD
+            .decode(json(&old)["signed"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(!body.contains("ct_log_list"), "{body}");
+
+    let pem = String::from_utf8(read("test-only-signing-key.pem")).unwrap();
+    let key = SigningKey::from_pem(&pem).unwrap();
+    let again = BundleSpec {
+        app_id: APP.into(),
+        environment: ENV.into(),
+        version: 3,
+        issued_unix: NOW as i64,
+        expires: date("2098-12-31"),
+        policy_toml: "[[rule]]\nhosts = [\"api.example.com\"]\npins = [\"sha256/7HIpactkIAq2Y49orFOOQKurWxmmSFZhBCoQYcRhJ3Y=\", \"sha256/fwza0LRMXouZHRC8Ei+4PyuldPDcf3UKgO/04cDM1oE=\"]\n".into(),
+    }
+    .sign(&[&key])
+    .unwrap();
+    assert_eq!(
+        again, old,
+        "a bundle without a CT log list is signed as before"
+    );
+}

@@ -167,11 +167,21 @@ impl Rig {
             PinnedConfig::builder(p, roots.clone()).build()
         })
         .unwrap();
+        self.start_with(store, |_| {})
+    }
+
+    /// The same with a store of the caller's and a last word on the configuration.
+    fn start_with(
+        &self,
+        store: PolicyStore,
+        adjust: impl FnOnce(&mut UpdaterConfig),
+    ) -> (Updater, Startup, Receiver<PinEvent>) {
         let (sink, events) = ChannelSink::new(64);
         let mut config = UpdaterConfig::new(APP, ENV, &self.root, self.dir.path().to_path_buf());
         config.retry_min = Duration::from_secs(60);
         config.retry_max = Duration::from_secs(3600);
         config.interval = Duration::from_secs(6 * 3600);
+        adjust(&mut config);
         let (u, s) = Updater::start(
             config,
             Box::new(self.fetcher.clone()),
@@ -636,4 +646,245 @@ fn https_fetcher_goes_through_the_pinned_client() {
     }
     let err = wrong.fetch("bundle.json", None, 1024).unwrap_err();
     assert!(err.to_string().contains(HOST), "{err}");
+}
+
+/// A CT log list carried in the bundle (feature `ct`): the updater puts it in force with the
+/// pins, and new connections are judged with it; a later bundle without one puts the app's own
+/// list back; the stored bundle brings its list back at start-up.
+#[cfg(feature = "ct")]
+mod ct_log_list_in_bundles {
+    use super::*;
+    use keypin::VerifyError;
+    use keypin::ct::{LogList, LogListSigner};
+    use keypin_pki::{SctSpec, TestLog, issue_with_scts, log_list_json};
+
+    struct CtRig {
+        rig: Rig,
+        key: SigningKey,
+        signer: TestLog,
+        logs: [TestLog; 2],
+        app_logs: Arc<LogList>,
+        server: TlsServer,
+        policy: String,
+    }
+
+    impl CtRig {
+        /// A TLS server whose leaf carries SCTs from two test logs (Alpha, Beta); a rule that
+        /// requires 2 SCTs; the app's own log list knows only Alpha.
+        fn new() -> Self {
+            let chain = Chain::generate("CT updater", &[HOST], KeyAlg::EcdsaP256).unwrap();
+            let logs = [
+                TestLog::generate("Test 'Alpha' log", "Operator A").unwrap(),
+                TestLog::generate("Test 'Beta' log", "Operator B").unwrap(),
+            ];
+            let now = time::OffsetDateTime::now_utc();
+            let sct_time = u64::try_from((now.unix_timestamp() - 3600) * 1000).unwrap();
+            let scts: Vec<SctSpec<'_>> = logs
+                .iter()
+                .map(|log| SctSpec {
+                    log,
+                    timestamp_ms: sct_time,
+                    corrupt_signature: false,
+                })
+                .collect();
+            let leaf = issue_with_scts(
+                CertSpec::leaf(&[HOST]).key(&chain.leaf).validity(
+                    now - time::Duration::days(1),
+                    now + time::Duration::days(90),
+                ),
+                &chain.intermediate,
+                &scts,
+            )
+            .unwrap();
+            let server = TlsServer::start(ServerOptions::new(
+                vec![leaf.cert.clone(), chain.intermediate.cert.clone()],
+                leaf.key.clone_key(),
+            ))
+            .unwrap();
+            let k = keys(1);
+            let mut rig = Rig::new(root_bytes(&k, 1));
+            let mut tls_roots = Roots::empty();
+            tls_roots.add_cert(chain.root.cert.clone()).unwrap();
+            rig.tls_roots = tls_roots;
+            let pins = [
+                Pin::from_spki_der(&chain.intermediate.spki_der()),
+                fake_pins(9)[0],
+            ];
+            let signer = TestLog::generate("log list signer", "").unwrap();
+            let (json, sig) = list_json(&signer, &logs[..1]);
+            let app_logs = Arc::new(
+                LogList::from_signed(json.as_bytes(), &sig, &list_signer(&signer), "app list")
+                    .unwrap(),
+            );
+            Self {
+                rig,
+                key: k.into_iter().next().unwrap(),
+                signer,
+                logs,
+                app_logs,
+                server,
+                policy: format!("{}require_sct = 2\n", policy_toml(HOST, &pins)),
+            }
+        }
+
+        /// Starts the updater on a store that hands the list in force to each config.
+        fn start(&self) -> (Updater, Startup) {
+            let roots = self.rig.tls_roots.clone();
+            let store = PolicyStore::with_ct_logs(
+                Rig::embedded(),
+                Some(self.app_logs.clone()),
+                move |policy, logs| {
+                    let mut b = PinnedConfig::builder(policy, roots.clone());
+                    if let Some(logs) = logs {
+                        b = b.ct_logs(logs);
+                    }
+                    b.build()
+                },
+            )
+            .unwrap();
+            let signer = Arc::new(list_signer(&self.signer));
+            let (u, s, _) = self
+                .rig
+                .start_with(store, |c| c.ct_log_list_signer = Some(signer));
+            (u, s)
+        }
+
+        /// Bundle `version` with the CT rule.
+        fn spec(&self, version: u64) -> BundleSpec {
+            BundleSpec {
+                app_id: APP.into(),
+                environment: ENV.into(),
+                version,
+                issued_unix: NOW as i64,
+                expires: date("2027-02-15"),
+                policy_toml: self.policy.clone(),
+            }
+        }
+
+        /// Publishes bundle `version`, carrying a list of Alpha and Beta when `with_list`.
+        fn publish(&self, version: u64, with_list: bool) {
+            let spec = self.spec(version);
+            let bytes = if with_list {
+                let (json, sig) = list_json(&self.signer, &self.logs);
+                spec.sign_with_ct_log_list(&[&self.key], json.as_bytes(), Some(&sig))
+            } else {
+                spec.sign(&[&self.key])
+            };
+            self.rig.fetcher.put("bundle.json", &bytes.unwrap());
+        }
+
+        /// A new connection with the config in force: `Ok` or the CT refusal's reason.
+        fn connect(&self, u: &Updater) -> Result<(), String> {
+            match request(&u.store().client_config(), self.server.addr()) {
+                Ok(reply) => {
+                    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+                    Ok(())
+                }
+                Err(e) => {
+                    let inner = e
+                        .get_ref()
+                        .and_then(|i| i.downcast_ref::<rustls::Error>())
+                        .unwrap_or_else(|| panic!("not a TLS refusal: {e:?}"));
+                    let f = VerifyError::ct_failure_of(inner)
+                        .unwrap_or_else(|| panic!("not a CT refusal: {inner:?}"));
+                    Err(f.reason.clone())
+                }
+            }
+        }
+
+        /// The number of logs in the list in force.
+        fn logs_in_force(u: &Updater) -> Option<usize> {
+            u.store().current().ct_logs().map(|l| l.len())
+        }
+    }
+
+    fn list_signer(signer: &TestLog) -> LogListSigner {
+        LogListSigner::from_pem(&signer.public_key_pem()).unwrap()
+    }
+
+    /// A v3 log list of `logs` and `signer`'s detached signature over it.
+    fn list_json(signer: &TestLog, logs: &[TestLog]) -> (String, Vec<u8>) {
+        let entries = logs
+            .iter()
+            .map(|l| l.list_entry_json("2020-01-01T00:00:00Z", None))
+            .collect();
+        let json = log_list_json("1", "2026-01-01T00:00:00Z", &[("Ops", entries)]);
+        let sig = signer.sign(json.as_bytes()).unwrap();
+        (json, sig)
+    }
+
+    #[test]
+    fn switching_to_a_bundle_with_a_log_list_changes_ct_verdicts_for_new_connections() {
+        let ct = CtRig::new();
+        let (u, _) = ct.start();
+
+        // v1 without a list: the app's list knows one of the two logs; refused.
+        ct.publish(1, false);
+        assert_eq!(u.check_now().unwrap(), CheckOutcome::Updated { version: 1 });
+        assert!(Arc::ptr_eq(
+            u.store().current().ct_logs().unwrap(),
+            &ct.app_logs
+        ));
+        let reason = ct.connect(&u).unwrap_err();
+        assert!(reason.contains("found 1"), "{reason}");
+
+        // v2 carries a list with both logs: the next connection is accepted.
+        ct.publish(2, true);
+        assert_eq!(u.check_now().unwrap(), CheckOutcome::Updated { version: 2 });
+        assert_eq!(CtRig::logs_in_force(&u), Some(2));
+        ct.connect(&u).unwrap();
+
+        // A restart: the stored bundle comes back with its list.
+        drop(u);
+        let (u, startup) = ct.start();
+        assert_eq!(startup, Startup::StoredBundle { version: 2 });
+        assert_eq!(CtRig::logs_in_force(&u), Some(2));
+        ct.connect(&u).unwrap();
+
+        // v3 without a list: the app's own list again, and refused again.
+        ct.publish(3, false);
+        assert_eq!(u.check_now().unwrap(), CheckOutcome::Updated { version: 3 });
+        assert!(Arc::ptr_eq(
+            u.store().current().ct_logs().unwrap(),
+            &ct.app_logs
+        ));
+        let reason = ct.connect(&u).unwrap_err();
+        assert!(reason.contains("found 1"), "{reason}");
+    }
+
+    #[test]
+    fn a_carried_list_whose_signature_fails_is_refused_and_never_stored() {
+        let ct = CtRig::new();
+        let (u, _) = ct.start();
+        // The list signed by another key than the one the app trusts for lists.
+        let stranger = TestLog::generate("stranger", "").unwrap();
+        let (json, sig) = list_json(&stranger, &ct.logs);
+        let bytes = ct
+            .spec(1)
+            .sign_with_ct_log_list(&[&ct.key], json.as_bytes(), Some(&sig))
+            .unwrap();
+        ct.rig.fetcher.put("bundle.json", &bytes);
+        let err = u.check_now().unwrap_err();
+        assert!(
+            matches!(err, UpdateError::Refused(BundleError::CtLogList { .. })),
+            "{err}"
+        );
+        assert_eq!(version_in_force(&u), PolicySource::Embedded);
+        assert!(!ct.rig.state_path().exists());
+    }
+
+    #[test]
+    fn a_store_that_cannot_take_the_list_refuses_the_bundle_before_storing_it() {
+        let ct = CtRig::new();
+        // PolicyStore::new: its factory never sees a log list.
+        let (u, _, _) = ct.rig.start();
+        ct.publish(1, true);
+        let err = u.check_now().unwrap_err();
+        assert!(
+            err.to_string().contains("PolicyStore::with_ct_logs"),
+            "{err}"
+        );
+        assert_eq!(version_in_force(&u), PolicySource::Embedded);
+        assert!(!ct.rig.state_path().exists());
+    }
 }

@@ -443,3 +443,210 @@ fn verifier_judges_real_leaves_with_the_chrome_like_policy() {
         }
     }
 }
+
+// A signed pin bundle carrying Chrome's real log list (body field `ct_log_list`).
+
+mod carried_by_a_bundle {
+    use super::*;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use keypin::bundle::{BundleError, BundleSpec, Expectations, Root, RootSpec, SigningKey};
+    use keypin::{Date, Pin, PinnedConfig, Roots, VerifyError};
+    use rustls_pki_types::ServerName;
+    use std::sync::Arc;
+
+    fn read(name: &str) -> Vec<u8> {
+        std::fs::read(data(name)).unwrap()
+    }
+
+    /// A one-key root of trust and its key.
+    fn signer() -> (Root, SigningKey) {
+        let key = SigningKey::generate().unwrap().0;
+        let root = RootSpec {
+            version: 1,
+            expires: Date::parse("2030-01-01").unwrap(),
+            threshold: 1,
+            keys: vec![key.public_key().clone()],
+        }
+        .sign(&[&key], None)
+        .unwrap();
+        (Root::from_embedded(&root).unwrap(), key)
+    }
+
+    /// Bundle v1 for app/prod with this policy, valid at the 2026 clock.
+    fn spec(policy_toml: String) -> BundleSpec {
+        BundleSpec {
+            app_id: "app".into(),
+            environment: "prod".into(),
+            version: 1,
+            issued_unix: CLOCK_2026 as i64,
+            expires: Date::parse("2026-03-31").unwrap(),
+            policy_toml,
+        }
+    }
+
+    /// A bundle for `google.com-2026`'s host requiring Chrome-like CT, carrying the log list
+    /// of `date` (with Google's signature when `with_sig`), and the root that verifies it.
+    fn signed(date: &str, with_sig: bool) -> (Root, Vec<u8>) {
+        let (root, key) = signer();
+        let policy_toml = format!(
+            "[[rule]]\nhosts = [\"www.google.com\"]\npins = [\"{}\", \"{}\"]\nrequire_sct = \"chrome\"\n",
+            Pin::from_spki_der(&PAIRS[2].issuer_spki()),
+            Pin::from_spki_der(b"backup"),
+        );
+        let list = read(&format!("chrome_log_list_v3_{date}.json"));
+        let sig = read(&format!("chrome_log_list_v3_{date}.json.sig"));
+        let bundle = spec(policy_toml)
+            .sign_with_ct_log_list(&[&key], &list, with_sig.then_some(sig.as_slice()))
+            .unwrap();
+        (root, bundle)
+    }
+
+    fn expect() -> Expectations {
+        Expectations::new("app", "prod").ct_log_list_signer(LogListSigner::google().unwrap())
+    }
+
+    /// google.com-2026's leaf through the verifier, with the bundle's policy and list.
+    fn judge(bundle: &keypin::bundle::VerifiedBundle) -> Result<(), VerifyError> {
+        let mut roots = Roots::empty();
+        roots
+            .add_cert(CertificateDer::from(cert("google.com-2026.issuer.pem")))
+            .unwrap();
+        let logs: Arc<LogList> = bundle.ct_logs().unwrap().clone();
+        let verifier = PinnedConfig::builder(bundle.policy().clone(), roots)
+            .ct_logs(logs)
+            .verifier();
+        verifier
+            .verify_chain(
+                &CertificateDer::from(PAIRS[2].leaf()),
+                &[],
+                &ServerName::try_from("www.google.com").unwrap(),
+                at(CLOCK_2026),
+            )
+            .map(|_| ())
+    }
+
+    #[test]
+    fn the_real_list_carried_in_a_bundle_verifies_a_real_leafs_scts() {
+        for with_sig in [true, false] {
+            let (root, bytes) = signed("2026-01-02", with_sig);
+            let v = root
+                .verify_bundle(&bytes, &expect(), at(CLOCK_2026))
+                .unwrap();
+            let logs = v.ct_logs().expect("the bundle carries a list");
+            assert_eq!(logs.version(), "80.14");
+            assert_eq!(logs.len(), list("2026-01-02").len());
+            judge(&v).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_carried_list_lacking_the_leafs_logs_fails_require_sct() {
+        let (root, bytes) = signed("2022-09-20", true);
+        let v = root
+            .verify_bundle(&bytes, &expect(), at(CLOCK_2026))
+            .unwrap();
+        match judge(&v) {
+            Err(VerifyError::Ct(f)) => {
+                assert!(
+                    f.checks.iter().all(|c| c.status == SctStatus::UnknownLog),
+                    "{f}"
+                );
+                assert_eq!(f.checks.len(), 2, "{f}");
+            }
+            r => panic!("expected a CT refusal: {r:?}"),
+        }
+    }
+
+    type Edit = dyn FnOnce(&mut serde_json::Value);
+
+    /// Re-encodes the bundle with `edit` applied to its body JSON, keeping the signatures.
+    fn edited(bytes: &[u8], edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+        let mut env: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+        let body = STANDARD.decode(env["signed"].as_str().unwrap()).unwrap();
+        let mut body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        edit(&mut body);
+        env["signed"] = STANDARD.encode(serde_json::to_vec(&body).unwrap()).into();
+        serde_json::to_vec(&env).unwrap()
+    }
+
+    #[test]
+    fn tampering_with_the_carried_list_breaks_the_bundle_signature() {
+        let (root, bytes) = signed("2026-01-02", false);
+        let other = STANDARD.encode(read("chrome_log_list_v3_2022-09-20.json"));
+        let edits: [(&str, Box<Edit>); 3] = [
+            // One byte of the list changed.
+            (
+                "a byte flipped",
+                Box::new(|body| {
+                    let mut list = STANDARD
+                        .decode(body["ct_log_list"].as_str().unwrap())
+                        .unwrap();
+                    let at = list.len() / 2;
+                    list[at] ^= 0x01;
+                    body["ct_log_list"] = STANDARD.encode(list).into();
+                }),
+            ),
+            // The other era's list swapped in.
+            (
+                "swapped",
+                Box::new(|body| body["ct_log_list"] = other.into()),
+            ),
+            // The list taken out (an attacker wanting the app's older list back).
+            (
+                "removed",
+                Box::new(|body| {
+                    body.as_object_mut().unwrap().remove("ct_log_list");
+                }),
+            ),
+        ];
+        for (what, edit) in edits {
+            let err = root
+                .verify_bundle(&edited(&bytes, edit), &expect(), at(CLOCK_2026))
+                .unwrap_err();
+            assert!(
+                matches!(err, BundleError::ThresholdNotMet { .. }),
+                "{what}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_carried_google_signature_must_verify_with_the_apps_signer() {
+        // The signers put the 2022 signature next to the 2026 list (a release mistake): the
+        // bundle signatures are good, but the app checks the carried signature and refuses.
+        let (root, key) = signer();
+        let bytes = spec(String::new())
+            .sign_with_ct_log_list(
+                &[&key],
+                &read("chrome_log_list_v3_2026-01-02.json"),
+                Some(&read("chrome_log_list_v3_2022-09-20.json.sig")),
+            )
+            .unwrap();
+        let err = root
+            .verify_bundle(&bytes, &expect(), at(CLOCK_2026))
+            .unwrap_err();
+        assert!(
+            matches!(err, BundleError::CtLogList { .. })
+                && err.to_string().contains("signature does not verify"),
+            "{err}"
+        );
+        // An app without a configured signer relies on the bundle signatures alone.
+        let v = root
+            .verify_bundle(&bytes, &Expectations::new("app", "prod"), at(CLOCK_2026))
+            .unwrap();
+        assert!(v.ct_logs().is_some());
+    }
+
+    #[test]
+    fn signing_refuses_a_file_that_is_not_a_v3_list() {
+        let (_, key) = signer();
+        let err = spec(String::new())
+            .sign_with_ct_log_list(&[&key], &read("google.com-2026.leaf.pem"), None)
+            .unwrap_err();
+        assert!(
+            matches!(err, BundleError::CtLogList { .. }) && err.to_string().contains("line 1"),
+            "{err}"
+        );
+    }
+}

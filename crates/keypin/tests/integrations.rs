@@ -109,7 +109,8 @@ async fn plain_listener() -> Plain {
 }
 
 /// A TLS server with hyper's automatic HTTP/1.1 + HTTP/2 on `chain`; it answers `/strip` with
-/// a redirect to `http://HOST:<strip_port>/` and everything else with `version=<HTTP version>`.
+/// a redirect to `http://HOST:<strip_port>/`, the redirect routes of [`redirect_route`], and
+/// everything else with `version=<HTTP version>`.
 async fn https_server(chain: &Chain, strip_port: u16) -> SocketAddr {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
@@ -136,6 +137,8 @@ async fn https_server(chain: &Chain, strip_port: u16) -> SocketAddr {
                                 .status(StatusCode::MOVED_PERMANENTLY)
                                 .header("location", format!("http://{HOST}:{strip_port}/"))
                                 .body(Full::new(Bytes::new()))
+                        } else if let Some(r) = redirect_route(req.method(), req.uri().path()) {
+                            r
                         } else {
                             Response::builder().body(Full::new(Bytes::from(format!(
                                 "version={:?}",
@@ -151,6 +154,40 @@ async fn https_server(chain: &Chain, strip_port: u16) -> SocketAddr {
         }
     });
     addr
+}
+
+/// Redirect routes: `/hop/N` redirects (302, relative `Location`) to `/hop/N-1`, and
+/// `/hop/0` answers `arrived by <method>`; `/see-other` is a 303 to `/hop/0`; `/to/PORT` a
+/// 307 to `https://HOST:PORT/hop/0`; `/loop` a 302 to itself; `/to-strip` a 302 to `/strip`.
+fn redirect_route(
+    method: &hyper::Method,
+    path: &str,
+) -> Option<Result<Response<Full<Bytes>>, http::Error>> {
+    let redirect = |status: StatusCode, location: String| {
+        Response::builder()
+            .status(status)
+            .header("location", location)
+            .body(Full::new(Bytes::new()))
+    };
+    if let Some(n) = path.strip_prefix("/hop/") {
+        let n: u32 = n.parse().ok()?;
+        return Some(match n {
+            0 => Response::builder().body(Full::new(Bytes::from(format!("arrived by {method}")))),
+            n => redirect(StatusCode::FOUND, format!("{}", n - 1)),
+        });
+    }
+    if let Some(port) = path.strip_prefix("/to/") {
+        return Some(redirect(
+            StatusCode::TEMPORARY_REDIRECT,
+            format!("https://{HOST}:{port}/hop/0"),
+        ));
+    }
+    match path {
+        "/see-other" => Some(redirect(StatusCode::SEE_OTHER, "/hop/0".into())),
+        "/loop" => Some(redirect(StatusCode::FOUND, "/loop".into())),
+        "/to-strip" => Some(redirect(StatusCode::FOUND, "/strip".into())),
+        _ => None,
+    }
 }
 
 // --- reqwest ------------------------------------------------------------------------------
@@ -343,6 +380,73 @@ async fn ureq_through_pins_refuses_mismatches_cleartext_and_ssl_stripping() {
             .unwrap_err();
         let d = downgrade_in(&err).unwrap_or_else(|| panic!("{err:?}"));
         assert!(d.redirected_from.is_some(), "{d}");
+    })
+    .await;
+    outcome.unwrap();
+    assert_eq!(plain.hits.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ureq_following_agent_checks_every_hop_and_stops_at_the_limit() {
+    use integrations::ureq::FollowError;
+    let w = World::new();
+    let plain = plain_listener().await;
+    let a = https_server(&w.genuine, plain.addr.port()).await.port();
+    let b = https_server(&w.genuine, plain.addr.port()).await.port();
+    let rogue = https_server(&w.rogue, plain.addr.port()).await.port();
+    let client = integrations::ureq::following_agent(w.builder()).unwrap();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let url = |port: u16, path: &str| format!("https://{HOST}:{port}{path}");
+
+        // https -> https on another server: followed, and 307 keeps the method.
+        let r = client.call("POST", &url(a, &format!("/to/{b}"))).unwrap();
+        assert_eq!(r.get_url(), url(b, "/hop/0"));
+        assert_eq!(r.into_string().unwrap(), "arrived by POST");
+        // 303 continues as GET.
+        let r = client.call("POST", &url(a, "/see-other")).unwrap();
+        assert_eq!(r.into_string().unwrap(), "arrived by GET");
+        // Five relative hops: the limit, followed.
+        let r = client.get(&url(a, "/hop/5")).unwrap();
+        assert_eq!(r.get_url(), url(a, "/hop/0"));
+
+        // Six: stopped, with every URL in the message.
+        match client.get(&url(a, "/hop/6")).unwrap_err() {
+            FollowError::TooManyRedirects { max, chain } => {
+                assert_eq!(max, 5);
+                assert_eq!(chain.len(), 7, "{chain:?}");
+                assert_eq!(chain[6], url(a, "/hop/0"));
+            }
+            e => panic!("{e:?}"),
+        }
+        // A loop stops at the limit too.
+        let e = client.get(&url(a, "/loop")).unwrap_err();
+        assert!(
+            matches!(e, FollowError::TooManyRedirects { .. })
+                && e.to_string()
+                    .contains("too many redirects: still redirected after 5 hops"),
+            "{e}"
+        );
+        let e = client
+            .clone()
+            .max_redirects(0)
+            .get(&url(a, "/hop/1"))
+            .unwrap_err();
+        assert!(
+            matches!(e, FollowError::TooManyRedirects { max: 0, .. }),
+            "{e}"
+        );
+
+        // https -> https -> http: the second hop is SSL stripping, refused.
+        let e = client.get(&url(a, "/to-strip")).unwrap_err();
+        let d = downgrade_in(&e).unwrap_or_else(|| panic!("{e:?}"));
+        assert_eq!(
+            d.redirected_from.as_deref(),
+            Some(url(a, "/strip").as_str())
+        );
+        // A hop to a server with an unpinned chain: the pin failure, with the hop's URL.
+        let e = client.get(&url(a, &format!("/to/{rogue}"))).unwrap_err();
+        assert!(pin_failure_in(&e).is_some(), "{e:?}");
+        assert!(e.to_string().contains(&url(rogue, "/hop/0")), "{e}");
     })
     .await;
     outcome.unwrap();

@@ -4,7 +4,10 @@
 //! The design follows The Update Framework's threat model (see `docs/bundle-format.md` for the
 //! wire format and the threat table). An app embeds a [`Root`] (which Ed25519 keys may sign and
 //! how many must); a bundle carries the whole pin policy plus `app_id`, `environment`,
-//! `version`, `issued` and `expires`, with detached signatures over its exact bytes.
+//! `version`, `issued` and `expires`, with detached signatures over its exact bytes. With the
+//! `ct` feature a bundle may also carry a CT log list
+//! ([`BundleSpec::sign_with_ct_log_list`], [`VerifiedBundle::ct_logs`]), swapped together
+//! with the pins.
 //!
 //! ```
 //! use keypin::bundle::{BundleSpec, Expectations, Root, RootSpec, SigningKey};
@@ -202,6 +205,13 @@ pub enum BundleError {
     /// The signed policy does not validate.
     #[error("the bundle's policy is invalid: {0}")]
     InvalidPolicy(#[source] Box<PolicyError>),
+    /// The CT log list the bundle carries is refused: it is not a v3 log list, its carried
+    /// signature does not verify with the app's log-list signer, or this build cannot read it.
+    #[error("the bundle's CT log list is refused: {reason}")]
+    CtLogList {
+        /// What is wrong, and where.
+        reason: String,
+    },
     /// A key could not be read or made.
     #[error("key: {reason}")]
     Key {

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use rustls_pki_types::UnixTime;
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +30,14 @@ struct BundleBody {
     issued: String,
     expires: String,
     policy: PolicyField,
+    /// Format 2 only, optional: the CT log list (base64 of the exact `log_list.json` bytes).
+    /// Left out when absent, so a bundle without it is byte for byte what earlier versions
+    /// wrote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ct_log_list: Option<String>,
+    /// Optional: the list publisher's detached signature over it (base64), carried verbatim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ct_log_list_sig: Option<String>,
 }
 
 /// The body's policy: format 2 carries the rules as JSON (what `keypin bundle sign` writes);
@@ -98,6 +108,36 @@ impl BundleSpec {
     /// Validates the policy, then returns the bundle (body format 2: the rules as JSON) signed
     /// by each of `keys`.
     pub fn sign(&self, keys: &[&SigningKey]) -> Result<Vec<u8>, BundleError> {
+        self.seal(keys, None, None)
+    }
+
+    /// Like [`Self::sign`], and the bundle carries a CT log list (`log_list.json` bytes in
+    /// Chrome's v3 format) for the app's `require_sct` rules, with optionally its publisher's
+    /// detached signature (`log_list.sig`) so the original travels verbatim. The list must
+    /// parse as a v3 list (a list that does not is refused here, as every client would refuse
+    /// the bundle). The signature is not checked here: check it with
+    /// [`LogList::from_signed`](crate::ct::LogList::from_signed) first.
+    #[cfg(feature = "ct")]
+    pub fn sign_with_ct_log_list(
+        &self,
+        keys: &[&SigningKey],
+        log_list: &[u8],
+        log_list_sig: Option<&[u8]>,
+    ) -> Result<Vec<u8>, BundleError> {
+        crate::ct::LogList::from_authenticated(log_list, "to be carried in a bundle").map_err(
+            |e| BundleError::CtLogList {
+                reason: e.to_string(),
+            },
+        )?;
+        self.seal(keys, Some(log_list), log_list_sig)
+    }
+
+    fn seal(
+        &self,
+        keys: &[&SigningKey],
+        log_list: Option<&[u8]>,
+        log_list_sig: Option<&[u8]>,
+    ) -> Result<Vec<u8>, BundleError> {
         let rules = Policy::rule_specs_from_toml(&self.policy_toml, "bundle policy")
             .map_err(|e| BundleError::InvalidPolicy(Box::new(e)))?;
         let body = BundleBody {
@@ -109,6 +149,8 @@ impl BundleSpec {
             issued: format_rfc3339(self.issued_unix),
             expires: self.expires.to_string(),
             policy: PolicyField::Rules(PolicyRules { rules }),
+            ct_log_list: log_list.map(|b| STANDARD.encode(b)),
+            ct_log_list_sig: log_list_sig.map(|b| STANDARD.encode(b)),
         };
         let body = serde_json::to_vec(&body).map_err(|e| BundleError::Malformed {
             what: "bundle",
@@ -127,6 +169,8 @@ pub struct Expectations {
     latest_seen: Option<i64>,
     max_bytes: usize,
     expired: ExpiredBundle,
+    #[cfg(feature = "ct")]
+    ct_log_list_signer: Option<Arc<crate::ct::LogListSigner>>,
 }
 
 /// What an expired bundle means to a check.
@@ -150,6 +194,8 @@ impl Expectations {
             latest_seen: None,
             max_bytes: DEFAULT_MAX_BUNDLE_BYTES,
             expired: ExpiredBundle::Refuse,
+            #[cfg(feature = "ct")]
+            ct_log_list_signer: None,
         }
     }
 
@@ -186,6 +232,18 @@ impl Expectations {
         self.max_bytes = max;
         self
     }
+
+    /// The key the app trusts for CT log lists (e.g. [`LogListSigner::google`]): when a
+    /// bundle carries a log list *and* its publisher's signature, that signature must verify
+    /// with this key too, or the bundle is refused. Without it the bundle's own signatures
+    /// authenticate the list.
+    ///
+    /// [`LogListSigner::google`]: crate::ct::LogListSigner::google
+    #[cfg(feature = "ct")]
+    pub fn ct_log_list_signer(mut self, signer: impl Into<Arc<crate::ct::LogListSigner>>) -> Self {
+        self.ct_log_list_signer = Some(signer.into());
+        self
+    }
 }
 
 /// A bundle that passed every check, with its parsed policy.
@@ -197,6 +255,8 @@ pub struct VerifiedBundle {
     issued: String,
     expires: Date,
     policy: Arc<Policy>,
+    #[cfg(feature = "ct")]
+    ct_logs: Option<Arc<crate::ct::LogList>>,
     bytes: Vec<u8>,
 }
 
@@ -228,6 +288,14 @@ impl VerifiedBundle {
     /// The exact bytes it was read from (to store them).
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
+    }
+    /// The CT log list it carries (checked at verification), if any: while this bundle is in
+    /// force it replaces the app's own list ([`PolicyStore::install_bundle`]).
+    ///
+    /// [`PolicyStore::install_bundle`]: ../updater/struct.PolicyStore.html#method.install_bundle
+    #[cfg(feature = "ct")]
+    pub fn ct_logs(&self) -> Option<&Arc<crate::ct::LogList>> {
+        self.ct_logs.as_ref()
     }
 }
 
@@ -280,6 +348,7 @@ impl Root {
             (&body.policy, body.format_version),
             (PolicyField::Toml(_), 1) | (PolicyField::Rules(_), 2)
         );
+        let carries_ct = body.ct_log_list.is_some() || body.ct_log_list_sig.is_some();
         if body.kind != BUNDLE_TYPE || !policy_matches_format {
             return Err(BundleError::Malformed {
                 what: "bundle",
@@ -292,6 +361,15 @@ impl Root {
                         PolicyField::Toml(_) => "TOML",
                         PolicyField::Rules(_) => "JSON",
                     }
+                ),
+            });
+        }
+        if carries_ct && body.format_version != 2 {
+            return Err(BundleError::Malformed {
+                what: "bundle",
+                reason: format!(
+                    "format_version {} cannot carry a CT log list (ct_log_list is format 2 only)",
+                    body.format_version
                 ),
             });
         }
@@ -358,6 +436,21 @@ impl Root {
         }
         .map_err(|e| BundleError::InvalidPolicy(Box::new(e)))?;
 
+        // 10. The CT log list, when carried, must be a v3 list (and its publisher's signature,
+        //     when carried, must verify with the app's log-list signer): a bad list is refused
+        //     here, never stored.
+        #[cfg(feature = "ct")]
+        let ct_logs = carried_log_list(body.ct_log_list, body.ct_log_list_sig, expect, &source)?;
+        #[cfg(not(feature = "ct"))]
+        if carries_ct {
+            return Err(BundleError::CtLogList {
+                reason: format!(
+                    "{source} carries a CT log list, and this build of keypin lacks the `ct` \
+                     feature that reads it; refused rather than ignored"
+                ),
+            });
+        }
+
         Ok(VerifiedBundle {
             app_id: body.app_id,
             environment: body.environment,
@@ -365,9 +458,46 @@ impl Root {
             issued: body.issued,
             expires,
             policy: Arc::new(policy),
+            #[cfg(feature = "ct")]
+            ct_logs,
             bytes: bytes.to_vec(),
         })
     }
+}
+
+/// Step 10: the carried CT log list, parsed (and its carried signature checked when the app
+/// gave a log-list signer). `None` when the bundle carries none.
+#[cfg(feature = "ct")]
+fn carried_log_list(
+    list: Option<String>,
+    sig: Option<String>,
+    expect: &Expectations,
+    source: &str,
+) -> Result<Option<Arc<crate::ct::LogList>>, BundleError> {
+    use crate::ct::LogList;
+    let refused = |reason: String| BundleError::CtLogList { reason };
+    let Some(list) = list else {
+        return match sig {
+            Some(_) => Err(refused(format!(
+                "{source} has ct_log_list_sig but no ct_log_list"
+            ))),
+            None => Ok(None),
+        };
+    };
+    let json = STANDARD
+        .decode(list.as_bytes())
+        .map_err(|e| refused(format!("{source}: ct_log_list is not base64: {e}")))?;
+    let sig = sig
+        .map(|s| STANDARD.decode(s.as_bytes()))
+        .transpose()
+        .map_err(|e| refused(format!("{source}: ct_log_list_sig is not base64: {e}")))?;
+    let name = format!("carried by {source}");
+    let logs = match (&sig, &expect.ct_log_list_signer) {
+        (Some(sig), Some(signer)) => LogList::from_signed(&json, sig, signer, &name),
+        _ => LogList::from_authenticated(&json, &name),
+    }
+    .map_err(|e| refused(e.to_string()))?;
+    Ok(Some(Arc::new(logs)))
 }
 
 #[cfg(test)]
@@ -400,6 +530,20 @@ mod tests {
             "environment": "e", "version": 2, "issued": "2026-11-28T00:00:00Z",
             "expires": "2098-01-01", "policy": policy,
         });
+        let body = serde_json::to_vec(&body).unwrap();
+        envelope::seal(BUNDLE_FORMAT, BUNDLE_CONTEXT, &body, &[key]).unwrap()
+    }
+
+    /// Seals a format-2 body with extra top-level fields.
+    fn seal_with(key: &SigningKey, extra: serde_json::Value) -> Vec<u8> {
+        let mut body = serde_json::json!({
+            "type": BUNDLE_TYPE, "format_version": 2, "app_id": "a",
+            "environment": "e", "version": 2, "issued": "2026-11-28T00:00:00Z",
+            "expires": "2098-01-01", "policy": {"rules": []},
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
         let body = serde_json::to_vec(&body).unwrap();
         envelope::seal(BUNDLE_FORMAT, BUNDLE_CONTEXT, &body, &[key]).unwrap()
     }
@@ -489,5 +633,98 @@ mod tests {
             )
             .unwrap_err();
         assert!(matches!(err, BundleError::InvalidPolicy(_)), "{err:?}");
+    }
+
+    #[test]
+    fn unknown_body_fields_are_still_refused() {
+        let (key, root) = setup();
+        for field in ["ct_log_lists", "ct_logs", "extra"] {
+            let bytes = seal_with(&key, serde_json::json!({ field: "e30=" }));
+            let err = root
+                .verify_bundle(&bytes, &Expectations::new("a", "e"), now())
+                .unwrap_err();
+            assert!(
+                matches!(&err, BundleError::Malformed { reason, .. } if reason.contains("unknown field")),
+                "{field}: {err:?}"
+            );
+        }
+    }
+
+    #[cfg(feature = "ct")]
+    #[test]
+    fn a_carried_log_list_must_parse_and_a_signature_needs_a_list() {
+        let (key, root) = setup();
+        let b64 = |s: &str| STANDARD.encode(s.as_bytes());
+        let verify = |extra: serde_json::Value| {
+            root.verify_bundle(&seal_with(&key, extra), &Expectations::new("a", "e"), now())
+        };
+        let ok = verify(serde_json::json!({"ct_log_list": b64(r#"{"operators": []}"#)})).unwrap();
+        assert_eq!(ok.ct_logs().map(|l| l.len()), Some(0));
+        let rows = [
+            (
+                serde_json::json!({"ct_log_list": b64("{")}),
+                "line 1, column 1",
+            ),
+            (
+                serde_json::json!({"ct_log_list": b64(
+                    r#"{"operators": [{"name": "A", "logs": [{"log_id": "x", "key": "!!"}]}]}"#)}),
+                "operators[0].logs[0]: key: not base64",
+            ),
+            (
+                serde_json::json!({"ct_log_list": "%%"}),
+                "ct_log_list is not base64",
+            ),
+            (
+                serde_json::json!({"ct_log_list": b64(r#"{"operators": []}"#), "ct_log_list_sig": "%%"}),
+                "ct_log_list_sig is not base64",
+            ),
+            (
+                serde_json::json!({"ct_log_list_sig": "AAAA"}),
+                "ct_log_list_sig but no ct_log_list",
+            ),
+        ];
+        for (extra, words) in rows {
+            let err = verify(extra.clone()).unwrap_err();
+            assert!(
+                matches!(err, BundleError::CtLogList { .. }) && err.to_string().contains(words),
+                "{extra}: {err}"
+            );
+            assert!(err.to_string().contains("bundle a/e v2"), "{err}");
+        }
+        // Format 1 bodies cannot carry one.
+        let mut body: serde_json::Value = serde_json::from_slice(
+            &envelope::open(
+                &seal_body(&key, 1, serde_json::Value::String(POLICY.into())),
+                "bundle",
+                BUNDLE_FORMAT,
+                usize::MAX,
+            )
+            .unwrap()
+            .body,
+        )
+        .unwrap();
+        body["ct_log_list"] = b64(r#"{"operators": []}"#).into();
+        let bytes = envelope::seal(
+            BUNDLE_FORMAT,
+            BUNDLE_CONTEXT,
+            &serde_json::to_vec(&body).unwrap(),
+            &[&key],
+        )
+        .unwrap();
+        let err = root
+            .verify_bundle(&bytes, &Expectations::new("a", "e"), now())
+            .unwrap_err();
+        assert!(err.to_string().contains("format 2 only"), "{err}");
+    }
+
+    #[cfg(not(feature = "ct"))]
+    #[test]
+    fn without_the_ct_feature_a_carried_log_list_is_refused() {
+        let (key, root) = setup();
+        let bytes = seal_with(&key, serde_json::json!({"ct_log_list": "e30="}));
+        let err = root
+            .verify_bundle(&bytes, &Expectations::new("a", "e"), now())
+            .unwrap_err();
+        assert!(err.to_string().contains("lacks the `ct` feature"), "{err}");
     }
 }

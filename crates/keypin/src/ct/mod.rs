@@ -57,8 +57,16 @@
 //! For Chrome's list that is `log_list.json` + `log_list.sig` with [`LogListSigner::google`];
 //! because the signature is checked, the files may come from any mirror or an app's own CDN
 //! (fetched with any client) or be embedded in the app. A team that curates its own list signs
-//! it with its own RSA or ECDSA P-256 key and ships that key in the app. Carrying the log list
-//! inside a signed pin bundle (so the updater swaps it with the pins) is not implemented yet.
+//! it with its own RSA or ECDSA P-256 key and ships that key in the app.
+//!
+//! A signed pin bundle may carry the list too (`keypin bundle sign --ct-log-list`, body field
+//! `ct_log_list`, `docs/bundle-format.md`), so the updater swaps it together with the pins:
+//! the bundle's signatures cover the list's bytes, the list is parsed when the bundle is
+//! verified ([`VerifiedBundle::ct_logs`](crate::bundle::VerifiedBundle::ct_logs)), and a
+//! Google signature carried with it is checked when the app sets
+//! `Expectations::ct_log_list_signer` (for the updater, `UpdaterConfig::ct_log_list_signer`).
+//! A `PolicyStore` made with `PolicyStore::with_ct_logs` hands the bundle's list to new
+//! connections while that bundle is in force, and the app's own list otherwise.
 //!
 //! # Fuzzing entry points
 //!

@@ -14,7 +14,22 @@
 //! sent. ureq 2 follows redirects inside the call, with no hook per hop, so a pinned agent
 //! does **not** follow redirects itself (`redirects(0)`): a 3xx response comes back to the
 //! caller, except a redirect to cleartext from or to a pinned host, which is refused with a
-//! [`crate::DowngradeError`]. Follow other redirects yourself if you need them.
+//! [`crate::DowngradeError`].
+//!
+//! To follow redirects, use [`FollowingAgent`] ([`following_agent`]): it follows up to
+//! [`MAX_REDIRECTS`] hops itself (301, 302, 303, 307, 308; a relative `Location` is resolved
+//! against the URL that answered; 303, and 301/302 after a POST, continue as GET), each hop a
+//! new request through the pinned agent, with the downgrade check on every hop. Past the limit
+//! it stops with [`FollowError::TooManyRedirects`].
+//!
+//! ```no_run
+//! use keypin::{PinnedConfig, Policy, Roots};
+//!
+//! let policy = Policy::from_file("pins.toml")?;
+//! let client = keypin::integrations::ureq::following_agent(PinnedConfig::builder(policy, Roots::webpki()))?;
+//! let body = client.get("https://api.example.com/moved")?.into_string()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use core::fmt;
 use std::io::{self, Read, Write};
@@ -31,6 +46,175 @@ use crate::policy::Policy;
 /// A pinned `ureq::Agent` with ureq's defaults otherwise.
 pub fn agent(builder: PinnedConfigBuilder) -> Result<ureq::Agent, Error> {
     Ok(agent_builder(builder)?.build())
+}
+
+/// A pinned agent that follows redirects itself, hop by hop (see [`FollowingAgent`]).
+pub fn following_agent(builder: PinnedConfigBuilder) -> Result<FollowingAgent, Error> {
+    let policy = builder.policy();
+    Ok(FollowingAgent {
+        agent: agent(builder)?,
+        policy,
+        max_redirects: MAX_REDIRECTS,
+    })
+}
+
+/// How many redirects a [`FollowingAgent`] follows by default.
+pub const MAX_REDIRECTS: usize = 5;
+
+/// A pinned `ureq::Agent` (with `redirects(0)`) that follows redirects itself: each hop is a
+/// new request through the pinned agent, and each redirect passes the downgrade check
+/// ([`check_redirect`]) before it is followed, so an https→http hop from or to a pinned host is
+/// refused with a [`crate::DowngradeError`] however deep in the chain it comes.
+///
+/// Followed: 301, 302, 303, 307 and 308 with a `Location` (relative ones resolved against the
+/// URL that answered). 303 continues as GET (HEAD stays HEAD), and so do 301 and 302 after a
+/// POST, as browsers do; 307 and 308 keep the method. Requests carry no body. Any other
+/// response, or a redirect without `Location`, is returned as it is.
+#[derive(Clone)]
+pub struct FollowingAgent {
+    agent: ureq::Agent,
+    policy: Arc<Policy>,
+    max_redirects: usize,
+}
+
+impl fmt::Debug for FollowingAgent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FollowingAgent")
+            .field("policy", &self.policy.source_name())
+            .field("max_redirects", &self.max_redirects)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why [`FollowingAgent`] stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FollowError {
+    /// A hop failed: a pin failure, a downgrade refused by the agent, a transport error or a
+    /// 4xx/5xx status (ureq's error, with the failing URL).
+    #[error("request to {url} failed: {source}")]
+    Request {
+        /// The URL of the failing hop.
+        url: String,
+        /// What ureq said (a pin failure or downgrade refusal is in its chain of sources:
+        /// [`crate::downgrade::pin_failure_in`], [`crate::downgrade::downgrade_in`]).
+        #[source]
+        source: Box<ureq::Error>,
+    },
+    /// A redirect to cleartext from or to a pinned host (the refusal is the source, so
+    /// [`crate::downgrade::downgrade_in`] finds it as for every other integration).
+    #[error("redirect not followed")]
+    Downgrade(#[from] crate::DowngradeError),
+    /// The server kept redirecting past the limit.
+    #[error(
+        "too many redirects: still redirected after {max} hops ({}); refused to follow further",
+        chain.join(" -> ")
+    )]
+    TooManyRedirects {
+        /// The limit.
+        max: usize,
+        /// Every URL requested, in order, and the last `Location`.
+        chain: Vec<String>,
+    },
+    /// A redirect whose `Location` is not a URL.
+    #[error("{status} redirect from {from} has an unusable Location {location:?}: {reason}")]
+    BadLocation {
+        /// The URL that answered.
+        from: String,
+        /// Its status.
+        status: u16,
+        /// The header as sent.
+        location: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The URL to request is not a URL.
+    #[error("cannot parse the URL {url:?}: {reason}")]
+    BadUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl FollowingAgent {
+    /// At most `max` redirects (default [`MAX_REDIRECTS`]); 0 follows none and refuses a
+    /// redirect with [`FollowError::TooManyRedirects`].
+    pub fn max_redirects(mut self, max: usize) -> Self {
+        self.max_redirects = max;
+        self
+    }
+
+    /// The pinned agent underneath (it does not follow redirects).
+    pub fn agent(&self) -> &ureq::Agent {
+        &self.agent
+    }
+
+    /// `GET url`, following redirects.
+    pub fn get(&self, url: &str) -> Result<ureq::Response, FollowError> {
+        self.call("GET", url)
+    }
+
+    /// `method url` without a body, following redirects.
+    pub fn call(&self, method: &str, url: &str) -> Result<ureq::Response, FollowError> {
+        let mut current = url::Url::parse(url).map_err(|e| FollowError::BadUrl {
+            url: url.to_string(),
+            reason: e.to_string(),
+        })?;
+        let mut method = method.to_string();
+        let mut chain = Vec::new();
+        loop {
+            chain.push(current.to_string());
+            let response = self
+                .agent
+                .request_url(&method, &current)
+                .call()
+                .map_err(|e| FollowError::Request {
+                    url: current.to_string(),
+                    source: Box::new(e),
+                })?;
+            let status = response.status();
+            let Some(location) = response
+                .header("location")
+                .filter(|_| matches!(status, 301 | 302 | 303 | 307 | 308))
+            else {
+                return Ok(response);
+            };
+            let next = current
+                .join(location)
+                .map_err(|e| FollowError::BadLocation {
+                    from: current.to_string(),
+                    status,
+                    location: location.to_string(),
+                    reason: e.to_string(),
+                })?;
+            // The agent's middleware checked this redirect already; the hop is followed only
+            // after this check too, so it holds whatever agent settings are in place.
+            check_redirect(
+                &self.policy,
+                current.scheme(),
+                current.host_str().unwrap_or(""),
+                current.as_str(),
+                next.scheme(),
+                next.host_str().unwrap_or(""),
+                next.as_str(),
+            )?;
+            if chain.len() > self.max_redirects {
+                chain.push(next.to_string());
+                return Err(FollowError::TooManyRedirects {
+                    max: self.max_redirects,
+                    chain,
+                });
+            }
+            if (status == 303 && method != "HEAD")
+                || (matches!(status, 301 | 302) && method == "POST")
+            {
+                method = "GET".into();
+            }
+            current = next;
+        }
+    }
 }
 
 /// A `ureq::AgentBuilder` with the pinned TLS connector, the downgrade middleware and

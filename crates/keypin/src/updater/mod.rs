@@ -14,7 +14,9 @@
 //!   threshold; app; environment; version above the high-water mark; not expired; clock not
 //!   behind the latest time seen; policy valid).
 //! - U4. Persist (temp file, fsync, rename, fsync dir), then install the policy in the
-//!   [`PolicyStore`] (a new `ClientConfig`, so no session resumes past the new pins).
+//!   [`PolicyStore`] (a new `ClientConfig`, so no session resumes past the new pins), with the
+//!   CT log list the bundle carries, or else the app's own (`PolicyStore::with_ct_logs`,
+//!   feature `ct`).
 //!
 //! Any failure keeps the last good bundle (or the embedded policy), emits
 //! [`PinEvent::UpdateFailed`], and the next check comes after an exponential backoff with
@@ -74,6 +76,11 @@ pub struct UpdaterConfig {
     pub retry_min: Duration,
     /// Longest wait after failures. Default 6 hours.
     pub retry_max: Duration,
+    /// The key the app trusts for CT log lists (e.g. `LogListSigner::google()`): a log-list
+    /// signature carried in a bundle must verify with it. Default none: the bundle's own
+    /// signatures authenticate a carried list. See `Expectations::ct_log_list_signer`.
+    #[cfg(feature = "ct")]
+    pub ct_log_list_signer: Option<Arc<crate::ct::LogListSigner>>,
 }
 
 impl UpdaterConfig {
@@ -89,6 +96,8 @@ impl UpdaterConfig {
             interval: Duration::from_secs(6 * 3600),
             retry_min: Duration::from_secs(60),
             retry_max: Duration::from_secs(6 * 3600),
+            #[cfg(feature = "ct")]
+            ct_log_list_signer: None,
         }
     }
 }
@@ -200,15 +209,23 @@ impl Updater {
                     inner.root = root;
                     inner.state = state;
                     match bundle {
-                        Some(Ok(bundle)) => {
-                            let version = bundle.version();
-                            store.install(
-                                bundle.policy().clone(),
-                                PolicySource::Bundle { version },
-                            )?;
-                            inner.current = Some(bundle);
-                            Startup::StoredBundle { version }
-                        }
+                        Some(Ok(bundle)) => match store.install_bundle(&bundle) {
+                            Ok(_) => {
+                                let version = bundle.version();
+                                inner.current = Some(bundle);
+                                Startup::StoredBundle { version }
+                            }
+                            Err(e) => {
+                                inner.state.bundle = None;
+                                inner.state.etag = None;
+                                Startup::Embedded {
+                                    reason: Some(format!(
+                                        "the stored bundle v{} cannot be put in force: {e}",
+                                        bundle.version()
+                                    )),
+                                }
+                            }
+                        },
                         Some(Err(reason)) => {
                             // Keep the counters (they still stop rollback), drop the bundle
                             // and its ETag so the next check fetches a fresh one.
@@ -364,8 +381,7 @@ impl Updater {
             }
             return Ok(CheckOutcome::NotModified);
         }
-        let mut expect = Expectations::new(&self.config.app_id, &self.config.environment)
-            .max_bytes(self.config.max_bundle_bytes);
+        let mut expect = expectations(&self.config);
         if let Some(hw) = inner.state.high_water {
             expect = expect.high_water(hw);
         }
@@ -375,8 +391,11 @@ impl Updater {
             )));
         }
         let bundle = inner.root.verify_bundle(&body, &expect, now_t)?;
+        // A bundle the store could not put in force is refused before anything is stored.
+        self.store.check_bundle(&bundle)?;
 
-        // U4. Persist, then put in force.
+        // U4. Persist, then put in force (the policy, and the CT log list the bundle carries or
+        //     else the app's own).
         let version = bundle.version();
         let mut state = inner.state.clone();
         state.set_bundle(bundle.bytes());
@@ -385,8 +404,7 @@ impl Updater {
         state.etag = etag;
         self.persist(&state)?;
         inner.state = state;
-        self.store
-            .install(bundle.policy().clone(), PolicySource::Bundle { version })?;
+        self.store.install_bundle(&bundle)?;
         inner.current = Some(bundle);
         drop(inner);
         self.emit(PinEvent::PinsUpdated { version, at: now_t });
@@ -492,6 +510,18 @@ impl Drop for UpdaterHandle {
     }
 }
 
+/// What this app expects of every bundle: its app and environment, the byte cap, and the
+/// log-list signer for a carried CT log list.
+fn expectations(config: &UpdaterConfig) -> Expectations {
+    let expect =
+        Expectations::new(&config.app_id, &config.environment).max_bytes(config.max_bundle_bytes);
+    #[cfg(feature = "ct")]
+    if let Some(signer) = &config.ct_log_list_signer {
+        return expect.ct_log_list_signer(signer.clone());
+    }
+    expect
+}
+
 /// Walks the stored rotations from the embedded root and re-verifies the stored bundle.
 /// `Err`: the state as a whole is unusable. `Ok((root, Some(Err)))`: the roots are fine but the
 /// stored bundle no longer verifies.
@@ -510,9 +540,7 @@ fn restore(
     let Some(bytes) = state.bundle()? else {
         return Ok((root, None));
     };
-    let mut expect = Expectations::new(&config.app_id, &config.environment)
-        .max_bytes(config.max_bundle_bytes)
-        .expired(ExpiredBundle::KeepStoredLastGood);
+    let mut expect = expectations(config).expired(ExpiredBundle::KeepStoredLastGood);
     // The stored bundle *is* the high-water mark: it must not be below it.
     if let Some(hw) = state.high_water.and_then(|hw| hw.checked_sub(1)) {
         expect = expect.high_water(hw);

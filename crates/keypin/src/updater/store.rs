@@ -4,8 +4,12 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use rustls::ClientConfig;
 
+use crate::bundle::VerifiedBundle;
 use crate::error::Error;
 use crate::policy::Policy;
+
+#[cfg(feature = "ct")]
+use crate::ct::LogList;
 
 /// Where the policy in force came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +29,8 @@ pub struct Generation {
     number: u64,
     source: PolicySource,
     policy: Arc<Policy>,
+    #[cfg(feature = "ct")]
+    ct_logs: Option<Arc<LogList>>,
     config: Arc<ClientConfig>,
 }
 
@@ -45,9 +51,32 @@ impl Generation {
     pub fn client_config(&self) -> &Arc<ClientConfig> {
         &self.config
     }
+    /// The CT log list its configuration checks SCTs against (store made with
+    /// [`PolicyStore::with_ct_logs`]): the list of the bundle in force if it carries one,
+    /// otherwise the app's own list. `None` for a store made with [`PolicyStore::new`].
+    #[cfg(feature = "ct")]
+    pub fn ct_logs(&self) -> Option<&Arc<LogList>> {
+        self.ct_logs.as_ref()
+    }
 }
 
 type Factory = dyn Fn(Arc<Policy>) -> Result<ClientConfig, Error> + Send + Sync;
+#[cfg(feature = "ct")]
+type CtFactory =
+    dyn Fn(Arc<Policy>, Option<Arc<LogList>>) -> Result<ClientConfig, Error> + Send + Sync;
+
+/// How a store builds a generation's client configuration.
+enum Build {
+    /// From the policy alone ([`PolicyStore::new`]).
+    Policy(Box<Factory>),
+    /// From the policy and the CT log list in force ([`PolicyStore::with_ct_logs`]).
+    #[cfg(feature = "ct")]
+    WithCtLogs {
+        /// The app's own list: in force whenever the bundle in force carries none.
+        app_logs: Option<Arc<LogList>>,
+        factory: Box<CtFactory>,
+    },
+}
 
 /// Holds the live policy. Each new policy gets a **new** `ClientConfig` (built by the factory,
 /// normally around [`PinnedConfig`](crate::PinnedConfig)) and so a new, empty session cache:
@@ -56,7 +85,7 @@ type Factory = dyn Fn(Arc<Policy>) -> Result<ClientConfig, Error> + Send + Sync;
 /// write lock is held only for a pointer swap, never during a handshake.
 pub struct PolicyStore {
     current: RwLock<Arc<Generation>>,
-    factory: Box<Factory>,
+    build: Build,
 }
 
 impl core::fmt::Debug for PolicyStore {
@@ -70,20 +99,84 @@ impl core::fmt::Debug for PolicyStore {
 impl PolicyStore {
     /// A store running on the embedded policy. `factory` builds the client configuration for a
     /// policy, e.g. `|p| PinnedConfig::builder(p, roots.clone()).clock(clock.clone()).build()`.
+    ///
+    /// A store made this way cannot hand a bundle's CT log list to its configurations: with
+    /// the `ct` feature, use [`PolicyStore::with_ct_logs`] for apps with `require_sct` rules.
     pub fn new(
         embedded: Arc<Policy>,
         factory: impl Fn(Arc<Policy>) -> Result<ClientConfig, Error> + Send + Sync + 'static,
     ) -> Result<Self, Error> {
-        let config = Arc::new(factory(embedded.clone())?);
+        Self::start(embedded, Build::Policy(Box::new(factory)))
+    }
+
+    /// A store running on the embedded policy whose configurations check SCTs against a CT
+    /// log list: the list carried by the bundle in force, or else `app_logs` (the list the
+    /// app embeds or loads itself; `None`: rules with `require_sct` refuse until a bundle
+    /// brings one). `factory` gets the policy and the list in force, e.g.
+    ///
+    /// ```ignore
+    /// PolicyStore::with_ct_logs(embedded, Some(app_logs), move |policy, logs| {
+    ///     let mut b = PinnedConfig::builder(policy, roots.clone());
+    ///     if let Some(logs) = logs { b = b.ct_logs(logs); }
+    ///     b.build()
+    /// })
+    /// ```
+    #[cfg(feature = "ct")]
+    pub fn with_ct_logs(
+        embedded: Arc<Policy>,
+        app_logs: Option<Arc<LogList>>,
+        factory: impl Fn(Arc<Policy>, Option<Arc<LogList>>) -> Result<ClientConfig, Error>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Result<Self, Error> {
+        Self::start(
+            embedded,
+            Build::WithCtLogs {
+                app_logs,
+                factory: Box::new(factory),
+            },
+        )
+    }
+
+    fn start(embedded: Arc<Policy>, build: Build) -> Result<Self, Error> {
+        let first = Self::generation(&build, 0, PolicySource::Embedded, embedded, None)?;
         Ok(Self {
-            current: RwLock::new(Arc::new(Generation {
-                number: 0,
-                source: PolicySource::Embedded,
-                policy: embedded,
-                config,
-            })),
-            factory: Box::new(factory),
+            current: RwLock::new(Arc::new(first)),
+            build,
         })
+    }
+
+    /// Builds a generation. `bundle_logs`: the CT log list the bundle carries, if any.
+    fn generation(
+        build: &Build,
+        number: u64,
+        source: PolicySource,
+        policy: Arc<Policy>,
+        #[cfg(feature = "ct")] bundle_logs: Option<Arc<LogList>>,
+        #[cfg(not(feature = "ct"))] _bundle_logs: Option<()>,
+    ) -> Result<Generation, Error> {
+        match build {
+            Build::Policy(factory) => Ok(Generation {
+                number,
+                source,
+                config: Arc::new(factory(policy.clone())?),
+                policy,
+                #[cfg(feature = "ct")]
+                ct_logs: None,
+            }),
+            #[cfg(feature = "ct")]
+            Build::WithCtLogs { app_logs, factory } => {
+                let ct_logs = bundle_logs.or_else(|| app_logs.clone());
+                Ok(Generation {
+                    number,
+                    source,
+                    config: Arc::new(factory(policy.clone(), ct_logs.clone())?),
+                    policy,
+                    ct_logs,
+                })
+            }
+        }
     }
 
     /// The generation in force now.
@@ -99,17 +192,70 @@ impl PolicyStore {
         self.current().config.clone()
     }
 
-    /// Puts `policy` in force for new connections; returns the new generation number. The
-    /// config is built before the lock is taken.
+    /// Puts `policy` in force for new connections, with the app's own CT log list (if the
+    /// store has one); returns the new generation number. The config is built before the
+    /// lock is taken.
     pub fn install(&self, policy: Arc<Policy>, source: PolicySource) -> Result<u64, Error> {
-        let config = Arc::new((self.factory)(policy.clone())?);
+        self.put(policy, source, None)
+    }
+
+    /// Puts a verified bundle in force for new connections: its policy, and the CT log list it
+    /// carries (or, when it carries none, the app's own list again). Refused, with nothing
+    /// changed, when the bundle carries a list that this store cannot hand to its
+    /// configurations ([`PolicyStore::new`]) while a rule of its policy requires SCTs:
+    /// checking them against the app's older list instead would not be what the signers
+    /// decided.
+    pub fn install_bundle(&self, bundle: &VerifiedBundle) -> Result<u64, Error> {
+        self.check_bundle(bundle)?;
+        let source = PolicySource::Bundle {
+            version: bundle.version(),
+        };
+        #[cfg(feature = "ct")]
+        let logs = bundle.ct_logs().cloned();
+        #[cfg(not(feature = "ct"))]
+        let logs = None;
+        self.put(bundle.policy().clone(), source, logs)
+    }
+
+    /// Whether [`Self::install_bundle`] would take this bundle (see there).
+    pub fn check_bundle(&self, bundle: &VerifiedBundle) -> Result<(), Error> {
+        #[cfg(feature = "ct")]
+        if let (Build::Policy(_), Some(logs)) = (&self.build, bundle.ct_logs()) {
+            let requires_sct = bundle
+                .policy()
+                .rules()
+                .iter()
+                .any(|r| r.require_sct().is_some());
+            if requires_sct {
+                return Err(Error::CtLogList {
+                    reason: format!(
+                        "pin bundle v{} carries a CT log list ({} logs) for its require_sct \
+                         rules, but this PolicyStore was made with PolicyStore::new, which \
+                         cannot hand the list to its configurations; make it with \
+                         PolicyStore::with_ct_logs",
+                        bundle.version(),
+                        logs.len()
+                    ),
+                });
+            }
+        }
+        let _ = bundle;
+        Ok(())
+    }
+
+    fn put(
+        &self,
+        policy: Arc<Policy>,
+        source: PolicySource,
+        #[cfg(feature = "ct")] bundle_logs: Option<Arc<LogList>>,
+        #[cfg(not(feature = "ct"))] bundle_logs: Option<()>,
+    ) -> Result<u64, Error> {
+        let generation = Self::generation(&self.build, 0, source, policy, bundle_logs)?;
         let mut slot = self.current.write().unwrap_or_else(PoisonError::into_inner);
         let number = slot.number.saturating_add(1);
         *slot = Arc::new(Generation {
             number,
-            source,
-            policy,
-            config,
+            ..generation
         });
         Ok(number)
     }

@@ -1,4 +1,5 @@
-//! `keypin bundle sign POLICY.toml --root root.json --key KEY... ...`.
+//! `keypin bundle sign POLICY.toml --root root.json --key KEY... ... [--ct-log-list FILE
+//! [--ct-log-list-sig FILE [--ct-log-list-key PEM]]]`.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -6,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, bail};
 use keypin::Policy;
 use keypin::bundle::{BundleSpec, Expectations, SigningKey};
+use keypin::ct::{LogList, LogListSigner};
 use rustls_pki_types::UnixTime;
 
 use super::{now_secs, parse_date, read_root, read_signing_keys, usage, write_file};
@@ -40,6 +42,17 @@ pub(super) struct SignArgs {
     /// Where to write the bundle.
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
+    /// A CT log list (Chrome's log_list.json v3) for the bundle to carry: apps check the SCTs
+    /// of rules with require_sct against it while the bundle is in force.
+    #[arg(long, value_name = "FILE")]
+    ct_log_list: Option<PathBuf>,
+    /// The list's detached signature (log_list.sig), carried with it; checked here with
+    /// Google's key, or with --ct-log-list-key.
+    #[arg(long, value_name = "FILE", requires = "ct_log_list")]
+    ct_log_list_sig: Option<PathBuf>,
+    /// The PEM public key the list's signature verifies with (default: Google's).
+    #[arg(long, value_name = "FILE", requires = "ct_log_list_sig")]
+    ct_log_list_key: Option<PathBuf>,
 }
 
 pub(super) fn run(args: SignArgs) -> Result<u8, Failure> {
@@ -55,6 +68,7 @@ pub(super) fn run(args: SignArgs) -> Result<u8, Failure> {
                 )
             },
         )?;
+        let ct_list = read_ct_log_list(&args)?;
         let signers = read_signing_keys(&args.keys)?;
         let distinct: BTreeSet<_> = signers
             .iter()
@@ -95,7 +109,10 @@ pub(super) fn run(args: SignArgs) -> Result<u8, Failure> {
             policy_toml,
         };
         let refs: Vec<&SigningKey> = signers.iter().collect();
-        let bytes = spec.sign(&refs)?;
+        let bytes = match &ct_list {
+            Some((json, sig, _)) => spec.sign_with_ct_log_list(&refs, json, sig.as_deref())?,
+            None => spec.sign(&refs)?,
+        };
         // Check the result as a client will (at the current time), before writing it.
         let verified = root
             .verify_bundle(
@@ -117,10 +134,69 @@ pub(super) fn run(args: SignArgs) -> Result<u8, Failure> {
             root.threshold(),
             args.out.display()
         );
+        if let Some((_, sig, logs)) = &ct_list {
+            say!(
+                "  carries the CT log list {} ({logs} logs{})",
+                args.ct_log_list
+                    .as_deref()
+                    .map_or_else(String::new, |p| p.display().to_string()),
+                if sig.is_some() {
+                    ", with its signature"
+                } else {
+                    ""
+                }
+            );
+        }
         Ok(())
     };
     work().map_err(usage)?;
     Ok(0)
+}
+
+/// `--ct-log-list` (and its signature): the bytes to carry and the number of logs. The file
+/// must be a v3 log list, and a signature must verify (with Google's key or
+/// `--ct-log-list-key`): clients that check it would refuse the bundle otherwise.
+#[allow(clippy::type_complexity)] // one private call site
+fn read_ct_log_list(args: &SignArgs) -> anyhow::Result<Option<(Vec<u8>, Option<Vec<u8>>, usize)>> {
+    let Some(path) = &args.ct_log_list else {
+        return Ok(None);
+    };
+    let read = |p: &std::path::Path| {
+        std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))
+    };
+    let json = read(path)?;
+    let logs = keypin::ct::parse_log_list_unverified(&json).with_context(|| {
+        format!(
+            "--ct-log-list {} is not a Chrome v3 CT log list; nothing signed",
+            path.display()
+        )
+    })?;
+    let sig = match &args.ct_log_list_sig {
+        None => None,
+        Some(sig_path) => {
+            let sig = read(sig_path)?;
+            let signer = match &args.ct_log_list_key {
+                None => LogListSigner::google()?,
+                Some(key) => {
+                    let pem = std::fs::read_to_string(key)
+                        .with_context(|| format!("cannot read {}", key.display()))?;
+                    LogListSigner::from_pem(&pem)
+                        .with_context(|| format!("--ct-log-list-key {}", key.display()))?
+                }
+            };
+            LogList::from_signed(&json, &sig, &signer, &path.display().to_string()).with_context(
+                || {
+                    format!(
+                        "--ct-log-list-sig {} is not a valid signature over {}; nothing signed",
+                        sig_path.display(),
+                        path.display()
+                    )
+                },
+            )?;
+            Some(sig)
+        }
+    };
+    Ok(Some((json, sig, logs)))
 }
 
 fn unix(secs: i64) -> UnixTime {

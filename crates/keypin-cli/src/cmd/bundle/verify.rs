@@ -72,6 +72,18 @@ pub(super) fn run(args: VerifyArgs) -> Result<u8, Failure> {
                 root.threshold(),
                 root.version()
             );
+            match v.ct_logs() {
+                Some(logs) => say!(
+                    "carries a CT log list: version {}, {} logs (used instead of the app's own list while this bundle is in force)",
+                    if logs.version().is_empty() {
+                        "(none)"
+                    } else {
+                        logs.version()
+                    },
+                    logs.len()
+                ),
+                None => say!("carries no CT log list (apps use their own)"),
+            }
             if args.app_id.is_none() {
                 say!("note: app id and environment not checked (pass --app-id and --env)");
             }
