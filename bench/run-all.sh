@@ -37,6 +37,8 @@ for b in verifier handshake lookup bundle; do
 done
 log "cargo bench --bench updater"
 cargo bench -q --profile release -p keypin --features updater --bench updater -- "${crit[@]}" > "$out/bench-updater.txt" 2>&1
+log "cargo bench --bench reports"
+cargo bench -q --profile release -p keypin --features reports --bench reports -- "${crit[@]}" > "$out/bench-reports.txt" 2>&1
 
 log "policy load memory (100,000 rules)"
 for m in text toml keypin; do

@@ -103,10 +103,13 @@ row("5. verify a signed 1,000-rule bundle", fmt_time(k), fmt_time(b) + " (parse 
     None if not (k and b) else k / b, "< 5 ms", None if k is None else k < 5e6)
 pair("5. updater no-change check (304)", "updater_no_change/keypin_check_now_304",
      "updater_no_change/bare_http_304_round_trip", "—", lambda r, k: None)
-# A slot for the report sender (another branch): its bench lands in benches/updater.rs's
-# neighbour and its row here.
-row("5. report sending on the handshake path", "slot: sender not merged yet", "—", "—",
-    "none measurable", None)
+pair("5. report sender attached, pin matches (verification)", "report_sending/verify_ok/with_sender",
+     "report_sending/verify_ok/no_sender", "none measurable (≤ 1.05)", lambda r, k: r <= 1.05)
+pair("5. report sender attached, pin mismatch (verification + report)",
+     "report_sending/verify_refused/with_sender", "report_sending/verify_refused/no_sender",
+     "—", lambda r, k: None)
+pair("5. one new report built and queued (pin_event)", "report_sending/pin_event_distinct",
+     "report_sending/verify_ok/no_sender", "—", lambda r, k: None)
 
 c = text("collector.txt")
 sustained = re.search(r"== sustained: (\d+) reports/s.*\n(\{.*\})", c)

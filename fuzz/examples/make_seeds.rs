@@ -1,9 +1,12 @@
 //! Writes the seed corpora under `fuzz/seeds/<target>/` from the same material the test
 //! suites use: keypin-pki chains and keys, the exporters' output for a test policy, the
-//! collector tests' reports, and the fixed signed bundle.
+//! collector tests' reports, the fixed signed bundle, the SCT lists of the real CT test leaves,
+//! and keypin-pki's OCSP responses.
 //!
-//! Run from `fuzz/`: `cargo run --example make_seeds` (no sanitizer flags needed). Output is
-//! deterministic except for generated certificates and keys (fresh on every run).
+//! Run from `fuzz/`: `cargo run --example make_seeds [TARGET...]` (no sanitizer flags needed;
+//! with target names, only those targets' seeds are rewritten). Files named `regression-*` (kept
+//! crashing inputs) are never removed. Output is deterministic except for generated
+//! certificates and keys (fresh on every run).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a generator run by hand
 
@@ -16,20 +19,48 @@ use keypin::{Pin, PinFormat, Policy};
 use keypin_formats::{ExportFormat, export_with};
 use keypin_fuzz::import::{as_document, export_options};
 use keypin_fuzz::{fixture, pem};
-use keypin_pki::{CertSpec, Chain, KeyAlg, issue, self_signed};
+use keypin_pki::{
+    CertSpec, Chain, KeyAlg, OcspHash, OcspResponseSpec, OcspStatus, issue, ocsp_error_response,
+    self_signed,
+};
+use rustls_pki_types::CertificateDer;
 
 const A: &str = "+89GigSuV1Gxkawpccc7tcRwBWhui2H/sW8CBhdNHSo=";
 const B: &str = "qwZ2c1CAhsCMleNcrkNPt4VqkS1h7e/slG0n4ue2wp4=";
 const C: &str = "TwaMQAMjwj7UXYmIsEY2IMY07jyxBm+WhqBkTkKt57Y=";
 
+/// The targets named on the command line (none: every target).
+fn selected(target: &str) -> bool {
+    let wanted: Vec<String> = std::env::args().skip(1).collect();
+    wanted.is_empty() || wanted.iter().any(|t| t == target)
+}
+
 fn write(target: &str, name: &str, bytes: impl AsRef<[u8]>) {
+    if !selected(target) {
+        return;
+    }
     let dir = Path::new("seeds").join(target);
     fs::create_dir_all(&dir).unwrap();
     fs::write(dir.join(name), bytes).unwrap();
 }
 
 fn main() {
-    let _ = fs::remove_dir_all("seeds");
+    // Old seeds of the selected targets go, except the crashing inputs kept as regressions.
+    for entry in fs::read_dir("seeds").into_iter().flatten().flatten() {
+        let target = entry.file_name().to_string_lossy().into_owned();
+        if !selected(&target) {
+            continue;
+        }
+        for file in fs::read_dir(entry.path()).into_iter().flatten().flatten() {
+            if !file
+                .file_name()
+                .to_string_lossy()
+                .starts_with("regression-")
+            {
+                fs::remove_file(file.path()).unwrap();
+            }
+        }
+    }
 
     // pin_parse: every spelling, refused ones too.
     let pin = Pin::parse(A).unwrap();
@@ -238,5 +269,158 @@ fn main() {
         "array.json",
         format!("[{hpkp}, {keypin}]"),
     );
+    sct_seeds();
+    ocsp_seeds();
     println!("seeds written under fuzz/seeds/");
+}
+
+/// The DER of the first certificate in a PEM file of the CT test data.
+fn ct_cert(file: &str) -> Vec<u8> {
+    let text = fs::read_to_string(Path::new("../crates/keypin/tests/data/ct").join(file)).unwrap();
+    let b64: String = text
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    STANDARD.decode(b64).unwrap()
+}
+
+/// sct_list: the TLS-encoded SCT list of each real leaf (what the X.509 extension wraps), and
+/// two whole leaves (the target also runs the precertificate rebuild on its input).
+fn sct_seeds() {
+    for host in [
+        "google.com-2026",
+        "apple.com-2026",
+        "github.com-2018",
+        "stackoverflow.com-2026",
+    ] {
+        let leaf = ct_cert(&format!("{host}.leaf.pem"));
+        let list = keypin::ct::precert_parts(&leaf)
+            .unwrap()
+            .sct_list
+            .expect("the test leaves carry SCTs");
+        assert!(keypin::ct::parse_sct_list(&list).is_ok(), "{host}");
+        write("sct_list", &format!("{host}.scts"), &list);
+        if host.ends_with("2018") || host.starts_with("stackoverflow") {
+            write("sct_list", &format!("{host}.leaf.der"), &leaf);
+        }
+    }
+}
+
+/// ocsp_response: keypin-pki's responses for a generated chain (every status, both CertID
+/// hashes, no nextUpdate, a delegated responder, a bad signature, the error statuses), and one
+/// whose CertID names the target's fixed leaf and issuer (google.com / WR2), so that inputs reach
+/// the checks after the CertID match; signed by another key, it must still be refused.
+fn ocsp_seeds() {
+    let chain = Chain::generate("Seed OCSP", &["ocsp.example.com"], KeyAlg::EcdsaP256).unwrap();
+    let (leaf, issuer) = (&chain.leaf, &chain.intermediate);
+    let responder = issue(CertSpec::ocsp_responder("Seed Responder"), issuer).unwrap();
+    let at = time::OffsetDateTime::from_unix_timestamp(1_767_225_600).unwrap();
+    let spec = || {
+        OcspResponseSpec::new(leaf, issuer)
+            .this_update(at - time::Duration::hours(1))
+            .next_update(Some(at + time::Duration::days(4)))
+    };
+    let responses = [
+        ("good", spec().build()),
+        (
+            "revoked",
+            spec()
+                .status(OcspStatus::Revoked {
+                    at: at - time::Duration::days(1),
+                    reason: Some(1),
+                })
+                .build(),
+        ),
+        ("unknown", spec().status(OcspStatus::Unknown).build()),
+        ("sha256-certid", spec().hash(OcspHash::Sha256).build()),
+        ("no-next-update", spec().next_update(None).build()),
+        (
+            "delegated",
+            spec()
+                .signed_by(&responder)
+                .responder_id(&responder)
+                .build(),
+        ),
+        ("no-signer-cert", spec().include_signer_cert(false).build()),
+        ("bad-signature", spec().corrupt_signature().build()),
+    ];
+    for (name, der) in responses {
+        let der = der.unwrap();
+        assert!(keypin::ocsp::parse_response(&der).is_ok(), "{name}");
+        write("ocsp_response", name, &der);
+    }
+    for status in [1u8, 3, 6] {
+        write(
+            "ocsp_response",
+            &format!("error-status-{status}"),
+            ocsp_error_response(status).unwrap(),
+        );
+    }
+    // The fixed leaf's CertID: its serial, and the SHA-1 of WR2's name and key in place of the
+    // generated issuer's (same lengths, so the DER stays well-formed).
+    let google_der = ct_cert("google.com-2026.leaf.pem");
+    let wr2_der = ct_cert("google.com-2026.issuer.pem");
+    let (_, google) = x509_parser::parse_x509_certificate(&google_der).unwrap();
+    let (_, wr2) = x509_parser::parse_x509_certificate(&wr2_der).unwrap();
+    let sha1 = |b: &[u8]| {
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, b)
+            .as_ref()
+            .to_vec()
+    };
+    // WR2's key is RSA: so is this response's signer, so that the signature check really runs.
+    let rsa = Chain::generate("Seed OCSP RSA", &["ocsp.example.com"], KeyAlg::Rsa2048).unwrap();
+    let (_, ours) = x509_parser::parse_x509_certificate(rsa.intermediate.cert.as_ref()).unwrap();
+    let der = OcspResponseSpec::new(&rsa.leaf, &rsa.intermediate)
+        .this_update(at - time::Duration::hours(1))
+        .next_update(Some(at + time::Duration::days(4)))
+        .serial(google.raw_serial())
+        .build()
+        .unwrap();
+    let der = replace(
+        &der,
+        &sha1(ours.subject().as_raw()),
+        &sha1(wr2.subject().as_raw()),
+    );
+    let der = replace(
+        &der,
+        &sha1(&ours.public_key().subject_public_key.data),
+        &sha1(&wr2.public_key().subject_public_key.data),
+    );
+    // It gets past the CertID match (the responder's key hash, also our issuer's, now names
+    // WR2 too) and fails at the responder or signature check.
+    let issuer = keypin::ocsp::Issuer::from_cert(&CertificateDer::from(wr2_der.clone())).unwrap();
+    let algs = rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms;
+    let checked = keypin::ocsp::check_staple(
+        &der,
+        &CertificateDer::from(google_der.clone()),
+        &issuer,
+        rustls_pki_types::UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_767_225_600)),
+        &algs,
+    );
+    assert!(
+        matches!(
+            checked,
+            Err(keypin::ocsp::OcspError::BadSignature { .. }
+                | keypin::ocsp::OcspError::ResponderNotAuthorised { .. })
+        ),
+        "{checked:?}"
+    );
+    write("ocsp_response", "google-certid-wrong-key", &der);
+}
+
+/// `bytes` with every occurrence (at least one) of `from` replaced by `to` (same length).
+fn replace(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    assert_eq!(from.len(), to.len());
+    let mut out = bytes.to_vec();
+    let mut found = 0;
+    let mut at = 0;
+    while let Some(i) = out[at..].windows(from.len()).position(|w| w == from) {
+        out[at + i..at + i + from.len()].copy_from_slice(to);
+        at += i + from.len();
+        found += 1;
+    }
+    assert!(found > 0, "the hash is in the response");
+    out
 }

@@ -13,9 +13,7 @@ use std::sync::OnceLock;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use keypin::bundle::{BUNDLE_CONTEXT, BundleSpec, Root, RootSpec, SigningKey};
-use keypin::{
-    Date, HostPattern, Mode, OnExpiry, Policy, ReportDelivery, RuleSpec, SctRequirement,
-};
+use keypin::{Date, HostPattern, Mode, OnExpiry, Policy, ReportDelivery, RuleSpec, SctRequirement};
 use rustls_pki_types::UnixTime;
 
 /// The fuzzers' Ed25519 signing key (PKCS#8, made with `openssl genpkey -algorithm ed25519`).

@@ -262,4 +262,9 @@ pub struct CollectorServeArgs {
     /// Delete reports older than this many days (checked hourly).
     #[arg(long, default_value_t = 90)]
     pub retention_days: u32,
+    /// Largest size of the database file, in MiB. Past it ingest answers 507 (the report
+    /// store is full) while the query API and dashboard keep working; space freed by retention
+    /// is reused. Default: no limit beyond the disk.
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=1 << 30))]
+    pub max_db_size: Option<u64>,
 }

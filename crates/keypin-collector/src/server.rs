@@ -17,7 +17,7 @@ use serde::Deserialize;
 use crate::accept::{Limits, serve_app};
 use crate::dashboard;
 use crate::report::{network_of, parse_body};
-use crate::store::{Query, Store};
+use crate::store::{Query, Store, StoreError};
 
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 2 * 1024 * 1024;
@@ -211,6 +211,11 @@ async fn ingest(
             axum::Json(serde_json::json!({ "stored": n })),
         )
             .into_response(),
+        // Not stored, and not a transient outage a quick retry fixes: 507 says so (a sender
+        // keeps the report queued and retries with its backoff).
+        Ok(Err(e @ StoreError::Full { .. })) => {
+            json_error(StatusCode::INSUFFICIENT_STORAGE, e.to_string())
+        }
         Ok(Err(e)) => json_error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
         Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }

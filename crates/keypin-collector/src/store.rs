@@ -29,6 +29,16 @@ pub enum StoreError {
     /// The writer thread is gone (shutting down).
     #[error("the database writer has stopped")]
     WriterGone,
+    /// The database reached its size limit (`max_page_count`) or the disk is full (SQLite
+    /// reports both as `SQLITE_FULL`). Nothing of the refused write was stored; writes work
+    /// again once space is freed (retention, a larger limit, disk space).
+    #[error("the report store is full ({path}: {message})")]
+    Full {
+        /// The file.
+        path: PathBuf,
+        /// SQLite's message.
+        message: String,
+    },
     /// A schema from a newer keypin.
     #[error("database {path} has schema version {found}; this keypin knows up to {known}")]
     TooNew {
@@ -127,7 +137,30 @@ pub trait Store: Send + Sync {
 
 const SCHEMA_VERSION: i64 = 1;
 
-type Job = (i64, Vec<NewReport>, mpsc::SyncSender<Result<(), String>>);
+/// Why a group commit failed, as the writer thread hands it to every request in the group.
+#[derive(Debug, Clone)]
+enum WriteFailure {
+    /// `SQLITE_FULL`: the size limit or the disk.
+    Full(String),
+    /// Anything else (e.g. the database locked past the busy timeout).
+    Other(String),
+}
+
+impl From<rusqlite::Error> for WriteFailure {
+    fn from(e: rusqlite::Error) -> Self {
+        if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+            Self::Full(e.to_string())
+        } else {
+            Self::Other(e.to_string())
+        }
+    }
+}
+
+type Job = (
+    i64,
+    Vec<NewReport>,
+    mpsc::SyncSender<Result<(), WriteFailure>>,
+);
 
 /// SQLite storage, one file.
 pub struct SqliteStore {
@@ -148,6 +181,14 @@ impl std::fmt::Debug for SqliteStore {
 impl SqliteStore {
     /// Opens (creating and migrating on first start) the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with_max_size(path, None)
+    }
+
+    /// [`open`](Self::open) with a size limit: the database file never grows past `max_bytes`
+    /// (rounded down to whole pages; SQLite's `max_page_count`, at least what the file already
+    /// holds). Ingest past it is refused with [`StoreError::Full`] while reads go on; space
+    /// freed by retention is reused. `None`: no limit beyond the disk.
+    pub fn open_with_max_size(path: &Path, max_bytes: Option<u64>) -> Result<Self, StoreError> {
         let err = |source| StoreError::Sqlite {
             path: path.to_path_buf(),
             source,
@@ -157,6 +198,15 @@ impl SqliteStore {
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;",
         )
         .map_err(err)?;
+        if let Some(max) = max_bytes {
+            let page_size: u64 = conn
+                .query_row("PRAGMA page_size", [], |r| r.get(0))
+                .map_err(err)?;
+            let pages = (max / page_size.max(1)).max(1);
+            // Per connection: the writer is the only one that grows the file.
+            conn.execute_batch(&format!("PRAGMA max_page_count = {pages};"))
+                .map_err(err)?;
+        }
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(err)?;
@@ -246,7 +296,7 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let result = write_jobs(&mut conn, &jobs).map_err(|e| e.to_string());
+        let result = write_jobs(&mut conn, &jobs).map_err(WriteFailure::from);
         for (_, _, reply) in jobs {
             let _ = reply.send(result.clone());
         }
@@ -297,7 +347,13 @@ impl Store for SqliteStore {
             .map_err(|_| StoreError::WriterGone)?;
         match reply_rx.recv() {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(msg)) => Err(self.sqlite(rusqlite::Error::InvalidParameterName(msg))),
+            Ok(Err(WriteFailure::Full(message))) => Err(StoreError::Full {
+                path: self.path.clone(),
+                message,
+            }),
+            Ok(Err(WriteFailure::Other(msg))) => {
+                Err(self.sqlite(rusqlite::Error::InvalidParameterName(msg)))
+            }
             Err(_) => Err(StoreError::WriterGone),
         }
     }

@@ -20,19 +20,33 @@ const TOKEN: &str = "test-token-0123456789";
 struct Running {
     addr: SocketAddr,
     db: PathBuf,
-    _dir: tempfile::TempDir,
+    store: Arc<SqliteStore>,
+    dir: Option<tempfile::TempDir>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-impl Drop for Running {
-    fn drop(&mut self) {
+impl Running {
+    /// Stops the service (in-flight requests finish, the writer commits) and hands back the
+    /// directory holding the database, for a restart on the same file.
+    fn stop(mut self) -> tempfile::TempDir {
+        self.shut_down();
+        self.dir.take().unwrap()
+    }
+
+    fn shut_down(&mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.shut_down();
     }
 }
 
@@ -45,9 +59,19 @@ fn limits(max_connections: usize) -> Limits {
 }
 
 fn start(rate_limit: u32, limits: Limits) -> Running {
-    let dir = tempfile::TempDir::new().unwrap();
+    start_in(tempfile::TempDir::new().unwrap(), rate_limit, limits, None)
+}
+
+/// A service on `dir/reports.db` (created or reopened), the file capped at `max_db` bytes.
+fn start_in(
+    dir: tempfile::TempDir,
+    rate_limit: u32,
+    limits: Limits,
+    max_db: Option<u64>,
+) -> Running {
     let db = dir.path().join("reports.db");
-    let store = Arc::new(SqliteStore::open(&db).unwrap());
+    let store = Arc::new(SqliteStore::open_with_max_size(&db, max_db).unwrap());
+    let kept = store.clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
@@ -76,7 +100,8 @@ fn start(rate_limit: u32, limits: Limits) -> Running {
     Running {
         addr: addr_rx.recv().unwrap(),
         db,
-        _dir: dir,
+        store: kept,
+        dir: Some(dir),
         stop: Some(stop),
         thread: Some(thread),
     }
@@ -123,13 +148,54 @@ fn read_response(r: &mut BufReader<TcpStream>) -> Option<(u16, String, String)> 
 
 /// One report on a fresh connection; returns the status and how long it took.
 fn send_one(addr: SocketAddr, marker: &str) -> (u16, Duration) {
+    send_body(addr, &report(marker))
+}
+
+/// One request body on a fresh connection; returns the status and how long it took.
+fn send_body(addr: SocketAddr, body: &str) -> (u16, Duration) {
     let start = Instant::now();
     let s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    (&s).write_all(post(&report(marker), true).as_bytes())
-        .unwrap();
+    (&s).write_all(post(body, true).as_bytes()).unwrap();
     let (status, _, _) = read_response(&mut BufReader::new(s)).expect("a response");
     (status, start.elapsed())
+}
+
+/// A keep-alive client posting reports `w<w>-<i>.test` (each body made by `body`) until
+/// `stop(refused so far, time elapsed)`. Every answer must be a 202 or a `refusal`, whose
+/// headers and body `check` looks at. Returns the acknowledged markers and the refusals.
+fn keep_posting(
+    addr: SocketAddr,
+    w: usize,
+    body: impl Fn(&str) -> String,
+    refusal: u16,
+    check: impl Fn(&str, &str),
+    stop: impl Fn(usize, Duration) -> bool,
+) -> (Vec<String>, usize) {
+    let s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut w_ = s;
+    let (mut acked, mut refused) = (Vec::new(), 0);
+    let start = Instant::now();
+    for i in 0.. {
+        if stop(refused, start.elapsed()) {
+            break;
+        }
+        let marker = format!("w{w}-{i}.test");
+        w_.write_all(post(&body(&marker), false).as_bytes())
+            .unwrap();
+        let (status, headers, text) = read_response(&mut r).expect("a response");
+        match status {
+            202 => acked.push(marker),
+            s if s == refusal => {
+                check(&headers, &text);
+                refused += 1;
+            }
+            other => panic!("unexpected status {other}: {text}"),
+        }
+    }
+    (acked, refused)
 }
 
 /// The hosts stored, read with a connection of our own.
@@ -278,29 +344,16 @@ fn overload_beyond_the_rate_limit_loses_no_acknowledged_report_and_recovers() {
     let workers: Vec<_> = (0..8)
         .map(|w| {
             std::thread::spawn(move || {
-                let s = TcpStream::connect(addr).unwrap();
-                s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-                let mut r = BufReader::new(s.try_clone().unwrap());
-                let mut w_ = s;
-                let (mut acked, mut limited) = (Vec::new(), 0);
-                let start = Instant::now();
-                let mut i = 0;
-                while start.elapsed() < Duration::from_millis(1500) {
-                    let marker = format!("w{w}-{i}.test");
-                    i += 1;
-                    w_.write_all(post(&report(&marker), false).as_bytes())
-                        .unwrap();
-                    let (status, headers, _) = read_response(&mut r).expect("a response");
-                    match status {
-                        202 => acked.push(marker),
-                        429 => {
-                            assert!(headers.contains("retry-after: 1"), "{headers}");
-                            limited += 1;
-                        }
-                        other => panic!("unexpected status {other}"),
-                    }
-                }
-                (acked, limited)
+                keep_posting(
+                    addr,
+                    w,
+                    report,
+                    429,
+                    |headers, _| {
+                        assert!(headers.contains("retry-after: 1"), "{headers}");
+                    },
+                    |_, elapsed| elapsed >= Duration::from_millis(1500),
+                )
             })
         })
         .collect();
@@ -375,4 +428,109 @@ fn a_write_locked_database_delays_or_refuses_but_never_acks_and_loses() {
     }
     assert!(hosts.contains("after.test"));
     assert!(!hosts.iter().any(|h| h.starts_with("long-")), "{hosts:?}");
+}
+
+/// An authorised GET; returns the status and body.
+fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    (&s).write_all(
+        format!(
+            "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nCookie: keypin_token={TOKEN}\r\nConnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let (status, _, body) = read_response(&mut BufReader::new(s)).expect("a response");
+    (status, body)
+}
+
+#[test]
+fn a_full_database_refuses_with_507_keeps_serving_reads_and_loses_nothing_acknowledged() {
+    // 160 KiB: the schema plus a few hundred of these reports.
+    const MAX_DB: u64 = 160 * 1024;
+    let srv = start_in(
+        tempfile::TempDir::new().unwrap(),
+        10_000,
+        limits(256),
+        Some(MAX_DB),
+    );
+    let addr = srv.addr;
+    let before = rss_kib();
+    // A report with 600 bytes of padding in its raw body (stored as sent).
+    let padded = |marker: &str| {
+        format!(
+            "{{\"hostname\":\"{marker}\",\"noted-hostname\":\"{marker}\",\"pad\":\"{}\"}}",
+            "x".repeat(600)
+        )
+    };
+    // Four keep-alive clients fill it; each stops after 20 refusals. Every answer is a 202 or
+    // a 507 saying the store is full, nothing else.
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            std::thread::spawn(move || {
+                keep_posting(
+                    addr,
+                    w,
+                    padded,
+                    507,
+                    |_, text| {
+                        assert!(text.contains("the report store is full"), "{text}");
+                    },
+                    |full, elapsed| {
+                        assert!(elapsed < Duration::from_secs(60), "never filled up");
+                        full >= 20
+                    },
+                )
+                .0
+            })
+        })
+        .collect();
+    let mut acked = BTreeSet::new();
+    for w in workers {
+        acked.extend(w.join().unwrap());
+    }
+    let grown = rss_kib().saturating_sub(before);
+    assert!(acked.len() > 50, "only {} stored before full", acked.len());
+    let size = std::fs::metadata(&srv.db).unwrap().len();
+    assert!(size <= MAX_DB, "the database grew to {size} bytes");
+
+    // Reads keep working while full: the query API, the summary and the dashboard.
+    let (status, body) = get(addr, "/v1/reports?limit=1000");
+    assert_eq!(status, 200, "{body}");
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+    assert_eq!(listed.len(), acked.len());
+    let (status, body) = get(addr, "/v1/summary");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("w0-0.test"), "{body}");
+    let (status, body) = get(addr, "/");
+    assert_eq!(status, 200);
+    assert!(body.contains("w0-0.test"));
+
+    // Exactly the acknowledged reports are stored: none lost, none stored un-acknowledged.
+    assert_eq!(stored(&srv.db), acked);
+    assert!(grown < 64 * 1024, "RSS grew by {grown} KiB while full");
+
+    // Still full: refused. Then retention frees space, and ingest works again.
+    assert_eq!(send_body(addr, &padded("still-full.test")).0, 507);
+    let deleted = srv.store.delete_before(i64::MAX).unwrap();
+    assert_eq!(deleted, acked.len());
+    assert_eq!(send_one(addr, "after-retention.test").0, 202);
+    assert_eq!(
+        stored(&srv.db),
+        BTreeSet::from(["after-retention.test".to_string()])
+    );
+
+    // Full again, then a restart with a larger limit: ingest works again.
+    let mut refill = 0;
+    while send_one(addr, &format!("refill-{refill}.test")).0 == 202 {
+        refill += 1;
+        assert!(refill < 5000, "never filled up again");
+    }
+    let dir = srv.stop();
+    let srv = start_in(dir, 10_000, limits(256), Some(4 * MAX_DB));
+    assert_eq!(send_one(srv.addr, "after-restart.test").0, 202);
+    let hosts = stored(&srv.db);
+    assert_eq!(hosts.len(), refill + 2, "refilled {refill}");
+    assert!(hosts.contains("after-restart.test"));
 }

@@ -5,9 +5,8 @@
 //!
 //! `cargo bench -p keypin --features updater --bench updater`
 //!
-//! Report-sending overhead on the handshake path is the other half of item 5; the report sender
-//! is not merged yet, and its bench belongs here when it is (a `report_sending` group: handshake
-//! with a sender attached vs without, same server).
+//! Report-sending overhead on the handshake path, the other half of item 5, is
+//! `benches/reports.rs` (group `report_sending`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 

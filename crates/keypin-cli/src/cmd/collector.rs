@@ -21,7 +21,9 @@ pub(crate) fn run(args: CollectorArgs) -> Result<u8, Failure> {
             token.len()
         )));
     }
-    let store = Arc::new(SqliteStore::open(&a.db).map_err(|e| anyhow!(e))?);
+    let max_bytes = a.max_db_size.map(|mib| mib << 20);
+    let store =
+        Arc::new(SqliteStore::open_with_max_size(&a.db, max_bytes).map_err(|e| anyhow!(e))?);
     let settings = Settings {
         token,
         rate_limit: a.rate_limit,
