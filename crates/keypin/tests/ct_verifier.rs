@@ -466,12 +466,38 @@ fn require_sct_travels_in_bundle_rules() {
 }
 
 /// SCTs in a stapled OCSP response (RFC 6962 §3.3, x509 entries), judged in real handshakes.
-#[cfg(feature = "ocsp")]
 mod stapled {
     use super::*;
-    use keypin_pki::{OcspResponseSpec, x509_entry_sct};
+    use keypin_pki::OcspResponseSpec;
+
+    /// Without the `ocsp` feature a staple cannot be validated: its SCTs never count.
+    #[cfg(not(feature = "ocsp"))]
+    #[test]
+    fn without_ocsp_stapled_scts_never_count() {
+        let s = setup();
+        let [a, b, _] = &s.logs;
+        let bare = leaf(&s, &[]);
+        let policy = policy("2", &s.chain.intermediate);
+        let mut roots = Roots::empty();
+        roots.add_cert(s.chain.root.cert.clone()).unwrap();
+        let config = Arc::new(
+            PinnedConfig::builder(policy, roots)
+                .ct_logs(s.list.clone())
+                .build()
+                .unwrap(),
+        );
+        let f = ct_refusal(connect(
+            &config,
+            &s,
+            &bare,
+            staple(&s, &bare, &[(a, false), (b, false)]),
+        ));
+        assert!(f.reason.contains("found 0"), "{f}");
+        assert!(f.staple_note.unwrap_or_default().contains("feature `ocsp`"));
+    }
 
     /// `require_sct` with an `ocsp` mode.
+    #[cfg(feature = "ocsp")]
     fn config(s: &Setup, require: &str, mode: &str) -> Arc<rustls::ClientConfig> {
         let mut roots = Roots::empty();
         roots.add_cert(s.chain.root.cert.clone()).unwrap();
@@ -530,6 +556,7 @@ mod stapled {
             .unwrap()
     }
 
+    #[cfg(feature = "ocsp")]
     #[test]
     fn scts_in_a_validated_staple_count() {
         let s = setup();
@@ -598,6 +625,7 @@ mod stapled {
         }
     }
 
+    #[cfg(feature = "ocsp")]
     #[test]
     fn scts_of_a_staple_that_fails_validation_never_count() {
         let s = setup();
@@ -640,6 +668,7 @@ mod stapled {
         }
     }
 
+    #[cfg(feature = "ocsp")]
     #[test]
     fn entry_types_are_not_confusable_and_malformed_lists_refuse() {
         let s = setup();
@@ -673,7 +702,7 @@ mod stapled {
         // An x509-entry SCT over a *different* certificate does not count either.
         let bare = leaf(&s, &[]);
         let spec = sct_specs(&[(a, false)]);
-        let wrong = x509_entry_sct(&spec[0], embedded.cert.as_ref()).unwrap();
+        let wrong = keypin_pki::x509_entry_sct(&spec[0], embedded.cert.as_ref()).unwrap();
         let staple = OcspResponseSpec::new(&bare, &s.chain.intermediate)
             .sct_list_bytes(keypin_pki::sct_list(&[wrong]).unwrap())
             .build()
