@@ -510,9 +510,10 @@ impl PinningVerifier {
             None => (StapledScts::None, Ok(())),
             Some(Ok(Ok(valid))) => (StapledScts::Validated(valid.sct_extensions), Ok(())),
             Some(Ok(Err(e))) => (StapledScts::NotValidated(e.to_string()), Ok(())),
+            // The refusal's event is emitted only if it is the error returned (below).
             Some(Err(failure)) => (
                 StapledScts::NotValidated(failure.error.to_string()),
-                Err(ocsp_refused(failure)),
+                Err(VerifyError::Ocsp(failure)),
             ),
         };
         #[cfg(not(feature = "ocsp"))]
@@ -574,6 +575,12 @@ impl PinningVerifier {
                 &stapled,
                 now,
             )?;
+            #[cfg(feature = "ocsp")]
+            if let Err(VerifyError::Ocsp(failure)) = &ocsp_result {
+                self.emit(PinEvent::OcspRefused {
+                    failure: failure.clone(),
+                });
+            }
             ocsp_result
         };
         let rejected = rejected.into_inner();
