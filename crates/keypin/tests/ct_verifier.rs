@@ -666,6 +666,17 @@ mod stapled {
             let f = VerifyError::ct_failure_of(&e).unwrap();
             assert!(f.reason.contains("found 0"), "row {i}: {f}");
         }
+        // Enough embedded SCTs: a forged staple is ignored by a rule that ignores OCSP, and
+        // refuses a rule that checks it, for OCSP's reason.
+        let logged = leaf(&s, &[(a, false), (b, false)]);
+        let forged = OcspResponseSpec::new(&logged, &s.chain.intermediate)
+            .scts(&specs)
+            .corrupt_signature()
+            .build()
+            .unwrap();
+        connect(&ignoring, &s, &logged, forged.clone()).unwrap();
+        let e = connect(&checking, &s, &logged, forged).unwrap_err();
+        assert!(keypin::ocsp::OcspFailure::of(&e).is_some(), "{e}");
     }
 
     #[cfg(feature = "ocsp")]
