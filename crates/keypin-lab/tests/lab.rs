@@ -270,6 +270,9 @@ fn keypin_passes_and_mistakes_are_caught() {
         "CT2-unknown-log",
         "CT3-bad-signature",
         "CT4-valid",
+        "CT5-ocsp-sct",
+        "CT6-ocsp-sct-bad-signature",
+        "CT7-ocsp-sct-forged-staple",
         "OCSP-good",
         "OCSP-revoked",
         "OCSP-stale",
@@ -303,10 +306,17 @@ fn keypin_passes_and_mistakes_are_caught() {
     assert_eq!(outcome(&report, "P0"), Outcome::Pass);
     assert_eq!(outcome(&report, "A18"), Outcome::Skip);
     // It checks no Certificate Transparency: every CT attack gets through.
-    for id in ["CT1-no-sct", "CT2-unknown-log", "CT3-bad-signature"] {
+    for id in [
+        "CT1-no-sct",
+        "CT2-unknown-log",
+        "CT3-bad-signature",
+        "CT6-ocsp-sct-bad-signature",
+        "CT7-ocsp-sct-forged-staple",
+    ] {
         assert_eq!(outcome(&report, id), Outcome::Fail, "{id}");
     }
     assert_eq!(outcome(&report, "CT4-valid"), Outcome::Pass);
+    assert_eq!(outcome(&report, "CT5-ocsp-sct"), Outcome::Pass);
     // It cannot do mTLS: the positive control M1 catches that; the server refuses M2 anyway.
     assert_eq!(outcome(&report, "M1"), Outcome::Fail);
     assert_eq!(outcome(&report, "M2"), Outcome::Pass);
@@ -339,7 +349,7 @@ fn keypin_passes_and_mistakes_are_caught() {
 
     // Refusing everything fails the positive controls.
     let report = lab.run(&RefuseAll, &opts).unwrap();
-    for id in ["P0", "P1", "P2", "CT4-valid"] {
+    for id in ["P0", "P1", "P2", "CT4-valid", "CT5-ocsp-sct"] {
         assert_eq!(outcome(&report, id), Outcome::Fail, "{id}");
     }
     assert!(!report.all_as_expected());

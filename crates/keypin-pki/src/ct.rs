@@ -158,39 +158,16 @@ pub fn issue_with_scts(
 
     // The precertificate TBS is the TBS as issued, without SCTs.
     let issuer_key_hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &issuer.spki_der());
-    let mut list_body = Vec::new();
-    for s in scts {
-        let ext: &[u8] = &[];
-        let mut signed = vec![0u8, 0u8];
-        signed.extend_from_slice(&s.timestamp_ms.to_be_bytes());
-        signed.extend_from_slice(&1u16.to_be_bytes());
-        signed.extend_from_slice(issuer_key_hash.as_ref());
-        let n = u32::try_from(tbs.raw.len()).map_err(|_| der_err("TBS too long"))?;
-        signed.extend_from_slice(&n.to_be_bytes()[1..]);
-        signed.extend_from_slice(tbs.raw);
-        signed.extend_from_slice(&0u16.to_be_bytes());
-        let mut signature = s.log.sign(&signed)?;
-        if s.corrupt_signature
-            && let Some(b) = signature.last_mut()
-        {
-            *b ^= 0x01;
-        }
-        let mut sct = vec![0u8];
-        sct.extend_from_slice(&s.log.log_id());
-        sct.extend_from_slice(&s.timestamp_ms.to_be_bytes());
-        sct.extend_from_slice(&0u16.to_be_bytes());
-        sct.extend_from_slice(ext);
-        sct.extend_from_slice(&[4, 3]); // sha256, ecdsa
-        let sig_len = u16::try_from(signature.len()).map_err(|_| der_err("signature too long"))?;
-        sct.extend_from_slice(&sig_len.to_be_bytes());
-        sct.extend_from_slice(&signature);
-        let sct_len = u16::try_from(sct.len()).map_err(|_| der_err("SCT too long"))?;
-        list_body.extend_from_slice(&sct_len.to_be_bytes());
-        list_body.extend_from_slice(&sct);
-    }
-    let list_len = u16::try_from(list_body.len()).map_err(|_| der_err("SCT list too long"))?;
-    let mut list = list_len.to_be_bytes().to_vec();
-    list.extend_from_slice(&list_body);
+    let n = u32::try_from(tbs.raw.len()).map_err(|_| der_err("TBS too long"))?;
+    let mut entry = 1u16.to_be_bytes().to_vec(); // entry_type: precert_entry
+    entry.extend_from_slice(issuer_key_hash.as_ref());
+    entry.extend_from_slice(&n.to_be_bytes()[1..]);
+    entry.extend_from_slice(tbs.raw);
+    let signed: Vec<Vec<u8>> = scts
+        .iter()
+        .map(|s| signed_sct(s, &entry))
+        .collect::<Result<_, _>>()?;
+    let list = sct_list(&signed)?;
     let extension = der::sequence(&[
         SCT_LIST_OID,
         &der::tlv(TAG_OCTET_STRING, &der::tlv(TAG_OCTET_STRING, &list)),
@@ -226,4 +203,64 @@ pub fn issue_with_scts(
     let cert = der::sequence(&[&new_tbs, sig_alg.raw, &der::tlv(TAG_BIT_STRING, &bits)]);
     leaf.cert = CertificateDer::from(cert);
     Ok(leaf)
+}
+
+/// One serialized SCT (RFC 6962 §3.2) by `spec.log` over `entry` (entry_type and the entry's
+/// fields, as the signed struct lays them out after the timestamp); no SCT extensions.
+fn signed_sct(spec: &SctSpec<'_>, entry: &[u8]) -> Result<Vec<u8>, Error> {
+    let too_long = |what: &str| Error::Der {
+        context: format!("{what} too long"),
+    };
+    let mut signed = vec![0u8, 0u8]; // v1, certificate_timestamp
+    signed.extend_from_slice(&spec.timestamp_ms.to_be_bytes());
+    signed.extend_from_slice(entry);
+    signed.extend_from_slice(&0u16.to_be_bytes()); // extensions: none
+    let mut signature = spec.log.sign(&signed)?;
+    if spec.corrupt_signature
+        && let Some(b) = signature.last_mut()
+    {
+        *b ^= 0x01;
+    }
+    let mut sct = vec![0u8];
+    sct.extend_from_slice(&spec.log.log_id());
+    sct.extend_from_slice(&spec.timestamp_ms.to_be_bytes());
+    sct.extend_from_slice(&0u16.to_be_bytes());
+    sct.extend_from_slice(&[4, 3]); // sha256, ecdsa
+    let sig_len = u16::try_from(signature.len()).map_err(|_| too_long("signature"))?;
+    sct.extend_from_slice(&sig_len.to_be_bytes());
+    sct.extend_from_slice(&signature);
+    Ok(sct)
+}
+
+/// An SCT by `spec.log` over the certificate `leaf_der` as an `x509_entry` (RFC 6962 §3.2):
+/// what a log returns for a final certificate, delivered in an OCSP response or the TLS
+/// extension. Serialized, ready for [`sct_list`].
+pub fn x509_entry_sct(spec: &SctSpec<'_>, leaf_der: &[u8]) -> Result<Vec<u8>, Error> {
+    let n = u32::try_from(leaf_der.len())
+        .ok()
+        .filter(|n| *n < 1 << 24)
+        .ok_or_else(|| Error::Der {
+            context: "certificate too long for an x509_entry".to_owned(),
+        })?;
+    let mut entry = 0u16.to_be_bytes().to_vec(); // entry_type: x509_entry
+    entry.extend_from_slice(&n.to_be_bytes()[1..]);
+    entry.extend_from_slice(leaf_der);
+    signed_sct(spec, &entry)
+}
+
+/// A TLS `SignedCertificateTimestampList` of serialized SCTs.
+pub fn sct_list(scts: &[Vec<u8>]) -> Result<Vec<u8>, Error> {
+    let too_long = |what: &str| Error::Der {
+        context: format!("{what} too long"),
+    };
+    let mut body = Vec::new();
+    for sct in scts {
+        let len = u16::try_from(sct.len()).map_err(|_| too_long("SCT"))?;
+        body.extend_from_slice(&len.to_be_bytes());
+        body.extend_from_slice(sct);
+    }
+    let len = u16::try_from(body.len()).map_err(|_| too_long("SCT list"))?;
+    let mut list = len.to_be_bytes().to_vec();
+    list.extend_from_slice(&body);
+    Ok(list)
 }

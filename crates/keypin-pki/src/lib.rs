@@ -52,7 +52,7 @@ mod server;
 
 pub use cert::{CertSpec, Issued, issue, self_signed};
 pub use chain::Chain;
-pub use ct::{SctSpec, TestLog, issue_with_scts, log_list_json};
+pub use ct::{SctSpec, TestLog, issue_with_scts, log_list_json, sct_list, x509_entry_sct};
 pub use error::Error;
 pub use faulty::{Fault, FaultyServer};
 pub use files::write_pem_files;

@@ -8,6 +8,7 @@ use rcgen::SigningKey;
 use time::{Duration, OffsetDateTime};
 use x509_cert::Certificate;
 use x509_cert::ext::pkix::CrlReason;
+use x509_cert::ext::{Extension, Extensions};
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::spki::AlgorithmIdentifierOwned;
 use x509_ocsp::{
@@ -17,6 +18,7 @@ use x509_ocsp::{
 
 use crate::Error;
 use crate::cert::Issued;
+use crate::ct::{SctSpec, sct_list, x509_entry_sct};
 use crate::key::KeyAlg;
 
 /// The status a response gives.
@@ -72,6 +74,8 @@ pub struct OcspResponseSpec<'a> {
     responder_id: Option<&'a Issued>,
     serial: Option<Vec<u8>>,
     corrupt_signature: bool,
+    scts: Vec<SctSpec<'a>>,
+    sct_list_bytes: Option<Vec<u8>>,
 }
 
 impl<'a> OcspResponseSpec<'a> {
@@ -90,6 +94,8 @@ impl<'a> OcspResponseSpec<'a> {
             responder_id: None,
             serial: None,
             corrupt_signature: false,
+            scts: Vec::new(),
+            sct_list_bytes: None,
         }
     }
 
@@ -150,6 +156,46 @@ impl<'a> OcspResponseSpec<'a> {
     pub fn corrupt_signature(mut self) -> Self {
         self.corrupt_signature = true;
         self
+    }
+
+    /// Adds the SCT-list extension (RFC 6962 §3.3, 1.3.6.1.4.1.11129.2.4.5) to the
+    /// `SingleResponse`, with one SCT per spec signed by its log over the leaf as an
+    /// `x509_entry` ([`crate::ct::x509_entry_sct`]).
+    pub fn scts(mut self, scts: &[SctSpec<'a>]) -> Self {
+        self.scts = scts.to_vec();
+        self
+    }
+
+    /// Puts `list` as it is (a TLS `SignedCertificateTimestampList`, or anything) in the
+    /// SCT-list extension instead of [`Self::scts`]: SCTs signed over another entry type, or
+    /// a malformed list.
+    pub fn sct_list_bytes(mut self, list: Vec<u8>) -> Self {
+        self.sct_list_bytes = Some(list);
+        self
+    }
+
+    /// The `singleExtensions` carrying the SCT list, if any.
+    fn sct_extensions(&self) -> Result<Option<Extensions>, Error> {
+        let list = match &self.sct_list_bytes {
+            Some(list) => list.clone(),
+            None if self.scts.is_empty() => return Ok(None),
+            None => {
+                let scts = self
+                    .scts
+                    .iter()
+                    .map(|spec| x509_entry_sct(spec, self.leaf.cert.as_ref()))
+                    .collect::<Result<Vec<_>, _>>()?;
+                sct_list(&scts)?
+            }
+        };
+        let inner = OctetString::new(list)
+            .and_then(|o| o.to_der())
+            .map_err(der_err("the SCT list"))?;
+        Ok(Some(vec![Extension {
+            extn_id: ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.5"),
+            critical: false,
+            extn_value: OctetString::new(inner).map_err(der_err("the SCT extension"))?,
+        }]))
     }
 
     /// The DER `OCSPResponse`, as a server staples it.
@@ -232,7 +278,7 @@ impl<'a> OcspResponseSpec<'a> {
                 cert_status,
                 this_update: time(self.this_update)?,
                 next_update: self.next_update.map(time).transpose()?,
-                single_extensions: None,
+                single_extensions: self.sct_extensions()?,
             }],
             response_extensions: None,
         };

@@ -106,7 +106,7 @@ impl PinnedConfigBuilder {
     }
 
     /// The Certificate Transparency log list (feature `ct`) that rules with `require_sct`
-    /// check embedded SCTs against. Without it, such rules refuse every connection.
+    /// check SCTs (embedded, or in a validated OCSP staple) against. Without it, such rules refuse every connection.
     #[cfg(feature = "ct")]
     pub fn ct_logs(mut self, logs: impl Into<Arc<crate::ct::LogList>>) -> Self {
         self.ct_logs = Some(logs.into());

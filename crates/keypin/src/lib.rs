@@ -27,7 +27,8 @@
 //! [`bundle`] (signed, versioned pin bundles and their root of trust); with the `updater`
 //! feature, `updater` (fetches bundles and swaps the live policy for new connections); with the
 //! `reports` feature, `report` (sends pin-failure reports to a collector, off the handshake path).
-//! `ct` feature, `ct` (Certificate Transparency: embedded SCTs against a signed log list).
+//! `ct` feature, `ct` (Certificate Transparency: SCTs embedded or in a validated OCSP staple,
+//! against a signed log list).
 //! `ocsp` feature, `ocsp` (stapled OCSP responses, checked per rule and for must-staple leaves).
 //! mTLS: [`identity`] (the client's certificate and key), [`client_verifier`] (the server
 //! side: client chains checked against CAs and a per-identity key allowlist). With the

@@ -29,6 +29,11 @@
 //! signature decides who signed). OCSP is checked for hosts a rule covers; other hosts get
 //! ordinary validation only, as without the feature.
 //!
+//! SCTs a validated response carries (RFC 6962 §3.3, `SingleResponse` extension
+//! 1.3.6.1.4.1.11129.2.4.5) count toward a rule's `require_sct` with feature `ct`: see
+//! [`crate::ct`] ("SCTs in a stapled OCSP response"), including why a rule that ignores OCSP
+//! still validates a staple when it requires SCTs. [`validate_staple`] returns them.
+//!
 //! [`parse_response`] is the parser alone, for fuzzing and tools.
 
 use core::fmt;
@@ -55,6 +60,8 @@ pub const MAX_AGE_WITHOUT_NEXT_UPDATE_SECS: u64 = 24 * 60 * 60;
 pub const MAX_RESPONSE_LEN: usize = 64 * 1024;
 
 const ID_PKIX_OCSP_BASIC: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1.1");
+/// RFC 6962 §3.3: the OCSP `SingleResponse` extension carrying SCTs.
+const ID_OCSP_SCT_LIST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.5");
 const ID_PE_TLS_FEATURE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.1.24");
 /// The DER encoding of the TLS Feature extension's OID, for a quick scan of the leaf.
 const TLS_FEATURE_OID_DER: [u8; 10] = [0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x18];
@@ -393,6 +400,11 @@ pub struct SingleResponse {
     pub this_update: UnixTime,
     /// `nextUpdate`, if given.
     pub next_update: Option<UnixTime>,
+    /// The content of the `singleExtensions` entry 1.3.6.1.4.1.11129.2.4.5 (RFC 6962 §3.3:
+    /// SCTs over this certificate as an `x509_entry`), if present: the DER OCTET STRING that
+    /// wraps the TLS-encoded `SignedCertificateTimestampList`, unread (the `ct` module reads
+    /// it, and only once the response validated).
+    pub sct_extension: Option<Vec<u8>>,
 }
 
 /// A parsed stapled response: what [`parse_response`] returns. Nothing in it is verified yet.
@@ -559,6 +571,12 @@ pub fn parse_response(der: &[u8]) -> Result<OcspResponse, OcspError> {
             },
             this_update: unix(&r.this_update),
             next_update: r.next_update.as_ref().map(unix),
+            sct_extension: r
+                .single_extensions
+                .iter()
+                .flatten()
+                .find(|e| e.extn_id == ID_OCSP_SCT_LIST)
+                .map(|e| e.extn_value.as_bytes().to_vec()),
         })
         .collect();
     Ok(OcspResponse {
@@ -714,6 +732,26 @@ pub fn check_staple(
     now: UnixTime,
     algs: &WebPkiSupportedAlgorithms,
 ) -> Result<(), OcspError> {
+    validate_staple(staple, leaf, issuer, now, algs).map(|_| ())
+}
+
+/// What a staple that passed [`check_staple`] carries for Certificate Transparency.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ValidatedStaple {
+    /// The SCT extensions (see [`SingleResponse::sct_extension`]) of the `SingleResponse`s
+    /// about this certificate, in order; empty when they carry none.
+    pub sct_extensions: Vec<Vec<u8>>,
+}
+
+/// [`check_staple`], returning what the validated response carries for CT: only a response
+/// that passed every check gives its SCTs.
+pub fn validate_staple(
+    staple: &[u8],
+    leaf: &CertificateDer<'_>,
+    issuer: &Issuer,
+    now: UnixTime,
+    algs: &WebPkiSupportedAlgorithms,
+) -> Result<ValidatedStaple, OcspError> {
     // 1. Parse.
     let response = parse_response(staple)?;
     let serial = webpki::EndEntityCert::try_from(leaf)
@@ -750,6 +788,10 @@ pub fn check_staple(
 
     // 4 and 5. Freshness and status of every SingleResponse about this certificate; an
     // authentic "revoked" wins over staleness (revocation is permanent).
+    let sct_extensions = matching
+        .iter()
+        .filter_map(|r| r.sct_extension.clone())
+        .collect();
     for r in matching {
         if let CertStatus::Revoked { at, reason } = r.status {
             return Err(OcspError::Revoked { at, reason });
@@ -780,7 +822,7 @@ pub fn check_staple(
             return Err(OcspError::Unknown);
         }
     }
-    Ok(())
+    Ok(ValidatedStaple { sct_extensions })
 }
 
 fn check_signer(
@@ -892,11 +934,16 @@ pub(crate) struct StapleCheck<'a> {
     host: &'a str,
     policy: &'a Policy,
     rule: &'a Rule,
+    /// false: the rule ignores OCSP and the leaf is not must-staple, but the rule requires
+    /// SCTs and a staple came: it is validated only so that its SCTs may count, and a staple
+    /// that fails is ignored (its SCTs do not count), not refused.
+    enforced: bool,
 }
 
 impl<'a> StapleCheck<'a> {
     /// `None`: nothing to check (no staple info, or the rule ignores OCSP and the leaf is
-    /// not must-staple, or a staple is only checked when present and there is none).
+    /// not must-staple and the rule needs no SCTs, or a staple is only checked when present
+    /// and there is none).
     pub(crate) fn plan(
         rule: &'a Rule,
         policy: &'a Policy,
@@ -915,17 +962,22 @@ impl<'a> StapleCheck<'a> {
             host,
             policy,
             rule,
+            enforced: true,
         };
         match is_must_staple(leaf) {
             Ok(true) => {}
             Ok(false) => check.requirement = Requirement::Rule(rule.ocsp()),
             Err(error) => return Err(check.failure(error)),
         }
-        Ok(match (check.requirement, check.staple) {
+        check.enforced = !matches!(
+            (check.requirement, check.staple),
             (Requirement::Rule(OcspMode::Ignore), _)
-            | (Requirement::Rule(OcspMode::CheckIfStapled), None) => None,
-            _ => Some(check),
-        })
+                | (Requirement::Rule(OcspMode::CheckIfStapled), None)
+        );
+        // SCTs in a staple count only once it validated (feature `ct`).
+        let for_scts =
+            cfg!(feature = "ct") && rule.require_sct().is_some() && check.staple.is_some();
+        Ok((check.enforced || for_scts).then_some(check))
     }
 
     fn failure(&self, error: OcspError) -> Box<OcspFailure> {
@@ -947,22 +999,26 @@ impl<'a> StapleCheck<'a> {
         *self.issuer.borrow_mut() = Some(issuer);
     }
 
-    /// The check, once the path verified.
+    /// The check, once the path verified. `Err`: the connection is refused. `Ok(Err)`: the
+    /// staple was checked only for its SCTs and failed: it is ignored, its SCTs do not count.
     pub(crate) fn finish(
         &self,
         now: UnixTime,
         algs: &WebPkiSupportedAlgorithms,
-    ) -> Result<(), Box<OcspFailure>> {
+    ) -> Result<Result<ValidatedStaple, OcspError>, Box<OcspFailure>> {
         let result = match (self.staple, self.issuer.borrow().as_ref()) {
             (None, _) => Err(OcspError::NoStaple),
-            (Some(staple), Some(issuer)) => check_staple(staple, self.leaf, issuer, now, algs),
+            (Some(staple), Some(issuer)) => validate_staple(staple, self.leaf, issuer, now, algs),
             // Path building succeeded without reporting a path: refuse rather than skip.
             (Some(_), None) => Err(OcspError::Malformed {
                 part: "verified path",
                 detail: "no issuer was recorded for the OCSP check".into(),
             }),
         };
-        result.map_err(|error| self.failure(error))
+        match result {
+            Err(error) if self.enforced => Err(self.failure(error)),
+            other => Ok(other),
+        }
     }
 }
 

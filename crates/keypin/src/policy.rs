@@ -16,7 +16,7 @@
 //!                              # report-uri and TrustKit's kTSKReportUris
 //! report_delivery = "pinned"   # or "unpinned": reports *sent to* these hosts skip this
 //!                              # rule's pins (ordinary validation only); default pinned
-//! require_sct = 2              # optional, feature `ct`: embedded SCTs from 2 distinct logs,
+//! require_sct = 2              # optional, feature `ct`: SCTs from 2 distinct logs (embedded, or in a validated OCSP staple),
 //!                              # or "chrome" for a policy like Chrome's (see `SctRequirement`)
 //! ocsp = "check-if-stapled"    # optional, feature `ocsp`: "ignore" (default), "check-if-stapled", "require"
 //! ```
@@ -90,15 +90,16 @@ pub enum ReportDelivery {
     Unpinned,
 }
 
-/// How many Certificate Transparency SCTs a rule requires in the leaf (`require_sct`; checked
-/// with the `ct` feature and a log list, see `keypin::ct`).
+/// How many Certificate Transparency SCTs a rule requires, embedded in the leaf or in a
+/// validated stapled OCSP response (`require_sct`; checked with the `ct` feature and a log
+/// list, see `keypin::ct`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SctRequirement {
     /// `require_sct = N` (1 to 10): valid SCTs from at least N distinct logs.
     AtLeast(u8),
     /// `require_sct = "chrome"` (or `"default"`): like Chrome's CT policy: valid SCTs from 2 distinct logs
-    /// (3 when the leaf lives longer than 180 days), from at least 2 distinct operators, one of
-    /// them from a log still qualified or usable.
+    /// (3 when the leaf lives longer than 180 days and no valid SCT came in the OCSP staple),
+    /// from at least 2 distinct operators, one of them from a log still qualified or usable.
     ChromeLike,
 }
 

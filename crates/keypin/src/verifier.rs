@@ -10,7 +10,8 @@
 //! 4. accept, or fail with a [`PinFailure`] naming the host, each certificate on the verified
 //!    path with its pin, and the pins the policy expected;
 //! 5. when the rule says `require_sct`, check the leaf's embedded SCTs (feature `ct`, see
-//!    [`crate::ct`]) with the issuer on the verified path; a rule that requires SCTs refuses
+//!    [`crate::ct`]) with the issuer on the verified path, and those of the stapled OCSP
+//!    response once it validated (features `ct` and `ocsp`); a rule that requires SCTs refuses
 //!    when no log list is configured. This applies to report-only rules too: report-only is
 //!    about pins.
 
@@ -255,6 +256,18 @@ enum Describe {
     Path,
 }
 
+/// What the stapled OCSP response gives CT.
+#[cfg_attr(not(all(feature = "ct", feature = "ocsp")), allow(dead_code))]
+enum StapledScts {
+    /// No staple, or none looked at.
+    None,
+    /// The staple passed OCSP validation: its `SingleResponse` SCT extensions (maybe none).
+    Validated(Vec<Vec<u8>>),
+    /// A staple came but did not validate (or cannot be, without `ocsp`): why. Its SCTs do
+    /// not count.
+    NotValidated(String),
+}
+
 /// A set of trust anchors with their SPKI pins computed once, at construction.
 #[derive(Clone)]
 struct Anchors {
@@ -490,14 +503,33 @@ impl PinningVerifier {
         #[cfg(feature = "ocsp")]
         let ocsp = crate::ocsp::StapleCheck::plan(rule, &self.policy, &host, end_entity, staple)
             .map_err(ocsp_refused)?;
+        // The OCSP check's outcome: what its staple gives CT, and the refusal it makes (kept
+        // until CT was checked, so that a CT failure is reported first as before).
         #[cfg(feature = "ocsp")]
-        let ocsp_ok = || {
-            ocsp.as_ref()
-                .map_or(Ok(()), |c| c.finish(now, &self.algs))
-                .map_err(ocsp_refused)
+        let ocsp_outcome = || match ocsp.as_ref().map(|c| c.finish(now, &self.algs)) {
+            None => (StapledScts::None, Ok(())),
+            Some(Ok(Ok(valid))) => (StapledScts::Validated(valid.sct_extensions), Ok(())),
+            Some(Ok(Err(e))) => (StapledScts::NotValidated(e.to_string()), Ok(())),
+            // The refusal's event is emitted only if it is the error returned (below).
+            Some(Err(failure)) => (
+                StapledScts::NotValidated(failure.error.to_string()),
+                Err(VerifyError::Ocsp(failure)),
+            ),
         };
         #[cfg(not(feature = "ocsp"))]
-        let _ = staple;
+        let ocsp_outcome = || {
+            // Without the `ocsp` feature a staple cannot be validated, so its SCTs never count.
+            let scts = match staple {
+                Some(s) if !s.is_empty() && rule.require_sct().is_some() => {
+                    StapledScts::NotValidated(
+                        "this build of keypin cannot validate OCSP responses (feature `ocsp`)"
+                            .into(),
+                    )
+                }
+                _ => StapledScts::None,
+            };
+            (scts, Ok::<(), VerifyError>(()))
+        };
 
         // 2. Path building; pins are checked in the callback on each candidate verified path.
         let matched: RefCell<Option<PinMatch>> = RefCell::new(None);
@@ -530,6 +562,27 @@ impl PinningVerifier {
         };
         let built = self.build_path(&ee, &roots.list, intermediates, now, Some(&check_path));
         let issuer_spki = issuer_spki.into_inner();
+        // 5. Certificate Transparency, when the rule requires it (counting the SCTs of a staple
+        // that validated); then 3b. the stapled OCSP response, when the rule or a must-staple
+        // leaf asks: its refusal is reported after CT's.
+        let ct_then_ocsp = || {
+            let (stapled, ocsp_result) = ocsp_outcome();
+            self.check_ct(
+                rule,
+                &host,
+                end_entity,
+                issuer_spki.as_deref(),
+                &stapled,
+                now,
+            )?;
+            #[cfg(feature = "ocsp")]
+            if let Err(VerifyError::Ocsp(failure)) = &ocsp_result {
+                self.emit(PinEvent::OcspRefused {
+                    failure: failure.clone(),
+                });
+            }
+            ocsp_result
+        };
         let rejected = rejected.into_inner();
         let matched = matched.into_inner();
         let enforcement = rule.enforcement_at(now);
@@ -566,11 +619,8 @@ impl PinningVerifier {
                 // 3. The hostname: a pin never replaces it.
                 ee.verify_is_valid_for_subject_name(server_name)
                     .map_err(|e| invalid(pki_error(e)))?;
-                // 5. Certificate Transparency, when the rule requires it.
-                self.check_ct(rule, &host, end_entity, issuer_spki.as_deref(), now)?;
-                // 3b. The stapled OCSP response, when the rule or a must-staple leaf asks.
-                #[cfg(feature = "ocsp")]
-                ocsp_ok()?;
+                // 5 and 3b. Certificate Transparency and the stapled OCSP response.
+                ct_then_ocsp()?;
                 self.note_expiry(rule, &host, now);
                 Ok((Verdict::Matched(m), accepted.into_inner()))
             }
@@ -589,10 +639,9 @@ impl PinningVerifier {
                         Err(VerifyError::PinMismatch(failure))
                     }
                     Enforcement::ReportOnly(reason) => {
-                        self.check_ct(rule, &host, end_entity, issuer_spki.as_deref(), now)?;
-                        // A pin mismatch only reports here; a failed OCSP check still refuses.
-                        #[cfg(feature = "ocsp")]
-                        ocsp_ok()?;
+                        // A pin mismatch only reports here; a failed CT or OCSP check still
+                        // refuses.
+                        ct_then_ocsp()?;
                         self.emit(PinEvent::ReportOnlyMismatch {
                             reason,
                             failure: failure.clone(),
@@ -770,6 +819,7 @@ impl PinningVerifier {
         host: &str,
         end_entity: &CertificateDer<'_>,
         issuer_spki: Option<&[u8]>,
+        stapled: &StapledScts,
         now: UnixTime,
     ) -> Result<(), VerifyError> {
         let Some(requirement) = rule.require_sct() else {
@@ -777,6 +827,10 @@ impl PinningVerifier {
         };
         #[cfg(feature = "ct")]
         {
+            let staple_note = match stapled {
+                StapledScts::NotValidated(why) => Some(why.clone()),
+                StapledScts::None | StapledScts::Validated(_) => None,
+            };
             let fail = |reason: String, checks| {
                 let failure = Box::new(crate::ct::CtFailure {
                     host: host.to_string(),
@@ -784,6 +838,7 @@ impl PinningVerifier {
                     rule_location: format!("{}:{}", self.policy.source_name(), rule.line()),
                     reason,
                     checks,
+                    staple_note: staple_note.clone(),
                 });
                 self.emit(PinEvent::CtRefused {
                     failure: failure.clone(),
@@ -804,8 +859,16 @@ impl PinningVerifier {
                     Vec::new(),
                 ));
             };
-            let scts = crate::ct::verify_embedded_scts(end_entity.as_ref(), issuer, logs, now)
+            let mut scts = crate::ct::verify_embedded_scts(end_entity.as_ref(), issuer, logs, now)
                 .map_err(|e| fail(e.to_string(), Vec::new()))?;
+            // SCTs of a staple that passed OCSP validation count with the embedded ones; a
+            // malformed SCT list there refuses, as an embedded one does.
+            if let StapledScts::Validated(extensions) = stapled {
+                let more =
+                    crate::ct::verify_stapled_scts(end_entity.as_ref(), extensions, logs, now)
+                        .map_err(|e| fail(e.to_string(), scts.checks.clone()))?;
+                scts.checks.extend(more);
+            }
             requirement
                 .evaluate(&scts, now)
                 .map_err(|reason| fail(reason, scts.checks))
@@ -814,7 +877,7 @@ impl PinningVerifier {
         {
             // Policies refuse require_sct without the feature; should one get here anyway,
             // refuse rather than skip the check.
-            let _ = (end_entity, issuer_spki, now);
+            let _ = (end_entity, issuer_spki, stapled, now);
             Err(VerifyError::Certificate(rustls::Error::General(format!(
                 "the rule for {host} ({requirement}) needs Certificate Transparency, which this \
                  build of keypin lacks (feature `ct`)"

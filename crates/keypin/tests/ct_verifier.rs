@@ -65,24 +65,32 @@ fn setup() -> Setup {
     }
 }
 
-fn leaf(s: &Setup, scts: &[(&TestLog, bool)]) -> Issued {
+/// SCT specs an hour old, `(log, corrupt signature)`.
+fn sct_specs<'a>(scts: &[(&'a TestLog, bool)]) -> Vec<SctSpec<'a>> {
     let t = now_ms() - 3_600_000;
-    let specs: Vec<SctSpec<'_>> = scts
-        .iter()
+    scts.iter()
         .map(|(log, corrupt)| SctSpec {
             log,
             timestamp_ms: t,
             corrupt_signature: *corrupt,
         })
-        .collect();
+        .collect()
+}
+
+fn leaf(s: &Setup, scts: &[(&TestLog, bool)]) -> Issued {
+    leaf_living(s, scts, 90)
+}
+
+/// A leaf valid from yesterday for `days` days, with these SCTs embedded.
+fn leaf_living(s: &Setup, scts: &[(&TestLog, bool)], days: i64) -> Issued {
     let now = time::OffsetDateTime::now_utc();
     issue_with_scts(
         CertSpec::leaf(&[HOST]).key(&s.chain.leaf).validity(
             now - time::Duration::days(1),
-            now + time::Duration::days(90),
+            now + time::Duration::days(days),
         ),
         &s.chain.intermediate,
-        &specs,
+        &sct_specs(scts),
     )
     .unwrap()
 }
@@ -113,6 +121,19 @@ fn verify(s: &Setup, leaf: &Issued, require: &str, with_list: bool) -> Result<()
         now,
     )
     .map(|_| ())
+}
+
+/// A handshake with `server` and one HTTP request; the whole reply.
+fn request(config: &Arc<rustls::ClientConfig>, server: &TlsServer) -> std::io::Result<String> {
+    let conn = rustls::ClientConnection::new(Arc::clone(config), HOST.try_into().unwrap()).unwrap();
+    let tcp = TcpStream::connect(server.addr()).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    tls.write_all(format!("GET / HTTP/1.1\r\nHost: {HOST}\r\n\r\n").as_bytes())
+        .and_then(|()| {
+            let mut reply = String::new();
+            tls.read_to_string(&mut reply).map(|_| reply)
+        })
 }
 
 fn ct_failure(r: Result<(), VerifyError>) -> CtFailure {
@@ -207,18 +228,7 @@ fn handshake_accepts_logged_leaf_and_refuses_unlogged_one() {
             leaf.key.clone_key(),
         ))
         .unwrap();
-        let conn =
-            rustls::ClientConnection::new(Arc::clone(&config), HOST.try_into().unwrap()).unwrap();
-        let tcp = TcpStream::connect(server.addr()).unwrap();
-        tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let mut tls = rustls::StreamOwned::new(conn, tcp);
-        let r = tls
-            .write_all(format!("GET / HTTP/1.1\r\nHost: {HOST}\r\n\r\n").as_bytes())
-            .and_then(|()| {
-                let mut reply = String::new();
-                tls.read_to_string(&mut reply).map(|_| reply)
-            });
-        match (r, ok) {
+        match (request(&config, &server), ok) {
             (Ok(reply), true) => {
                 assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
                 assert!(
@@ -453,4 +463,291 @@ fn require_sct_travels_in_bundle_rules() {
     let bad: Vec<RuleSpec> = serde_json::from_str(&json.replace("\"2\"", "\"none\"")).unwrap();
     let e = Policy::from_rules("bundle", bad).unwrap_err().to_string();
     assert!(e.contains("rule[0].require_sct"), "{e}");
+}
+
+/// SCTs in a stapled OCSP response (RFC 6962 §3.3, x509 entries), judged in real handshakes.
+mod stapled {
+    use super::*;
+    use keypin_pki::OcspResponseSpec;
+
+    /// Without the `ocsp` feature a staple cannot be validated: its SCTs never count.
+    #[cfg(not(feature = "ocsp"))]
+    #[test]
+    fn without_ocsp_stapled_scts_never_count() {
+        let s = setup();
+        let [a, b, _] = &s.logs;
+        let bare = leaf(&s, &[]);
+        let policy = policy("2", &s.chain.intermediate);
+        let mut roots = Roots::empty();
+        roots.add_cert(s.chain.root.cert.clone()).unwrap();
+        let config = Arc::new(
+            PinnedConfig::builder(policy, roots)
+                .ct_logs(s.list.clone())
+                .build()
+                .unwrap(),
+        );
+        let f = ct_refusal(connect(
+            &config,
+            &s,
+            &bare,
+            staple(&s, &bare, &[(a, false), (b, false)]),
+        ));
+        assert!(f.reason.contains("found 0"), "{f}");
+        assert!(f.staple_note.unwrap_or_default().contains("feature `ocsp`"));
+    }
+
+    /// `require_sct` with an `ocsp` mode.
+    #[cfg(feature = "ocsp")]
+    fn config(s: &Setup, require: &str, mode: &str) -> Arc<rustls::ClientConfig> {
+        let mut roots = Roots::empty();
+        roots.add_cert(s.chain.root.cert.clone()).unwrap();
+        let policy = policy(
+            &format!("{require}\nocsp = \"{mode}\""),
+            &s.chain.intermediate,
+        );
+        Arc::new(
+            PinnedConfig::builder(policy, roots)
+                .ct_logs(s.list.clone())
+                .build()
+                .unwrap(),
+        )
+    }
+
+    /// A handshake and a request against a server stapling `staple`.
+    fn connect(
+        config: &Arc<rustls::ClientConfig>,
+        s: &Setup,
+        leaf: &Issued,
+        staple: Vec<u8>,
+    ) -> Result<(), rustls::Error> {
+        let mut opts = ServerOptions::new(
+            vec![leaf.cert.clone(), s.chain.intermediate.cert.clone()],
+            leaf.key.clone_key(),
+        );
+        opts.ocsp = Some(staple);
+        let server = TlsServer::start(opts).unwrap();
+        match request(config, &server) {
+            Ok(reply) => {
+                assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+                Ok(())
+            }
+            Err(e) => Err(e
+                .get_ref()
+                .and_then(|i| i.downcast_ref::<rustls::Error>())
+                .cloned()
+                .unwrap_or_else(|| panic!("not a TLS error: {e}"))),
+        }
+    }
+
+    fn ct_refusal(r: Result<(), rustls::Error>) -> CtFailure {
+        match r {
+            Err(e) => VerifyError::ct_failure_of(&e)
+                .unwrap_or_else(|| panic!("not a CT refusal: {e}"))
+                .clone(),
+            Ok(()) => panic!("accepted"),
+        }
+    }
+
+    /// A good staple for `leaf` carrying x509-entry SCTs from these logs.
+    fn staple(s: &Setup, leaf: &Issued, scts: &[(&TestLog, bool)]) -> Vec<u8> {
+        OcspResponseSpec::new(leaf, &s.chain.intermediate)
+            .scts(&sct_specs(scts))
+            .build()
+            .unwrap()
+    }
+
+    #[cfg(feature = "ocsp")]
+    #[test]
+    fn scts_in_a_validated_staple_count() {
+        let s = setup();
+        let [a, b, g] = &s.logs;
+        let bare = leaf(&s, &[]);
+        let long_lived = leaf_living(&s, &[(a, false)], 400);
+        let one_embedded = leaf(&s, &[(a, false)]);
+        let (chrome, ign, cis) = ("\"chrome\"", "ignore", "check-if-stapled");
+        let (ok, one) = (None, Some("found 1"));
+        // (leaf, SCTs in the staple, require_sct, ocsp mode, words when refused; None: accepted)
+        type Row<'a> = (
+            &'a Issued,
+            Vec<(&'a TestLog, bool)>,
+            &'a str,
+            &'a str,
+            Option<&'a str>,
+        );
+        let rows: Vec<Row<'_>> = vec![
+            // Only in the staple, 2 distinct logs: enough, whatever the OCSP mode (with
+            // "ignore" the staple is validated for its SCTs only).
+            (&bare, vec![(a, false), (b, false)], "2", ign, ok),
+            (&bare, vec![(a, false), (b, false)], "2", cis, ok),
+            (&bare, vec![(a, false), (b, false)], "2", "require", ok),
+            (&bare, vec![(a, false), (b, false)], chrome, ign, ok),
+            // A bad signature or an unknown log does not count.
+            (&bare, vec![(a, false), (b, true)], "2", cis, one),
+            (&bare, vec![(a, false), (&s.unlisted, false)], "2", ign, one),
+            // One embedded and one stapled, distinct logs: 2.
+            (&one_embedded, vec![(b, false)], "2", ign, ok),
+            (&one_embedded, vec![(b, false)], chrome, cis, ok),
+            // The same log by both routes counts once.
+            (&one_embedded, vec![(a, false)], "2", ign, one),
+            // Two logs of one operator: a count, not Chrome's policy.
+            (&one_embedded, vec![(g, false)], "2", ign, ok),
+            (
+                &one_embedded,
+                vec![(g, false)],
+                chrome,
+                ign,
+                Some("operators"),
+            ),
+            // Chrome: a leaf living > 180 days needs 3 embedded SCTs, but with a valid SCT
+            // delivered by OCSP 2 logs of 2 operators are enough.
+            (&long_lived, vec![], chrome, ign, one),
+            (&long_lived, vec![(b, false)], chrome, ign, ok),
+        ];
+        for (leaf, scts, require, mode, refused) in rows {
+            let config = config(&s, require, mode);
+            let staple = if scts.is_empty() {
+                OcspResponseSpec::new(leaf, &s.chain.intermediate)
+                    .build()
+                    .unwrap()
+            } else {
+                staple(&s, leaf, &scts)
+            };
+            let r = connect(&config, &s, leaf, staple);
+            let what = format!("{} stapled SCTs, {require}, {mode}", scts.len());
+            match refused {
+                None => assert!(r.is_ok(), "{what}: {r:?}"),
+                Some(words) => {
+                    let f = ct_refusal(r);
+                    assert!(f.reason.contains(words), "{what}: {f}");
+                    assert!(f.staple_note.is_none(), "{what}: {f}");
+                }
+            }
+        }
+    }
+
+    #[cfg(feature = "ocsp")]
+    #[test]
+    fn scts_of_a_staple_that_fails_validation_never_count() {
+        let s = setup();
+        let [a, b, _] = &s.logs;
+        let bare = leaf(&s, &[]);
+        let specs = sct_specs(&[(a, false), (b, false)]);
+        let other = Chain::generate("Other CA", &[HOST], KeyAlg::EcdsaP256).unwrap();
+        let now = time::OffsetDateTime::now_utc();
+        let base = || OcspResponseSpec::new(&bare, &s.chain.intermediate).scts(&specs);
+        // (staple, words of the note)
+        let rows: Vec<(Vec<u8>, &str)> = vec![
+            (base().corrupt_signature().build().unwrap(), "signature"),
+            (base().signed_by(&other.intermediate).build().unwrap(), ""),
+            (
+                base()
+                    .this_update(now - time::Duration::days(10))
+                    .next_update(Some(now - time::Duration::days(1)))
+                    .build()
+                    .unwrap(),
+                "stale",
+            ),
+            (base().serial(&[1, 2, 3]).build().unwrap(), ""),
+        ];
+        let (ignoring, checking) = (
+            config(&s, "2", "ignore"),
+            config(&s, "2", "check-if-stapled"),
+        );
+        for (i, (staple, words)) in rows.into_iter().enumerate() {
+            // The rule ignores OCSP: the staple is not refused for itself, but its SCTs
+            // do not count.
+            let f = ct_refusal(connect(&ignoring, &s, &bare, staple.clone()));
+            assert!(f.reason.contains("found 0"), "row {i}: {f}");
+            let note = f.staple_note.clone().unwrap_or_default();
+            assert!(!note.is_empty() && note.contains(words), "row {i}: {f}");
+            assert!(f.to_string().contains("not counted"), "row {i}: {f}");
+            // The rule checks OCSP: CT is judged first (still without these SCTs).
+            let e = connect(&checking, &s, &bare, staple).unwrap_err();
+            let f = VerifyError::ct_failure_of(&e).unwrap();
+            assert!(f.reason.contains("found 0"), "row {i}: {f}");
+        }
+        // Enough embedded SCTs: a forged staple is ignored by a rule that ignores OCSP, and
+        // refuses a rule that checks it, for OCSP's reason.
+        let logged = leaf(&s, &[(a, false), (b, false)]);
+        let forged = OcspResponseSpec::new(&logged, &s.chain.intermediate)
+            .scts(&specs)
+            .corrupt_signature()
+            .build()
+            .unwrap();
+        connect(&ignoring, &s, &logged, forged.clone()).unwrap();
+        let e = connect(&checking, &s, &logged, forged).unwrap_err();
+        assert!(keypin::ocsp::OcspFailure::of(&e).is_some(), "{e}");
+    }
+
+    #[cfg(feature = "ocsp")]
+    #[test]
+    fn entry_types_are_not_confusable_and_malformed_lists_refuse() {
+        let s = setup();
+        let [a, b, _] = &s.logs;
+        // The leaf's own embedded (precert-entry) SCT list, put in its staple: each SCT
+        // there is checked over an x509 entry and fails.
+        let embedded = leaf(&s, &[(a, false), (b, false)]);
+        let list = keypin::ct::precert_parts(embedded.cert.as_ref())
+            .unwrap()
+            .sct_list
+            .unwrap();
+        let staple = OcspResponseSpec::new(&embedded, &s.chain.intermediate)
+            .sct_list_bytes(list)
+            .build()
+            .unwrap();
+        let f = ct_refusal(connect(&config(&s, "3", "ignore"), &s, &embedded, staple));
+        assert!(f.reason.contains("found 2"), "{f}");
+        let stapled: Vec<_> = f
+            .checks
+            .iter()
+            .filter(|c| c.source == keypin::ct::SctSource::OcspStaple)
+            .collect();
+        assert_eq!(stapled.len(), 2, "{f}");
+        assert!(
+            stapled
+                .iter()
+                .all(|c| c.status == keypin::ct::SctStatus::BadSignature),
+            "{f}"
+        );
+
+        // An x509-entry SCT over a *different* certificate does not count either.
+        let bare = leaf(&s, &[]);
+        let spec = sct_specs(&[(a, false)]);
+        let wrong = keypin_pki::x509_entry_sct(&spec[0], embedded.cert.as_ref()).unwrap();
+        let staple = OcspResponseSpec::new(&bare, &s.chain.intermediate)
+            .sct_list_bytes(keypin_pki::sct_list(&[wrong]).unwrap())
+            .build()
+            .unwrap();
+        let f = ct_refusal(connect(&config(&s, "1", "ignore"), &s, &bare, staple));
+        assert_eq!(
+            f.checks[0].status,
+            keypin::ct::SctStatus::BadSignature,
+            "{f}"
+        );
+
+        // A malformed SCT list in a validated staple refuses a rule requiring SCTs (never
+        // fails open), and does not disturb a rule that only checks OCSP.
+        let one_sct = config(&s, "1", "ignore");
+        for garbage in [vec![0, 0], vec![0, 5, 1], vec![]] {
+            let staple = OcspResponseSpec::new(&bare, &s.chain.intermediate)
+                .sct_list_bytes(garbage.clone())
+                .build()
+                .unwrap();
+            let f = ct_refusal(connect(&one_sct, &s, &bare, staple.clone()));
+            assert!(f.reason.contains("malformed SCT list"), "{garbage:?}: {f}");
+            let mut roots = Roots::empty();
+            roots.add_cert(s.chain.root.cert.clone()).unwrap();
+            let text = format!(
+                "[[rule]]\nhosts = [\"{HOST}\"]\npins = [\"{}\", \"{}\"]\nocsp = \"require\"\n",
+                Pin::from_spki_der(&s.chain.intermediate.spki_der()),
+                Pin::from_spki_der(b"spare"),
+            );
+            let ocsp_only = Arc::new(
+                PinnedConfig::builder(Policy::from_toml_str(&text, "p.toml").unwrap(), roots)
+                    .build()
+                    .unwrap(),
+            );
+            connect(&ocsp_only, &s, &bare, staple).unwrap();
+        }
+    }
 }

@@ -215,20 +215,57 @@ pub fn precert_signed_data(
     precert_tbs: &[u8],
     extensions: &[u8],
 ) -> Result<Vec<u8>, CtError> {
-    let tbs_len = u32::try_from(precert_tbs.len())
+    signed_data(
+        timestamp_ms,
+        (1, issuer_key_hash),
+        (precert_tbs, "the TBSCertificate"),
+        extensions,
+    )
+}
+
+/// The bytes a log signs for an SCT over an `x509_entry` (RFC 6962 §3.2), as delivered in an
+/// OCSP response or the TLS extension: version v1, signature_type certificate_timestamp, the
+/// timestamp, entry_type x509_entry, the whole leaf certificate (DER) as a 24-bit-length
+/// vector, and the SCT's extensions as a 16-bit-length vector. The entry type is signed, so
+/// an SCT over one entry type never verifies as the other.
+pub fn x509_signed_data(
+    timestamp_ms: u64,
+    leaf_der: &[u8],
+    extensions: &[u8],
+) -> Result<Vec<u8>, CtError> {
+    if leaf_der.is_empty() {
+        return Err(CtError::BadCertificate("the certificate is empty".into()));
+    }
+    signed_data(
+        timestamp_ms,
+        (0, &[]),
+        (leaf_der, "the certificate"),
+        extensions,
+    )
+}
+
+/// The `digitally-signed struct` of RFC 6962 §3.2: `(entry_type, fixed fields)`, then the
+/// certificate (or TBS) `(bytes, name)` as a 24-bit-length vector, then the extensions.
+fn signed_data(
+    timestamp_ms: u64,
+    (entry_type, fixed): (u16, &[u8]),
+    (cert, name): (&[u8], &str),
+    extensions: &[u8],
+) -> Result<Vec<u8>, CtError> {
+    let cert_len = u32::try_from(cert.len())
         .ok()
         .filter(|n| *n < 1 << 24)
-        .ok_or_else(|| CtError::BadCertificate("the TBSCertificate exceeds 2^24 bytes".into()))?;
+        .ok_or_else(|| CtError::BadCertificate(format!("{name} exceeds 2^24 bytes")))?;
     let ext_len = u16::try_from(extensions.len())
         .map_err(|_| CtError::BadSctList("SCT extensions exceed 2^16 bytes".into()))?;
-    let mut out = Vec::with_capacity(47 + precert_tbs.len() + extensions.len());
+    let mut out = Vec::with_capacity(17 + fixed.len() + cert.len() + extensions.len());
     out.push(0); // version: v1
     out.push(0); // signature_type: certificate_timestamp
     out.extend_from_slice(&timestamp_ms.to_be_bytes());
-    out.extend_from_slice(&1u16.to_be_bytes()); // entry_type: precert_entry
-    out.extend_from_slice(issuer_key_hash);
-    out.extend_from_slice(&tbs_len.to_be_bytes()[1..]);
-    out.extend_from_slice(precert_tbs);
+    out.extend_from_slice(&entry_type.to_be_bytes()); // 0: x509_entry, 1: precert_entry
+    out.extend_from_slice(fixed);
+    out.extend_from_slice(&cert_len.to_be_bytes()[1..]);
+    out.extend_from_slice(cert);
     out.extend_from_slice(&ext_len.to_be_bytes());
     out.extend_from_slice(extensions);
     Ok(out)
@@ -306,5 +343,15 @@ mod tests {
         want.extend_from_slice(&[9; 32]);
         want.extend_from_slice(&[0, 0, 3, 0xaa, 0xaa, 0xaa, 0, 1, 0xee]);
         assert_eq!(d, want);
+    }
+
+    #[test]
+    fn x509_signed_data_layout() {
+        let d = x509_signed_data(0x0102, &[0xaa; 3], &[0xee]).unwrap();
+        let want = vec![
+            0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x02, 0, 0, 0, 0, 3, 0xaa, 0xaa, 0xaa, 0, 1, 0xee,
+        ];
+        assert_eq!(d, want);
+        assert!(x509_signed_data(0, &[], &[]).is_err());
     }
 }
