@@ -3,7 +3,9 @@
 //! `cargo run --release -p keypin-pki --example many_servers -- N DIR` writes into DIR:
 //! `root.pem`, `policy.toml` (one rule per host `hI.mon.test`, pinning the issuing CA plus a
 //! spare key), `resolve.txt` (`hI.mon.test 127.0.0.1:PORT` lines) and `ports.txt`, prints
-//! `ready`, and serves until its standard input closes.
+//! `ready`, and serves until its standard input closes. Each endpoint serves its connections
+//! one at a time on its accept thread; `MANY_SERVERS_THREAD_PER_CONNECTION=1` gives each
+//! connection a thread of its own instead (the harness before 2026-12-02).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -38,7 +40,8 @@ fn main() {
         // Each endpoint gets one connection at a time from the clients measured: serving it
         // on the accept thread keeps thread start-up and teardown out of the measurement
         // (the servers share the two cores with the client under test).
-        opts.one_at_a_time = true;
+        // MANY_SERVERS_THREAD_PER_CONNECTION=1 restores a thread per connection, for comparison.
+        opts.one_at_a_time = std::env::var_os("MANY_SERVERS_THREAD_PER_CONNECTION").is_none();
         let s = TlsServer::start(opts).unwrap();
         let host = format!("h{i}.mon.test");
         let _ = writeln!(
