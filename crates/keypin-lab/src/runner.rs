@@ -280,9 +280,17 @@ impl Report {
     pub fn table(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "client: {}", self.client);
+        // The id column is as wide as the longest id, so every row lines up.
+        let w = self
+            .verdicts
+            .iter()
+            .map(|v| v.id.chars().count())
+            .chain([8])
+            .max()
+            .unwrap_or(8);
         let _ = writeln!(
             out,
-            "{:<17} {:<14} {:<9} {:<6} {:<44} reason",
+            "{:<w$} {:<14} {:<9} {:<6} {:<44} reason",
             "scenario", "expected", "observed", "result", "client status"
         );
         for v in &self.verdicts {
@@ -292,7 +300,7 @@ impl Report {
             }
             let _ = writeln!(
                 out,
-                "{:<17} {:<14} {:<9} {:<6} {:<44} {}",
+                "{:<w$} {:<14} {:<9} {:<6} {:<44} {}",
                 v.id,
                 v.expected.as_str(),
                 v.observed.as_str(),

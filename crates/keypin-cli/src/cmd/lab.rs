@@ -306,10 +306,17 @@ fn serve(args: ServeArgs) -> Result<u8, Failure> {
         lab.scenarios().len(),
         args.listen
     );
-    say!("{:<17} {:<14} url", "scenario", "expected");
+    let w = lab
+        .scenarios()
+        .iter()
+        .map(|s| s.id.chars().count())
+        .chain([8])
+        .max()
+        .unwrap_or(8);
+    say!("{:<w$} {:<14} url", "scenario", "expected");
     for (s, e) in lab.scenarios().iter().zip(lab.endpoints()) {
         say!(
-            "{:<17} {:<14} https://{}:{}/",
+            "{:<w$} {:<14} https://{}:{}/",
             s.id,
             s.expected.as_str(),
             s.host,
