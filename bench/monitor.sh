@@ -39,7 +39,7 @@ o = [int(x) / 1e9 for x in sys.argv[2].split()]
 n, rss = sys.argv[3], int(sys.argv[4])
 mk, mo = statistics.median(k), statistics.median(o)
 print(f"endpoints: {n}; rounds: {len(k)} alternating")
-print(f"keypin monitor: median {mk:.2f} s ({', '.join(f'{x:.2f}' for x in k)}), peak RSS {rss // 1024} MiB")
-print(f"openssl s_client loop (baseline): median {mo:.2f} s ({', '.join(f'{x:.2f}' for x in o)})")
+print(f"keypin monitor: median {mk:.3f} s ({', '.join(f'{x:.3f}' for x in k)}), peak RSS {rss // 1024} MiB")
+print(f"openssl s_client loop (baseline): median {mo:.3f} s ({', '.join(f'{x:.3f}' for x in o)})")
 print(f"speed-up: {mo/mk:.1f}x (per round: {', '.join(f'{b/a:.1f}' for a, b in zip(k, o))})")
 PY

@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:---quick}
 case "$mode" in
-    --quick) crit=(--warm-up-time 1 --measurement-time 2 --noplot); inspect_runs=5; monitor_n=100; monitor_rounds=1; lab_runs=3; collector_secs=5 ;;
+    --quick) crit=(--warm-up-time 1 --measurement-time 2 --noplot); inspect_runs=5; monitor_n=500; monitor_rounds=1; lab_runs=3; collector_secs=5 ;;
     --full) crit=(--noplot); inspect_runs=20; monitor_n=500; monitor_rounds=3; lab_runs=7; collector_secs=30 ;;
     *) echo "usage: bench/run-all.sh [--quick|--full]" >&2; exit 2 ;;
 esac

@@ -126,7 +126,9 @@ row("6. collector kill -9: acknowledged reports kept", "OK" if "durability: OK" 
 m = re.search(r"endpoints: (\d+);.*\nkeypin monitor: median ([\d.]+) s.*\n.*baseline\): median ([\d.]+) s", text("monitor.txt"))
 if m:
     k, o = float(m[2]), float(m[3])
-    row(f"7. monitor, {m[1]} endpoints vs openssl loop", f"{k:.2f} s", f"{o:.2f} s", o / k, "≥ 20× faster", o / k >= 20)
+    # The target is stated for 500 endpoints; another count is shown but not judged.
+    judged = o / k >= 20 if m[1] == "500" else None
+    row(f"7. monitor, {m[1]} endpoints vs openssl loop", f"{k:.3f} s", f"{o:.3f} s", o / k, "≥ 20× faster at 500 endpoints", judged)
 else:
     row("7. monitor vs openssl loop", "missing", "missing", None, "≥ 20× faster", None)
 
