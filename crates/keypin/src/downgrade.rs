@@ -80,6 +80,24 @@ pub fn check_request(
     }
 }
 
+/// [`check_redirect`] for a redirect between two parsed URLs (the HTTP integrations).
+#[cfg(any(feature = "reqwest", feature = "ureq"))]
+pub(crate) fn check_redirect_url(
+    policy: &Policy,
+    from: &url::Url,
+    to: &url::Url,
+) -> Result<(), DowngradeError> {
+    check_redirect(
+        policy,
+        from.scheme(),
+        from.host_str().unwrap_or(""),
+        from.as_str(),
+        to.scheme(),
+        to.host_str().unwrap_or(""),
+        to.as_str(),
+    )
+}
+
 /// Checks a redirect from `from_host` (reached over `from_scheme`) to a URL with `scheme` and
 /// `host`: refused when the target is not https and either end is pinned (a pinned host may
 /// not be reached in cleartext, and may not send its client to cleartext anywhere).

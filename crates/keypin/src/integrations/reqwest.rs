@@ -22,7 +22,7 @@ use std::sync::Arc;
 use reqwest::redirect;
 
 use crate::config::PinnedConfigBuilder;
-use crate::downgrade::{DowngradeError, check_redirect, check_request};
+use crate::downgrade::{DowngradeError, check_redirect_url, check_request};
 use crate::error::Error;
 use crate::policy::Policy;
 
@@ -89,15 +89,7 @@ fn redirect_policy(policy: Arc<Policy>) -> redirect::Policy {
         }
         let to = attempt.url();
         let checked = match attempt.previous().last() {
-            Some(from) => check_redirect(
-                &policy,
-                from.scheme(),
-                from.host_str().unwrap_or(""),
-                from.as_str(),
-                to.scheme(),
-                to.host_str().unwrap_or(""),
-                to.as_str(),
-            ),
+            Some(from) => check_redirect_url(&policy, from, to),
             None => check_url(&policy, to),
         };
         match checked {

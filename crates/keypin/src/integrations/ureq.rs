@@ -39,7 +39,7 @@ use std::sync::Arc;
 use rustls_pki_types::ServerName;
 
 use crate::config::PinnedConfigBuilder;
-use crate::downgrade::{check_redirect, check_request};
+use crate::downgrade::{check_redirect_url, check_request};
 use crate::error::Error;
 use crate::policy::Policy;
 
@@ -63,7 +63,7 @@ pub const MAX_REDIRECTS: usize = 5;
 
 /// A pinned `ureq::Agent` (with `redirects(0)`) that follows redirects itself: each hop is a
 /// new request through the pinned agent, and each redirect passes the downgrade check
-/// ([`check_redirect`]) before it is followed, so an https→http hop from or to a pinned host is
+/// ([`crate::downgrade::check_redirect`]) before it is followed, so an https→http hop from or to a pinned host is
 /// refused with a [`crate::DowngradeError`] however deep in the chain it comes.
 ///
 /// Followed: 301, 302, 303, 307 and 308 with a `Location` (relative ones resolved against the
@@ -191,15 +191,7 @@ impl FollowingAgent {
                 })?;
             // The agent's middleware checked this redirect already; the hop is followed only
             // after this check too, so it holds whatever agent settings are in place.
-            check_redirect(
-                &self.policy,
-                current.scheme(),
-                current.host_str().unwrap_or(""),
-                current.as_str(),
-                next.scheme(),
-                next.host_str().unwrap_or(""),
-                next.as_str(),
-            )?;
+            check_redirect_url(&self.policy, &current, &next)?;
             if chain.len() > self.max_redirects {
                 chain.push(next.to_string());
                 return Err(FollowError::TooManyRedirects {
@@ -302,8 +294,7 @@ impl ureq::Middleware for Downgrade {
         next: ureq::MiddlewareNext<'_>,
     ) -> Result<ureq::Response, ureq::Error> {
         let url = request.request_url()?;
-        let (scheme, host) = (url.scheme().to_string(), url.host().to_string());
-        check_request(&self.policy, &scheme, &host, request.url()).map_err(refused)?;
+        check_request(&self.policy, url.scheme(), url.host(), request.url()).map_err(refused)?;
         let from = request.url().to_string();
         let response = next.handle(request)?;
         if (300..400).contains(&response.status())
@@ -317,16 +308,7 @@ impl ureq::Middleware for Downgrade {
                     "cannot parse the redirect location {location:?}: {e}"
                 ))
             })?;
-            check_redirect(
-                &self.policy,
-                &scheme,
-                &host,
-                &from,
-                to.scheme(),
-                to.host_str().unwrap_or(""),
-                to.as_str(),
-            )
-            .map_err(refused)?;
+            check_redirect_url(&self.policy, &base, &to).map_err(refused)?;
         }
         Ok(response)
     }
