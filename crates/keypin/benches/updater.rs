@@ -10,12 +10,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use keypin::bundle::{BundleSpec, RootSpec, SigningKey};
+use keypin::bundle::BundleSpec;
 use keypin::updater::{CheckOutcome, HttpFetcher, PolicyStore, Updater, UpdaterConfig};
 use keypin::{Date, ManualClock, PinnedConfig, Policy, Roots};
 
@@ -79,15 +82,7 @@ fn bare_round_trip(addr: SocketAddr) {
 }
 
 fn no_change_check(c: &mut Criterion) {
-    let key = SigningKey::generate().unwrap().0;
-    let root = RootSpec {
-        version: 1,
-        expires: Date::parse("2030-01-01").unwrap(),
-        threshold: 1,
-        keys: vec![key.public_key().clone()],
-    }
-    .sign(&[&key], None)
-    .unwrap();
+    let (root, key) = common::one_key_root();
     let policy = "[[rule]]\nhosts = [\"api.bench.test\"]\npins = [\"sha256/7HIpactkIAq2Y49orFOOQKurWxmmSFZhBCoQYcRhJ3Y=\", \"sha256/fwza0LRMXouZHRC8Ei+4PyuldPDcf3UKgO/04cDM1oE=\"]\n";
     let bundle = BundleSpec {
         app_id: "com.example.app".into(),

@@ -4,6 +4,8 @@
 #![cfg(feature = "ct")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::path::PathBuf;
 
 use keypin::ct::{
@@ -450,7 +452,7 @@ mod carried_by_a_bundle {
     use super::*;
     use base64::Engine as _;
     use base64::engine::general_purpose::STANDARD;
-    use keypin::bundle::{BundleError, BundleSpec, Expectations, Root, RootSpec, SigningKey};
+    use keypin::bundle::{BundleError, BundleSpec, Expectations, Root, SigningKey};
     use keypin::{Date, Pin, PinnedConfig, Roots, VerifyError};
     use rustls_pki_types::ServerName;
     use std::sync::Arc;
@@ -461,15 +463,7 @@ mod carried_by_a_bundle {
 
     /// A one-key root of trust and its key.
     fn signer() -> (Root, SigningKey) {
-        let key = SigningKey::generate().unwrap().0;
-        let root = RootSpec {
-            version: 1,
-            expires: Date::parse("2030-01-01").unwrap(),
-            threshold: 1,
-            keys: vec![key.public_key().clone()],
-        }
-        .sign(&[&key], None)
-        .unwrap();
+        let (root, key) = common::one_key_root();
         (Root::from_embedded(&root).unwrap(), key)
     }
 

@@ -9,6 +9,8 @@
 #![cfg(feature = "updater")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::HashMap;
 use std::io::Write as _;
 use std::net::{SocketAddr, TcpStream};
@@ -17,7 +19,7 @@ use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use keypin::bundle::{BundleSpec, RootSpec, SigningKey};
+use keypin::bundle::{BundleSpec, SigningKey};
 use keypin::updater::{
     CheckOutcome, FetchError, Fetched, Fetcher, PolicySource, PolicyStore, STATE_FILE,
     STATE_TEMP_FILE, Startup, UpdateError, Updater, UpdaterConfig,
@@ -143,15 +145,7 @@ struct Rig {
 
 impl Rig {
     fn new() -> Self {
-        let key = SigningKey::generate().unwrap().0;
-        let root = RootSpec {
-            version: 1,
-            expires: Date::parse("2030-01-01").unwrap(),
-            threshold: 1,
-            keys: vec![key.public_key().clone()],
-        }
-        .sign(&[&key], None)
-        .unwrap();
+        let (root, key) = common::one_key_root();
         Self {
             world: World::new(),
             key,

@@ -1,0 +1,20 @@
+//! Helpers shared by keypin's integration tests and benches (`mod common;`).
+#![allow(dead_code, clippy::unwrap_used)]
+
+use keypin::Date;
+use keypin::bundle::{RootSpec, SigningKey};
+
+/// A fresh Ed25519 key and the signed root of trust (version 1, 1-of-1, expiring 2030) that
+/// trusts only it.
+pub fn one_key_root() -> (Vec<u8>, SigningKey) {
+    let key = SigningKey::generate().unwrap().0;
+    let root = RootSpec {
+        version: 1,
+        expires: Date::parse("2030-01-01").unwrap(),
+        threshold: 1,
+        keys: vec![key.public_key().clone()],
+    }
+    .sign(&[&key], None)
+    .unwrap();
+    (root, key)
+}
