@@ -45,7 +45,7 @@ pub use ct::CtLab;
 pub use error::Error;
 pub use mtls::MtlsServer;
 pub use pki::LabPki;
-pub use runner::{Observed, Outcome, Report, RunOptions, Verdict};
+pub use runner::{Observed, Outcome, Report, RunOptions, Verdict, id_column_width};
 pub use scenario::{
     Expected, HOST_SUFFIX, OTHER_HOST, Scenario, all as scenarios, all_with as scenarios_with,
 };

@@ -280,14 +280,7 @@ impl Report {
     pub fn table(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "client: {}", self.client);
-        // The id column is as wide as the longest id, so every row lines up.
-        let w = self
-            .verdicts
-            .iter()
-            .map(|v| v.id.chars().count())
-            .chain([8])
-            .max()
-            .unwrap_or(8);
+        let w = id_column_width(self.verdicts.iter().map(|v| v.id.as_str()));
         let _ = writeln!(
             out,
             "{:<w$} {:<14} {:<9} {:<6} {:<44} reason",
@@ -389,4 +382,12 @@ fn xml(s: &str) -> String {
             c => c.to_string(),
         })
         .collect()
+}
+
+/// The width of a table's scenario-id column: the longest id (or the header), so every row
+/// lines up.
+pub fn id_column_width<'a>(ids: impl IntoIterator<Item = &'a str>) -> usize {
+    ids.into_iter()
+        .map(|id| id.chars().count())
+        .fold("scenario".len(), usize::max)
 }

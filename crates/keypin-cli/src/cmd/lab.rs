@@ -306,13 +306,7 @@ fn serve(args: ServeArgs) -> Result<u8, Failure> {
         lab.scenarios().len(),
         args.listen
     );
-    let w = lab
-        .scenarios()
-        .iter()
-        .map(|s| s.id.chars().count())
-        .chain([8])
-        .max()
-        .unwrap_or(8);
+    let w = keypin_lab::id_column_width(lab.scenarios().iter().map(|s| s.id));
     say!("{:<w$} {:<14} url", "scenario", "expected");
     for (s, e) in lab.scenarios().iter().zip(lab.endpoints()) {
         say!(
