@@ -553,6 +553,19 @@ fn apply_cases() -> Vec<ApplyCase> {
             stderr: &["--root bundle-v1.json is not a valid root"],
         },
         ApplyCase {
+            name: "--embedded-policy that does not validate: usage",
+            prepare: |d| {
+                std::fs::write(d.join("bad.toml"), "[[rule]]\nhosts = [\"*.com\"]\n").unwrap();
+                from_dir(d)
+            },
+            root: "root.json",
+            app_id: APP,
+            extra: &["--embedded-policy", "bad.toml"],
+            code: 2,
+            stdout: &[],
+            stderr: &["--embedded-policy bad.toml does not validate"],
+        },
+        ApplyCase {
             name: "--now not RFC 3339: usage",
             prepare: from_dir,
             root: "root.json",

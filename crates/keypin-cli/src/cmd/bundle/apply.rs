@@ -6,10 +6,12 @@
 //! The decision and its exit code: updated or unchanged 0; refused 1; usage, unreadable input
 //! or a state that could not be written 2; fetch failed 3 (see `keypin bundle apply --help`).
 
+use std::io::Read as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow, bail};
+use keypin::bundle::{MAX_ROOT_BYTES, Root};
 use keypin::updater::{
     CheckOutcome, FetchError, Fetcher, HttpFetcher, HttpsFetcher, PolicySource, PolicyStore,
     Startup, UpdateError, Updater, UpdaterConfig,
@@ -64,8 +66,21 @@ impl Apply {
                 args.state.display()
             );
         }
-        let embedded_root = std::fs::read(&args.root)
+        // At most one byte past the root cap is read: the cap refuses the rest.
+        let mut embedded_root = Vec::new();
+        std::fs::File::open(&args.root)
+            .and_then(|f| {
+                f.take(
+                    u64::try_from(MAX_ROOT_BYTES)
+                        .unwrap_or(u64::MAX)
+                        .saturating_add(1),
+                )
+                .read_to_end(&mut embedded_root)
+            })
             .with_context(|| format!("--root: cannot read {}", args.root.display()))?;
+        // Checked here for a precise message; `Updater::start` checks it again.
+        Root::from_embedded(&embedded_root)
+            .with_context(|| format!("--root {} is not a valid root", args.root.display()))?;
         let site = parse_site(&args.from)?;
         let embedded_policy = match &args.embedded_policy {
             None => Policy::empty(),
@@ -267,8 +282,15 @@ fn cycle(apply: &Apply) -> anyhow::Result<Report> {
         apply.state.clone(),
     );
     let (updater, startup) =
-        Updater::start(config, fetcher, apply.clock.clone(), store.clone(), None)
-            .with_context(|| format!("--root {} is not a valid root", apply.root_path.display()))?;
+        Updater::start(config, fetcher, apply.clock.clone(), store.clone(), None).with_context(
+            || {
+                format!(
+                    "cannot start the updater on --state {} with --root {}",
+                    apply.state.display(),
+                    apply.root_path.display()
+                )
+            },
+        )?;
     let before = Marks::of(&updater);
     let decision = Decision::of(updater.check_now());
     let after = Marks::of(&updater);
