@@ -801,3 +801,75 @@ fn apply_help_documents_exit_codes_and_output() {
         assert!(help.contains(want), "want {want:?} in {help}");
     }
 }
+
+/// An HTTPS site on loopback (keypin-pki's TLS server, which answers every path with its fixed
+/// greeting) with a certificate for 127.0.0.1 under a test root written to `ca.pem`.
+fn https_site(d: &Path) -> (keypin_pki::TlsServer, String, keypin::Pin) {
+    use keypin_pki::{CertSpec, KeyAlg, ServerOptions, TlsServer, issue, self_signed};
+    let root = self_signed(CertSpec::ca("Update Host Root CA").key_alg(KeyAlg::EcdsaP256)).unwrap();
+    let leaf = issue(
+        CertSpec::leaf(&[])
+            .ip_sans(&["127.0.0.1".parse().unwrap()])
+            .key_alg(KeyAlg::EcdsaP256),
+        &root,
+    )
+    .unwrap();
+    std::fs::write(d.join("ca.pem"), root.cert_pem()).unwrap();
+    let server = TlsServer::start(ServerOptions::new(
+        vec![leaf.cert.clone()],
+        leaf.key.clone_key(),
+    ))
+    .unwrap();
+    let url = format!("https://127.0.0.1:{}/", server.port());
+    (server, url, keypin::Pin::from_spki_der(&leaf.spki_der()))
+}
+
+#[test]
+fn apply_from_https_validates_the_chain_and_the_embedded_pins() {
+    let dir = apply_setup();
+    let d = dir.path();
+    let (_server, url, leaf_pin) = https_site(d);
+    // Not trusted without its root: the fetch fails, nothing is read.
+    apply(d, "root.json", APP, &url, &[]).code(3).stdout(
+        predicate::str::contains("fetch failed: ").and(predicate::str::contains("UnknownIssuer")),
+    );
+    // Trusted: the TLS exchange completes and the updater judges what came back (the server's
+    // greeting is no root-2.json), so the refusal is the updater's.
+    apply(d, "root.json", APP, &url, &["--ca-file", "ca.pem"])
+        .code(1)
+        .stdout(predicate::str::contains("refused: malformed root"));
+    // The update host is pinned by the policy in force, as in the app: a wrong pin fails the
+    // fetch, the right one lets it through.
+    // Two pins of keys the server does not hold, and the server's own key with a backup.
+    let (spare1, spare2) = (
+        "sha256/7HIpactkIAq2Y49orFOOQKurWxmmSFZhBCoQYcRhJ3Y=",
+        "sha256/fwza0LRMXouZHRC8Ei+4PyuldPDcf3UKgO/04cDM1oE=",
+    );
+    let pinned = |a: &str, b: &str| {
+        format!("[[rule]]\nhosts = [\"127.0.0.1\"]\npins = [\"{a}\", \"{b}\"]\n")
+    };
+    std::fs::write(d.join("wrong.toml"), pinned(spare1, spare2)).unwrap();
+    std::fs::write(d.join("right.toml"), pinned(&leaf_pin.to_string(), spare1)).unwrap();
+    apply(
+        d,
+        "root.json",
+        APP,
+        &url,
+        &["--ca-file", "ca.pem", "--embedded-policy", "wrong.toml"],
+    )
+    .code(3)
+    .stdout(
+        predicate::str::contains("fetch failed: ").and(predicate::str::contains(
+            "pin verification failed for 127.0.0.1",
+        )),
+    );
+    apply(
+        d,
+        "root.json",
+        APP,
+        &url,
+        &["--ca-file", "ca.pem", "--embedded-policy", "right.toml"],
+    )
+    .code(1)
+    .stdout(predicate::str::contains("refused: malformed root"));
+}
