@@ -752,12 +752,13 @@ fn apply_json_is_one_object_with_the_decision_and_the_marks() {
     assert!(v["stored_ignored"].as_str().is_some(), "{v}");
 }
 
-/// Every file under `dir` with its bytes, sorted by path.
+/// Every file directly inside `dir` with its bytes, sorted by path.
 fn snapshot(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
-        .map(|e| {
-            let p = e.unwrap().path();
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| {
             let bytes = std::fs::read(&p).unwrap();
             (p, bytes)
         })
