@@ -268,3 +268,58 @@ pub struct CollectorServeArgs {
     #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=1 << 30))]
     pub max_db_size: Option<u64>,
 }
+
+/// Flags of `keypin bundle apply` (raw; `cmd::bundle::apply` validates them before any work).
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Prints the decision and the state around it:
+  updated to vN | unchanged | refused: REASON | fetch failed: REASON | state not written: REASON
+  started on:      stored bundle vN | embedded policy (nothing stored) | embedded policy (stored state ignored: REASON)
+  high-water mark: vA -> vB   (none: no bundle accepted since the last reset)
+  root:            vA -> vB (N rotation(s) walked)
+  in force now:    bundle vN | embedded policy
+With --json, one object: decision (updated, unchanged, refused, fetch-failed, state-error),
+version, reason, started_on (stored-bundle, embedded), stored_version, stored_ignored,
+mark_before, mark_after, root_before, root_after, rotations_walked, in_force_version,
+exit_code.
+
+Exit codes: 0 updated or unchanged; 1 refused (bad signature, threshold, unknown key, rollback,
+wrong app or environment, expired, clock set back, over the byte cap, a policy that cannot be
+put in force); 2 usage or unreadable input (flags, --root, --embedded-policy, --state not a
+directory, the state could not be written); 3 the fetch failed (unreachable, HTTP error, no
+bundle.json published).
+
+The state directory is changed as the app would change it: run it on a copy of a device's
+state directory for a dry run.")]
+pub struct BundleApplyArgs {
+    /// The updater's state directory (must exist; an empty one is a device's first run).
+    #[arg(long, value_name = "DIR")]
+    pub state: PathBuf,
+    /// The root of trust the app embeds.
+    #[arg(long, value_name = "EMBEDDED_ROOT.json")]
+    pub root: PathBuf,
+    /// The app's id (bundles for other apps are refused).
+    #[arg(long, value_name = "ID")]
+    pub app_id: String,
+    /// The app's environment (bundles for other environments are refused).
+    #[arg(long = "env", value_name = "ENV")]
+    pub environment: String,
+    /// Where bundles are published: a directory laid out like what `keypin bundle serve`
+    /// serves (bundle.json, root-2.json, ...) or an http:// or https:// base URL.
+    #[arg(long = "from", value_name = "SITE")]
+    pub from: String,
+    /// The policy the app embeds (TOML); in force when no stored bundle is. Default: a policy
+    /// with no rules.
+    #[arg(long, value_name = "FILE")]
+    pub embedded_policy: Option<PathBuf>,
+    /// The device's clock, RFC 3339 (e.g. 2026-12-01T08:00:00Z), to replay a decision.
+    /// Default: this machine's clock. TLS to an https:// SITE always uses this machine's clock.
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<String>,
+    /// Extra trusted roots (PEM) for an https:// SITE, besides Mozilla's; repeatable.
+    #[arg(long = "ca-file", value_name = "PEM")]
+    pub ca_files: Vec<PathBuf>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}

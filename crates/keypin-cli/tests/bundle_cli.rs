@@ -1,5 +1,6 @@
 //! `keypin bundle` as a user runs it: keys, roots, signing, verification with its exit codes,
-//! rotation, and `serve` with ETag / If-None-Match on loopback.
+//! rotation, `serve` with ETag / If-None-Match on loopback, and `apply` (one updater cycle on a
+//! state directory, from a directory or from `serve`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -370,4 +371,506 @@ fn sign_refuses_a_ct_log_list_that_is_not_a_v3_list() {
         .code(2)
         .stderr(predicate::str::contains("signature does not verify"));
     assert!(!d.join("b2.json").exists());
+}
+
+/// `setup()` plus `site/bundle.json` (v1) and an empty state directory `state/`.
+fn apply_setup() -> TempDir {
+    let dir = setup();
+    let d = dir.path();
+    std::fs::create_dir(d.join("site")).unwrap();
+    std::fs::create_dir(d.join("state")).unwrap();
+    std::fs::copy(d.join("bundle-v1.json"), d.join("site/bundle.json")).unwrap();
+    dir
+}
+
+/// `keypin bundle apply --state state --root ROOT --app-id APP --env production --from FROM EXTRA`.
+fn apply(d: &Path, root: &str, app_id: &str, from: &str, extra: &[&str]) -> Assert {
+    keypin(d)
+        .args(["bundle", "apply", "--state", "state", "--root", root])
+        .args(["--app-id", app_id, "--env", "production", "--from", from])
+        .args(extra)
+        .assert()
+}
+
+/// Applies from `site/` as com.example.app and expects success.
+fn apply_ok(d: &Path) {
+    apply(d, "root.json", "com.example.app", "site", &[]).code(0);
+}
+
+/// Where a case applies from; a server started for it lives as long as this.
+struct From {
+    from: String,
+    _server: Option<Server>,
+}
+
+fn from_dir(_: &Path) -> From {
+    From {
+        from: "site".into(),
+        _server: None,
+    }
+}
+
+fn from_serve(d: &Path) -> From {
+    let (server, addr) = serve(&d.join("site"));
+    From {
+        from: format!("http://{addr}/"),
+        _server: Some(server),
+    }
+}
+
+struct ApplyCase {
+    name: &'static str,
+    /// Prepares the site and the state, and says where to apply from.
+    prepare: fn(&Path) -> From,
+    root: &'static str,
+    app_id: &'static str,
+    extra: &'static [&'static str],
+    code: i32,
+    stdout: &'static [&'static str],
+    stderr: &'static [&'static str],
+}
+
+const APP: &str = "com.example.app";
+
+fn apply_cases() -> Vec<ApplyCase> {
+    vec![
+        ApplyCase {
+            name: "first run from a directory: updated",
+            prepare: from_dir,
+            root: "root.json",
+            app_id: APP,
+            extra: &[],
+            code: 0,
+            stdout: &[
+                "updated to v1\n",
+                "started on:      embedded policy (nothing stored)",
+                "high-water mark: none -> v1",
+                "root:            v1 -> v1 (0 rotations walked)",
+                "in force now:    bundle v1",
+            ],
+            stderr: &[],
+        },
+        ApplyCase {
+            name: "first run from bundle serve: updated",
+            prepare: from_serve,
+            root: "root.json",
+            app_id: APP,
+            extra: &[],
+            code: 0,
+            stdout: &["updated to v1\n", "high-water mark: none -> v1"],
+            stderr: &[],
+        },
+        ApplyCase {
+            name: "second run from a directory: unchanged",
+            prepare: |d| {
+                apply_ok(d);
+                from_dir(d)
+            },
+            root: "root.json",
+            app_id: APP,
+            extra: &[],
+            code: 0,
+            stdout: &[
+                "unchanged\n",
+                "started on:      stored bundle v1",
+                "high-water mark: v1 -> v1",
+            ],
+            stderr: &[],
+        },
+        ApplyCase {
+            name: "second run from bundle serve: unchanged (304)",
+            prepare: |d| {
+                apply_ok(d);
+                from_serve(d)
+            },
+            root: "root.json",
+            app_id: APP,
+            extra: &[],
+            code: 0,
+            stdout: &["unchanged\n", "in force now:    bundle v1"],
+            stderr: &[],
+        },
+        ApplyCase {
+            name: "rollback to v1 after v2: refused, v2 stays",
+            prepare: |d| {
+                sign(d, "2", "site/bundle.json", &["k1", "k2"]).success();
+                apply_ok(d);
+                std::fs::copy(d.join("bundle-v1.json"), d.join("site/bundle.json")).unwrap();
+                from_dir(d)
+            },
+            root: "root.json",
+            app_id: APP,
+            extra: &[],
+            code: 1,
+            stdout: &[
+                "refused: rolled back",
+                "high-water mark: v2 -> v2",
+                "in force now:    bundle v2",
+            ],
+            stderr: &[],
+        },
+        ApplyCase {
+            name: "bundle for another app: refused",
+            prepare: from_dir,
+            root: "root.json",
+            app_id: "com.other.app",
+            extra: &[],
+            code: 1,
+            stdout: &["refused: wrong app", "in force now:    embedded policy"],
+            stderr: &[],
+        },
+        ApplyCase {
+            name: "device clock set back: refused before fetching",
+            prepare: |d| {
+                apply_ok(d);
+                from_dir(d)
+            },
+            root: "root.json",
+            app_id: APP,
+            extra: &["--now", "2020-01-01T00:00:00Z"],
+            code: 1,
+            stdout: &["refused: clock set back", "in force now:    bundle v1"],
+            stderr: &[],
+        },
+        ApplyCase {
+            name: "unreadable root file: usage",
+            prepare: from_dir,
+            root: "no-such-root.json",
+            app_id: APP,
+            extra: &[],
+            code: 2,
+            stdout: &[],
+            stderr: &["--root: cannot read no-such-root.json"],
+        },
+        ApplyCase {
+            name: "a bundle given as the root: usage",
+            prepare: from_dir,
+            root: "bundle-v1.json",
+            app_id: APP,
+            extra: &[],
+            code: 2,
+            stdout: &[],
+            stderr: &["--root bundle-v1.json is not a valid root"],
+        },
+        ApplyCase {
+            name: "--embedded-policy that does not validate: usage",
+            prepare: |d| {
+                std::fs::write(d.join("bad.toml"), "[[rule]]\nhosts = [\"*.com\"]\n").unwrap();
+                from_dir(d)
+            },
+            root: "root.json",
+            app_id: APP,
+            extra: &["--embedded-policy", "bad.toml"],
+            code: 2,
+            stdout: &[],
+            stderr: &["--embedded-policy bad.toml does not validate"],
+        },
+        ApplyCase {
+            name: "--now not RFC 3339: usage",
+            prepare: from_dir,
+            root: "root.json",
+            app_id: APP,
+            extra: &["--now", "2026-12-01"],
+            code: 2,
+            stdout: &[],
+            stderr: &["is not an RFC 3339 time"],
+        },
+        ApplyCase {
+            name: "nothing listens at the URL: fetch failed",
+            prepare: |_| {
+                // A port that was free a moment ago: connection refused on loopback.
+                let port = std::net::TcpListener::bind("127.0.0.1:0")
+                    .unwrap()
+                    .local_addr()
+                    .unwrap()
+                    .port();
+                From {
+                    from: format!("http://127.0.0.1:{port}/"),
+                    _server: None,
+                }
+            },
+            root: "root.json",
+            app_id: APP,
+            extra: &[],
+            code: 3,
+            stdout: &["fetch failed: ", "in force now:    embedded policy"],
+            stderr: &[],
+        },
+        ApplyCase {
+            name: "no bundle.json in the site: fetch failed",
+            prepare: |d| {
+                std::fs::remove_file(d.join("site/bundle.json")).unwrap();
+                from_dir(d)
+            },
+            root: "root.json",
+            app_id: APP,
+            extra: &[],
+            code: 3,
+            stdout: &["fetch failed: no bundle \"bundle.json\" is published"],
+            stderr: &[],
+        },
+        ApplyCase {
+            name: "bundle.json one byte over the cap: refused, never read past it",
+            prepare: |d| {
+                let big = vec![b' '; keypin::bundle::DEFAULT_MAX_BUNDLE_BYTES + 1];
+                std::fs::write(d.join("site/bundle.json"), big).unwrap();
+                from_dir(d)
+            },
+            root: "root.json",
+            app_id: APP,
+            extra: &[],
+            code: 1,
+            stdout: &["refused: ", "over the 1048576-byte cap"],
+            stderr: &[],
+        },
+        ApplyCase {
+            name: "root-2.json over the root cap: refused, no rotation",
+            prepare: |d| {
+                let big = vec![b' '; keypin::bundle::MAX_ROOT_BYTES + 1];
+                std::fs::write(d.join("site/root-2.json"), big).unwrap();
+                from_dir(d)
+            },
+            root: "root.json",
+            app_id: APP,
+            extra: &[],
+            code: 1,
+            stdout: &["over the 65536-byte cap", "root:            v1 -> v1"],
+            stderr: &[],
+        },
+        ApplyCase {
+            name: "--state that does not exist: usage",
+            prepare: |d| {
+                std::fs::remove_dir(d.join("state")).unwrap();
+                from_dir(d)
+            },
+            root: "root.json",
+            app_id: APP,
+            extra: &[],
+            code: 2,
+            stdout: &[],
+            stderr: &["--state state is not a directory"],
+        },
+        ApplyCase {
+            name: "root-2.json published: one rotation walked, then v2",
+            prepare: |d| {
+                apply_ok(d);
+                run_ok(d, &["bundle", "keygen", "--out", "k4"]);
+                rotate_root(d, &["k1", "k2", "k4"]).success();
+                std::fs::copy(d.join("root2.json"), d.join("site/root-2.json")).unwrap();
+                common::sign_cmd(
+                    d,
+                    "policy.toml",
+                    "root2.json",
+                    "2",
+                    "site/bundle.json",
+                    &["k2", "k4"],
+                )
+                .assert()
+                .success();
+                from_dir(d)
+            },
+            root: "root.json",
+            app_id: APP,
+            extra: &[],
+            code: 0,
+            stdout: &[
+                "updated to v2\n",
+                "root:            v1 -> v2 (1 rotation walked)",
+                "high-water mark: v1 -> v2",
+            ],
+            stderr: &[],
+        },
+    ]
+}
+
+#[test]
+fn apply_runs_one_updater_cycle_with_documented_exit_codes() {
+    for case in apply_cases() {
+        let dir = apply_setup();
+        let d = dir.path();
+        let from = (case.prepare)(d);
+        let out = apply(d, case.root, case.app_id, &from.from, case.extra);
+        let output = out.get_output();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(case.code),
+            "{}: stdout {stdout} stderr {stderr}",
+            case.name
+        );
+        for want in case.stdout {
+            assert!(
+                stdout.contains(want),
+                "{}: want {want:?} in {stdout}",
+                case.name
+            );
+        }
+        for want in case.stderr {
+            assert!(
+                stderr.contains(want),
+                "{}: want {want:?} in {stderr}",
+                case.name
+            );
+        }
+    }
+}
+
+#[test]
+fn apply_json_is_one_object_with_the_decision_and_the_marks() {
+    let dir = apply_setup();
+    let d = dir.path();
+    let out = apply(d, "root.json", APP, "site", &["--json"]).code(0);
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({
+            "decision": "updated",
+            "version": 1,
+            "reason": null,
+            "started_on": "embedded",
+            "stored_version": null,
+            "stored_ignored": null,
+            "mark_before": null,
+            "mark_after": 1,
+            "root_before": 1,
+            "root_after": 1,
+            "rotations_walked": 0,
+            "in_force_version": 1,
+            "exit_code": 0,
+        })
+    );
+    // A refusal is one object too, with its reason and exit code.
+    let out = apply(d, "root.json", "com.other.app", "site", &["--json"]).code(1);
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["decision"], "refused");
+    assert!(v["reason"].as_str().unwrap().contains("wrong app"), "{v}");
+    assert_eq!(v["exit_code"], 1);
+    // The stored state belongs to com.other.app's check now: v1 for com.example.app is not
+    // for it, so it started on the embedded policy and says why.
+    assert_eq!(v["started_on"], "embedded");
+    assert!(v["stored_ignored"].as_str().is_some(), "{v}");
+}
+
+/// Every file directly inside `dir` with its bytes, sorted by path.
+fn snapshot(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn apply_on_a_copy_of_a_state_dir_leaves_the_original_unchanged() {
+    let dir = apply_setup();
+    let d = dir.path();
+    apply_ok(d);
+    // The device's state directory, and a copy of it for the dry run of v2.
+    std::fs::rename(d.join("state"), d.join("device-state")).unwrap();
+    std::fs::create_dir(d.join("state")).unwrap();
+    for (path, bytes) in snapshot(&d.join("device-state")) {
+        std::fs::write(d.join("state").join(path.file_name().unwrap()), bytes).unwrap();
+    }
+    let original = snapshot(&d.join("device-state"));
+    sign(d, "2", "site/bundle.json", &["k1", "k2"]).success();
+    apply(d, "root.json", APP, "site", &[])
+        .code(0)
+        .stdout(predicate::str::contains("updated to v2"));
+    assert_eq!(snapshot(&d.join("device-state")), original);
+    assert_ne!(snapshot(&d.join("state")), original, "the copy was updated");
+}
+
+#[test]
+fn apply_help_documents_exit_codes_and_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = run_ok(dir.path(), &["bundle", "apply", "--help"]);
+    for want in [
+        "0 updated or unchanged",
+        "1 refused",
+        "2 usage or unreadable input",
+        "3 the fetch failed",
+        "updated to vN | unchanged | refused: REASON",
+        "--json",
+    ] {
+        assert!(help.contains(want), "want {want:?} in {help}");
+    }
+}
+
+/// An HTTPS site on loopback (keypin-pki's TLS server, which answers every path with its fixed
+/// greeting) with a certificate for 127.0.0.1 under a test root written to `ca.pem`.
+fn https_site(d: &Path) -> (keypin_pki::TlsServer, String, keypin::Pin) {
+    use keypin_pki::{CertSpec, KeyAlg, ServerOptions, TlsServer, issue, self_signed};
+    let root = self_signed(CertSpec::ca("Update Host Root CA").key_alg(KeyAlg::EcdsaP256)).unwrap();
+    let leaf = issue(
+        CertSpec::leaf(&[])
+            .ip_sans(&["127.0.0.1".parse().unwrap()])
+            .key_alg(KeyAlg::EcdsaP256),
+        &root,
+    )
+    .unwrap();
+    std::fs::write(d.join("ca.pem"), root.cert_pem()).unwrap();
+    let server = TlsServer::start(ServerOptions::new(
+        vec![leaf.cert.clone()],
+        leaf.key.clone_key(),
+    ))
+    .unwrap();
+    let url = format!("https://127.0.0.1:{}/", server.port());
+    (server, url, keypin::Pin::from_spki_der(&leaf.spki_der()))
+}
+
+#[test]
+fn apply_from_https_validates_the_chain_and_the_embedded_pins() {
+    let dir = apply_setup();
+    let d = dir.path();
+    let (_server, url, leaf_pin) = https_site(d);
+    // Not trusted without its root: the fetch fails, nothing is read.
+    apply(d, "root.json", APP, &url, &[]).code(3).stdout(
+        predicate::str::contains("fetch failed: ").and(predicate::str::contains("UnknownIssuer")),
+    );
+    // Trusted: the TLS exchange completes and the updater judges what came back (the server's
+    // greeting is no root-2.json), so the refusal is the updater's.
+    apply(d, "root.json", APP, &url, &["--ca-file", "ca.pem"])
+        .code(1)
+        .stdout(predicate::str::contains("refused: malformed root"));
+    // The update host is pinned by the policy in force, as in the app: a wrong pin fails the
+    // fetch, the right one lets it through.
+    // Two pins of keys the server does not hold, and the server's own key with a backup.
+    let (spare1, spare2) = (
+        "sha256/7HIpactkIAq2Y49orFOOQKurWxmmSFZhBCoQYcRhJ3Y=",
+        "sha256/fwza0LRMXouZHRC8Ei+4PyuldPDcf3UKgO/04cDM1oE=",
+    );
+    let pinned = |a: &str, b: &str| {
+        format!("[[rule]]\nhosts = [\"127.0.0.1\"]\npins = [\"{a}\", \"{b}\"]\n")
+    };
+    std::fs::write(d.join("wrong.toml"), pinned(spare1, spare2)).unwrap();
+    std::fs::write(d.join("right.toml"), pinned(&leaf_pin.to_string(), spare1)).unwrap();
+    apply(
+        d,
+        "root.json",
+        APP,
+        &url,
+        &["--ca-file", "ca.pem", "--embedded-policy", "wrong.toml"],
+    )
+    .code(3)
+    .stdout(
+        predicate::str::contains("fetch failed: ").and(predicate::str::contains(
+            "pin verification failed for 127.0.0.1",
+        )),
+    );
+    apply(
+        d,
+        "root.json",
+        APP,
+        &url,
+        &["--ca-file", "ca.pem", "--embedded-policy", "right.toml"],
+    )
+    .code(1)
+    .stdout(predicate::str::contains("refused: malformed root"));
 }

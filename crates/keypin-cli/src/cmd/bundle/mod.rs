@@ -1,13 +1,16 @@
 //! `keypin bundle`: signing keys, roots of trust, signed pin bundles, their verification, and a
 //! development server for them. One file per subcommand; the shared file helpers are here.
 //!
-//! Exit codes: 0 success (for `verify`: the bundle is valid); 1 `verify` found the bundle
-//! invalid (the reason is printed); 2 usage, unreadable input or a refused signing request.
+//! Exit codes: 0 success (for `verify`: the bundle is valid; for `apply`: updated or
+//! unchanged); 1 `verify` found the bundle invalid, or `apply` refused it (the reason is
+//! printed); 2 usage, unreadable input or a refused signing request; 3 `apply` could not fetch.
 
+mod apply;
 mod keygen;
 mod root;
 mod serve;
 mod sign;
+mod site;
 mod verify;
 
 use std::path::{Path, PathBuf};
@@ -39,6 +42,9 @@ enum BundleCommand {
     Verify(verify::VerifyArgs),
     /// Serve a directory of bundles over HTTP with ETag / If-None-Match (development, tests).
     Serve(serve::ServeArgs),
+    /// Run one updater cycle on a state directory, as an app would (exit 0 updated or
+    /// unchanged, 1 refused, 2 usage or unreadable input, 3 fetch failed).
+    Apply(crate::args::BundleApplyArgs),
 }
 
 pub(crate) fn run(args: BundleArgs) -> Result<u8, Failure> {
@@ -49,6 +55,7 @@ pub(crate) fn run(args: BundleArgs) -> Result<u8, Failure> {
         BundleCommand::Sign(a) => sign::run(a),
         BundleCommand::Verify(a) => verify::run(a),
         BundleCommand::Serve(a) => serve::run(a),
+        BundleCommand::Apply(a) => apply::run(a),
     }
 }
 

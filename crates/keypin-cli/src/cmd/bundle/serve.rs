@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
+use super::site::{etag, plain_name};
 use super::usage;
 use crate::Failure;
 
@@ -145,31 +146,17 @@ fn handle(mut stream: TcpStream, dir: &Path) -> anyhow::Result<()> {
     )
 }
 
-/// Only plain names directly inside DIR: no `..`, no subdirectories, no hidden files.
+/// Only plain names directly inside DIR (`site::plain_name`).
 fn file_for(dir: &Path, path: &str) -> Option<PathBuf> {
     let path = path.split('?').next()?;
     let name = path.strip_prefix('/')?;
-    let ok = !name.is_empty()
-        && !name.starts_with('.')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
-    ok.then(|| dir.join(name))
+    plain_name(name).then(|| dir.join(name))
 }
 
 /// Signing keys must stay offline; a key left in the served directory is never sent.
 fn looks_like_private_key(body: &[u8]) -> bool {
     body.windows(b"PRIVATE KEY-----".len())
         .any(|w| w == b"PRIVATE KEY-----")
-}
-
-fn etag(body: &[u8]) -> String {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body);
-    let hex: String = digest.as_ref()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("\"{hex}\"")
 }
 
 fn respond(
