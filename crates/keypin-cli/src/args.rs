@@ -253,7 +253,7 @@ pub struct CollectorServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8088")]
     pub listen: String,
-    /// Bearer token for the query API and dashboard (or env KEYPIN_COLLECTOR_TOKEN).
+    /// Token for the query API (bearer) and the dashboard login (or env KEYPIN_COLLECTOR_TOKEN).
     #[arg(long, env = "KEYPIN_COLLECTOR_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     /// Requests per second allowed per client (an IPv4 address or an IPv6 /64).
