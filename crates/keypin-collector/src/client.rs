@@ -168,14 +168,20 @@ pub(crate) fn client_of(
         };
     }
     // 2. and 3.
-    let forwarded: Vec<&str> = headers
+    // Right to left without expanding the whole header: the last header line first, each
+    // line split from its end, and no more than MAX_FORWARDED_HOPS entries looked at.
+    let lines: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
         .collect();
+    let entries = lines
+        .iter()
+        .rev()
+        .flat_map(|v| v.rsplit(','))
+        .take(MAX_FORWARDED_HOPS);
     let mut current = peer;
-    for entry in forwarded.iter().rev().take(MAX_FORWARDED_HOPS) {
+    for entry in entries {
         if !is_trusted(current) {
             break;
         }
