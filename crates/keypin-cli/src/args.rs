@@ -253,10 +253,10 @@ pub struct CollectorServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8088")]
     pub listen: String,
-    /// Bearer token for the query API and dashboard (or env KEYPIN_COLLECTOR_TOKEN).
+    /// Token for the query API (bearer) and the dashboard login (or env KEYPIN_COLLECTOR_TOKEN).
     #[arg(long, env = "KEYPIN_COLLECTOR_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// Requests per second allowed per client address.
+    /// Requests per second allowed per client (an IPv4 address or an IPv6 /64).
     #[arg(long, default_value_t = 2000)]
     pub rate_limit: u32,
     /// Delete reports older than this many days (checked hourly).
@@ -267,6 +267,27 @@ pub struct CollectorServeArgs {
     /// is reused. Default: no limit beyond the disk.
     #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=1 << 30))]
     pub max_db_size: Option<u64>,
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key. Reports
+    /// carry host names and device details, and the dashboard login carries the token.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key (PKCS #8, PKCS #1 or SEC1) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Believe X-Forwarded-For (and X-Forwarded-Proto) only from a proxy in this range; the
+    /// client is the right-most address not in a trusted range. Repeatable. Without it the
+    /// header is ignored and the peer is the client.
+    #[arg(long, value_name = "CIDR")]
+    pub trust_proxy: Vec<keypin_collector::Cidr>,
+    /// Open connections at most, all clients together.
+    #[arg(long, value_name = "N", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+    /// Open connections at most from one client (an IPv4 address or an IPv6 /64); more are
+    /// closed at once. A trusted proxy is not capped.
+    #[arg(long, value_name = "N", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections_per_client: u32,
 }
 
 /// Flags of `keypin bundle apply` (raw; `cmd::bundle::apply` validates them before any work).

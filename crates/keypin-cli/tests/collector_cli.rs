@@ -138,3 +138,45 @@ fn dashboard_renders_in_headless_chromium() {
         "{dom}"
     );
 }
+
+#[test]
+fn web_surface_flags_are_checked_before_serving() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let db = dir.path().join("r.db");
+    let rows: &[(&[&str], &str)] = &[
+        (&["--tls-cert", "cert.pem"], "--tls-key <FILE>"),
+        (&["--tls-key", "key.pem"], "--tls-cert <FILE>"),
+        (
+            &["--tls-cert", "missing.pem", "--tls-key", "missing.pem"],
+            "missing.pem: cannot read the certificate chain",
+        ),
+        (
+            &["--trust-proxy", "10.1.2.3/8"],
+            "host bits are set below the prefix",
+        ),
+        (
+            &["--trust-proxy", "proxy.example"],
+            "not an IPv4 or IPv6 address",
+        ),
+        (
+            &["--trust-proxy", "10.0.0.0/33"],
+            "the prefix length must be 0 to 32",
+        ),
+        (
+            &["--max-connections-per-client", "0"],
+            "--max-connections-per-client",
+        ),
+    ];
+    for (flags, words) in rows {
+        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("keypin"))
+            .args(["collector", "serve", "--token", collector::TOKEN, "--db"])
+            .arg(&db)
+            .args(*flags)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flags:?}: {stderr}");
+        assert!(stderr.contains(words), "{flags:?}: {stderr}");
+    }
+    assert!(!db.exists(), "nothing is created before the flags are good");
+}

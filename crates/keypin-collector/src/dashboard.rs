@@ -28,16 +28,35 @@ const STYLE: &str = "body{font-family:sans-serif;margin:2em;color:#222}table{bor
 td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;font-size:13px}.hint{padding:.4em .8em;background:#fff6d5;border-left:4px solid #e0b000}\
 .host{margin-bottom:2em}code{font-size:12px}";
 
-/// The login page.
-pub fn login(failed: bool) -> String {
+/// What the login page says above its form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LoginNotice {
+    /// Nothing: a first visit.
+    None,
+    /// The token given was wrong.
+    WrongToken,
+    /// Too many failed logins from this client.
+    Throttled,
+    /// The token came in the URL, which is refused.
+    TokenInUrl,
+}
+
+/// The login page: a form that POSTs the token in the body.
+pub fn login(notice: LoginNotice) -> String {
+    let hint = match notice {
+        LoginNotice::None => "",
+        LoginNotice::WrongToken => "<p class=\"hint\">Wrong token.</p>",
+        LoginNotice::Throttled => {
+            "<p class=\"hint\">Too many failed logins from your address; wait a minute.</p>"
+        }
+        LoginNotice::TokenInUrl => {
+            "<p class=\"hint\">A token in the URL is refused (URLs are logged); enter it here.</p>"
+        }
+    };
     format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>keypin collector: log in</title><style>{STYLE}</style></head><body>\
-<h1>keypin collector</h1>{}<form method=\"post\" action=\"/login\"><label>Token <input type=\"password\" name=\"token\"></label> <button>Log in</button></form></body></html>",
-        if failed {
-            "<p class=\"hint\">Wrong token.</p>"
-        } else {
-            ""
-        }
+<h1>keypin collector</h1>{hint}<form method=\"post\" action=\"/login\"><label>Token <input type=\"password\" name=\"token\" autocomplete=\"current-password\"></label> <button>Log in</button></form></body></html>"
     )
 }
 
@@ -69,7 +88,7 @@ pub fn hint(h: &HostSummary, now: i64) -> Option<String> {
 pub fn render(hosts: &[HostSummary], now: i64) -> String {
     let mut h = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>keypin collector</title><style>{STYLE}</style></head><body>\
-<h1>keypin collector</h1><p>{} host(s) with pin-failure reports. Updated {}.</p>",
+<h1>keypin collector</h1><form method=\"post\" action=\"/logout\"><button>Log out</button></form><p>{} host(s) with pin-failure reports. Updated {}.</p>",
         hosts.len(),
         date(now)
     );

@@ -2,17 +2,24 @@
 //!
 //! Ingest (`POST /v1/reports`) takes keypin reports and, unchanged, HPKP (RFC 7469) and
 //! TrustKit reports, one or a batch. Acknowledged reports are durable. The query API
-//! (`GET /v1/reports`, `GET /v1/summary`) and the dashboard (`/`) need the bearer token.
+//! (`GET /v1/reports`, `GET /v1/summary`) needs the bearer token; the dashboard (`/`) a
+//! session, made by logging in with the token at `/login` (a form POST, never a URL).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod accept;
+mod client;
 pub mod dashboard;
+mod error;
 pub mod report;
 pub mod server;
+mod session;
 pub mod store;
+pub mod tls;
 
 pub use accept::Limits;
-pub use server::{Settings, router, router_with_limits, serve, serve_with_limits};
+pub use client::Cidr;
+pub use error::ConfigError;
+pub use server::{Settings, serve, serve_with_limits};
 pub use store::{SqliteStore, Store};

@@ -1,65 +1,113 @@
-//! The HTTP service: open ingest (a report URI must be), token-protected query API and
-//! dashboard, a body cap, per-client rate limits, retention, and a graceful shutdown.
+//! The HTTP service: open ingest (a report URI must be), the query API (bearer token) and the
+//! dashboard (a session from a login with the token), a body deadline and size cap per route,
+//! per-client rate limits and login throttling, retention, and a graceful shutdown.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Form, Query as QueryParams, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::body::{Body, Bytes, HttpBody as _};
+use axum::extract::{DefaultBodyLimit, Extension, Form, Query as QueryParams, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use crate::accept::{Limits, serve_app};
-use crate::dashboard;
+use keypin::clock::{Clock, SystemClock};
+
+use crate::accept::{Front, Limits, serve_app};
+use crate::client::{Cidr, Client, ClientKey, Transport};
+use crate::dashboard::{self, LoginNotice};
 use crate::report::{network_of, parse_body};
+use crate::session::Sessions;
 use crate::store::{Query, Store, StoreError};
 
-/// Largest request body accepted.
+/// Largest request body accepted (report ingest).
 pub const MAX_BODY: usize = 2 * 1024 * 1024;
 
-/// Service settings.
+/// Largest login or logout body: a form with the token, with room to spare.
+pub const MAX_LOGIN_BODY: usize = 1024;
+
+/// Failed logins allowed from one client in a burst, then one more every
+/// [`LOGIN_REFILL_SECS`]: 5 a minute.
+const LOGIN_BURST: f64 = 5.0;
+const LOGIN_REFILL_SECS: u64 = 12;
+
+/// Clients tracked at most by each limiter. Past it, clients whose allowance is whole again are
+/// forgotten (they lose nothing); if that frees nothing, new clients are refused rather than
+/// the map cleared (which would hand every throttled client a fresh allowance).
+const MAX_TRACKED_CLIENTS: usize = 100_000;
+
+/// The dashboard's session cookie.
+const SESSION_COOKIE: &str = "keypin_session";
+
+/// Service settings. Start from [`Settings::new`] and change what differs.
 #[derive(Clone, Debug)]
 pub struct Settings {
-    /// The bearer token for the query API and the dashboard.
+    /// The bearer token for the query API, and what logs in to the dashboard.
     pub token: String,
-    /// Requests per second allowed per client address (burst: twice that).
+    /// Requests per second allowed per client (an IPv4 address or an IPv6 /64; burst: twice
+    /// that).
     pub rate_limit: u32,
     /// Keep reports this many days.
     pub retention_days: u32,
+    /// Proxies whose `X-Forwarded-For` names the client (the right-most address outside
+    /// these ranges). From anyone else the header is ignored. Empty: the peer is the client.
+    pub trusted_proxies: Vec<Cidr>,
+    /// Serve HTTPS with this configuration (see [`crate::tls::server_config`]); `None`: HTTP.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// A dashboard session ends this long after login (or at logout).
+    pub session_lifetime: Duration,
+    /// The time sessions expire by and reports are stamped with.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Settings {
+    /// `token`, 100 requests per second per client, 90 days of retention, no trusted proxy,
+    /// plain HTTP, 12-hour sessions, the system clock.
+    pub fn new(token: impl Into<String>) -> Self {
+        Self {
+            token: token.into(),
+            rate_limit: 100,
+            retention_days: 90,
+            trusted_proxies: Vec::new(),
+            tls: None,
+            session_lifetime: Duration::from_secs(12 * 3600),
+            clock: Arc::new(SystemClock),
+        }
+    }
 }
 
 struct AppState {
     store: Arc<dyn Store>,
     settings: Settings,
-    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
-    body_timeout: Duration,
+    requests: Buckets,
+    login_attempts: Buckets,
+    sessions: Sessions,
 }
 
-/// Builds the router around a store, with the default [`Limits`].
-pub fn router(store: Arc<dyn Store>, settings: Settings) -> Router {
-    router_with_limits(store, settings, Limits::default())
-}
-
-/// Builds the router around a store; `limits.body_timeout` bounds how long ingest waits for
-/// a request body.
-pub fn router_with_limits(store: Arc<dyn Store>, settings: Settings, limits: Limits) -> Router {
+/// Builds the router around a store. Its handlers need the [`Client`] the accept loop sets on
+/// each request (without it they answer 500), so it is served only by [`serve_with_limits`].
+fn router(store: Arc<dyn Store>, settings: Settings, limits: Limits) -> Router {
+    let rate = f64::from(settings.rate_limit.max(1));
+    let lifetime = i64::try_from(settings.session_lifetime.as_secs()).unwrap_or(i64::MAX);
     let state = Arc::new(AppState {
         store,
+        requests: Buckets::new(rate, rate * 2.0),
+        login_attempts: Buckets::new(1.0 / LOGIN_REFILL_SECS as f64, LOGIN_BURST),
+        sessions: Sessions::new(lifetime),
         settings,
-        buckets: Mutex::new(HashMap::new()),
-        body_timeout: limits.body_timeout,
     });
     Router::new()
         .route("/v1/reports", post(ingest).get(list))
         .route("/v1/summary", get(summary))
         .route("/", get(page))
         .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(from_fn_with_state(limits.body_timeout, bounded_body))
         .with_state(state)
 }
 
@@ -84,42 +132,127 @@ pub async fn serve_with_limits(
 ) -> std::io::Result<()> {
     let retention_store = store.clone();
     let days = i64::from(settings.retention_days);
+    let clock = settings.clock.clone();
     let retention = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
         loop {
             tick.tick().await;
             let s = retention_store.clone();
-            let cutoff = now() - days * 86_400;
+            let cutoff = now(clock.as_ref()) - days * 86_400;
             let _ = tokio::task::spawn_blocking(move || s.delete_before(cutoff)).await;
         }
     });
-    let app = router_with_limits(store, settings, limits);
-    let result = serve_app(listener, app, limits, shutdown).await;
+    let front = Front {
+        tls: settings.tls.clone(),
+        trusted: settings.trusted_proxies.clone().into(),
+    };
+    let app = router(store, settings, limits);
+    let result = serve_app(listener, app, limits, front, shutdown).await;
     retention.abort();
     result
 }
 
-fn now() -> i64 {
-    rustls_pki_types::UnixTime::now().as_secs() as i64
+fn now(clock: &dyn Clock) -> i64 {
+    i64::try_from(clock.now().as_secs()).unwrap_or(i64::MAX)
 }
 
 fn json_error(status: StatusCode, message: String) -> Response {
     (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
 }
 
-impl AppState {
-    /// Token bucket per client address.
-    fn allow(&self, ip: IpAddr) -> bool {
-        let rate = f64::from(self.settings.rate_limit.max(1));
-        let Ok(mut b) = self.buckets.lock() else {
+/// The largest body each route takes. Routes that take none get 0: a GET with a body, or a
+/// body on a path that does not exist, is refused before anything waits for it.
+fn body_cap(method: &Method, path: &str) -> usize {
+    match (method, path) {
+        (&Method::POST, "/v1/reports") => MAX_BODY,
+        (&Method::POST, "/login" | "/logout") => MAX_LOGIN_BODY,
+        _ => 0,
+    }
+}
+
+/// Reads every request's whole body before its handler runs: within the body deadline (a
+/// client trickling a body would otherwise hold a connection slot for as long as it likes,
+/// on any route, with no token) and within the route's cap. Nothing is handled from a partial
+/// body; the handler gets the bytes.
+async fn bounded_body(State(deadline): State<Duration>, req: Request, next: Next) -> Response {
+    let cap = body_cap(req.method(), req.uri().path());
+    let (parts, body) = req.into_parts();
+    let too_large = || {
+        json_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the request body is over {cap} bytes, the most {} {} takes",
+                parts.method,
+                parts.uri.path()
+            ),
+        )
+    };
+    // A declared length over the cap is refused without reading a byte of it.
+    if body.size_hint().lower() > cap as u64 {
+        return too_large();
+    }
+    let bytes = match tokio::time::timeout(deadline, axum::body::to_bytes(body, cap)).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => {
+            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+            while let Some(s) = source {
+                if s.is::<http_body_util::LengthLimitError>() {
+                    return too_large();
+                }
+                source = s.source();
+            }
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                format!("the request body could not be read: {e}"),
+            );
+        }
+        Err(_) => {
+            return json_error(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body did not arrive within {} s",
+                    deadline.as_secs_f64()
+                ),
+            );
+        }
+    };
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+/// Token buckets per client.
+struct Buckets {
+    per_sec: f64,
+    burst: f64,
+    map: Mutex<HashMap<ClientKey, (f64, Instant)>>,
+}
+
+impl Buckets {
+    fn new(per_sec: f64, burst: f64) -> Self {
+        Self {
+            per_sec,
+            burst,
+            map: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one token from `key`'s bucket; `false` if it is empty (or cannot be tracked).
+    fn take(&self, key: ClientKey) -> bool {
+        let Ok(mut map) = self.map.lock() else {
             return false;
         };
-        if b.len() > 100_000 {
-            b.clear(); // bounded memory under address churn
-        }
         let now = Instant::now();
-        let (tokens, last) = b.entry(ip).or_insert((rate * 2.0, now));
-        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * rate).min(rate * 2.0);
+        if map.len() >= MAX_TRACKED_CLIENTS && !map.contains_key(&key) {
+            map.retain(|_, (tokens, last)| {
+                *tokens + now.duration_since(*last).as_secs_f64() * self.per_sec < self.burst
+            });
+            if map.len() >= MAX_TRACKED_CLIENTS {
+                return false;
+            }
+        }
+        let (tokens, last) = map.entry(key).or_insert((self.burst, now));
+        *tokens =
+            (*tokens + now.duration_since(*last).as_secs_f64() * self.per_sec).min(self.burst);
         *last = now;
         if *tokens >= 1.0 {
             *tokens -= 1.0;
@@ -129,23 +262,50 @@ impl AppState {
         }
     }
 
-    fn authorized(&self, headers: &HeaderMap) -> bool {
+    /// Gives back the token [`Buckets::take`] took.
+    fn refund(&self, key: ClientKey) {
+        if let Ok(mut map) = self.map.lock()
+            && let Some((tokens, _)) = map.get_mut(&key)
+        {
+            *tokens = (*tokens + 1.0).min(self.burst);
+        }
+    }
+}
+
+impl AppState {
+    fn now(&self) -> i64 {
+        now(self.settings.clock.as_ref())
+    }
+
+    /// Whether `given` is the token, compared in constant time. An empty token (a
+    /// misconfiguration) matches nothing rather than everything.
+    fn is_token(&self, given: &str) -> bool {
         let expected = self.settings.token.as_bytes();
+        !expected.is_empty() && constant_time_eq(given.as_bytes(), expected)
+    }
+
+    /// The bearer token (the API's way in), or a live dashboard session.
+    fn authorized(&self, headers: &HeaderMap) -> bool {
         let bearer = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
-        let cookie = headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .find_map(|c| c.trim().strip_prefix("keypin_token="));
-        [bearer, cookie]
-            .into_iter()
-            .flatten()
-            .any(|t| constant_time_eq(t.as_bytes(), expected))
+        if bearer.is_some_and(|t| self.is_token(t)) {
+            return true;
+        }
+        let now = self.now();
+        session_ids(headers).any(|id| self.sessions.is_live(id, now))
     }
+}
+
+/// The session ids in a request's cookies.
+fn session_ids(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().strip_prefix(SESSION_COOKIE)?.strip_prefix('='))
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -154,52 +314,17 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 async fn ingest(
     State(state): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    body: Body,
+    Extension(client): Extension<Client>,
+    body: Bytes,
 ) -> Response {
-    if !state.allow(peer.ip()) {
+    if !state.requests.take(ClientKey::of(client.ip)) {
         let mut r = json_error(StatusCode::TOO_MANY_REQUESTS, "rate limit exceeded".into());
         r.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         return r;
     }
-    // The whole body within the deadline (a client trickling it would hold a connection and
-    // a slot forever), and no more than the cap. Nothing is stored from a partial body.
-    let body = match tokio::time::timeout(state.body_timeout, axum::body::to_bytes(body, MAX_BODY))
-        .await
-    {
-        Ok(Ok(b)) => b,
-        Ok(Err(e)) => {
-            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
-            let mut too_large = false;
-            while let Some(s) = source {
-                too_large |= s.is::<http_body_util::LengthLimitError>();
-                source = s.source();
-            }
-            return if too_large {
-                json_error(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("the request body is over {MAX_BODY} bytes"),
-                )
-            } else {
-                json_error(
-                    StatusCode::BAD_REQUEST,
-                    format!("the request body could not be read: {e}"),
-                )
-            };
-        }
-        Err(_) => {
-            return json_error(
-                StatusCode::REQUEST_TIMEOUT,
-                format!(
-                    "the request body did not arrive within {} s",
-                    state.body_timeout.as_secs()
-                ),
-            );
-        }
-    };
-    let received = now();
-    let reports = match parse_body(&body, &network_of(peer.ip()), received) {
+    let received = state.now();
+    let reports = match parse_body(&body, &network_of(client.ip), received) {
         Ok(r) => r,
         Err(e) => return json_error(StatusCode::BAD_REQUEST, e.to_string()),
     };
@@ -276,7 +401,8 @@ async fn summary(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Resp
         );
     }
     let store = state.store.clone();
-    match tokio::task::spawn_blocking(move || store.summary(now())).await {
+    let t = state.now();
+    match tokio::task::spawn_blocking(move || store.summary(t)).await {
         Ok(Ok(s)) => axum::Json(s).into_response(),
         Ok(Err(e)) => json_error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
         Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
@@ -288,7 +414,7 @@ async fn page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respons
         return Redirect::to("/login").into_response();
     }
     let store = state.store.clone();
-    let t = now();
+    let t = state.now();
     match tokio::task::spawn_blocking(move || store.summary(t)).await {
         Ok(Ok(s)) => Html(dashboard::render(&s, t)).into_response(),
         Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
@@ -301,28 +427,96 @@ struct LoginForm {
     token: Option<String>,
 }
 
-/// The login form; `?token=` logs in directly (for bookmarks and headless checks).
-async fn login_page(
+/// The login form. A token in the URL is refused, not used: URLs land in access logs, browser
+/// history and Referer headers.
+async fn login_page(QueryParams(p): QueryParams<LoginForm>) -> Response {
+    if p.token.is_some() {
+        return (
+            StatusCode::BAD_REQUEST,
+            Html(dashboard::login(LoginNotice::TokenInUrl)),
+        )
+            .into_response();
+    }
+    Html(dashboard::login(LoginNotice::None)).into_response()
+}
+
+/// Logs in with the token from the form body.
+///
+/// 1. Each attempt takes one of the client's login tokens (5, refilled one per 12 s); with
+///    none left the attempt is refused unchecked, so a right guess while throttled tells the
+///    guesser nothing.
+/// 2. The token is compared in constant time.
+/// 3. A right token gives the attempt back, and a new random session (never the token) goes in
+///    an `HttpOnly; SameSite=Strict` cookie, `Secure` when the browser came over TLS.
+async fn login(
     State(state): State<Arc<AppState>>,
-    QueryParams(p): QueryParams<LoginForm>,
+    Extension(client): Extension<Client>,
+    Form(f): Form<LoginForm>,
 ) -> Response {
-    match p.token {
-        Some(t) => login_with(&state, &t),
-        None => Html(dashboard::login(false)).into_response(),
+    let key = ClientKey::of(client.ip);
+    // 1.
+    if !state.login_attempts.take(key) {
+        let mut r = (
+            StatusCode::TOO_MANY_REQUESTS,
+            Html(dashboard::login(LoginNotice::Throttled)),
+        )
+            .into_response();
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(LOGIN_REFILL_SECS));
+        return r;
     }
+    // 2.
+    let token = f.token.unwrap_or_default();
+    if !state.is_token(&token) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Html(dashboard::login(LoginNotice::WrongToken)),
+        )
+            .into_response();
+    }
+    // 3.
+    state.login_attempts.refund(key);
+    let Some(id) = state.sessions.create(state.now()) else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no random session id could be made; try again",
+        )
+            .into_response();
+    };
+    with_cookie(
+        Redirect::to("/").into_response(),
+        &id,
+        state.sessions.lifetime_secs(),
+        client.transport,
+    )
 }
 
-async fn login(State(state): State<Arc<AppState>>, Form(f): Form<LoginForm>) -> Response {
-    login_with(&state, f.token.as_deref().unwrap_or(""))
+/// Ends the session in the request's cookie (on the server: the id is dead whatever the
+/// browser keeps) and clears the cookie.
+async fn logout(
+    State(state): State<Arc<AppState>>,
+    Extension(client): Extension<Client>,
+    headers: HeaderMap,
+) -> Response {
+    for id in session_ids(&headers) {
+        state.sessions.end(id);
+    }
+    with_cookie(
+        Redirect::to("/login").into_response(),
+        "",
+        0,
+        client.transport,
+    )
 }
 
-fn login_with(state: &AppState, token: &str) -> Response {
-    if !constant_time_eq(token.as_bytes(), state.settings.token.as_bytes()) {
-        return (StatusCode::UNAUTHORIZED, Html(dashboard::login(true))).into_response();
-    }
-    let mut r = Redirect::to("/").into_response();
+/// Sets the session cookie on `r`.
+fn with_cookie(mut r: Response, id: &str, max_age: i64, transport: Transport) -> Response {
+    let secure = match transport {
+        Transport::Tls => "; Secure",
+        Transport::Plain => "",
+    };
     if let Ok(v) = HeaderValue::from_str(&format!(
-        "keypin_token={token}; HttpOnly; Secure; SameSite=Strict; Path=/"
+        "{SESSION_COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}"
     )) {
         r.headers_mut().insert(header::SET_COOKIE, v);
     }

@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{Read as _, Write as _};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 
@@ -30,6 +30,13 @@ impl Drop for Running {
 }
 
 fn start(rate_limit: u32) -> Running {
+    start_with(Settings {
+        rate_limit,
+        ..Settings::new(TOKEN)
+    })
+}
+
+fn start_with(settings: Settings) -> Running {
     let dir = tempfile::TempDir::new().unwrap();
     let store = Arc::new(SqliteStore::open(&dir.path().join("reports.db")).unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -44,11 +51,6 @@ fn start(rate_limit: u32) -> Running {
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             addr_tx.send(listener.local_addr().unwrap()).unwrap();
-            let settings = Settings {
-                token: TOKEN.into(),
-                rate_limit,
-                retention_days: 90,
-            };
             keypin_collector::serve(listener, s, settings, async {
                 let _ = stopped.await;
             })
@@ -73,9 +75,25 @@ fn http(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
+    exchange(
+        TcpStream::connect(addr).unwrap(),
+        method,
+        path,
+        headers,
+        body,
+    )
+}
+
+/// One request on `s` (which the server then closes); returns (status, headers + body).
+fn exchange(
+    mut s: impl Read + Write,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String) {
     let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: collector.test\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
     );
     for (k, v) in headers {
@@ -85,6 +103,7 @@ fn http(
     s.write_all(req.as_bytes()).unwrap();
     let _ = s.write_all(body);
     let mut out = Vec::new();
+    // Over TLS a missing close_notify is an error here; what was read counts.
     let _ = s.read_to_end(&mut out);
     let text = String::from_utf8_lossy(&out).into_owned();
     let status = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
@@ -99,6 +118,35 @@ fn post(addr: SocketAddr, body: &str) -> (u16, String) {
         &[("Content-Type", "application/json")],
         body.as_bytes(),
     )
+}
+
+/// `POST /login` with `token` in a form body, as the login page sends it.
+fn login(addr: SocketAddr, token: &str) -> (u16, String) {
+    http(
+        addr,
+        "POST",
+        "/login",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        format!("token={token}").as_bytes(),
+    )
+}
+
+/// The `Set-Cookie` header of a response, lower-cased name, as sent.
+fn set_cookie(response: &str) -> &str {
+    response
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .unwrap_or_else(|| panic!("no Set-Cookie in {response}"))
+}
+
+/// The session id a login response set.
+fn session_of(response: &str) -> String {
+    let cookie = set_cookie(response);
+    cookie
+        .strip_prefix("keypin_session=")
+        .and_then(|c| c.split(';').next())
+        .unwrap_or_else(|| panic!("not a session cookie: {cookie}"))
+        .to_string()
 }
 
 fn auth() -> (&'static str, String) {
@@ -171,21 +219,18 @@ fn query_api_and_dashboard_need_the_token() {
     let (code, text) = http(c.addr, "GET", "/", &[], b"");
     assert_eq!(code, 303, "{text}");
     assert!(text.contains("location: /login"), "{text}");
-    assert_eq!(http(c.addr, "GET", "/login?token=nope", &[], b"").0, 401);
-    let (code, text) = http(c.addr, "GET", &format!("/login?token={TOKEN}"), &[], b"");
-    assert_eq!(code, 303);
-    assert!(
-        text.contains("keypin_token=") && text.contains("HttpOnly"),
-        "{text}"
+    assert_eq!(login(c.addr, "nope").0, 401);
+    let (code, text) = login(c.addr, TOKEN);
+    assert_eq!(code, 303, "{text}");
+    let cookie = format!("keypin_session={}", session_of(&text));
+    assert_eq!(http(c.addr, "GET", "/", &[("Cookie", &cookie)], b"").0, 200);
+    // A session reads the API too (the cookie is SameSite=Strict: same-site pages only).
+    assert_eq!(
+        http(c.addr, "GET", "/v1/summary", &[("Cookie", &cookie)], b"").0,
+        200
     );
-    let (code, _) = http(
-        c.addr,
-        "GET",
-        "/",
-        &[("Cookie", &format!("keypin_token={TOKEN}"))],
-        b"",
-    );
-    assert_eq!(code, 200);
+    let (h, v) = auth();
+    assert_eq!(http(c.addr, "GET", "/", &[(h, &v)], b"").0, 200);
 }
 
 #[test]
@@ -254,13 +299,8 @@ fn dashboard_escapes_hostile_strings() {
     let c = start(10_000);
     let hostile = r#"{"hostname": "<script>alert('x')</script>.example.com", "app-version": "\"><img src=x onerror=alert(1)>"}"#;
     assert_eq!(post(c.addr, hostile).0, 202);
-    let (code, page) = http(
-        c.addr,
-        "GET",
-        "/",
-        &[("Cookie", &format!("keypin_token={TOKEN}"))],
-        b"",
-    );
+    let (h, v) = auth();
+    let (code, page) = http(c.addr, "GET", "/", &[(h, &v)], b"");
     assert_eq!(code, 200);
     assert!(!page.contains("<script>alert"), "{page}");
     assert!(
@@ -283,17 +323,286 @@ fn served_keys_are_counted_with_an_interception_hint() {
         assert_eq!(post(c.addr, &report.to_string()).0, 202);
     }
     let pin = keypin::Pin::from_spki_der(&rogue.spki_der()).to_string();
-    let (_, page) = http(
-        c.addr,
-        "GET",
-        "/",
-        &[("Cookie", &format!("keypin_token={TOKEN}"))],
-        b"",
-    );
+    let (h, v) = auth();
+    let (_, page) = http(c.addr, "GET", "/", &[(h, &v)], b"");
     assert!(page.contains(&pin), "{page}");
     assert!(
         page.contains("<td>3</td><td>1</td>"),
         "3 reports from 1 network: {page}"
     );
     assert!(page.contains("looks like interception"), "{page}");
+}
+
+#[test]
+fn token_in_login_url_is_refused() {
+    let c = start(10_000);
+    let (code, text) = http(c.addr, "GET", &format!("/login?token={TOKEN}"), &[], b"");
+    assert!((400..500).contains(&code), "{text}");
+    assert!(!text.contains("set-cookie"), "{text}");
+    // The login page itself still loads, with a form that POSTs the token in the body.
+    let (code, page) = http(c.addr, "GET", "/login", &[], b"");
+    assert_eq!(code, 200);
+    assert!(
+        page.contains("<form method=\"post\" action=\"/login\">"),
+        "{page}"
+    );
+}
+
+#[test]
+fn session_cookie_is_random_httponly_strict_and_not_the_token() {
+    let c = start(10_000);
+    let (code, first) = login(c.addr, TOKEN);
+    assert_eq!(code, 303, "{first}");
+    assert!(first.contains("location: /\r\n"), "{first}");
+    let cookie = set_cookie(&first);
+    assert!(!cookie.contains(TOKEN), "{cookie}");
+    let attributes: Vec<&str> = cookie.split(';').skip(1).map(str::trim).collect();
+    for wanted in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(attributes.contains(&wanted), "{wanted} in {cookie}");
+    }
+    assert!(!attributes.contains(&"Secure"), "plain HTTP: {cookie}");
+    let id = session_of(&first);
+    assert!(
+        id.len() >= 43 && id.bytes().all(|b| b.is_ascii_alphanumeric()),
+        "at least 256 random bits: {id}"
+    );
+    let second = session_of(&login(c.addr, TOKEN).1);
+    assert_ne!(id, second, "each login makes a new session");
+
+    let page = |cookie: &str| http(c.addr, "GET", "/", &[("Cookie", cookie)], b"").0;
+    assert_eq!(page(&format!("keypin_session={id}")), 200);
+    assert_eq!(page(&format!("other=1; keypin_session={second}")), 200);
+    // A made-up session, and the old cookie that held the token, do not log in.
+    assert_eq!(page(&format!("keypin_session={}", "0".repeat(64))), 303);
+    assert_eq!(page(&format!("keypin_token={TOKEN}")), 303);
+    assert_eq!(page(&format!("keypin_session={TOKEN}")), 303);
+}
+
+#[test]
+fn logout_ends_the_session() {
+    let c = start(10_000);
+    let cookie = format!("keypin_session={}", session_of(&login(c.addr, TOKEN).1));
+    assert_eq!(http(c.addr, "GET", "/", &[("Cookie", &cookie)], b"").0, 200);
+    let (code, text) = http(c.addr, "POST", "/logout", &[("Cookie", &cookie)], b"");
+    assert_eq!(code, 303, "{text}");
+    assert!(text.contains("location: /login"), "{text}");
+    let cleared = set_cookie(&text);
+    assert!(cleared.starts_with("keypin_session=;"), "{cleared}");
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    // The old id is dead on the server, whatever the browser kept.
+    assert_eq!(http(c.addr, "GET", "/", &[("Cookie", &cookie)], b"").0, 303);
+    assert_eq!(
+        http(c.addr, "GET", "/v1/summary", &[("Cookie", &cookie)], b"").0,
+        401
+    );
+}
+
+#[test]
+fn expired_session_is_refused() {
+    const START: u64 = 1_800_000_000;
+    let clock = Arc::new(keypin::ManualClock::at(START));
+    let c = start_with(Settings {
+        session_lifetime: std::time::Duration::from_secs(3600),
+        clock: clock.clone(),
+        ..Settings::new(TOKEN)
+    });
+    let (_, text) = login(c.addr, TOKEN);
+    assert!(set_cookie(&text).contains("Max-Age=3600"), "{text}");
+    let cookie = format!("keypin_session={}", session_of(&text));
+    let page = || http(c.addr, "GET", "/", &[("Cookie", &cookie)], b"").0;
+    clock.set(START + 3599);
+    assert_eq!(page(), 200);
+    clock.set(START + 3600);
+    assert_eq!(page(), 303, "expired at login + lifetime");
+    clock.set(START);
+    assert_eq!(
+        page(),
+        303,
+        "an expired session stays dead if the clock goes back"
+    );
+}
+
+/// A loopback CA chain for `collector.test`, written as PEM files; the collector's TLS
+/// configuration loaded from them, and a client configuration trusting the root.
+fn tls_pair(dir: &std::path::Path) -> (Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>) {
+    let chain = keypin_pki::Chain::generate(
+        "Collector",
+        &["collector.test"],
+        keypin_pki::KeyAlg::EcdsaP256,
+    )
+    .unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(
+        &cert,
+        chain.leaf.cert_pem() + &chain.intermediate.cert_pem(),
+    )
+    .unwrap();
+    std::fs::write(&key, chain.leaf.key_pem()).unwrap();
+    let server = keypin_collector::tls::server_config(&cert, &key).unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(chain.root_store())
+        .with_no_client_auth();
+    (server, Arc::new(client))
+}
+
+/// [`http`] over TLS to `collector.test` at `addr`.
+fn https(
+    addr: SocketAddr,
+    client: &Arc<rustls::ClientConfig>,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String) {
+    let name = rustls_pki_types::ServerName::try_from("collector.test").unwrap();
+    let conn = rustls::ClientConnection::new(client.clone(), name).unwrap();
+    let s = rustls::StreamOwned::new(conn, TcpStream::connect(addr).unwrap());
+    exchange(s, method, path, headers, body)
+}
+
+#[test]
+fn tls_collector_accepts_reports_over_https_and_sets_secure_cookie() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let (server, client) = tls_pair(dir.path());
+    let c = start_with(Settings {
+        tls: Some(server),
+        ..Settings::new(TOKEN)
+    });
+    let json = [("Content-Type", "application/json")];
+    let (code, text) = https(
+        c.addr,
+        &client,
+        "POST",
+        "/v1/reports",
+        &json,
+        HPKP.as_bytes(),
+    );
+    assert_eq!(code, 202, "{text}");
+    assert_eq!(c.store.count().unwrap(), 1);
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    let body = format!("token={TOKEN}");
+    let (code, text) = https(c.addr, &client, "POST", "/login", &form, body.as_bytes());
+    assert_eq!(code, 303, "{text}");
+    let cookie = set_cookie(&text);
+    assert!(cookie.split(';').any(|a| a.trim() == "Secure"), "{cookie}");
+    let session = format!("keypin_session={}", session_of(&text));
+    assert_eq!(
+        https(c.addr, &client, "GET", "/", &[("Cookie", &session)], b"").0,
+        200
+    );
+    // Plain HTTP to the TLS port is not served.
+    let (code, text) = http(c.addr, "POST", "/v1/reports", &json, HPKP.as_bytes());
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(c.store.count().unwrap(), 1);
+}
+
+/// A report POSTed with `X-Forwarded-For: forwarded`; returns the status.
+fn post_via(addr: SocketAddr, forwarded: &str) -> u16 {
+    http(
+        addr,
+        "POST",
+        "/v1/reports",
+        &[("X-Forwarded-For", forwarded)],
+        HPKP.as_bytes(),
+    )
+    .0
+}
+
+/// A collector that trusts 127.0.0.1 as its proxy, rate limit 1/s (burst 2).
+fn behind_loopback_proxy() -> Running {
+    start_with(Settings {
+        rate_limit: 1,
+        trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
+        ..Settings::new(TOKEN)
+    })
+}
+
+/// Each row: a report through the proxy for `X-Forwarded-For: forwarded` gets `want`.
+fn check_forwarded(c: &Running, rows: &[(&str, u16)]) {
+    for (forwarded, want) in rows {
+        assert_eq!(post_via(c.addr, forwarded), *want, "{forwarded}");
+    }
+}
+
+/// The sender networks of the stored reports, oldest first.
+fn networks(store: &SqliteStore) -> Vec<String> {
+    let q = keypin_collector::store::Query {
+        limit: 1000,
+        ..Default::default()
+    };
+    let mut n: Vec<String> = store
+        .reports(&q)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.client_network)
+        .collect();
+    n.reverse();
+    n
+}
+
+#[test]
+fn x_forwarded_for_is_ignored_unless_from_trusted_proxy() {
+    // Rate limit 1/s, burst 2: a third request within the second is refused.
+    let untrusted = start_with(Settings {
+        rate_limit: 1,
+        trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
+        ..Settings::new(TOKEN)
+    });
+    let codes: Vec<u16> = ["203.0.113.1", "203.0.113.2", "198.51.100.3"]
+        .iter()
+        .map(|f| post_via(untrusted.addr, f))
+        .collect();
+    assert_eq!(
+        codes,
+        [202, 202, 429],
+        "a new X-Forwarded-For is no new client"
+    );
+    assert_eq!(networks(&untrusted.store), ["127.0.0.0/24"; 2]);
+
+    let behind_proxy = behind_loopback_proxy();
+    let rows: &[(&str, u16)] = &[
+        ("203.0.113.1", 202),
+        ("203.0.113.1", 202),
+        ("203.0.113.1", 429),
+        // Prepending a made-up address does not make a new client: the proxy appended the
+        // real one, and that is the right-most.
+        ("198.51.100.9, 203.0.113.1", 429),
+        ("198.51.100.9,203.0.113.1", 429),
+        ("203.0.113.2", 202),
+        ("192.0.2.1:4711", 202),
+    ];
+    check_forwarded(&behind_proxy, rows);
+    assert_eq!(
+        networks(&behind_proxy.store),
+        [
+            "203.0.113.0/24",
+            "203.0.113.0/24",
+            "203.0.113.0/24",
+            "192.0.2.0/24"
+        ]
+    );
+}
+
+#[test]
+fn ipv6_clients_rate_limited_by_64() {
+    // Loopback has one IPv6 address (::1), so the clients come through a trusted proxy.
+    let c = behind_loopback_proxy();
+    let rows: &[(&str, u16)] = &[
+        ("2001:db8:1:1::1", 202),
+        ("2001:db8:1:1::2", 202),
+        // A third address in the same /64 is the same client.
+        ("2001:db8:1:1:ffff:ffff:ffff:ffff", 429),
+        // Another /64 is another client.
+        ("2001:db8:1:2::1", 202),
+        ("[2001:db8:1:3::1]:443", 202),
+        // IPv4-mapped IPv6 is its IPv4 address.
+        ("::ffff:192.0.2.1", 202),
+        ("192.0.2.1", 202),
+        ("::ffff:192.0.2.1", 429),
+        ("192.0.2.2", 202),
+    ];
+    check_forwarded(&c, rows);
 }

@@ -55,6 +55,8 @@ fn limits(max_connections: usize) -> Limits {
         header_timeout: Duration::from_secs(1),
         body_timeout: Duration::from_secs(1),
         max_connections,
+        // These tests open many connections from 127.0.0.1 on purpose.
+        max_connections_per_client: max_connections,
     }
 }
 
@@ -66,6 +68,20 @@ fn start(rate_limit: u32, limits: Limits) -> Running {
 fn start_in(
     dir: tempfile::TempDir,
     rate_limit: u32,
+    limits: Limits,
+    max_db: Option<u64>,
+) -> Running {
+    let settings = Settings {
+        rate_limit,
+        ..Settings::new(TOKEN)
+    };
+    start_with(dir, settings, limits, max_db)
+}
+
+/// A service with these settings and limits on `dir/reports.db`.
+fn start_with(
+    dir: tempfile::TempDir,
+    settings: Settings,
     limits: Limits,
     max_db: Option<u64>,
 ) -> Running {
@@ -84,11 +100,6 @@ fn start_in(
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             addr_tx.send(listener.local_addr().unwrap()).unwrap();
-            let settings = Settings {
-                token: TOKEN.into(),
-                rate_limit,
-                retention_days: 90,
-            };
             keypin_collector::serve_with_limits(listener, s, settings, limits, async {
                 let _ = stopped.await;
             })
@@ -436,7 +447,7 @@ fn get(addr: SocketAddr, path: &str) -> (u16, String) {
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     (&s).write_all(
         format!(
-            "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nCookie: keypin_token={TOKEN}\r\nConnection: close\r\n\r\n"
+            "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
         )
         .as_bytes(),
     )
@@ -533,4 +544,153 @@ fn a_full_database_refuses_with_507_keeps_serving_reads_and_loses_nothing_acknow
     let hosts = stored(&srv.db);
     assert_eq!(hosts.len(), refill + 2, "refilled {refill}");
     assert!(hosts.contains("after-restart.test"));
+}
+
+/// A TCP connection to `addr` from the loopback address `source` (127.0.0.2 and up are all
+/// loopback on Linux), to stand for distinct clients.
+fn connect_from(source: &str, addr: SocketAddr) -> TcpStream {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket
+            .bind(SocketAddr::new(source.parse().unwrap(), 0))
+            .unwrap();
+        let stream = socket.connect(addr).await.unwrap();
+        let stream = stream.into_std().unwrap();
+        stream.set_nonblocking(false).unwrap();
+        stream
+    })
+}
+
+/// One report from `source`, answered within `within`; returns the status and the time taken,
+/// or `None` if no answer came in time.
+fn send_from(
+    source: &str,
+    addr: SocketAddr,
+    marker: &str,
+    within: Duration,
+) -> Option<(u16, Duration)> {
+    let start = Instant::now();
+    let s = connect_from(source, addr);
+    s.set_read_timeout(Some(within)).unwrap();
+    (&s).write_all(post(&report(marker), true).as_bytes())
+        .unwrap();
+    let (status, _, _) = read_response(&mut BufReader::new(s))?;
+    Some((status, start.elapsed()))
+}
+
+/// 16 connections at most, 4 per client; headers may take 10 s, bodies `body_timeout`.
+fn sixteen_slots_four_per_client(body_timeout: Duration) -> Limits {
+    Limits {
+        header_timeout: Duration::from_secs(10),
+        body_timeout,
+        max_connections: 16,
+        max_connections_per_client: 4,
+    }
+}
+
+#[test]
+fn slow_login_bodies_do_not_lock_out_ingest() {
+    // Headers may take 10 s, bodies 1 s.
+    let srv = start(
+        10_000,
+        sixteen_slots_four_per_client(Duration::from_secs(1)),
+    );
+    let addr = srv.addr;
+    // Four addresses, four connections each: every slot holds a login whose body drips a
+    // byte every 200 ms (no token needed to do this).
+    let head = "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 500\r\n\r\ntoken=";
+    let mut drips: Vec<TcpStream> = (2..6)
+        .flat_map(|last| (0..4).map(move |_| format!("127.0.0.{last}")))
+        .map(|source| {
+            let mut s = connect_from(&source, addr);
+            s.write_all(head.as_bytes()).unwrap();
+            s
+        })
+        .collect();
+    let dripper = std::thread::spawn(move || {
+        for _ in 0..30 {
+            for s in &mut drips {
+                let _ = s.write_all(b"a");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        drips
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let answer = send_from("127.0.0.1", addr, "ingest.test", Duration::from_secs(4));
+    let (status, took) = answer.expect("ingest got no answer while slow logins held the slots");
+    assert_eq!(status, 202);
+    assert!(took < Duration::from_millis(2500), "ingest waited {took:?}");
+    drop(dripper.join().unwrap());
+    assert_eq!(stored(&srv.db), BTreeSet::from(["ingest.test".to_string()]));
+}
+
+#[test]
+fn one_address_cannot_take_every_connection() {
+    // Long deadlines, so that only the per-address cap can help.
+    let srv = start(
+        10_000,
+        sixteen_slots_four_per_client(Duration::from_secs(10)),
+    );
+    // One address opens more connections than the whole cap and sends nothing.
+    let mut hogs: Vec<TcpStream> = (0..24)
+        .map(|_| connect_from("127.0.0.2", srv.addr))
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, took) = send_from("127.0.0.3", srv.addr, "other.test", Duration::from_secs(5))
+        .expect("another client was locked out");
+    assert_eq!(status, 202);
+    assert!(took < Duration::from_secs(1), "waited {took:?}");
+    // The hog's connections past its 4 were closed at once, not left waiting.
+    let closed = hogs
+        .iter_mut()
+        .filter_map(|s| closed_within(s, Duration::from_millis(500)))
+        .count();
+    assert_eq!(
+        closed, 20,
+        "of 24 connections from one address, 4 stay open"
+    );
+}
+
+#[test]
+fn failed_logins_are_throttled_per_address() {
+    let srv = start(10_000, limits(256));
+    let login_from = |source: &str, token: &str| -> (u16, String) {
+        let s = connect_from(source, srv.addr);
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let body = format!("token={token}");
+        (&s).write_all(
+            format!(
+                "POST /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        let (status, headers, _) = read_response(&mut BufReader::new(s)).expect("a response");
+        (status, headers)
+    };
+    let codes: Vec<u16> = (0..20)
+        .map(|i| login_from("127.0.0.2", &format!("guess-{i}")).0)
+        .collect();
+    let wrong = codes.iter().filter(|c| **c == 401).count();
+    assert!(
+        (1..=5).contains(&wrong),
+        "guesses checked before the throttle: {codes:?}"
+    );
+    assert_eq!(
+        codes.iter().filter(|c| **c == 429).count(),
+        20 - wrong,
+        "{codes:?}"
+    );
+    // While throttled, even the right token is not tried (a guess that hits must not tell).
+    let (status, headers) = login_from("127.0.0.2", TOKEN);
+    assert_eq!(status, 429);
+    assert!(headers.contains("retry-after:"), "{headers}");
+    // Another address is not affected.
+    assert_eq!(login_from("127.0.0.3", TOKEN).0, 303);
 }

@@ -50,9 +50,8 @@ fn start_collector() -> Running {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             addr_tx.send(listener.local_addr().unwrap()).unwrap();
             let settings = Settings {
-                token: TOKEN.into(),
                 rate_limit: 1000,
-                retention_days: 90,
+                ..Settings::new(TOKEN)
             };
             keypin_collector::serve(listener, store, settings, async {
                 let _ = stopped.await;

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow};
-use keypin_collector::{Settings, SqliteStore, Store};
+use keypin_collector::{Limits, Settings, SqliteStore, Store};
 
 use crate::Failure;
 use crate::args::{CollectorArgs, CollectorCommand};
@@ -21,13 +21,28 @@ pub(crate) fn run(args: CollectorArgs) -> Result<u8, Failure> {
             token.len()
         )));
     }
+    let tls = match (&a.tls_cert, &a.tls_key) {
+        (Some(cert), Some(key)) => Some(
+            keypin_collector::tls::server_config(cert, key)
+                .map_err(|e| Failure::usage(anyhow!(e)))?,
+        ),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let max_bytes = a.max_db_size.map(|mib| mib << 20);
     let store =
         Arc::new(SqliteStore::open_with_max_size(&a.db, max_bytes).map_err(|e| anyhow!(e))?);
     let settings = Settings {
-        token,
         rate_limit: a.rate_limit,
         retention_days: a.retention_days,
+        trusted_proxies: a.trust_proxy.clone(),
+        tls,
+        ..Settings::new(token)
+    };
+    let limits = Limits {
+        max_connections: a.max_connections as usize,
+        max_connections_per_client: a.max_connections_per_client as usize,
+        ..Limits::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -40,13 +55,19 @@ pub(crate) fn run(args: CollectorArgs) -> Result<u8, Failure> {
             .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
         say!(
-            "keypin collector listening on http://{addr} (database {})",
+            "keypin collector listening on {scheme}://{addr} (database {})",
             a.db.display()
         );
         let dyn_store: Arc<dyn Store> = store.clone();
-        keypin_collector::serve(listener, dyn_store, settings, shutdown_signal())
-            .await
-            .context("server failed")
+        keypin_collector::serve_with_limits(
+            listener,
+            dyn_store,
+            settings,
+            limits,
+            shutdown_signal(),
+        )
+        .await
+        .context("server failed")
     });
     // In-flight requests are done; commit whatever the writer still holds.
     store.close();

@@ -76,10 +76,43 @@ pub fn chromium(test: &str) -> Option<&'static str> {
     found
 }
 
-/// Logs in to the dashboard on `port` with the token in headless `chromium` and returns the
-/// rendered DOM.
+/// Logs in to the dashboard on `port` with the token in headless `chromium`, the way a person
+/// does (a form POSTing the token in the body; the collector refuses it in a URL), and returns
+/// the rendered DOM.
+///
+/// `--dump-dom` cannot type into a page, so the form comes from a helper page on another
+/// loopback port: the same site as the collector (a site is scheme and host, not port), so the
+/// `SameSite=Strict` session cookie the login sets is sent on the redirect to the dashboard, as
+/// it is after a login on the collector's own page. From another site it would not be.
 pub fn dashboard_dom(chromium: &str, profile: &Path, port: u16) -> String {
-    let url = format!("http://127.0.0.1:{port}/login?token={TOKEN}");
+    let helper = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let helper_port = helper.local_addr().unwrap().port();
+    helper.set_nonblocking(true).unwrap();
+    let page = format!(
+        "<!doctype html><form method=\"post\" action=\"http://127.0.0.1:{port}/login\">\
+<input name=\"token\" value=\"{TOKEN}\"></form><script>document.forms[0].submit()</script>"
+    );
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let serving = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                let Ok((mut s, _)) = helper.accept() else {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                };
+                s.set_nonblocking(false).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                let mut head = [0u8; 4096];
+                let _ = s.read(&mut head);
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
+                    page.len()
+                );
+            }
+        })
+    };
     let out = Command::new(chromium)
         .args([
             "--headless",
@@ -90,10 +123,17 @@ pub fn dashboard_dom(chromium: &str, profile: &Path, port: u16) -> String {
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
+            // Let the form's navigation and the redirect finish before the DOM is dumped.
+            "--virtual-time-budget=10000",
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
-        .args(["--dump-dom", &url])
+        .args([
+            "--dump-dom",
+            &format!("http://127.0.0.1:{helper_port}/login.html"),
+        ])
         .output()
         .unwrap();
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    serving.join().unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
