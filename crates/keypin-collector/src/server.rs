@@ -82,6 +82,7 @@ impl Settings {
 
 struct AppState {
     store: Arc<dyn Store>,
+    body_timeout: Duration,
     settings: Settings,
     requests: Buckets,
     login_attempts: Buckets,
@@ -98,6 +99,7 @@ fn router(store: Arc<dyn Store>, settings: Settings, limits: Limits) -> Router {
         requests: Buckets::new(rate, rate * 2.0),
         login_attempts: Buckets::new(1.0 / LOGIN_REFILL_SECS as f64, LOGIN_BURST),
         sessions: Sessions::new(lifetime),
+        body_timeout: limits.body_timeout,
         settings,
     });
     Router::new()
@@ -107,7 +109,7 @@ fn router(store: Arc<dyn Store>, settings: Settings, limits: Limits) -> Router {
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(from_fn_with_state(limits.body_timeout, bounded_body))
+        .layer(from_fn_with_state(state.clone(), bounded_body))
         .with_state(state)
 }
 
@@ -164,18 +166,32 @@ fn json_error(status: StatusCode, message: String) -> Response {
 /// body on a path that does not exist, is refused before anything waits for it.
 fn body_cap(method: &Method, path: &str) -> usize {
     match (method, path) {
-        (&Method::POST, "/v1/reports") => MAX_BODY,
+        _ if is_ingest(method, path) => MAX_BODY,
         (&Method::POST, "/login" | "/logout") => MAX_LOGIN_BODY,
         _ => 0,
     }
+}
+
+fn is_ingest(method: &Method, path: &str) -> bool {
+    method == Method::POST && path == "/v1/reports"
 }
 
 /// Reads every request's whole body before its handler runs: within the body deadline (a
 /// client trickling a body would otherwise hold a connection slot for as long as it likes,
 /// on any route, with no token) and within the route's cap. Nothing is handled from a partial
 /// body; the handler gets the bytes.
-async fn bounded_body(State(deadline): State<Duration>, req: Request, next: Next) -> Response {
+///
+/// Report ingest is rate-limited here, on the request head: a client over its rate is refused
+/// before a byte of its body is read (or waited for).
+async fn bounded_body(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let cap = body_cap(req.method(), req.uri().path());
+    if is_ingest(req.method(), req.uri().path()) && !ingest_allowed(&state, &req) {
+        let mut r = json_error(StatusCode::TOO_MANY_REQUESTS, "rate limit exceeded".into());
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return r;
+    }
+    let deadline = state.body_timeout;
     let (parts, body) = req.into_parts();
     let too_large = || {
         json_error(
@@ -218,6 +234,14 @@ async fn bounded_body(State(deadline): State<Duration>, req: Request, next: Next
     };
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
+}
+
+/// Takes a token from the ingest bucket of the request's client. A request without the
+/// [`Client`] the accept loop sets is refused here too (its handler would answer 500).
+fn ingest_allowed(state: &AppState, req: &Request) -> bool {
+    req.extensions()
+        .get::<Client>()
+        .is_some_and(|c| state.requests.take(ClientKey::of(c.ip)))
 }
 
 /// Token buckets per client.
@@ -317,12 +341,7 @@ async fn ingest(
     Extension(client): Extension<Client>,
     body: Bytes,
 ) -> Response {
-    if !state.requests.take(ClientKey::of(client.ip)) {
-        let mut r = json_error(StatusCode::TOO_MANY_REQUESTS, "rate limit exceeded".into());
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return r;
-    }
+    // The client's rate was checked on the request head (bounded_body).
     let received = state.now();
     let reports = match parse_body(&body, &network_of(client.ip), received) {
         Ok(r) => r,

@@ -606,3 +606,34 @@ fn ipv6_clients_rate_limited_by_64() {
     ];
     check_forwarded(&c, rows);
 }
+
+/// A client over its report rate gets 429 as soon as its request head arrives: the collector
+/// does not wait for (or read) a body it will refuse, so a flood costs it no body reads.
+#[test]
+fn rate_limited_client_is_refused_before_its_body_is_read() {
+    let c = start(1);
+    let codes: Vec<u16> = (0..4).map(|_| post(c.addr, HPKP).0).collect();
+    assert!(codes.contains(&429), "the bucket is empty: {codes:?}");
+    let mut s = TcpStream::connect(c.addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(3)))
+        .unwrap();
+    // A declared 1 MiB body that never comes.
+    s.write_all(
+        b"POST /v1/reports HTTP/1.1\r\nHost: collector.test\r\nConnection: close\r\n\
+          Content-Type: application/json\r\nContent-Length: 1048576\r\n\r\n",
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out);
+    assert!(
+        text.starts_with("HTTP/1.1 429"),
+        "answered after {:?}: {text:?}",
+        started.elapsed()
+    );
+    assert!(
+        text.contains("Retry-After") || text.contains("retry-after"),
+        "{text}"
+    );
+}
