@@ -16,7 +16,7 @@
 
 use core::fmt;
 use std::borrow::Cow;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 
 use rustls_pki_types::DnsName;
 
@@ -193,14 +193,12 @@ fn is_public_suffix(name: &str) -> bool {
 /// pinned address goes unmatched. Borrows when it can (every DNS name in a handshake).
 pub(crate) fn normalize(host: &str) -> Cow<'_, str> {
     let host = host.strip_suffix('.').unwrap_or(host);
-    let host = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    // Only IPv6 literals hold a colon.
-    if host.contains(':')
-        && let Ok(ip) = host.parse::<Ipv6Addr>()
-    {
+    // An IP literal: bracketed (as in URLs), or holding a colon (no DNS name does).
+    let literal = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(inner) => Some(inner),
+        None => host.contains(':').then_some(host),
+    };
+    if let Some(ip) = literal.and_then(|l| l.parse::<IpAddr>().ok()) {
         return Cow::Owned(ip.to_canonical().to_string());
     }
     if host.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -272,6 +270,7 @@ mod tests {
             ("***.example.com", false, "leftmost"),
             ("exa mple.com", false, "not a valid"),
             ("-bad-.example.com", false, "not a valid"),
+            ("[api.example.com]", false, "not a valid"),
             ("*.example.com", true, "exactly one label"),
             ("10.0.0.1", true, "IP address"),
             // One trailing dot is the root; any other empty label would never match a server.
@@ -303,6 +302,7 @@ mod tests {
             ("[::FFFF:10.0.0.1]", "10.0.0.1"),
             ("::ffff:a00:1", "10.0.0.1"),
             ("[::1]", "::1"),
+            ("[10.0.0.1]", "10.0.0.1"),
             ("::10.0.0.1", "::a00:1"),
         ];
         for (written, stored) in rows {
