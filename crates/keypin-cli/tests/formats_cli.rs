@@ -118,3 +118,28 @@ fn import_errors() {
         .code(2)
         .stderr(predicate::str::contains("missing.xml"));
 }
+
+/// The shared-reference bomb (a binary plist whose arrays reference the one below eight times,
+/// fourteen deep; the fuzz seed) is refused at once, naming the node limit and the file.
+#[test]
+fn import_refuses_a_binary_plist_shared_reference_bomb() {
+    let seed =
+        include_bytes!("../../../fuzz/seeds/import_plist/2-binary-shared-reference-bomb.plist");
+    let dir = TempDir::new().unwrap();
+    let bomb = dir.path().join("Info.plist");
+    // The seed's first byte picks the fuzz target's mode; the rest is the file.
+    std::fs::write(&bomb, &seed[1..]).unwrap();
+    keypin()
+        .arg("import")
+        .arg(&bomb)
+        .timeout(std::time::Duration::from_secs(20))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!(
+            "cannot import {}",
+            bomb.display()
+        )))
+        .stderr(predicate::str::contains(
+            "more than 20000 nodes (MAX_IMPORT_NODES)",
+        ));
+}

@@ -261,3 +261,51 @@ fn soon() -> String {
     let d = time::OffsetDateTime::now_utc() + time::Duration::days(10);
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
+
+/// A host pattern with an empty label (`api.example.com..`) would never match a server, so the
+/// host would be silently unpinned: lint refuses it with its file and line, in a keypin policy
+/// and in an imported Android config alike.
+#[test]
+fn host_pattern_with_two_trailing_dots_is_refused_with_its_line() {
+    let dir = TempDir::new().unwrap();
+    let (a, b) = (spare(), spare());
+    let toml = dir.path().join("policy.toml");
+    std::fs::write(
+        &toml,
+        format!("# pins for the API\n\n[[rule]]\nhosts = [\"api.example.com..\"]\npins = [\"{a}\", \"{b}\"]\n"),
+    )
+    .unwrap();
+    let digest = |p: &str| p.trim_start_matches("sha256/").to_string();
+    let xml = dir.path().join("network_security_config.xml");
+    std::fs::write(
+        &xml,
+        format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<network-security-config>\n  <domain-config>\n    \
+             <domain>api.example.com..</domain>\n    <pin-set>\n      <pin digest=\"SHA-256\">{}</pin>\n      \
+             <pin digest=\"SHA-256\">{}</pin>\n    </pin-set>\n  </domain-config>\n</network-security-config>\n",
+            digest(&a),
+            digest(&b)
+        ),
+    )
+    .unwrap();
+    // (file, location the finding must name)
+    let rows = [
+        (&toml, format!("{}:4", toml.display())),
+        (&xml, format!("{}:3", xml.display())),
+    ];
+    for (file, location) in rows {
+        let out = Command::cargo_bin("keypin")
+            .unwrap()
+            .arg("lint")
+            .arg(file)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(2), "{stdout}");
+        assert!(stdout.contains(&location), "{location}: {stdout}");
+        assert!(
+            stdout.contains("\"api.example.com..\" has an empty label"),
+            "{stdout}"
+        );
+    }
+}

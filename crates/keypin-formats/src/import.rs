@@ -1,8 +1,9 @@
 //! Other systems' pin configurations → a keypin policy (TOML).
 //!
 //! Input is untrusted: it is size-capped before parsing, XML DTDs are refused (so no entity
-//! expansion), the node count is bounded, and every problem names where it is (line for XML,
-//! key path for plists). What keypin cannot represent exactly is imported stricter with a
+//! expansion), every format is read under one node budget counted while reading (references
+//! included: [`MAX_IMPORT_NODES`], [`MAX_IMPORT_STRING_BYTES`]), and every problem names where
+//! it is (line for XML, key path for plists). What keypin cannot represent exactly is imported stricter with a
 //! [`Notice`], or refused — never weaker.
 
 use core::fmt;
@@ -10,10 +11,11 @@ use std::fmt::Write as _;
 
 use keypin::{Pin, PinFormat, Policy};
 
+use crate::budget::{
+    Budget, CountedEvents, MAX_NESTING, PlistStop, XmlStop, count_json, read_plist, read_xml,
+};
+pub use crate::budget::{MAX_IMPORT_NODES, MAX_IMPORT_STRING_BYTES};
 use crate::export::Notice;
-
-/// Deepest `<domain-config>` nesting accepted (real configurations use two or three levels).
-const MAX_NESTING: usize = 16;
 
 /// Largest input accepted, before any parsing.
 pub const MAX_INPUT_BYTES: usize = 4 * 1024 * 1024;
@@ -76,19 +78,19 @@ impl ImportFormat {
     }
 }
 
-/// Which plist this is, from its top-level keys (read as events: no tree is built).
+/// Which plist this is, from its top-level keys (read as counted events: no tree is built).
+/// A plist past the node budget or the nesting bound is read as `ios-ats`, whose import then
+/// refuses it with that reason.
 fn plist_kind(bytes: &[u8]) -> Option<ImportFormat> {
-    let mut depth = 0usize;
+    let mut events = CountedEvents::new(bytes);
     let mut expect_key = false;
-    for event in plist::stream::Reader::new(std::io::Cursor::new(bytes)) {
+    while let Some(event) = events.next() {
+        let depth = events.depth();
         match event.ok()? {
-            plist::stream::Event::StartArray(_) => depth += 1,
             plist::stream::Event::StartDictionary(_) => {
-                depth += 1;
                 expect_key = depth == 1;
                 continue;
             }
-            plist::stream::Event::EndCollection => depth = depth.saturating_sub(1),
             plist::stream::Event::String(k) if depth == 1 && expect_key => match &*k {
                 "NSAppTransportSecurity" | "NSPinnedDomains" => return Some(ImportFormat::IosAts),
                 "TSKPinnedDomains" => return Some(ImportFormat::Trustkit),
@@ -100,11 +102,11 @@ fn plist_kind(bytes: &[u8]) -> Option<ImportFormat> {
         if depth == 1 {
             expect_key = !expect_key;
         }
-        if depth > MAX_NESTING {
-            return None;
-        }
     }
-    None
+    match events.stop() {
+        Some(PlistStop::Budget(_) | PlistStop::TooDeep) => Some(ImportFormat::IosAts),
+        _ => None,
+    }
 }
 
 /// An import that failed: where, what, and how to fix it.
@@ -305,14 +307,13 @@ fn nsc(cx: &mut Cx<'_>, bytes: &[u8]) -> Vec<RawRule> {
         cx.problem("1", "not UTF-8 text".into());
         return Vec::new();
     };
-    let opts = roxmltree::ParsingOptions {
-        allow_dtd: false,
-        nodes_limit: 200_000,
-        ..Default::default()
-    };
-    let doc = match roxmltree::Document::parse_with_options(text, opts) {
+    let doc = match read_xml(text) {
         Ok(d) => d,
-        Err(e) => {
+        Err(XmlStop::Budget(e)) => {
+            cx.problem("1", e.to_string());
+            return Vec::new();
+        }
+        Err(XmlStop::Invalid(e)) => {
             let pos = e.pos();
             cx.problem(
                 &format!("{}:{}", pos.row, pos.col),
@@ -504,33 +505,10 @@ fn plist_rules(cx: &mut Cx<'_>, bytes: &[u8], format: ImportFormat) -> Vec<RawRu
             return Vec::new();
         }
     }
-    // Bound the nesting before building a tree: a deep enough document would overflow the
-    // stack when the tree is dropped.
-    let mut depth = 0usize;
-    for event in plist::stream::Reader::new(std::io::Cursor::new(bytes)) {
-        match event {
-            Ok(plist::stream::Event::StartArray(_) | plist::stream::Event::StartDictionary(_)) => {
-                depth += 1;
-                if depth > MAX_NESTING {
-                    cx.problem(
-                        "plist",
-                        format!("nested more than {MAX_NESTING} deep; refused"),
-                    );
-                    return Vec::new();
-                }
-            }
-            Ok(plist::stream::Event::EndCollection) => depth = depth.saturating_sub(1),
-            Ok(_) => {}
-            Err(e) => {
-                cx.problem("plist", format!("not a valid plist: {e}"));
-                return Vec::new();
-            }
-        }
-    }
-    let value = match plist::Value::from_reader(std::io::Cursor::new(bytes)) {
+    let value = match read_plist(bytes) {
         Ok(v) => v,
-        Err(e) => {
-            cx.problem("plist", format!("not a valid plist: {e}"));
+        Err(stop) => {
+            cx.problem("plist", stop.to_string());
             return Vec::new();
         }
     };
@@ -714,6 +692,10 @@ fn trustkit(cx: &mut Cx<'_>, top: &plist::Dictionary) -> Vec<RawRule> {
 // ---- Chromium static pins ------------------------------------------------------------------
 
 fn chromium(cx: &mut Cx<'_>, bytes: &[u8]) -> Vec<RawRule> {
+    if let Err(e) = count_json(bytes) {
+        cx.problem("1", e.to_string());
+        return Vec::new();
+    }
     let v: serde_json::Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
         Err(e) => {
@@ -814,12 +796,17 @@ fn hpkp(cx: &mut Cx<'_>, bytes: &[u8], options: &ImportOptions) -> Vec<RawRule> 
     };
     let mut pins = Vec::new();
     let mut subs = false;
+    let mut budget = Budget::default();
     for (i, directive) in value
         .split(';')
         .map(str::trim)
         .filter(|d| !d.is_empty())
         .enumerate()
     {
+        if let Err(e) = budget.node() {
+            cx.problem("1", e.to_string());
+            return Vec::new();
+        }
         let lower = directive.to_ascii_lowercase();
         if lower.starts_with("pin-sha256") {
             if let Some(p) = cx.pin(&format!("1: directive {}", i + 1), directive) {

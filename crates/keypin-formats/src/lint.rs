@@ -341,13 +341,8 @@ fn live_rule(rule: &Rule, at: &str, chain: &LiveChain, out: &mut Vec<Finding>) {
 
 /// Android NSC findings that only the XML shows: cleartext allowed for a pinned domain (KP040).
 pub fn nsc_findings(text: &str, source_name: &str) -> Vec<Finding> {
-    let opts = roxmltree::ParsingOptions {
-        allow_dtd: false,
-        nodes_limit: 200_000,
-        ..Default::default()
-    };
-    let Ok(doc) = roxmltree::Document::parse_with_options(text, opts) else {
-        return Vec::new(); // the import reports the parse error with its line
+    let Ok(doc) = crate::budget::read_xml(text) else {
+        return Vec::new(); // the import reports the parse error with its line, or the budget
     };
     let base_cleartext = doc
         .root_element()

@@ -324,3 +324,25 @@ fn ios_ats_needs_positions_and_round_trips() {
         .to_string();
     assert!(e.contains("deeper names would go unpinned"), "{e}");
 }
+
+/// An IPv4-mapped IPv6 literal is exported as the IPv4 address it means, the one spelling
+/// every target matches.
+#[test]
+fn ipv4_mapped_ipv6_hosts_export_as_ipv4() {
+    let p = Policy::from_toml_str(
+        &format!(
+            "[[rule]]\nhosts = [\"[::ffff:10.0.0.1]\"]\npins = [\"sha256/{A}\", \"sha256/{B}\"]\n"
+        ),
+        "ip.toml",
+    )
+    .unwrap();
+    for format in [
+        ExportFormat::Okhttp,
+        ExportFormat::Curl,
+        ExportFormat::AndroidNsc,
+    ] {
+        let out = export(&p, format, 0).unwrap();
+        assert!(out.text.contains("10.0.0.1"), "{format:?}: {}", out.text);
+        assert!(!out.text.contains("ffff"), "{format:?}: {}", out.text);
+    }
+}

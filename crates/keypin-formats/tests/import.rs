@@ -3,7 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use keypin::Policy;
-use keypin_formats::import::MAX_INPUT_BYTES;
+use std::time::{Duration, Instant};
+
+use keypin_formats::import::{MAX_IMPORT_NODES, MAX_IMPORT_STRING_BYTES, MAX_INPUT_BYTES};
 use keypin_formats::{ExportFormat, ImportFormat, ImportOptions, export, import};
 
 const A: &str = "+89GigSuV1Gxkawpccc7tcRwBWhui2H/sW8CBhdNHSo=";
@@ -254,7 +256,9 @@ fn hostile_input_is_refused_safely() {
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("nested more than 16 deep") || e.contains("not valid XML"),
+        e.contains("nested more than 16 deep")
+            || e.contains("not valid XML")
+            || e.contains("more than 20000 nodes"),
         "{e}"
     );
     // Deep plists, XML and binary (a chain of one-element arrays): refused before a tree is built.
@@ -289,29 +293,213 @@ fn hostile_input_is_refused_safely() {
     assert!(e.contains("cannot tell the format"), "{e}");
 }
 
-/// A binary plist (bplist00) of `n` nested one-element arrays, written by hand.
-fn deep_binary_plist(n: u32) -> Vec<u8> {
-    let mut body = Vec::new();
-    let mut offsets = Vec::new();
-    for i in 0..n {
-        offsets.push(8 + body.len() as u32);
-        if i + 1 < n {
-            body.push(0xA1); // array of one object reference
-            body.extend_from_slice(&(i + 1).to_be_bytes());
+/// One object of a hand-written binary plist; references are object numbers.
+enum Obj {
+    Str(String),
+    Array(Vec<u64>),
+    Dict(Vec<(u64, u64)>),
+}
+
+/// A binary plist (bplist00) of `objects`, written by hand: the file format itself, so that
+/// hostile shapes no plist writer would make (shared references, absurd nesting) can be built.
+fn bplist00(objects: &[Obj], top: u64) -> Vec<u8> {
+    let ref_size: usize = if objects.len() <= 256 { 1 } else { 4 };
+    let reference = |out: &mut Vec<u8>, r: u64| {
+        out.extend_from_slice(&r.to_be_bytes()[8 - ref_size..]);
+    };
+    // A type nibble and a length: inline below 15, else 0xF and an integer object.
+    let head = |out: &mut Vec<u8>, marker: u8, len: usize| {
+        if len < 15 {
+            out.push(marker | len as u8);
+        } else if let Ok(len) = u8::try_from(len) {
+            out.extend_from_slice(&[marker | 0x0F, 0x10, len]);
         } else {
-            body.push(0xA0); // empty array
+            out.extend_from_slice(&[marker | 0x0F, 0x12]);
+            out.extend_from_slice(&(len as u32).to_be_bytes());
+        }
+    };
+    let mut data = b"bplist00".to_vec();
+    let mut offsets = Vec::new();
+    for o in objects {
+        offsets.push(data.len() as u32);
+        match o {
+            Obj::Str(s) => {
+                head(&mut data, 0x50, s.len()); // ASCII string
+                data.extend_from_slice(s.as_bytes());
+            }
+            Obj::Array(items) => {
+                head(&mut data, 0xA0, items.len());
+                items.iter().for_each(|&r| reference(&mut data, r));
+            }
+            Obj::Dict(pairs) => {
+                head(&mut data, 0xD0, pairs.len());
+                pairs.iter().for_each(|&(k, _)| reference(&mut data, k));
+                pairs.iter().for_each(|&(_, v)| reference(&mut data, v));
+            }
         }
     }
-    let mut data = b"bplist00".to_vec();
-    data.extend_from_slice(&body);
     let table = data.len() as u64;
     for o in offsets {
         data.extend_from_slice(&o.to_be_bytes());
     }
     data.extend_from_slice(&[0; 6]);
-    data.extend_from_slice(&[4, 4]); // offset size, reference size
-    data.extend_from_slice(&u64::from(n).to_be_bytes());
-    data.extend_from_slice(&0u64.to_be_bytes());
+    data.extend_from_slice(&[4, ref_size as u8]); // offset size, reference size
+    data.extend_from_slice(&(objects.len() as u64).to_be_bytes());
+    data.extend_from_slice(&top.to_be_bytes());
     data.extend_from_slice(&table.to_be_bytes());
     data
+}
+
+/// A binary plist of `n` nested one-element arrays.
+fn deep_binary_plist(n: u64) -> Vec<u8> {
+    let objects: Vec<Obj> = (0..n)
+        .map(|i| Obj::Array(if i + 1 < n { vec![i + 1] } else { vec![] }))
+        .collect();
+    bplist00(&objects, 0)
+}
+
+/// `{"NSAppTransportSecurity": array}` where each array references the one below `fanout`
+/// times, `levels` deep, over one string: a few hundred bytes that name fanout^levels nodes
+/// once references are followed.
+fn shared_reference_bomb(levels: u64, fanout: usize) -> Vec<u8> {
+    let mut objects = vec![Obj::Str("x".into())];
+    objects.extend((1..=levels).map(|k| Obj::Array(vec![k - 1; fanout])));
+    objects.push(Obj::Str("NSAppTransportSecurity".into()));
+    objects.push(Obj::Dict(vec![(levels + 1, levels)]));
+    bplist00(&objects, levels + 2)
+}
+
+/// The fastest of three runs of `f`.
+fn best_of_three<T>(f: impl Fn() -> T) -> (T, Duration) {
+    let mut best = None::<(T, Duration)>;
+    for _ in 0..3 {
+        let start = Instant::now();
+        let out = f();
+        let took = start.elapsed();
+        if best.as_ref().is_none_or(|(_, b)| took < *b) {
+            best = Some((out, took));
+        }
+    }
+    best.unwrap()
+}
+
+/// A binary plist whose arrays share references expands exponentially when followed (a
+/// 264-byte file names 8^14 nodes). Every node visited counts against one budget, so it is
+/// refused in well under 100 ms, naming the limit and the file.
+#[test]
+fn binary_plist_shared_reference_bomb_is_refused_fast() {
+    let seed =
+        include_bytes!("../../../fuzz/seeds/import_plist/2-binary-shared-reference-bomb.plist");
+    assert_eq!(
+        seed[1..],
+        shared_reference_bomb(14, 8),
+        "the fuzz seed is this bomb"
+    );
+    // (what, bytes, words the refusal must contain)
+    let rows = [
+        ("6 wide, 8 deep", shared_reference_bomb(8, 6), "20000 nodes"),
+        (
+            "8 wide, 14 deep",
+            shared_reference_bomb(14, 8),
+            "20000 nodes",
+        ),
+        // Twice per level, 30 deep: past the nesting bound first.
+        (
+            "2 wide, 30 deep",
+            shared_reference_bomb(30, 2),
+            "nested more than 16 deep",
+        ),
+    ];
+    for (what, bytes, words) in rows {
+        for format in [
+            None,
+            Some(ImportFormat::IosAts),
+            Some(ImportFormat::Trustkit),
+        ] {
+            let (result, took) = best_of_three(|| import(&bytes, "bomb.plist", format, &no_opts()));
+            let e = result.unwrap_err().to_string();
+            assert!(
+                e.contains(words) && e.contains("bomb.plist"),
+                "{what} {format:?}: {e}"
+            );
+            assert!(
+                took < Duration::from_millis(100),
+                "{what} {format:?}: {took:?}"
+            );
+        }
+    }
+}
+
+/// One budget for every format: a document with more nodes than `MAX_IMPORT_NODES` is refused
+/// while it is read, whatever its format, naming the limit and the file.
+#[test]
+fn node_budget_holds_for_every_format() {
+    assert_eq!(MAX_IMPORT_NODES, 20_000);
+    let n = MAX_IMPORT_NODES;
+    let nsc = format!(
+        "<network-security-config><domain-config>{}<pin-set><pin digest=\"SHA-256\">{A}</pin>\
+         <pin digest=\"SHA-256\">{B}</pin></pin-set></domain-config></network-security-config>",
+        (0..n / 2 + 1)
+            .map(|i| format!("<domain>h{i}.example.com</domain>"))
+            .collect::<String>()
+    );
+    let chromium = format!(
+        "{{\"pinsets\":[{{\"name\":\"p\",\"static_spki_hashes\":[\"a\",\"b\"]}}],\
+         \"spki_hashes\":{{\"a\":\"sha256/{A}\",\"b\":\"sha256/{B}\"}},\"entries\":[{}]}}",
+        (0..n / 5 + 1)
+            .map(|i| format!("{{\"name\":\"h{i}.example.com\",\"pins\":\"p\"}}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let trustkit = format!(
+        "<?xml version=\"1.0\"?><plist version=\"1.0\"><dict><key>TSKPinnedDomains</key><dict>{}</dict></dict></plist>",
+        (0..n / 6 + 1)
+            .map(|i| format!(
+                "<key>h{i}.example.com</key><dict><key>TSKPublicKeyHashes</key><array>\
+                 <string>{A}</string><string>{B}</string></array></dict>"
+            ))
+            .collect::<String>()
+    );
+    let hpkp = format!("pin-sha256=\"{A}\"; ").repeat(n + 1);
+    // (file name, format, document)
+    let rows = [
+        ("nsc.xml", ImportFormat::AndroidNsc, nsc),
+        ("pins.json", ImportFormat::Chromium, chromium),
+        ("trustkit.plist", ImportFormat::Trustkit, trustkit),
+        ("header.txt", ImportFormat::Hpkp, hpkp),
+    ];
+    let opts = ImportOptions {
+        host: Some("example.com".into()),
+    };
+    for (name, format, text) in rows {
+        assert!(text.len() < MAX_INPUT_BYTES, "{name}: under the size cap");
+        let e = import(text.as_bytes(), name, Some(format), &opts)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("20000 nodes") && e.contains(name), "{name}: {e}");
+    }
+}
+
+/// A long string referenced many times expands past what the input could hold: the bytes of
+/// expanded strings are capped too.
+#[test]
+fn expanded_strings_are_capped() {
+    let long = "x".repeat(512 * 1024);
+    let mut objects = vec![Obj::Str(long), Obj::Array(vec![0; 16])];
+    objects.push(Obj::Str("NSAppTransportSecurity".into()));
+    objects.push(Obj::Dict(vec![(2, 1)]));
+    let bytes = bplist00(&objects, 3);
+    assert!(bytes.len() < 600 * 1024);
+    let e = import(
+        &bytes,
+        "strings.plist",
+        Some(ImportFormat::IosAts),
+        &no_opts(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("strings.plist") && e.contains(&format!("{MAX_IMPORT_STRING_BYTES} bytes")),
+        "{e}"
+    );
 }

@@ -6,15 +6,18 @@
 use core::fmt;
 use std::error::Error as StdError;
 
+use crate::host::normalize;
 use crate::policy::Policy;
 use crate::verifier::{PinFailure, VerifyError};
 
-/// A cleartext request that pinning forbids.
+/// A cleartext request that pinning forbids. Hosts are compared in their one normal spelling
+/// (an IPv4-mapped IPv6 address is the IPv4 address), the one the policy's rules use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DowngradeError {
     /// The URL that was refused.
     pub url: String,
-    /// The host with a pin rule that made it refused.
+    /// The host with a pin rule that made it refused, normalised (no brackets, IPv4-mapped
+    /// IPv6 as IPv4).
     pub pinned_host: String,
     /// For a redirect: the https URL that redirected to `url`.
     pub redirected_from: Option<String>,
@@ -50,13 +53,6 @@ fn rule_location(policy: &Policy, host: &str) -> Option<String> {
         .map(|r| format!("rule at {}:{}", policy.source_name(), r.line()))
 }
 
-/// Strips the brackets of an IPv6 URL host, so it matches the policy's spelling.
-fn bare(host: &str) -> &str {
-    host.strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host)
-}
-
 /// Checks a request URL: any scheme but `https` to a pinned host is refused. `url` is only
 /// used in the message.
 pub fn check_request(
@@ -65,14 +61,14 @@ pub fn check_request(
     host: &str,
     url: &str,
 ) -> Result<(), DowngradeError> {
-    let host = bare(host);
     if scheme.eq_ignore_ascii_case("https") {
         return Ok(());
     }
-    match rule_location(policy, host) {
+    let host = normalize(host);
+    match rule_location(policy, &host) {
         Some(rule_location) => Err(DowngradeError {
             url: url.to_string(),
-            pinned_host: host.to_string(),
+            pinned_host: host.into_owned(),
             redirected_from: None,
             rule_location,
         }),
@@ -113,18 +109,18 @@ pub fn check_redirect(
     if scheme.eq_ignore_ascii_case("https") {
         return Ok(());
     }
-    let (host, from_host) = (bare(host), bare(from_host));
-    let pinned = rule_location(policy, host).map(|l| (host, l)).or_else(|| {
+    let (host, from_host) = (normalize(host), normalize(from_host));
+    let pinned = rule_location(policy, &host).map(|l| (host, l)).or_else(|| {
         // A pinned origin (reached over https) sending its client to cleartext.
         from_scheme
             .eq_ignore_ascii_case("https")
-            .then(|| rule_location(policy, from_host).map(|l| (from_host, l)))
+            .then(|| rule_location(policy, &from_host).map(|l| (from_host, l)))
             .flatten()
     });
     match pinned {
         Some((pinned_host, rule_location)) => Err(DowngradeError {
             url: url.to_string(),
-            pinned_host: pinned_host.to_string(),
+            pinned_host: pinned_host.into_owned(),
             redirected_from: Some(from_url.to_string()),
             rule_location,
         }),
@@ -209,6 +205,11 @@ mod tests {
             ("http", "a.b.pinned.example", true),
             ("http", "10.0.0.1", true),
             ("http", "[::1]", true),
+            // The IPv4-mapped spelling of a pinned IPv4 address is the same host.
+            ("http", "[::ffff:10.0.0.1]", true),
+            ("http", "::ffff:10.0.0.1", true),
+            ("http", "[::ffff:a00:1]", true),
+            ("http", "[::ffff:10.0.0.2]", false),
             ("http", "other.example.com", false),
             ("http", "example.com", false),
         ];
@@ -232,6 +233,9 @@ mod tests {
             ("https", "api.example.com", "https", "elsewhere.org", false),
             ("https", "elsewhere.org", "http", "other.org", false),
             ("http", "elsewhere.org", "https", "api.example.com", false),
+            ("https", "[::ffff:10.0.0.1]", "http", "elsewhere.org", true),
+            ("https", "elsewhere.org", "http", "[::ffff:10.0.0.1]", true),
+            ("https", "10.0.0.1", "http", "[::ffff:10.0.0.1]", true),
         ];
         for (fs, fh, ts, th, refused) in rows {
             let r = check_redirect(&p, fs, fh, "from", ts, th, "to");

@@ -9,8 +9,13 @@
 //! | `**.example.com` | the apex and any depth below it |
 //! | `example.com` + `include_subdomains = true` | the same as `**.example.com` |
 //! | `192.0.2.7`, `::1` | that IP address (exact only) |
+//!
+//! One trailing dot is accepted and dropped; any other empty label is refused. An
+//! IPv4-mapped IPv6 address (`::ffff:192.0.2.7`) is the IPv4 address, in patterns and in the
+//! server names looked up (`normalize` is the one place both go through).
 
 use core::fmt;
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use rustls_pki_types::DnsName;
@@ -51,7 +56,8 @@ impl std::error::Error for HostPatternError {}
 impl HostPattern {
     /// Parses a pattern. `include_subdomains` turns an exact DNS name into [`Self::AnyDepth`].
     ///
-    /// Refused: empty or invalid names, asterisks anywhere but a whole leftmost `*` or `**`
+    /// Refused: empty or invalid names, empty labels (`a..b`, `.a`, `a..`; one trailing dot is
+    /// the DNS root and is dropped), asterisks anywhere but a whole leftmost `*` or `**`
     /// label, wildcards or subdomain rules on a public suffix (`*.com`, `**.co.uk`,
     /// `**.github.io`), `include_subdomains` on a one-label wildcard or an IP address.
     pub fn parse(text: &str, include_subdomains: bool) -> Result<Self, HostPatternError> {
@@ -59,15 +65,11 @@ impl HostPattern {
             message,
             hint: hint.map(str::to_string),
         };
-        let lower = text.trim().to_ascii_lowercase();
-        if lower.is_empty() {
+        if text.trim().is_empty() {
             return Err(err("empty host pattern".into(), None));
         }
-        if let Ok(ip) = lower
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<IpAddr>()
-        {
+        let name = normalize(text.trim());
+        if let Ok(ip) = name.parse::<IpAddr>() {
             if include_subdomains {
                 return Err(err(
                     format!("include_subdomains makes no sense for the IP address {text:?}"),
@@ -76,13 +78,23 @@ impl HostPattern {
             }
             return Ok(Self::Exact(ip.to_string().into()));
         }
-        let name = lower.strip_suffix('.').unwrap_or(&lower);
+        // Only the one trailing dot (the DNS root) was removed: an empty label left anywhere
+        // (`api.example.com..`, `a..b`, `.a`) would never equal a server name, leaving the
+        // host silently unpinned.
+        if name.split('.').any(str::is_empty) {
+            return Err(err(
+                format!("{text:?} has an empty label, so it would never match a server"),
+                Some(
+                    "separate labels with single dots and end with at most one, like api.example.com",
+                ),
+            ));
+        }
         let (kind, base) = if let Some(base) = name.strip_prefix("**.") {
             (Kind::AnyDepth, base)
         } else if let Some(base) = name.strip_prefix("*.") {
             (Kind::OneLabel, base)
         } else {
-            (Kind::Exact, name)
+            (Kind::Exact, &*name)
         };
         if base.contains('*') {
             return Err(err(
@@ -131,7 +143,8 @@ impl HostPattern {
         }
     }
 
-    /// Does this pattern cover `host` (already lowercase, without trailing dot)?
+    /// Does this pattern cover `host` (already normalised: lowercase, without trailing dot,
+    /// IPv4-mapped addresses as IPv4)?
     pub fn matches(&self, host: &str) -> bool {
         match self {
             Self::Exact(b) => **b == *host,
@@ -174,13 +187,24 @@ fn is_public_suffix(name: &str) -> bool {
     }
 }
 
-/// Normalises a server name for lookup: lowercase, no trailing dot. Borrows when it can.
-pub(crate) fn normalize(host: &str) -> std::borrow::Cow<'_, str> {
+/// The one spelling of a host, for rule patterns and server names alike: without the one
+/// trailing dot (the DNS root) and IPv6 brackets, lowercase, and an IPv4-mapped IPv6 address
+/// (`::ffff:10.0.0.1`) written as the IPv4 address it is, so that no second spelling of a
+/// pinned address goes unmatched. Borrows when it can (every DNS name in a handshake).
+pub(crate) fn normalize(host: &str) -> Cow<'_, str> {
     let host = host.strip_suffix('.').unwrap_or(host);
+    // An IP literal: bracketed (as in URLs), or holding a colon (no DNS name does).
+    let literal = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(inner) => Some(inner),
+        None => host.contains(':').then_some(host),
+    };
+    if let Some(ip) = literal.and_then(|l| l.parse::<IpAddr>().ok()) {
+        return Cow::Owned(ip.to_canonical().to_string());
+    }
     if host.bytes().any(|b| b.is_ascii_uppercase()) {
-        std::borrow::Cow::Owned(host.to_ascii_lowercase())
+        Cow::Owned(host.to_ascii_lowercase())
     } else {
-        std::borrow::Cow::Borrowed(host)
+        Cow::Borrowed(host)
     }
 }
 
@@ -212,10 +236,22 @@ mod tests {
             ("127.0.0.1", false, "127.0.0.1", true),
             ("::1", false, "::1", true),
             ("[::1]", false, "::1", true),
+            // An IPv4-mapped IPv6 literal is the IPv4 address, whichever side spells it so.
+            ("::ffff:10.0.0.1", false, "10.0.0.1", true),
+            ("[::ffff:10.0.0.1]", false, "10.0.0.1", true),
+            ("10.0.0.1", false, "::ffff:10.0.0.1", true),
+            ("10.0.0.1", false, "[::ffff:10.0.0.1]", true),
+            ("10.0.0.1", false, "::ffff:10.0.0.2", false),
+            // IPv4-compatible (deprecated, not mapped) stays IPv6.
+            ("10.0.0.1", false, "::10.0.0.1", false),
         ];
         for (pattern, subs, host, expected) in rows {
             let p = HostPattern::parse(pattern, *subs).unwrap();
-            assert_eq!(p.matches(host), *expected, "{pattern} {subs} {host}");
+            assert_eq!(
+                p.matches(&normalize(host)),
+                *expected,
+                "{pattern} {subs} {host}"
+            );
         }
     }
 
@@ -234,12 +270,44 @@ mod tests {
             ("***.example.com", false, "leftmost"),
             ("exa mple.com", false, "not a valid"),
             ("-bad-.example.com", false, "not a valid"),
+            ("[api.example.com]", false, "not a valid"),
             ("*.example.com", true, "exactly one label"),
             ("10.0.0.1", true, "IP address"),
+            // One trailing dot is the root; any other empty label would never match a server.
+            ("api.example.com..", false, "empty label"),
+            ("api.example.com...", false, "empty label"),
+            ("a..b.example.com", false, "empty label"),
+            (".api.example.com", false, "empty label"),
+            ("*..example.com", false, "empty label"),
+            ("**.example.com..", false, "empty label"),
+            ("example.com..", true, "empty label"),
+            (".", false, "empty label"),
+            ("..", false, "empty label"),
         ];
         for (pattern, subs, words) in rows {
             let e = HostPattern::parse(pattern, *subs).unwrap_err();
             assert!(e.to_string().contains(words), "{pattern}: {e}");
+        }
+    }
+
+    /// (written, stored): the one spelling a pattern is kept, matched and exported in.
+    #[test]
+    fn canonical_spellings() {
+        let rows = [
+            ("api.example.com.", "api.example.com"),
+            ("API.Example.COM.", "api.example.com"),
+            ("*.example.com.", "*.example.com"),
+            ("**.example.com.", "**.example.com"),
+            ("::ffff:10.0.0.1", "10.0.0.1"),
+            ("[::FFFF:10.0.0.1]", "10.0.0.1"),
+            ("::ffff:a00:1", "10.0.0.1"),
+            ("[::1]", "::1"),
+            ("[10.0.0.1]", "10.0.0.1"),
+            ("::10.0.0.1", "::a00:1"),
+        ];
+        for (written, stored) in rows {
+            let p = HostPattern::parse(written, false).unwrap();
+            assert_eq!(p.to_string(), stored, "{written}");
         }
     }
 

@@ -1044,6 +1044,26 @@ mod tests {
         }
     }
 
+    /// A rule for an IPv4 address covers its IPv4-mapped IPv6 spelling, and the reverse.
+    #[test]
+    fn ipv4_mapped_ipv6_is_the_ipv4_address() {
+        let text = [rule(r#""10.0.0.1""#, ""), rule(r#""::ffff:10.0.0.2""#, "")].concat();
+        let policy = Policy::from_toml_str(&text, "t.toml").unwrap();
+        let rows: &[(&str, Option<&str>)] = &[
+            ("10.0.0.1", Some(r#""10.0.0.1""#)),
+            ("::ffff:10.0.0.1", Some(r#""10.0.0.1""#)),
+            ("[::ffff:10.0.0.1]", Some(r#""10.0.0.1""#)),
+            ("::FFFF:A00:1", Some(r#""10.0.0.1""#)),
+            ("10.0.0.2", Some(r#""::ffff:10.0.0.2""#)),
+            ("::ffff:10.0.0.2", Some(r#""::ffff:10.0.0.2""#)),
+            ("::ffff:10.0.0.3", None),
+            ("::10.0.0.1", None),
+        ];
+        for (host, want) in rows {
+            assert_eq!(policy.rule_for(host).and_then(Rule::name), *want, "{host}");
+        }
+    }
+
     #[test]
     fn parses_every_field() {
         let text = format!(
@@ -1104,6 +1124,23 @@ mod tests {
                 "duplicate host pattern a.example.com (also in rule[0] at line 3)",
             ),
             (rule("\"*.co.uk\"", ""), 3, "public suffix"),
+            (
+                format!(
+                    "# header\n{}",
+                    rule("\"ok.example.com\", \"api.example.com..\"", "")
+                ),
+                4,
+                "rule[0].hosts[1]: \"api.example.com..\" has an empty label",
+            ),
+            (
+                format!(
+                    "{}{}",
+                    rule("\"10.0.0.1\"", ""),
+                    rule("\"[::ffff:10.0.0.1]\"", "")
+                ),
+                8,
+                "duplicate host pattern 10.0.0.1 (also in rule[0] at line 3)",
+            ),
             (
                 rule("\"a.example.com\"", "colour = \"red\""),
                 5,

@@ -451,6 +451,40 @@ fn ip_address_rules() {
     pin_failure(&request(&c.config, server.addr(), "127.0.0.1").unwrap_err());
 }
 
+/// A connection named by the IPv4-mapped IPv6 spelling of a pinned IPv4 address is the same
+/// host: the rule is enforced, whichever side uses which spelling.
+#[test]
+fn ipv4_mapped_ipv6_name_does_not_escape_an_ipv4_rule() {
+    let sans = [
+        "127.0.0.1".parse().unwrap(),
+        "::ffff:127.0.0.1".parse().unwrap(),
+    ];
+    let root = self_signed(CertSpec::ca("IP Root")).unwrap();
+    let leaf = issue(CertSpec::leaf(&[]).ip_sans(&sans), &root).unwrap();
+    let server = serve(vec![leaf.cert.clone()], &leaf);
+    // (rule pattern, connection name)
+    let rows = [
+        ("127.0.0.1", "::ffff:127.0.0.1"),
+        ("::ffff:127.0.0.1", "127.0.0.1"),
+        ("[::ffff:127.0.0.1]", "::ffff:127.0.0.1"),
+    ];
+    for (pattern, name) in rows {
+        let wrong = client(
+            policy(pattern, &[spare_pin(), spare_pin()], ""),
+            roots(&[&root]),
+        );
+        let err = request(&wrong.config, server.addr(), name)
+            .map(|o| o.reply)
+            .expect_err(&format!("rule {pattern} must be enforced for {name}"));
+        pin_failure(&err);
+        let right = client(
+            policy(pattern, &[pin_of(&leaf), spare_pin()], ""),
+            roots(&[&root]),
+        );
+        request(&right.config, server.addr(), name).unwrap();
+    }
+}
+
 #[test]
 fn a_new_policy_never_resumes_a_session_verified_under_the_old_one() {
     let chain = genuine(KeyAlg::EcdsaP256);
