@@ -100,7 +100,8 @@ pub struct BundleSpec {
     pub issued_unix: i64,
     /// Its last valid date. Keep it days to weeks away: it is what defeats a freeze.
     pub expires: Date,
-    /// The whole pin policy, as TOML text. It must validate.
+    /// The whole pin policy, as TOML text. It must validate, with inline PEM trust anchors
+    /// only (a bundle never names a file; signing refuses one).
     pub policy_toml: String,
 }
 
@@ -426,6 +427,9 @@ impl Root {
         }
 
         // 9. The policy must validate (the signer checked it too; a client never trusts that).
+        //    Local file read: its trust anchors must be inline PEM. An anchor naming a file is
+        //    refused without being opened (`AnchorSource`): signed bytes from the network never
+        //    make the app read a local file, whatever the signers put in them.
         let source = format!(
             "bundle {}/{} v{}",
             body.app_id, body.environment, body.version
