@@ -233,6 +233,150 @@ fn signer_refuses_a_policy_naming_an_anchor_file_and_says_to_inline_it() {
     );
 }
 
+#[cfg(feature = "ct")]
+mod carried_ct_log_list {
+    use super::*;
+    use keypin::bundle::CarriedLogList;
+    use keypin::ct::LogListSigner;
+
+    fn data(name: &str) -> Vec<u8> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/ct")
+            .join(name);
+        std::fs::read(path).unwrap()
+    }
+
+    /// A bundle carrying Chrome's 2026-01-02 list, with `sig` as its publisher's signature.
+    fn bundle_with_list(sig: Option<&str>) -> (Root, Vec<u8>) {
+        let (root, key, _) = signer();
+        let bytes = BundleSpec {
+            app_id: APP.into(),
+            environment: ENV.into(),
+            version: 1,
+            issued_unix: CLOCK_2026 as i64,
+            expires: Date::parse("2026-03-31").unwrap(),
+            policy_toml: String::new(),
+        }
+        .sign_with_ct_log_list(
+            &[&key],
+            &data("chrome_log_list_v3_2026-01-02.json"),
+            sig.map(data).as_deref(),
+        )
+        .unwrap();
+        (root, bytes)
+    }
+
+    fn google_signer() -> Expectations {
+        Expectations::new(APP, ENV).ct_log_list_signer(LogListSigner::google().unwrap())
+    }
+
+    const GOOD_SIG: Option<&str> = Some("chrome_log_list_v3_2026-01-02.json.sig");
+    /// Google's genuine signature, over the other list.
+    const WRONG_SIG: Option<&str> = Some("chrome_log_list_v3_2022-09-20.json.sig");
+
+    #[test]
+    fn carried_log_list_without_its_publishers_signature_is_refused_by_default() {
+        let (root, bytes) = bundle_with_list(None);
+        let err = root
+            .verify_bundle(&bytes, &google_signer(), at(CLOCK_2026))
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, BundleError::CtLogList { .. }), "{err:?}");
+        assert!(text.contains("bundle app/prod v1"), "{text}");
+        assert!(text.contains("no ct_log_list_sig"), "{text}");
+        assert!(text.contains("AcceptBundleSignatureAlone"), "{text}");
+    }
+
+    #[test]
+    fn carried_log_list_with_a_signature_over_another_list_is_refused() {
+        let (root, bytes) = bundle_with_list(WRONG_SIG);
+        let err = root
+            .verify_bundle(&bytes, &google_signer(), at(CLOCK_2026))
+            .unwrap_err();
+        assert!(
+            matches!(err, BundleError::CtLogList { .. })
+                && err.to_string().contains("signature does not verify"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn carried_log_list_signed_by_the_apps_list_signer_is_accepted() {
+        let (root, bytes) = bundle_with_list(GOOD_SIG);
+        let v = root
+            .verify_bundle(&bytes, &google_signer(), at(CLOCK_2026))
+            .unwrap();
+        assert_eq!(v.ct_logs().unwrap().version(), "80.14");
+    }
+
+    #[test]
+    fn only_the_explicit_opt_out_accepts_an_unsigned_list_on_the_bundle_signature_alone() {
+        let opt_out =
+            google_signer().carried_ct_log_list(CarriedLogList::AcceptBundleSignatureAlone);
+        let (root, bytes) = bundle_with_list(None);
+        let v = root
+            .verify_bundle(&bytes, &opt_out, at(CLOCK_2026))
+            .unwrap();
+        assert_eq!(v.ct_logs().unwrap().version(), "80.14");
+        // A carried signature is still checked: the opt-out is about a missing one only.
+        let (root, bytes) = bundle_with_list(WRONG_SIG);
+        let err = root
+            .verify_bundle(&bytes, &opt_out, at(CLOCK_2026))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("signature does not verify"),
+            "{err}"
+        );
+        // Asking for the default explicitly is the default.
+        let (root, bytes) = bundle_with_list(None);
+        let strict = google_signer().carried_ct_log_list(CarriedLogList::RequireSignerSignature);
+        assert!(root.verify_bundle(&bytes, &strict, at(CLOCK_2026)).is_err());
+        assert_eq!(
+            CarriedLogList::default(),
+            CarriedLogList::RequireSignerSignature
+        );
+    }
+
+    #[test]
+    fn without_a_configured_list_signer_the_bundle_signatures_authenticate_the_list() {
+        let (root, bytes) = bundle_with_list(None);
+        let v = root
+            .verify_bundle(&bytes, &Expectations::new(APP, ENV), at(CLOCK_2026))
+            .unwrap();
+        assert!(v.ct_logs().is_some());
+    }
+
+    #[cfg(feature = "updater")]
+    #[test]
+    fn updater_with_a_list_signer_refuses_a_bundle_carrying_an_unsigned_list() {
+        use keypin::updater::{PolicySource, STATE_FILE, UpdateError};
+        let (root, bytes) = bundle_with_list(None);
+        let dir = tempfile::tempdir().unwrap();
+        let u = updater::start(&root, dir.path(), bytes.clone(), |c| {
+            c.ct_log_list_signer = Some(std::sync::Arc::new(LogListSigner::google().unwrap()));
+        });
+        let err = u.check_now().unwrap_err();
+        assert!(
+            matches!(&err, UpdateError::Refused(BundleError::CtLogList { .. })),
+            "{err}"
+        );
+        assert_eq!(u.store().current().source(), PolicySource::Embedded);
+        assert!(!dir.path().join(STATE_FILE).exists());
+
+        // The same bundle, with the opt-out named in the app's configuration.
+        let dir = tempfile::tempdir().unwrap();
+        let u = updater::start(&root, dir.path(), bytes, |c| {
+            c.ct_log_list_signer = Some(std::sync::Arc::new(LogListSigner::google().unwrap()));
+            c.carried_ct_log_list = CarriedLogList::AcceptBundleSignatureAlone;
+        });
+        assert_eq!(
+            u.check_now().unwrap(),
+            keypin::updater::CheckOutcome::Updated { version: 1 }
+        );
+        assert!(u.store().current().ct_logs().is_some());
+    }
+}
+
 /// An updater at the 2026 clock that fetches `bundle` as `bundle.json` (and no rotated root).
 #[cfg(feature = "updater")]
 mod updater {
