@@ -33,19 +33,22 @@ fn at(secs: u64) -> UnixTime {
     UnixTime::since_unix_epoch(Duration::from_secs(secs))
 }
 
-/// A one-key root of trust and its key.
+/// A one-key root of trust, its key, and the key's PKCS#8 PEM.
 fn signer() -> (Root, SigningKey, String) {
-    let key_pem = SigningKey::generate().unwrap().1;
-    let key = SigningKey::from_pem(&key_pem).unwrap();
-    let root = keypin::bundle::RootSpec {
+    let (root, key, pem) = common::one_key_root_with_pem();
+    (Root::from_embedded(&root).unwrap(), key, pem)
+}
+
+/// Bundle v1 for this app with `policy_toml`, valid at the 2026 clock.
+fn spec(policy_toml: String) -> BundleSpec {
+    BundleSpec {
+        app_id: APP.into(),
+        environment: ENV.into(),
         version: 1,
-        expires: Date::parse("2030-01-01").unwrap(),
-        threshold: 1,
-        keys: vec![key.public_key().clone()],
+        issued_unix: CLOCK_2026 as i64,
+        expires: Date::parse("2026-03-31").unwrap(),
+        policy_toml,
     }
-    .sign(&[&key], None)
-    .unwrap();
-    (Root::from_embedded(&root).unwrap(), key, key_pem)
 }
 
 /// A directory holding `ca.pem`, a valid self-signed CA certificate: what a verifier that
@@ -216,16 +219,9 @@ fn policy_from_file_still_reads_anchor_files_relative_to_the_policy() {
 fn signer_refuses_a_policy_naming_an_anchor_file_and_says_to_inline_it() {
     let (_, key, _) = signer();
     let (_dir, ca_file) = dir_with_a_valid_ca_file();
-    let err = BundleSpec {
-        app_id: APP.into(),
-        environment: ENV.into(),
-        version: 1,
-        issued_unix: CLOCK_2026 as i64,
-        expires: Date::parse("2026-03-31").unwrap(),
-        policy_toml: rule_toml(&ca_file.display().to_string()),
-    }
-    .sign(&[&key])
-    .unwrap_err();
+    let err = spec(rule_toml(&ca_file.display().to_string()))
+        .sign(&[&key])
+        .unwrap_err();
     assert_file_anchor_refusal(&err);
     assert!(
         err.to_string().contains("-----BEGIN CERTIFICATE-----"),
@@ -249,20 +245,13 @@ mod carried_ct_log_list {
     /// A bundle carrying Chrome's 2026-01-02 list, with `sig` as its publisher's signature.
     fn bundle_with_list(sig: Option<&str>) -> (Root, Vec<u8>) {
         let (root, key, _) = signer();
-        let bytes = BundleSpec {
-            app_id: APP.into(),
-            environment: ENV.into(),
-            version: 1,
-            issued_unix: CLOCK_2026 as i64,
-            expires: Date::parse("2026-03-31").unwrap(),
-            policy_toml: String::new(),
-        }
-        .sign_with_ct_log_list(
-            &[&key],
-            &data("chrome_log_list_v3_2026-01-02.json"),
-            sig.map(data).as_deref(),
-        )
-        .unwrap();
+        let bytes = spec(String::new())
+            .sign_with_ct_log_list(
+                &[&key],
+                &data("chrome_log_list_v3_2026-01-02.json"),
+                sig.map(data).as_deref(),
+            )
+            .unwrap();
         (root, bytes)
     }
 
