@@ -13,7 +13,10 @@ use std::sync::OnceLock;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use keypin::bundle::{BUNDLE_CONTEXT, BundleSpec, Root, RootSpec, SigningKey};
-use keypin::{Date, HostPattern, Mode, OnExpiry, Policy, ReportDelivery, RuleSpec, SctRequirement};
+use keypin::{
+    AnchorSource, Date, HostPattern, Mode, OnExpiry, Policy, ReportDelivery, RuleSpec,
+    SctRequirement,
+};
 use rustls_pki_types::UnixTime;
 
 /// The fuzzers' Ed25519 signing key (PKCS#8, made with `openssl genpkey -algorithm ed25519`).
@@ -208,7 +211,7 @@ pub fn respec(policy: &Policy) -> Vec<RuleSpec> {
             trust_anchors: r
                 .extra_anchors()
                 .iter()
-                .map(|a| pem("CERTIFICATE", a.cert.as_ref()))
+                .map(|a| AnchorSource::Inline(pem("CERTIFICATE", a.cert.as_ref())))
                 .collect(),
             name: r.name().map(str::to_string),
             report_uris: r.report_uris().to_vec(),

@@ -181,6 +181,34 @@ fn sign_refuses_an_invalid_policy() {
     assert!(!dir.path().join("b2.json").exists());
 }
 
+/// A signed bundle must never make the app read a local file: `sign` refuses a policy whose
+/// trust anchor names a file (even one that exists and holds a CA) and says to inline the PEM.
+#[test]
+fn sign_refuses_a_policy_naming_a_trust_anchor_file() {
+    let dir = setup();
+    let d = dir.path();
+    let ca = keypin_pki::self_signed(keypin_pki::CertSpec::ca("Private CA")).unwrap();
+    std::fs::write(d.join("ca.pem"), ca.cert_pem()).unwrap();
+    std::fs::write(
+        d.join("policy.toml"),
+        format!("{POLICY}trust_anchors = [\"ca.pem\"]\n"),
+    )
+    .unwrap();
+    sign(d, "2", "b2.json", &["k1", "k2"])
+        .code(2)
+        .stderr(predicate::str::contains("rule[0].trust_anchors[0]"))
+        .stderr(predicate::str::contains("inline PEM"))
+        .stderr(predicate::str::contains("-----BEGIN CERTIFICATE-----"));
+    assert!(!d.join("b2.json").exists());
+    // Inlined, the same anchor signs.
+    std::fs::write(
+        d.join("policy.toml"),
+        format!("{POLICY}trust_anchors = ['''{}''']\n", ca.cert_pem()),
+    )
+    .unwrap();
+    sign(d, "2", "b2.json", &["k1", "k2"]).success();
+}
+
 #[test]
 fn sign_refuses_a_version_not_above_previous() {
     let dir = setup();

@@ -309,3 +309,34 @@ fn host_pattern_with_two_trailing_dots_is_refused_with_its_line() {
         );
     }
 }
+
+/// `keypin lint` reads a policy from disk: its anchor files are read relative to the policy
+/// file, whatever the working directory (only text and bundles are limited to inline PEM).
+#[test]
+fn lint_reads_anchor_files_relative_to_the_policy_file() {
+    let dir = TempDir::new().unwrap();
+    let ca = self_signed(CertSpec::ca("Lint anchor CA")).unwrap();
+    std::fs::create_dir(dir.path().join("conf")).unwrap();
+    std::fs::write(dir.path().join("conf/ca.pem"), ca.cert_pem()).unwrap();
+    let policy = dir.path().join("conf/policy.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "[[rule]]\nhosts = [\"{HOST}\"]\npins = [\"{}\", \"{}\"]\ntrust_anchors = [\"ca.pem\"]\n\
+             expires = \"2099-01-01\"\n",
+            pin(&ca),
+            spare()
+        ),
+    )
+    .unwrap();
+    let out = Command::cargo_bin("keypin")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["lint", "conf/policy.toml"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stdout.contains("trust_anchors"), "{stdout}\n{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+}

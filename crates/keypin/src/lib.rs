@@ -86,8 +86,8 @@ pub use host::HostPattern;
 pub use identity::{ClientIdentity, IdentityError};
 pub use pin::{Pin, PinFormat, PinKind};
 pub use policy::{
-    Enforcement, Mode, OcspMode, OnExpiry, Policy, ReportDelivery, ReportOnlyReason, Rule,
-    RuleSpec, SctRequirement,
+    AnchorSource, Enforcement, Mode, OcspMode, OnExpiry, Policy, ReportDelivery, ReportOnlyReason,
+    Rule, RuleSpec, SctRequirement,
 };
 pub use roots::Roots;
 pub use verifier::{

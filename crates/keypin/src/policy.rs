@@ -9,7 +9,8 @@
 //! expires = "2027-06-30"       # optional: pins in force through this date (UTC)
 //! mode = "enforce"             # or "report-only"
 //! on_expiry = "report-only"    # or "enforce"; what an expired rule does
-//! trust_anchors = ["private-ca.pem"]  # optional extra roots for this rule (PEM files or inline PEM)
+//! trust_anchors = ["private-ca.pem"]  # optional extra roots for this rule: inline PEM, or (only
+//!                              # in a file read with `Policy::from_file`) PEM files, see `AnchorSource`
 //! name = "api"                 # optional label for reports
 //! report_uris = ["https://reports.example.com/v1/reports"]  # optional: where failures for
 //!                              # these hosts are reported (feature `reports`), like HPKP's
@@ -149,6 +150,63 @@ pub struct ExtraAnchor {
     pub cert: CertificateDer<'static>,
 }
 
+/// Where an entry of a rule's `trust_anchors` comes from. Text that starts with
+/// `-----BEGIN` is inline PEM; anything else names a file.
+///
+/// Only a policy read from disk with [`Policy::from_file`] may name files (resolved against the
+/// policy file's directory). A policy parsed from text ([`Policy::from_toml_str`]), built from
+/// [`RuleSpec`]s ([`Policy::from_rules`]) or carried by a signed bundle takes inline PEM only,
+/// and refuses a file name without opening it: signed bytes from the network must never make
+/// the app read a local file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnchorSource {
+    /// PEM text of one or more CA certificates, in the policy itself.
+    Inline(String),
+    /// A PEM file of CA certificates (relative paths: against the policy file's directory).
+    File(PathBuf),
+}
+
+impl AnchorSource {
+    /// Reads an entry as written in a policy: inline PEM when it starts with `-----BEGIN`
+    /// (after whitespace), a file name otherwise.
+    pub fn parse(text: &str) -> Self {
+        if text.trim_start().starts_with("-----BEGIN") {
+            Self::Inline(text.to_string())
+        } else {
+            Self::File(PathBuf::from(text))
+        }
+    }
+
+    /// The entry as written in a policy.
+    pub fn as_text(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Self::Inline(pem) => pem.as_str().into(),
+            Self::File(path) => path.to_string_lossy(),
+        }
+    }
+}
+
+impl Serialize for AnchorSource {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.as_text())
+    }
+}
+
+impl<'de> Deserialize<'de> for AnchorSource {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(|text| Self::parse(&text))
+    }
+}
+
+/// Whether a policy may read anchor files: only one loaded from disk.
+#[derive(Debug, Clone)]
+enum AnchorFiles {
+    /// Text, rule specs, bundles: inline PEM only.
+    Refused,
+    /// [`Policy::from_file`]: relative names against the policy file's directory.
+    RelativeTo(PathBuf),
+}
+
 /// One rule: a set of host patterns and the pins they must present.
 #[derive(Debug, Clone)]
 pub struct Rule {
@@ -266,25 +324,26 @@ impl Policy {
         }
     }
 
-    /// Parses policy text. `source_name` names it in messages. Relative `trust_anchors`
-    /// paths are resolved against the current directory.
+    /// Parses policy text. `source_name` names it in messages. Trust anchors must be inline
+    /// PEM: an entry naming a file is refused, never opened (see [`AnchorSource`]).
     pub fn from_toml_str(text: &str, source_name: &str) -> Result<Self, PolicyError> {
-        parse(text, source_name, None, None)
+        parse(text, source_name, AnchorFiles::Refused, None)
     }
 
     /// Validates policy text like [`Policy::from_toml_str`] and returns its rules as
-    /// [`RuleSpec`]s, in file order (what a signed bundle carries).
+    /// [`RuleSpec`]s, in file order (what a signed bundle carries). Like a bundle, it takes
+    /// inline PEM trust anchors only.
     pub fn rule_specs_from_toml(
         text: &str,
         source_name: &str,
     ) -> Result<Vec<RuleSpec>, PolicyError> {
         let mut specs = Vec::new();
-        parse(text, source_name, None, Some(&mut specs))?;
+        parse(text, source_name, AnchorFiles::Refused, Some(&mut specs))?;
         Ok(specs)
     }
 
-    /// Reads and parses a policy file; relative `trust_anchors` paths are resolved against the
-    /// file's directory.
+    /// Reads and parses a policy file. Its `trust_anchors` may name PEM files (the only way to
+    /// load a policy that may): relative paths are resolved against the file's directory.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
@@ -294,7 +353,7 @@ impl Policy {
         Ok(parse(
             &text,
             &path.display().to_string(),
-            Some(path.parent().unwrap_or(Path::new("."))),
+            AnchorFiles::RelativeTo(path.parent().unwrap_or(Path::new(".")).to_path_buf()),
             None,
         )?)
     }
@@ -345,7 +404,8 @@ impl Policy {
         }
     }
 
-    /// Builds a policy from rules made in code (for tests, tools and signed bundles).
+    /// Builds a policy from rules made in code (for tests, tools and signed bundles). Trust
+    /// anchors must be inline PEM ([`AnchorSource::Inline`]); a file is refused, never opened.
     pub fn from_rules(source_name: &str, rules: Vec<RuleSpec>) -> Result<Self, PolicyError> {
         let mut v = Validator::new(source_name, "");
         for (i, spec) in rules.into_iter().enumerate() {
@@ -420,9 +480,10 @@ pub struct RuleSpec {
     /// `report-only` (default) or `enforce`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub on_expiry: Option<String>,
-    /// PEM file paths or inline PEM.
+    /// Extra trust anchors; in a bundle (and anywhere but [`Policy::from_file`]) inline PEM
+    /// only. Written as strings (`-----BEGIN ...` for inline PEM).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub trust_anchors: Vec<String>,
+    pub trust_anchors: Vec<AnchorSource>,
     /// Label.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -478,11 +539,11 @@ struct RawRule {
 fn parse(
     text: &str,
     source_name: &str,
-    base_dir: Option<&Path>,
+    anchor_files: AnchorFiles,
     mut specs_out: Option<&mut Vec<RuleSpec>>,
 ) -> Result<Policy, PolicyError> {
     let mut v = Validator::new(source_name, text);
-    v.base_dir = base_dir.map(Path::to_path_buf);
+    v.anchor_files = anchor_files;
     let raw: RawPolicy = match toml::from_str(text) {
         Ok(raw) => raw,
         Err(e) => {
@@ -558,7 +619,7 @@ fn parse(
             .into_iter()
             .map(|a| {
                 spec_spans.anchor_items.push(a.span().start);
-                a.into_inner()
+                AnchorSource::parse(a.get_ref())
             })
             .collect();
         let report_uris = r
@@ -624,7 +685,7 @@ struct Spans {
 
 struct Validator {
     source_name: String,
-    base_dir: Option<PathBuf>,
+    anchor_files: AnchorFiles,
     line_starts: Vec<usize>,
     spans: Spans,
     rule_line: Option<usize>,
@@ -639,7 +700,7 @@ impl Validator {
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
         Self {
             source_name: source_name.to_string(),
-            base_dir: None,
+            anchor_files: AnchorFiles::Refused,
             line_starts,
             spans: Spans::default(),
             rule_line: None,
@@ -831,12 +892,9 @@ impl Validator {
             let at = self.spans.anchor_items.get(j).copied();
             match self.load_anchors(a) {
                 Ok(mut found) => anchors.append(&mut found),
-                Err(msg) => self.report(
-                    at,
-                    format!("rule[{i}].trust_anchors[{j}]"),
-                    msg,
-                    Some("give a PEM file of CA certificates (relative to the policy file) or inline PEM"),
-                ),
+                Err((msg, hint)) => {
+                    self.report(at, format!("rule[{i}].trust_anchors[{j}]"), msg, Some(hint))
+                }
             }
         }
 
@@ -934,23 +992,49 @@ impl Validator {
         Some(req)
     }
 
-    fn load_anchors(&self, spec: &str) -> Result<Vec<ExtraAnchor>, String> {
-        let (bytes, what) = if spec.trim_start().starts_with("-----BEGIN") {
-            (spec.as_bytes().to_vec(), "inline PEM".to_string())
-        } else {
-            let path = match &self.base_dir {
-                Some(dir) => dir.join(spec),
-                None => PathBuf::from(spec),
-            };
-            let bytes = std::fs::read(&path)
-                .map_err(|e| format!("cannot read trust anchor file {}: {e}", path.display()))?;
-            (bytes, path.display().to_string())
+    /// The anchors of one `trust_anchors` entry, or (message, hint).
+    fn load_anchors(
+        &self,
+        source: &AnchorSource,
+    ) -> Result<Vec<ExtraAnchor>, (String, &'static str)> {
+        let hint = match self.anchor_files {
+            AnchorFiles::Refused => "give the PEM text of CA certificates, inline",
+            AnchorFiles::RelativeTo(_) => {
+                "give a PEM file of CA certificates (relative to the policy file) or inline PEM"
+            }
+        };
+        let (bytes, what) = match (source, &self.anchor_files) {
+            (AnchorSource::Inline(pem), _) => (pem.as_bytes().to_vec(), "inline PEM".to_string()),
+            // Checked before any file system call: the file is never opened.
+            (AnchorSource::File(path), AnchorFiles::Refused) => {
+                return Err((
+                    format!(
+                        "{:?} names a file, but a policy given as text or carried by a signed \
+                         bundle takes inline PEM trust anchors only (a signed bundle must never \
+                         make the app read a local file; only a policy loaded with \
+                         Policy::from_file may name anchor files)",
+                        path.display().to_string()
+                    ),
+                    "inline the CA certificate's PEM text instead of the file name, like \
+                     trust_anchors = ['''-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----''']",
+                ));
+            }
+            (AnchorSource::File(path), AnchorFiles::RelativeTo(dir)) => {
+                let path = dir.join(path);
+                let bytes = std::fs::read(&path).map_err(|e| {
+                    (
+                        format!("cannot read trust anchor file {}: {e}", path.display()),
+                        hint,
+                    )
+                })?;
+                (bytes, path.display().to_string())
+            }
         };
         let mut out = Vec::new();
         for cert in CertificateDer::pem_slice_iter(&bytes) {
-            let cert = cert.map_err(|e| format!("{what}: not valid PEM: {e}"))?;
+            let cert = cert.map_err(|e| (format!("{what}: not valid PEM: {e}"), hint))?;
             let anchor = webpki::anchor_from_trusted_cert(&cert)
-                .map_err(|e| format!("{what}: not a usable CA certificate: {e}"))?
+                .map_err(|e| (format!("{what}: not a usable CA certificate: {e}"), hint))?
                 .to_owned();
             out.push(ExtraAnchor {
                 anchor,
@@ -958,7 +1042,7 @@ impl Validator {
             });
         }
         if out.is_empty() {
-            return Err(format!("{what} holds no CERTIFICATE block"));
+            return Err((format!("{what} holds no CERTIFICATE block"), hint));
         }
         Ok(out)
     }
@@ -1169,7 +1253,8 @@ mod tests {
                     "trust_anchors = [\"/nonexistent/ca.pem\"]",
                 ),
                 5,
-                "cannot read trust anchor file /nonexistent/ca.pem",
+                "rule[0].trust_anchors[0]: \"/nonexistent/ca.pem\" names a file, but a policy \
+                 given as text or carried by a signed bundle takes inline PEM trust anchors only",
             ),
         ];
         for (text, line, words) in rows {

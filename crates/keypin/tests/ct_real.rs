@@ -452,7 +452,7 @@ mod carried_by_a_bundle {
     use super::*;
     use base64::Engine as _;
     use base64::engine::general_purpose::STANDARD;
-    use keypin::bundle::{BundleError, BundleSpec, Expectations, Root, SigningKey};
+    use keypin::bundle::{BundleError, BundleSpec, CarriedLogList, Expectations, Root, SigningKey};
     use keypin::{Date, Pin, PinnedConfig, Roots, VerifyError};
     use rustls_pki_types::ServerName;
     use std::sync::Arc;
@@ -524,9 +524,13 @@ mod carried_by_a_bundle {
     fn the_real_list_carried_in_a_bundle_verifies_a_real_leafs_scts() {
         for with_sig in [true, false] {
             let (root, bytes) = signed("2026-01-02", with_sig);
-            let v = root
-                .verify_bundle(&bytes, &expect(), at(CLOCK_2026))
-                .unwrap();
+            // Without Google's signature, only the app's explicit opt-out takes the list
+            // (bundle_provenance_attacks.rs has the refusal).
+            let expect = match with_sig {
+                true => expect(),
+                false => expect().carried_ct_log_list(CarriedLogList::AcceptBundleSignatureAlone),
+            };
+            let v = root.verify_bundle(&bytes, &expect, at(CLOCK_2026)).unwrap();
             let logs = v.ct_logs().expect("the bundle carries a list");
             assert_eq!(logs.version(), "80.14");
             assert_eq!(logs.len(), list("2026-01-02").len());

@@ -46,16 +46,15 @@ pub(crate) fn run(args: LintArgs) -> Result<u8, Failure> {
                 }
             }
         }
-        _ => {
-            let text = String::from_utf8_lossy(&bytes);
-            match Policy::from_toml_str(&text, &name) {
-                Ok(p) => Some(p),
-                Err(e) => {
-                    findings.extend(load_findings(&e));
-                    None
-                }
+        // A keypin policy is read as a file, so its anchor files resolve next to it.
+        _ => match Policy::from_file(&args.file) {
+            Ok(p) => Some(p),
+            Err(keypin::Error::Policy(e)) => {
+                findings.extend(load_findings(&e));
+                None
             }
-        }
+            Err(e) => return Err(anyhow!(e).into()),
+        },
     };
 
     if let Some(policy) = &policy {

@@ -46,6 +46,8 @@ mod verify;
 
 pub use keys::{KeyId, PUBLIC_KEY_PREFIX, PublicKey, SigningKey};
 pub use root::{MAX_ROOT_BYTES, Root, RootSpec};
+#[cfg(feature = "ct")]
+pub use verify::CarriedLogList;
 pub use verify::{BundleSpec, Expectations, ExpiredBundle, VerifiedBundle};
 
 /// Reading bundles without verifying them: for signing tools, never for deciding what to trust.

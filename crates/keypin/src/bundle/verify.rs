@@ -100,7 +100,8 @@ pub struct BundleSpec {
     pub issued_unix: i64,
     /// Its last valid date. Keep it days to weeks away: it is what defeats a freeze.
     pub expires: Date,
-    /// The whole pin policy, as TOML text. It must validate.
+    /// The whole pin policy, as TOML text. It must validate, with inline PEM trust anchors
+    /// only (a bundle never names a file; signing refuses one).
     pub policy_toml: String,
 }
 
@@ -171,6 +172,26 @@ pub struct Expectations {
     expired: ExpiredBundle,
     #[cfg(feature = "ct")]
     ct_log_list_signer: Option<Arc<crate::ct::LogListSigner>>,
+    #[cfg(feature = "ct")]
+    carried_ct_log_list: CarriedLogList,
+}
+
+/// What a CT log list carried in a bundle needs when the app configured a log-list signer
+/// ([`Expectations::ct_log_list_signer`], `UpdaterConfig::ct_log_list_signer`). Without a
+/// configured signer the bundle's root signatures authenticate a carried list in either case.
+#[cfg(feature = "ct")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum CarriedLogList {
+    /// The list must carry its publisher's signature (`ct_log_list_sig`), and it must verify
+    /// with the app's log-list signer; a list without one is refused. Default: the app said
+    /// whom it trusts for log lists, and the bundle signers are not that party.
+    #[default]
+    RequireSignerSignature,
+    /// Opt-out: a list that carries no publisher's signature is accepted on the bundle's root
+    /// signatures alone. A carried signature is still checked, and refuses the bundle if it
+    /// does not verify.
+    AcceptBundleSignatureAlone,
 }
 
 /// What an expired bundle means to a check.
@@ -196,6 +217,8 @@ impl Expectations {
             expired: ExpiredBundle::Refuse,
             #[cfg(feature = "ct")]
             ct_log_list_signer: None,
+            #[cfg(feature = "ct")]
+            carried_ct_log_list: CarriedLogList::default(),
         }
     }
 
@@ -233,15 +256,23 @@ impl Expectations {
         self
     }
 
-    /// The key the app trusts for CT log lists (e.g. [`LogListSigner::google`]): when a
-    /// bundle carries a log list *and* its publisher's signature, that signature must verify
-    /// with this key too, or the bundle is refused. Without it the bundle's own signatures
-    /// authenticate the list.
+    /// The key the app trusts for CT log lists (e.g. [`LogListSigner::google`]): a log list
+    /// a bundle carries must carry its publisher's signature and it must verify with this key,
+    /// or the bundle is refused (unless [`CarriedLogList::AcceptBundleSignatureAlone`]).
+    /// Without it the bundle's own signatures authenticate the list.
     ///
     /// [`LogListSigner::google`]: crate::ct::LogListSigner::google
     #[cfg(feature = "ct")]
     pub fn ct_log_list_signer(mut self, signer: impl Into<Arc<crate::ct::LogListSigner>>) -> Self {
         self.ct_log_list_signer = Some(signer.into());
+        self
+    }
+
+    /// Whether a carried CT log list needs its publisher's signature when a log-list signer is
+    /// configured (default [`CarriedLogList::RequireSignerSignature`]).
+    #[cfg(feature = "ct")]
+    pub fn carried_ct_log_list(mut self, carried: CarriedLogList) -> Self {
+        self.carried_ct_log_list = carried;
         self
     }
 }
@@ -426,6 +457,9 @@ impl Root {
         }
 
         // 9. The policy must validate (the signer checked it too; a client never trusts that).
+        //    Local file read: its trust anchors must be inline PEM. An anchor naming a file is
+        //    refused without being opened (`AnchorSource`): signed bytes from the network never
+        //    make the app read a local file, whatever the signers put in them.
         let source = format!(
             "bundle {}/{} v{}",
             body.app_id, body.environment, body.version
@@ -436,9 +470,10 @@ impl Root {
         }
         .map_err(|e| BundleError::InvalidPolicy(Box::new(e)))?;
 
-        // 10. The CT log list, when carried, must be a v3 list (and its publisher's signature,
-        //     when carried, must verify with the app's log-list signer): a bad list is refused
-        //     here, never stored.
+        // 10. Malformed CT log list: when carried, it must be a v3 list.
+        // 11. CT log list of unknown provenance: when the app configured a log-list signer,
+        //     the list's publisher's signature must be carried and verify with it
+        //     (`CarriedLogList`). A bad list is refused here, never stored.
         #[cfg(feature = "ct")]
         let ct_logs = carried_log_list(body.ct_log_list, body.ct_log_list_sig, expect, &source)?;
         #[cfg(not(feature = "ct"))]
@@ -465,8 +500,8 @@ impl Root {
     }
 }
 
-/// Step 10: the carried CT log list, parsed (and its carried signature checked when the app
-/// gave a log-list signer). `None` when the bundle carries none.
+/// Steps 10 and 11: the carried CT log list, parsed, and its publisher's signature required
+/// and checked when the app gave a log-list signer. `None` when the bundle carries none.
 #[cfg(feature = "ct")]
 fn carried_log_list(
     list: Option<String>,
@@ -492,6 +527,20 @@ fn carried_log_list(
         .transpose()
         .map_err(|e| refused(format!("{source}: ct_log_list_sig is not base64: {e}")))?;
     let name = format!("carried by {source}");
+    // 11. Unknown provenance: the bundle signers vouch for the list, but the app named another
+    //     party for lists. Only the explicit opt-out takes the bundle signatures alone.
+    if sig.is_none()
+        && expect.ct_log_list_signer.is_some()
+        && expect.carried_ct_log_list == CarriedLogList::RequireSignerSignature
+    {
+        return Err(refused(format!(
+            "{source} carries a CT log list with no ct_log_list_sig, and this app takes lists \
+             signed by its log-list signer only; publish the bundle with the list's signature \
+             (`keypin bundle sign --ct-log-list-sig`), or opt out in the app with \
+             CarriedLogList::AcceptBundleSignatureAlone"
+        )));
+    }
+    // 10 and 11: the list parses, and a carried signature verifies, in every mode.
     let logs = match (&sig, &expect.ct_log_list_signer) {
         (Some(sig), Some(signer)) => LogList::from_signed(&json, sig, signer, &name),
         _ => LogList::from_authenticated(&json, &name),

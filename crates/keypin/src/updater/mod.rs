@@ -81,6 +81,10 @@ pub struct UpdaterConfig {
     /// signatures authenticate a carried list. See `Expectations::ct_log_list_signer`.
     #[cfg(feature = "ct")]
     pub ct_log_list_signer: Option<Arc<crate::ct::LogListSigner>>,
+    /// With a log-list signer: whether a carried list without its publisher's signature is
+    /// refused (default) or, by explicit opt-out, taken on the bundle signatures alone.
+    #[cfg(feature = "ct")]
+    pub carried_ct_log_list: crate::bundle::CarriedLogList,
 }
 
 impl UpdaterConfig {
@@ -98,6 +102,8 @@ impl UpdaterConfig {
             retry_max: Duration::from_secs(6 * 3600),
             #[cfg(feature = "ct")]
             ct_log_list_signer: None,
+            #[cfg(feature = "ct")]
+            carried_ct_log_list: crate::bundle::CarriedLogList::default(),
         }
     }
 }
@@ -515,6 +521,8 @@ impl Drop for UpdaterHandle {
 fn expectations(config: &UpdaterConfig) -> Expectations {
     let expect =
         Expectations::new(&config.app_id, &config.environment).max_bytes(config.max_bundle_bytes);
+    #[cfg(feature = "ct")]
+    let expect = expect.carried_ct_log_list(config.carried_ct_log_list);
     #[cfg(feature = "ct")]
     if let Some(signer) = &config.ct_log_list_signer {
         return expect.ct_log_list_signer(signer.clone());

@@ -43,7 +43,8 @@ pub(super) struct SignArgs {
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
     /// A CT log list (Chrome's log_list.json v3) for the bundle to carry: apps check the SCTs
-    /// of rules with require_sct against it while the bundle is in force.
+    /// of rules with require_sct against it while the bundle is in force. Apps that set a
+    /// log-list signer refuse it without --ct-log-list-sig.
     #[arg(long, value_name = "FILE")]
     ct_log_list: Option<PathBuf>,
     /// The list's detached signature (log_list.sig), carried with it; checked here with
