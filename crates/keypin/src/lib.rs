@@ -59,6 +59,7 @@ pub mod identity;
     feature = "ureq"
 ))]
 pub mod integrations;
+pub mod live;
 #[cfg(feature = "ocsp")]
 pub mod ocsp;
 #[cfg(any(feature = "updater", feature = "reports"))]
