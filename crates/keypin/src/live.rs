@@ -334,6 +334,15 @@ impl<T: Clone> PerGeneration<T> {
         }
     }
 
+    /// Starts with `value` for generation `number`.
+    #[cfg(feature = "reqwest")]
+    pub(crate) fn with_value(live: LivePolicy, number: u64, value: T) -> Self {
+        Self {
+            live,
+            slot: Mutex::new(Some((number, value))),
+        }
+    }
+
     pub(crate) fn live(&self) -> &LivePolicy {
         &self.live
     }

@@ -330,6 +330,7 @@ async fn ureq_agent_built_once_enforces_pins_installed_later() {
                 .get(&w.url(server))
                 .call()
                 .map(|r| r.into_string().unwrap())
+                .map_err(Box::new)
         };
         // The agent keeps this connection in its pool.
         assert_eq!(get(w.old_server).unwrap(), "ok");
@@ -385,4 +386,25 @@ fn watchers_see_each_new_generation_and_its_own_session_cache() {
     assert_eq!(live.current().source(), PolicySource::Bundle { version: 2 });
     // A new generation has its own config, so its own session cache.
     assert!(!Arc::ptr_eq(&before, &live.client_config()));
+}
+
+/// The README's quick start with the updater on is the example that compiles, line for line,
+/// and stays under 10 lines.
+#[test]
+fn the_readme_updater_quick_start_is_the_compiled_example() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("../../README.md")).unwrap();
+    let example = std::fs::read_to_string(root.join("examples/reqwest_updater.rs")).unwrap();
+    let begin = example.find("// README: begin\n").unwrap() + "// README: begin\n".len();
+    let end = example.find("    // README: end").unwrap();
+    let block: Vec<&str> = example[begin..end]
+        .lines()
+        .map(|l| l.strip_prefix("    ").unwrap_or(l))
+        .collect();
+    let block = block.join("\n");
+    assert!(
+        readme.contains(&format!("```rust\n{block}\n```")),
+        "README.md no longer shows examples/reqwest_updater.rs:\n{block}"
+    );
+    assert!(block.lines().filter(|l| !l.is_empty()).count() < 10);
 }

@@ -77,11 +77,11 @@ pub enum HttpVersions {
 /// A pinned client with reqwest's defaults otherwise, on a fixed policy
 /// ([`PinnedConfigBuilder`]) or on the policy in force ([`LivePolicy`]).
 pub fn client(source: impl IntoLivePolicy) -> Result<PinnedClient, Error> {
-    PinnedClient::with(source, HttpVersions::default(), |b| b)
+    PinnedClient::live_with(source, HttpVersions::default(), |b| b)
 }
 
 /// A `reqwest::ClientBuilder` with the pinned TLS config and the downgrade-checking redirect
-/// policy in place, for settings beyond [`PinnedClient::with`]. Its policy is fixed: it does
+/// policy in place, for settings beyond [`PinnedClient::live_with`]. Its policy is fixed: it does
 /// not follow a [`LivePolicy`] (a [`PinnedClient`] does). The first URL of each request is not
 /// checked by such a client: check it with [`check_url`] (or use [`PinnedClient`]). Do not
 /// replace its redirect policy or its TLS backend.
@@ -137,11 +137,37 @@ fn redirect_policy(live: LivePolicy) -> redirect::Policy {
 }
 
 impl PinnedClient {
-    /// A pinned client offering `versions`, on a fixed policy ([`PinnedConfigBuilder`]) or
-    /// on the policy in force ([`LivePolicy`]); `customize` may change reqwest settings other
-    /// than TLS, HTTP versions and the redirect policy (timeouts, headers, ...). It runs once
-    /// per generation, when that generation's client is built.
+    /// A pinned client on a fixed policy offering `versions`; `customize` may change reqwest
+    /// settings other than TLS, HTTP versions and the redirect policy (timeouts, headers,
+    /// ...). To follow pin updates, use [`PinnedClient::live_with`].
     pub fn with(
+        builder: PinnedConfigBuilder,
+        versions: HttpVersions,
+        customize: impl FnOnce(reqwest::ClientBuilder) -> reqwest::ClientBuilder,
+    ) -> Result<Self, Error> {
+        let live = LivePolicy::fixed(builder)?;
+        let generation = live.current();
+        let client = customize(generation_builder(&generation, &live, versions))
+            .build()
+            .map_err(|e| Error::HttpClient {
+                client: "reqwest",
+                reason: e.to_string(),
+            })?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                clients: PerGeneration::with_value(live, generation.number(), client),
+                versions,
+                // A fixed policy has no other generation, so the client is never rebuilt.
+                customize: Box::new(|b| b),
+            }),
+        })
+    }
+
+    /// A pinned client offering `versions`, on the policy in force ([`LivePolicy`]) or a
+    /// fixed one; `customize` may change reqwest settings other than TLS, HTTP versions and
+    /// the redirect policy (timeouts, headers, ...). It runs once per generation, when that
+    /// generation's client is built.
+    pub fn live_with(
         source: impl IntoLivePolicy,
         versions: HttpVersions,
         customize: impl Fn(reqwest::ClientBuilder) -> reqwest::ClientBuilder + Send + Sync + 'static,
