@@ -307,8 +307,22 @@ async fn tokio_rustls_connector_built_once_enforces_pins_installed_later() {
     };
     assert!(connect(w.old_server).await.unwrap().ends_with("ok"));
     assert!(connect(w.new_server).await.is_err());
+    // A connection open before the update keeps its generation.
+    let name = rustls_pki_types::ServerName::try_from(HOST).unwrap();
+    let tcp = tokio::net::TcpStream::connect(w.old_server).await.unwrap();
+    let mut open = connector.connect(name, tcp).await.unwrap();
 
     w.install_new_pins();
+    open.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut reply = Vec::new();
+    let _ = open.read_to_end(&mut reply).await;
+    assert!(
+        reply.ends_with(b"ok"),
+        "{}",
+        String::from_utf8_lossy(&reply)
+    );
     let err = connect(w.old_server).await.unwrap_err();
     assert!(
         keypin::VerifyError::pin_failure_of_io(&err).is_some(),
