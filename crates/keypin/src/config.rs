@@ -119,13 +119,16 @@ impl PinnedConfigBuilder {
         self
     }
 
-    /// The policy the config will enforce (the HTTP integrations check URLs against it).
-    #[cfg_attr(
-        not(any(feature = "reqwest", feature = "hyper", feature = "ureq")),
-        allow(dead_code)
-    )]
+    /// The policy the config will enforce (a [`crate::live::LivePolicy`] made from this
+    /// builder carries it).
     pub(crate) fn policy(&self) -> Arc<Policy> {
         Arc::clone(&self.policy)
+    }
+
+    /// The CT log list set with [`Self::ct_logs`].
+    #[cfg(feature = "ct")]
+    pub(crate) fn ct_log_list(&self) -> Option<Arc<crate::ct::LogList>> {
+        self.ct_logs.clone()
     }
 
     fn provider_or_default(&self) -> Arc<CryptoProvider> {

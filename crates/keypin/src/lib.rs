@@ -24,8 +24,10 @@
 //!
 //! Modules: [`pin`] (pins and their spellings), [`host`] (host patterns), [`policy`] (rules,
 //! parsing, lookup), [`verifier`] (the rustls verifier), [`roots`], [`events`], [`clock`],
-//! [`bundle`] (signed, versioned pin bundles and their root of trust); with the `updater`
-//! feature, `updater` (fetches bundles and swaps the live policy for new connections); with the
+//! [`bundle`] (signed, versioned pin bundles and their root of trust), [`live`] (the policy in
+//! force: one handle that every integration and the report sender read); with the `updater`
+//! feature, `updater` (fetches bundles and moves the live policy forward for new
+//! connections: `PolicyStore::live`); with the
 //! `reports` feature, `report` (sends pin-failure reports to a collector, off the handshake path).
 //! `ct` feature, `ct` (Certificate Transparency: SCTs embedded or in a validated OCSP staple,
 //! against a signed log list).
@@ -59,6 +61,7 @@ pub mod identity;
     feature = "ureq"
 ))]
 pub mod integrations;
+pub mod live;
 #[cfg(feature = "ocsp")]
 pub mod ocsp;
 #[cfg(any(feature = "updater", feature = "reports"))]

@@ -601,13 +601,19 @@ fn a_report_host_marked_unpinned_gets_reports_despite_its_pins() {
     assert_eq!(sender.stats().failed_attempts, 0);
 }
 
+/// A sender on the live policy: a bundle put in force brings its report URIs and version.
+#[cfg(feature = "updater")]
 #[test]
 fn a_new_policy_brings_its_report_uris_and_version() {
     let server = ReportServer::start(0, 0, None);
     let dir = tempfile::TempDir::new().unwrap();
-    let sender = ReportSender::start(
+    let store = keypin::updater::PolicyStore::new(Arc::new(Policy::empty()), |p| {
+        PinnedConfig::builder(p, Roots::empty()).build()
+    })
+    .unwrap();
+    let sender = ReportSender::start_live(
         quick_config(dir.path()),
-        Arc::new(Policy::empty()),
+        &store.live(),
         Roots::empty(),
         Arc::new(SystemClock),
     )
@@ -627,8 +633,11 @@ fn a_new_policy_brings_its_report_uris_and_version() {
         server.url("http")
     );
     let policy = Policy::from_toml_str(&text, "v8.toml").unwrap();
-    sender
-        .set_policy(Arc::new(policy), Some("8".into()))
+    store
+        .install(
+            Arc::new(policy),
+            keypin::updater::PolicySource::Bundle { version: 8 },
+        )
         .unwrap();
     sender.submit(&expired(now_secs()));
     assert!(sender.flush(Duration::from_secs(10)));

@@ -11,12 +11,19 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Give it a [`LivePolicy`] instead (`client(store.live())` with the updater's `PolicyStore`)
+//! and it follows every pin update: each request goes through the reqwest client of the
+//! generation in force, built when that generation is first used, with its own connection
+//! pool and session cache. Requests already under way finish on the client they started on;
+//! no pooled connection or TLS session crosses generations.
+//!
 //! reqwest takes the rustls config through `tls_backend_preconfigured` and does not set ALPN
 //! on it, so keypin offers `h2` and `http/1.1` itself. Every redirect is checked: to
 //! `http://` on a pinned host, or from a pinned https origin to any `http://` URL, is refused.
 //! reqwest has no hook for the first URL of a request, so [`PinnedClient`] checks it before
 //! handing out the request builder.
 
+use core::fmt;
 use std::sync::Arc;
 
 use reqwest::redirect;
@@ -24,17 +31,34 @@ use reqwest::redirect;
 use crate::config::PinnedConfigBuilder;
 use crate::downgrade::{DowngradeError, check_redirect_url, check_request};
 use crate::error::Error;
+use crate::live::{Generation, IntoLivePolicy, LivePolicy, PerGeneration};
 use crate::policy::Policy;
 
 /// How many redirects a pinned client follows (reqwest's default is 10 too).
 const MAX_REDIRECTS: usize = 10;
 
-/// A reqwest client whose TLS pins per keypin's policy, and that only hands out requests to
-/// pinned hosts over https.
-#[derive(Debug, Clone)]
+type Customize = dyn Fn(reqwest::ClientBuilder) -> reqwest::ClientBuilder + Send + Sync;
+
+/// A reqwest client whose TLS pins per keypin's policy in force, and that only hands out
+/// requests to pinned hosts over https. Clones share the per-generation clients.
+#[derive(Clone)]
 pub struct PinnedClient {
-    client: reqwest::Client,
-    policy: Arc<Policy>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    clients: PerGeneration<reqwest::Client>,
+    versions: HttpVersions,
+    customize: Box<Customize>,
+}
+
+impl fmt::Debug for PinnedClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PinnedClient")
+            .field("live", self.inner.clients.live())
+            .field("versions", &self.inner.versions)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Which HTTP versions a pinned client offers (through ALPN).
@@ -50,26 +74,38 @@ pub enum HttpVersions {
     Http1Only,
 }
 
-/// A pinned client with reqwest's defaults otherwise.
-pub fn client(builder: PinnedConfigBuilder) -> Result<PinnedClient, Error> {
-    PinnedClient::with(builder, HttpVersions::default(), |b| b)
+/// A pinned client with reqwest's defaults otherwise, on a fixed policy
+/// ([`PinnedConfigBuilder`]) or on the policy in force ([`LivePolicy`]).
+pub fn client(source: impl IntoLivePolicy) -> Result<PinnedClient, Error> {
+    PinnedClient::live_with(source, HttpVersions::default(), |b| b)
 }
 
 /// A `reqwest::ClientBuilder` with the pinned TLS config and the downgrade-checking redirect
-/// policy in place, for settings beyond [`PinnedClient::with`]. The first URL of each
-/// request is not checked by such a client: check it with [`check_url`] (or use
-/// [`PinnedClient`]). Do not replace its redirect policy or its TLS backend.
+/// policy in place, for settings beyond [`PinnedClient::live_with`]. Its policy is fixed: it does
+/// not follow a [`LivePolicy`] (a [`PinnedClient`] does). The first URL of each request is not
+/// checked by such a client: check it with [`check_url`] (or use [`PinnedClient`]). Do not
+/// replace its redirect policy or its TLS backend.
 pub fn client_builder(
     builder: PinnedConfigBuilder,
     versions: HttpVersions,
 ) -> Result<reqwest::ClientBuilder, Error> {
-    let policy = builder.policy();
+    let live = LivePolicy::fixed(builder)?;
+    Ok(generation_builder(&live.current(), &live, versions))
+}
+
+/// A `reqwest::ClientBuilder` over `generation`'s config (with the ALPN for `versions`), its
+/// redirects checked against the policy in force.
+fn generation_builder(
+    generation: &Generation,
+    live: &LivePolicy,
+    versions: HttpVersions,
+) -> reqwest::ClientBuilder {
     let h2 = versions == HttpVersions::Http2AndHttp1;
-    let config = builder.alpn(super::http_alpn(h2)).build()?;
+    let config = generation.client_config_with_alpn(super::http_alpn(h2));
     let client = reqwest::Client::builder()
-        .tls_backend_preconfigured(config)
-        .redirect(redirect_policy(policy));
-    Ok(if h2 { client } else { client.http1_only() })
+        .tls_backend_preconfigured(Arc::unwrap_or_clone(config))
+        .redirect(redirect_policy(live.clone()));
+    if h2 { client } else { client.http1_only() }
 }
 
 /// Refuses a URL whose scheme is not https when its host is pinned.
@@ -82,11 +118,12 @@ pub fn check_url(policy: &Policy, url: &reqwest::Url) -> Result<(), DowngradeErr
     )
 }
 
-fn redirect_policy(policy: Arc<Policy>) -> redirect::Policy {
+fn redirect_policy(live: LivePolicy) -> redirect::Policy {
     redirect::Policy::custom(move |attempt| {
         if attempt.previous().len() > MAX_REDIRECTS {
             return attempt.error(format!("too many redirects (more than {MAX_REDIRECTS})"));
         }
+        let policy = live.policy();
         let to = attempt.url();
         let checked = match attempt.previous().last() {
             Some(from) => check_redirect_url(&policy, from, to),
@@ -100,24 +137,69 @@ fn redirect_policy(policy: Arc<Policy>) -> redirect::Policy {
 }
 
 impl PinnedClient {
-    /// A pinned client offering `versions`; `customize` may change reqwest settings other
-    /// than TLS, HTTP versions and the redirect policy (timeouts, headers, ...).
+    /// A pinned client on a fixed policy offering `versions`; `customize` may change reqwest
+    /// settings other than TLS, HTTP versions and the redirect policy (timeouts, headers,
+    /// ...). To follow pin updates, use [`PinnedClient::live_with`].
     pub fn with(
         builder: PinnedConfigBuilder,
         versions: HttpVersions,
         customize: impl FnOnce(reqwest::ClientBuilder) -> reqwest::ClientBuilder,
     ) -> Result<Self, Error> {
-        let policy = builder.policy();
-        let client = customize(client_builder(builder, versions)?)
+        let live = LivePolicy::fixed(builder)?;
+        let generation = live.current();
+        let client = customize(generation_builder(&generation, &live, versions))
             .build()
             .map_err(|e| Error::HttpClient {
                 client: "reqwest",
                 reason: e.to_string(),
             })?;
-        Ok(Self { client, policy })
+        Ok(Self {
+            inner: Arc::new(Inner {
+                clients: PerGeneration::with_value(live, generation.number(), client),
+                versions,
+                // A fixed policy has no other generation, so the client is never rebuilt.
+                customize: Box::new(|b| b),
+            }),
+        })
     }
 
-    /// A request to `url`, refused at once when it would reach a pinned host in cleartext.
+    /// A pinned client offering `versions`, on the policy in force ([`LivePolicy`]) or a
+    /// fixed one; `customize` may change reqwest settings other than TLS, HTTP versions and
+    /// the redirect policy (timeouts, headers, ...). It runs once per generation, when that
+    /// generation's client is built.
+    pub fn live_with(
+        source: impl IntoLivePolicy,
+        versions: HttpVersions,
+        customize: impl Fn(reqwest::ClientBuilder) -> reqwest::ClientBuilder + Send + Sync + 'static,
+    ) -> Result<Self, Error> {
+        let client = Self {
+            inner: Arc::new(Inner {
+                clients: PerGeneration::new(source.into_live_policy()?),
+                versions,
+                customize: Box::new(customize),
+            }),
+        };
+        // The first generation's client now, so a setting reqwest refuses fails here.
+        client.current()?;
+        Ok(client)
+    }
+
+    /// The generation in force and its reqwest client (built on first use).
+    fn current(&self) -> Result<(Arc<Generation>, reqwest::Client), Error> {
+        let inner = &self.inner;
+        inner.clients.get(|generation| {
+            let builder = generation_builder(generation, inner.clients.live(), inner.versions);
+            (inner.customize)(builder)
+                .build()
+                .map_err(|e| Error::HttpClient {
+                    client: "reqwest",
+                    reason: e.to_string(),
+                })
+        })
+    }
+
+    /// A request to `url` through the client of the generation in force, refused at once when
+    /// it would reach a pinned host in cleartext.
     pub fn request(
         &self,
         method: reqwest::Method,
@@ -127,8 +209,9 @@ impl PinnedClient {
             client: "reqwest",
             reason: format!("invalid URL {url:?}: {e}"),
         })?;
-        check_url(&self.policy, &parsed)?;
-        Ok(self.client.request(method, parsed))
+        let (generation, client) = self.current()?;
+        check_url(generation.policy(), &parsed)?;
+        Ok(client.request(method, parsed))
     }
 
     /// A GET request, see [`Self::request`].
@@ -141,8 +224,13 @@ impl PinnedClient {
         self.request(reqwest::Method::POST, url)
     }
 
-    /// The policy URLs are checked against.
-    pub fn policy(&self) -> &Arc<Policy> {
-        &self.policy
+    /// The policy in force, which URLs are checked against.
+    pub fn policy(&self) -> Arc<Policy> {
+        self.inner.clients.live().policy()
+    }
+
+    /// The handle on the policy this client follows.
+    pub fn live(&self) -> &LivePolicy {
+        self.inner.clients.live()
     }
 }

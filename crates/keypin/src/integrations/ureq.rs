@@ -30,6 +30,12 @@
 //! let body = client.get("https://api.example.com/moved")?.into_string()?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! Given a [`LivePolicy`] (`agent(store.live())` with the updater's `PolicyStore`), the agent
+//! follows every pin update: a new connection is made with the generation in force, and a
+//! pooled connection made under an older generation is not reused for a new request (its
+//! first write fails with `ConnectionAborted`, and ureq retries on a new connection). A
+//! request under way finishes on its connection.
 
 use core::fmt;
 use std::io::{self, Read, Write};
@@ -38,22 +44,22 @@ use std::sync::Arc;
 
 use rustls_pki_types::ServerName;
 
-use crate::config::PinnedConfigBuilder;
 use crate::downgrade::{check_redirect_url, check_request};
 use crate::error::Error;
-use crate::policy::Policy;
+use crate::live::{IntoLivePolicy, LivePolicy, PerGeneration};
 
-/// A pinned `ureq::Agent` with ureq's defaults otherwise.
-pub fn agent(builder: PinnedConfigBuilder) -> Result<ureq::Agent, Error> {
-    Ok(agent_builder(builder)?.build())
+/// A pinned `ureq::Agent` with ureq's defaults otherwise, on a fixed policy
+/// ([`crate::PinnedConfigBuilder`]) or on the policy in force ([`LivePolicy`]).
+pub fn agent(source: impl IntoLivePolicy) -> Result<ureq::Agent, Error> {
+    Ok(agent_builder(source)?.build())
 }
 
 /// A pinned agent that follows redirects itself, hop by hop (see [`FollowingAgent`]).
-pub fn following_agent(builder: PinnedConfigBuilder) -> Result<FollowingAgent, Error> {
-    let policy = builder.policy();
+pub fn following_agent(source: impl IntoLivePolicy) -> Result<FollowingAgent, Error> {
+    let live = source.into_live_policy()?;
     Ok(FollowingAgent {
-        agent: agent(builder)?,
-        policy,
+        agent: agent(&live)?,
+        live,
         max_redirects: MAX_REDIRECTS,
     })
 }
@@ -73,14 +79,14 @@ pub const MAX_REDIRECTS: usize = 5;
 #[derive(Clone)]
 pub struct FollowingAgent {
     agent: ureq::Agent,
-    policy: Arc<Policy>,
+    live: LivePolicy,
     max_redirects: usize,
 }
 
 impl fmt::Debug for FollowingAgent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FollowingAgent")
-            .field("policy", &self.policy.source_name())
+            .field("live", &self.live)
             .field("max_redirects", &self.max_redirects)
             .finish_non_exhaustive()
     }
@@ -191,7 +197,7 @@ impl FollowingAgent {
                 })?;
             // The agent's middleware checked this redirect already; the hop is followed only
             // after this check too, so it holds whatever agent settings are in place.
-            check_redirect_url(&self.policy, &current, &next)?;
+            check_redirect_url(&self.live.policy(), &current, &next)?;
             if chain.len() > self.max_redirects {
                 chain.push(next.to_string());
                 return Err(FollowError::TooManyRedirects {
@@ -212,18 +218,19 @@ impl FollowingAgent {
 /// A `ureq::AgentBuilder` with the pinned TLS connector, the downgrade middleware and
 /// `redirects(0)` in place. Do not replace the TLS connector or raise `redirects`: ureq
 /// would follow redirects without the downgrade check.
-pub fn agent_builder(builder: PinnedConfigBuilder) -> Result<ureq::AgentBuilder, Error> {
-    let policy = builder.policy();
-    let config = Arc::new(builder.alpn(super::http_alpn(false)).build()?);
+pub fn agent_builder(source: impl IntoLivePolicy) -> Result<ureq::AgentBuilder, Error> {
+    let live = source.into_live_policy()?;
     Ok(ureq::AgentBuilder::new()
-        .tls_connector(Arc::new(PinnedTls { config }))
+        .tls_connector(Arc::new(PinnedTls {
+            configs: PerGeneration::new(live.clone()),
+        }))
         .redirects(0)
-        .middleware(Downgrade { policy }))
+        .middleware(Downgrade { live }))
 }
 
-/// ureq's TLS hook: a rustls client connection over the pinned config.
+/// ureq's TLS hook: a rustls client connection over the pinned config in force (HTTP/1.1).
 struct PinnedTls {
-    config: Arc<rustls::ClientConfig>,
+    configs: PerGeneration<Arc<rustls::ClientConfig>>,
 }
 
 impl ureq::TlsConnector for PinnedTls {
@@ -238,51 +245,85 @@ impl ureq::TlsConnector for PinnedTls {
                 format!("{dns_name:?} is not a valid server name: {e}"),
             )
         })?;
-        let mut conn = rustls::ClientConnection::new(Arc::clone(&self.config), name)
+        let Ok((generation, config)) = self.configs.get(|g| {
+            Ok::<_, core::convert::Infallible>(g.client_config_with_alpn(super::http_alpn(false)))
+        });
+        let mut conn = rustls::ClientConnection::new(config, name)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
         // Finish the handshake here, so a pin failure is reported as what it is rather than as
         // a failure to write the request.
         while conn.is_handshaking() {
             conn.complete_io(&mut io)?;
         }
-        Ok(Box::new(TlsStream(rustls::StreamOwned::new(conn, io))))
+        Ok(Box::new(TlsStream {
+            tls: rustls::StreamOwned::new(conn, io),
+            live: self.configs.live().clone(),
+            generation: generation.number(),
+            answered: false,
+        }))
     }
 }
 
-struct TlsStream(rustls::StreamOwned<rustls::ClientConnection, Box<dyn ureq::ReadWrite>>);
+/// A pinned TLS connection, made under one generation of the policy.
+struct TlsStream {
+    tls: rustls::StreamOwned<rustls::ClientConnection, Box<dyn ureq::ReadWrite>>,
+    live: LivePolicy,
+    generation: u64,
+    /// Something was read since the last write: the next write starts a new request (ureq
+    /// reuses pooled connections), which must not go out under an older generation.
+    answered: bool,
+}
 
 impl fmt::Debug for TlsStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("keypin::TlsStream").finish_non_exhaustive()
+        f.debug_struct("keypin::TlsStream")
+            .field("generation", &self.generation)
+            .finish_non_exhaustive()
     }
 }
 
 impl Read for TlsStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.read(buf)
+        self.answered = true;
+        self.tls.read(buf)
     }
 }
 
 impl Write for TlsStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.write(buf)
+        if std::mem::take(&mut self.answered) {
+            let now = self.live.number();
+            if now != self.generation {
+                // ureq retries a request whose first write on a pooled connection fails, on a
+                // new connection: one made under the generation in force.
+                return Err(io::Error::new(
+                    io::ErrorKind::ConnectionAborted,
+                    format!(
+                        "this pooled connection was made under pin policy generation {}, \
+                         generation {now} is in force: not reused",
+                        self.generation
+                    ),
+                ));
+            }
+        }
+        self.tls.write(buf)
     }
     fn flush(&mut self) -> io::Result<()> {
-        self.0.flush()
+        self.tls.flush()
     }
 }
 
 impl ureq::ReadWrite for TlsStream {
     fn socket(&self) -> Option<&TcpStream> {
-        self.0.get_ref().socket()
+        self.tls.get_ref().socket()
     }
 }
 
-/// Refuses cleartext to pinned hosts, and redirects to cleartext from or to them.
+/// Refuses cleartext to pinned hosts, and redirects to cleartext from or to them, against
+/// the policy in force.
 struct Downgrade {
-    policy: Arc<Policy>,
+    live: LivePolicy,
 }
-
 fn refused(e: crate::DowngradeError) -> ureq::Error {
     ureq::Error::from(io::Error::new(io::ErrorKind::PermissionDenied, e))
 }
@@ -294,7 +335,8 @@ impl ureq::Middleware for Downgrade {
         next: ureq::MiddlewareNext<'_>,
     ) -> Result<ureq::Response, ureq::Error> {
         let url = request.request_url()?;
-        check_request(&self.policy, url.scheme(), url.host(), request.url()).map_err(refused)?;
+        let policy = self.live.policy();
+        check_request(&policy, url.scheme(), url.host(), request.url()).map_err(refused)?;
         let from = request.url().to_string();
         let response = next.handle(request)?;
         if (300..400).contains(&response.status())
@@ -308,7 +350,7 @@ impl ureq::Middleware for Downgrade {
                     "cannot parse the redirect location {location:?}: {e}"
                 ))
             })?;
-            check_redirect_url(&self.policy, &base, &to).map_err(refused)?;
+            check_redirect_url(&policy, &base, &to).map_err(refused)?;
         }
         Ok(response)
     }

@@ -23,6 +23,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! With the updater, start the sender first (the store's configurations take it as their
+//! event sink), then `sender.follow(&store.live())`, or use [`ReportSender::start_live`] when
+//! the sink is wired otherwise: each report then carries the rules, report URIs and version
+//! (the bundle's) of the generation in force.
+//!
 //! How it sends: the handshake thread builds the report and puts it on a bounded queue (when
 //! full, the oldest report is dropped and counted: [`ReportSender::dropped`]); one thread
 //! batches reports per URI (a JSON array per POST), retries failures with exponential backoff

@@ -17,6 +17,7 @@ use crate::clock::Clock;
 use crate::config::PinnedConfig;
 use crate::events::{PinEvent, PinEventSink};
 use crate::http::{self, Request, Url};
+use crate::live::{Generation, LivePolicy, PerGeneration};
 use crate::policy::{Policy, ReportDelivery};
 use crate::roots::Roots;
 
@@ -30,7 +31,8 @@ pub struct ReportSenderConfig {
     /// Report URIs for failures whose rule lists none (`report_uris` in the policy wins), and
     /// for pin-update failures. Like TrustKit's default report URI, but empty by default.
     pub default_report_uris: Vec<String>,
-    /// `policy-version` in reports (e.g. the bundle version in force).
+    /// `policy-version` in reports while the embedded policy is in force. Under a bundle, a
+    /// sender that follows a [`LivePolicy`] reports the bundle's version instead.
     pub policy_version: Option<String>,
     /// `hostname` of pin-update failure reports (the update source). Default `pin-update`.
     pub update_host: String,
@@ -123,6 +125,8 @@ struct Queue {
     backoff: HashMap<String, (u32, Instant)>,
 }
 
+/// What one generation of the policy means for reports: the rules and report URIs, the
+/// version, and the pinned delivery configuration.
 #[derive(Debug)]
 struct Delivery {
     policy: Arc<Policy>,
@@ -130,12 +134,26 @@ struct Delivery {
     common: Common,
 }
 
+/// The policy the sender follows, and the version it reports for the embedded policy.
+struct Following {
+    deliveries: PerGeneration<Arc<Delivery>>,
+    embedded_version: Option<String>,
+}
+
+impl core::fmt::Debug for Following {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Following")
+            .field("live", self.deliveries.live())
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Debug)]
 struct Shared {
     config: ReportSenderConfig,
     clock: Arc<dyn Clock>,
     roots: Roots,
-    delivery: RwLock<Delivery>,
+    following: RwLock<Arc<Following>>,
     queue: Mutex<Queue>,
     wake: Condvar,
     dedup: Mutex<Dedup>,
@@ -152,6 +170,11 @@ struct Shared {
 /// last handle is dropped, waiting for a POST in flight (at most the timeout); reports still
 /// queued are then lost: call [`ReportSender::flush`] first when it matters.
 ///
+/// The policy (rules, report URIs, version) is read from a [`LivePolicy`] for each report, so
+/// a sender started with [`ReportSender::start_live`] (or told to [`ReportSender::follow`] the
+/// updater's `PolicyStore::live`) follows every pin update: a failure under a bundle is
+/// reported with that bundle's rules and version.
+///
 /// Report connections to `https://` URIs use a pinned configuration of the same policy
 /// (RFC 7469 §3), except that rules with `report_delivery = "unpinned"` are left out of it.
 /// That configuration has no event hook, so a failing delivery never produces a report about
@@ -164,10 +187,24 @@ pub struct ReportSender {
 }
 
 impl ReportSender {
-    /// Starts the sender for `policy`, whose report connections trust `roots` (the app's).
+    /// Starts the sender for a fixed `policy`, whose report connections trust `roots` (the
+    /// app's). [`ReportSender::follow`] moves it onto a live policy.
     pub fn start(
         config: ReportSenderConfig,
         policy: Arc<Policy>,
+        roots: Roots,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<Self>, ReportError> {
+        let live =
+            LivePolicy::fixed(PinnedConfig::builder(policy, roots.clone()).clock(clock.clone()))?;
+        Self::start_live(config, &live, roots, clock)
+    }
+
+    /// Starts the sender on the policy in force (e.g. `PolicyStore::live`): each report is
+    /// made with the rules, report URIs and version of the generation in force.
+    pub fn start_live(
+        config: ReportSenderConfig,
+        live: &LivePolicy,
         roots: Roots,
         clock: Arc<dyn Clock>,
     ) -> Result<Arc<Self>, ReportError> {
@@ -190,12 +227,15 @@ impl ReportSender {
         if let Some(w) = &startup_warning {
             log::warn!("keypin reports: {w}");
         }
-        let delivery = Delivery::new(policy, &roots, &clock, &config)?;
+        let following = Arc::new(Following {
+            deliveries: PerGeneration::new(live.clone()),
+            embedded_version: config.policy_version.clone(),
+        });
         let shared = Arc::new(Shared {
             config,
             clock,
             roots,
-            delivery: RwLock::new(delivery),
+            following: RwLock::new(following),
             queue: Mutex::new(Queue::default()),
             wake: Condvar::new(),
             dedup: Mutex::new(dedup),
@@ -206,6 +246,8 @@ impl ReportSender {
             rejected: AtomicU64::new(0),
             failed: AtomicU64::new(0),
         });
+        // The first generation's delivery configuration now, so a bad one fails the start.
+        shared.delivery()?;
         let worker = shared.clone();
         let thread = std::thread::Builder::new()
             .name("keypin-reports".into())
@@ -223,19 +265,17 @@ impl ReportSender {
         self.startup_warning.as_deref()
     }
 
-    /// Swaps in a new policy (e.g. after a pin update): report URIs, rules and the pinned
-    /// delivery configuration follow it. `policy_version` goes into later reports.
-    pub fn set_policy(
-        &self,
-        policy: Arc<Policy>,
-        policy_version: Option<String>,
-    ) -> Result<(), ReportError> {
+    /// Follows `live` from now on (e.g. `PolicyStore::live`, when the store's configurations
+    /// were built with this sender as their event sink, so the store came after the sender):
+    /// report URIs, rules, the version and the pinned delivery configuration come from the
+    /// generation in force for each report.
+    pub fn follow(&self, live: &LivePolicy) {
         let s = &self.shared;
-        let mut config = s.config.clone();
-        config.policy_version = policy_version;
-        let d = Delivery::new(policy, &s.roots, &s.clock, &config)?;
-        *s.delivery.write().unwrap_or_else(PoisonError::into_inner) = d;
-        Ok(())
+        let following = Arc::new(Following {
+            deliveries: PerGeneration::new(live.clone()),
+            embedded_version: s.config.policy_version.clone(),
+        });
+        *s.following.write().unwrap_or_else(PoisonError::into_inner) = following;
     }
 
     /// Queues the reports for `event` (never blocks on the network; see [`PinEventSink`]).
@@ -312,12 +352,15 @@ impl PinEventSink for ReportSender {
 }
 
 impl Delivery {
+    /// `embedded_version`: the version reported while the embedded policy is in force.
     fn new(
-        policy: Arc<Policy>,
+        generation: &Generation,
         roots: &Roots,
         clock: &Arc<dyn Clock>,
-        config: &ReportSenderConfig,
+        app: &AppInfo,
+        embedded_version: Option<&String>,
     ) -> Result<Self, ReportError> {
+        let policy = generation.policy().clone();
         // Report hosts whose rule says `report_delivery = "unpinned"` get ordinary validation;
         // every other pinned host stays pinned. No event hook: a failed delivery is retried,
         // never reported (that would loop).
@@ -330,8 +373,11 @@ impl Delivery {
             policy,
             tls: Arc::new(tls),
             common: Common {
-                app: config.app.clone(),
-                policy_version: config.policy_version.clone(),
+                app: app.clone(),
+                policy_version: generation
+                    .bundle_version()
+                    .map(|v| v.to_string())
+                    .or_else(|| embedded_version.cloned()),
             },
         })
     }
@@ -342,13 +388,42 @@ impl Shared {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The delivery of the generation in force (built when that generation is first used).
+    fn delivery(&self) -> Result<Arc<Delivery>, ReportError> {
+        let following = self
+            .following
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let (_, delivery) = following.deliveries.get(|generation| {
+            let d = Delivery::new(
+                generation,
+                &self.roots,
+                &self.clock,
+                &self.config.app,
+                following.embedded_version.as_ref(),
+            )?;
+            Ok::<_, ReportError>(Arc::new(d))
+        })?;
+        Ok(delivery)
+    }
+
     fn now_secs(&self) -> i64 {
         i64::try_from(self.clock.now().as_secs()).unwrap_or(i64::MAX)
     }
 
     /// The reports for one event, each with its destination.
     fn reports_for(&self, event: &PinEvent) -> Vec<(String, Report)> {
-        let d = self.delivery.read().unwrap_or_else(PoisonError::into_inner);
+        let d = match self.delivery() {
+            Ok(d) => d,
+            Err(e) => {
+                // The policy in force has no usable delivery configuration: nothing can be
+                // sent, and saying so is all that is left.
+                log::warn!("keypin reports: {e}; report for {event:?} not sent");
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                return Vec::new();
+            }
+        };
         let now = self.clock.now();
         let uris_for = |host: &str| -> Vec<String> {
             match d.policy.rule_for(host) {
@@ -562,12 +637,10 @@ impl Shared {
             Ok(b) => b,
             Err(e) => return Outcome::Rejected(e.to_string()),
         };
-        let tls = self
-            .delivery
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .tls
-            .clone();
+        let tls = match self.delivery() {
+            Ok(d) => d.tls.clone(),
+            Err(e) => return Outcome::Retry(e.to_string()),
+        };
         match post(&url, &body, tls, self.config.timeout) {
             Ok(status) if (200..300).contains(&status) => Outcome::Delivered,
             Ok(status) if (400..500).contains(&status) && status != 408 && status != 429 => {

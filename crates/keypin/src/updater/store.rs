@@ -1,64 +1,21 @@
-//! The live policy: an atomic snapshot that handshakes read and the updater replaces.
+//! The store that moves the live policy forward: it builds each generation's client
+//! configuration and publishes it on its [`LivePolicy`], which handshakes, integrations and the
+//! report sender read.
 
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 
 use rustls::ClientConfig;
 
 use crate::bundle::VerifiedBundle;
 use crate::error::Error;
+use crate::live::LivePolicy;
+/// The generation and its source live in [`crate::live`]; named here too, where the store
+/// and the updater that produce them are.
+pub use crate::live::{Generation, PolicySource};
 use crate::policy::Policy;
 
 #[cfg(feature = "ct")]
 use crate::ct::LogList;
-
-/// Where the policy in force came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PolicySource {
-    /// The policy embedded in the app.
-    Embedded,
-    /// A verified bundle.
-    Bundle {
-        /// The bundle's version.
-        version: u64,
-    },
-}
-
-/// One generation of the live policy and the `ClientConfig` built for it.
-#[derive(Debug)]
-pub struct Generation {
-    number: u64,
-    source: PolicySource,
-    policy: Arc<Policy>,
-    #[cfg(feature = "ct")]
-    ct_logs: Option<Arc<LogList>>,
-    config: Arc<ClientConfig>,
-}
-
-impl Generation {
-    /// Counts up from 0 (the embedded policy) by one per installed policy.
-    pub fn number(&self) -> u64 {
-        self.number
-    }
-    /// Where the policy came from.
-    pub fn source(&self) -> PolicySource {
-        self.source
-    }
-    /// The policy.
-    pub fn policy(&self) -> &Arc<Policy> {
-        &self.policy
-    }
-    /// The client configuration that enforces it (with its own session cache).
-    pub fn client_config(&self) -> &Arc<ClientConfig> {
-        &self.config
-    }
-    /// The CT log list its configuration checks SCTs against (store made with
-    /// [`PolicyStore::with_ct_logs`]): the list of the bundle in force if it carries one,
-    /// otherwise the app's own list. `None` for a store made with [`PolicyStore::new`].
-    #[cfg(feature = "ct")]
-    pub fn ct_logs(&self) -> Option<&Arc<LogList>> {
-        self.ct_logs.as_ref()
-    }
-}
 
 type Factory = dyn Fn(Arc<Policy>) -> Result<ClientConfig, Error> + Send + Sync;
 #[cfg(feature = "ct")]
@@ -83,8 +40,11 @@ enum Build {
 /// a session verified under old pins is never resumed under new ones (rustls does not
 /// re-verify on resumption). Connections in flight keep the config they started with; the
 /// write lock is held only for a pointer swap, never during a handshake.
+///
+/// [`PolicyStore::live`] hands out the handle the integrations and the report sender take:
+/// they follow every install without glue code.
 pub struct PolicyStore {
-    current: RwLock<Arc<Generation>>,
+    live: LivePolicy,
     build: Build,
 }
 
@@ -140,9 +100,9 @@ impl PolicyStore {
     }
 
     fn start(embedded: Arc<Policy>, build: Build) -> Result<Self, Error> {
-        let first = Self::generation(&build, 0, PolicySource::Embedded, embedded, None)?;
+        let first = Self::generation(&build, PolicySource::Embedded, embedded, None)?;
         Ok(Self {
-            current: RwLock::new(Arc::new(first)),
+            live: LivePolicy::start(first),
             build,
         })
     }
@@ -150,46 +110,46 @@ impl PolicyStore {
     /// Builds a generation. `bundle_logs`: the CT log list the bundle carries, if any.
     fn generation(
         build: &Build,
-        number: u64,
         source: PolicySource,
         policy: Arc<Policy>,
         #[cfg(feature = "ct")] bundle_logs: Option<Arc<LogList>>,
         #[cfg(not(feature = "ct"))] _bundle_logs: Option<()>,
     ) -> Result<Generation, Error> {
         match build {
-            Build::Policy(factory) => Ok(Generation {
-                number,
-                source,
-                config: Arc::new(factory(policy.clone())?),
-                policy,
-                #[cfg(feature = "ct")]
-                ct_logs: None,
-            }),
+            Build::Policy(factory) => {
+                let config = Arc::new(factory(policy.clone())?);
+                Ok(Generation::new(
+                    source,
+                    policy,
+                    #[cfg(feature = "ct")]
+                    None,
+                    config,
+                ))
+            }
             #[cfg(feature = "ct")]
             Build::WithCtLogs { app_logs, factory } => {
                 let ct_logs = bundle_logs.or_else(|| app_logs.clone());
-                Ok(Generation {
-                    number,
-                    source,
-                    config: Arc::new(factory(policy.clone(), ct_logs.clone())?),
-                    policy,
-                    ct_logs,
-                })
+                let config = Arc::new(factory(policy.clone(), ct_logs.clone())?);
+                Ok(Generation::new(source, policy, ct_logs, config))
             }
         }
     }
 
     /// The generation in force now.
     pub fn current(&self) -> Arc<Generation> {
-        self.current
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.live.current()
+    }
+
+    /// The handle on the policy in force, for the integrations
+    /// (`keypin::integrations::reqwest::client(store.live())`) and the report sender: it
+    /// follows every install.
+    pub fn live(&self) -> LivePolicy {
+        self.live.clone()
     }
 
     /// The client configuration to use for the next connection.
     pub fn client_config(&self) -> Arc<ClientConfig> {
-        self.current().config.clone()
+        self.live.client_config()
     }
 
     /// Puts `policy` in force for new connections, with the app's own CT log list (if the
@@ -250,13 +210,7 @@ impl PolicyStore {
         #[cfg(feature = "ct")] bundle_logs: Option<Arc<LogList>>,
         #[cfg(not(feature = "ct"))] bundle_logs: Option<()>,
     ) -> Result<u64, Error> {
-        let generation = Self::generation(&self.build, 0, source, policy, bundle_logs)?;
-        let mut slot = self.current.write().unwrap_or_else(PoisonError::into_inner);
-        let number = slot.number.saturating_add(1);
-        *slot = Arc::new(Generation {
-            number,
-            ..generation
-        });
-        Ok(number)
+        let generation = Self::generation(&self.build, source, policy, bundle_logs)?;
+        Ok(self.live.publish(generation))
     }
 }
