@@ -3,13 +3,19 @@
 //! into a pinned config with [`crate::PinnedConfigBuilder::client_identity`].
 //!
 //! ```no_run
+//! # // Roots::webpki() needs the default `webpki-roots` feature.
+//! # #[cfg(feature = "webpki-roots")]
+//! # fn main() -> Result<(), keypin::Error> {
 //! use keypin::{ClientIdentity, PinnedConfig, Policy, Roots};
 //!
 //! let identity = ClientIdentity::from_files("client.crt", "client.key")?;
 //! let config = PinnedConfig::builder(Policy::empty(), Roots::webpki())
 //!     .client_identity(identity)
 //!     .build()?;
-//! # Ok::<(), keypin::Error>(())
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "webpki-roots"))]
+//! # fn main() {}
 //! ```
 
 use core::fmt;

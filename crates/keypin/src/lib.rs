@@ -7,6 +7,9 @@
 //! you which host, which certificates and which pins.
 //!
 //! ```
+//! # // Roots::webpki() needs the default `webpki-roots` feature.
+//! # #[cfg(feature = "webpki-roots")]
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
 //! use keypin::{PinnedConfig, Policy, Roots};
 //!
@@ -19,7 +22,10 @@
 //! "#, "embedded policy")?;
 //! let config: rustls::ClientConfig = PinnedConfig::builder(policy, Roots::webpki()).build()?;
 //! let config = Arc::new(config); // use with rustls::ClientConnection, tokio-rustls, ...
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "webpki-roots"))]
+//! # fn main() {}
 //! ```
 //!
 //! Modules: [`pin`] (pins and their spellings), [`host`] (host patterns), [`policy`] (rules,

@@ -19,6 +19,9 @@
 //! - Downgrade and redirect checks use the policy of the generation in force.
 //!
 //! ```
+//! # // Roots::webpki() needs the default `webpki-roots` feature.
+//! # #[cfg(feature = "webpki-roots")]
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use keypin::live::LivePolicy;
 //! use keypin::{PinnedConfig, Policy, Roots};
 //!
@@ -31,7 +34,10 @@
 //! let live = LivePolicy::fixed(PinnedConfig::builder(policy, Roots::webpki()))?;
 //! let generation = live.current(); // per new connection
 //! assert_eq!(generation.number(), 0);
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "webpki-roots"))]
+//! # fn main() {}
 //! ```
 
 use core::fmt;
