@@ -26,6 +26,20 @@ pub struct PublicKey {
 pub struct KeyId(String);
 
 impl KeyId {
+    /// Parses an id written as text: exactly 64 lowercase hex digits.
+    pub fn parse(text: &str) -> Result<Self, BundleError> {
+        let ok = text.len() == 64
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !ok {
+            return Err(BundleError::Key {
+                reason: format!("a key id is 64 lowercase hex digits, not {text:?}"),
+            });
+        }
+        Ok(Self(text.to_string()))
+    }
+
     /// The id as text (64 hex digits).
     pub fn as_str(&self) -> &str {
         &self.0
