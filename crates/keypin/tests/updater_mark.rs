@@ -126,6 +126,11 @@ impl Rig {
 
     /// Starts an updater as an app embedding `embedded_root` does at launch.
     fn start(&self, embedded_root: &[u8]) -> (Updater, Startup) {
+        self.start_from(embedded_root, self.site.clone())
+    }
+
+    /// The same, fetching from `site`.
+    fn start_from(&self, embedded_root: &[u8], site: Arc<Site>) -> (Updater, Startup) {
         let embedded = Arc::new(Policy::from_toml_str(POLICY, "embedded").unwrap());
         let store = PolicyStore::new(embedded, |p| {
             PinnedConfig::builder(p, Roots::empty()).build()
@@ -134,7 +139,7 @@ impl Rig {
         let config = UpdaterConfig::new(APP, ENV, embedded_root, self.dir.path().to_path_buf());
         Updater::start(
             config,
-            Box::new(self.site.clone()),
+            Box::new(site),
             self.clock.clone(),
             Arc::new(store),
             None,
@@ -408,6 +413,15 @@ fn malformed_root_after_a_valid_rotation_leaves_memory_and_disk_in_step() {
     );
 }
 
+/// The mark as the mark file holds it (0 when none).
+fn mark_on_disk(rig: &Rig) -> u64 {
+    let Ok(bytes) = std::fs::read(rig.file(MARK_FILE)) else {
+        return 0;
+    };
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    v["mark"]["high_water"].as_u64().unwrap_or(0)
+}
+
 #[test]
 fn two_updaters_racing_on_one_state_dir_never_tear_or_lower_the_mark() {
     const VERSIONS: u64 = 40;
@@ -428,21 +442,28 @@ fn two_updaters_racing_on_one_state_dir_never_tear_or_lower_the_mark() {
                 installed.clone(),
             );
             std::thread::spawn(move || {
-                let (u, _) = rig.start(&root1);
+                // Each process fetches from its own CDN edge, which may lag behind the other's.
+                let site = Arc::new(Site::default());
+                let (u, _) = rig.start_from(&root1, site.clone());
                 loop {
                     {
                         let mut n = next.lock().unwrap();
                         if *n == bundles.len() {
                             break;
                         }
-                        rig.site.put("bundle.json", &bundles[*n]);
+                        site.put("bundle.json", &bundles[*n]);
                         *n += 1;
                     }
-                    match u.check_now() {
-                        Ok(CheckOutcome::Updated { version }) => {
-                            let mut i = installed.lock().unwrap();
-                            *i = (*i).max(version);
-                        }
+                    let result = u.check_now();
+                    // Whatever either process installed before is never lowered on disk.
+                    let mut i = installed.lock().unwrap();
+                    let on_disk = mark_on_disk(&rig);
+                    assert!(
+                        on_disk >= *i,
+                        "the mark on disk fell to {on_disk} below {i}"
+                    );
+                    match result {
+                        Ok(CheckOutcome::Updated { version }) => *i = (*i).max(version),
                         Ok(_) | Err(UpdateError::Refused(BundleError::RolledBack { .. })) => {}
                         Err(e) => panic!("{e}"),
                     }
