@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use keypin::bundle::{BundleError, BundleSpec, Root, RootSpec, SigningKey};
 use keypin::updater::{
-    CheckOutcome, FetchError, Fetched, Fetcher, MARK_FILE, PolicyStore, STATE_FILE, Startup,
-    UpdateError, Updater, UpdaterConfig,
+    CheckOutcome, FetchError, Fetched, Fetcher, MARK_FILE, MarkAcrossRotation, PolicyStore,
+    STATE_FILE, Startup, UpdateError, Updater, UpdaterConfig,
 };
 use keypin::{Date, ManualClock, PinnedConfig, Policy, Roots};
 
@@ -256,7 +256,26 @@ fn the_mark_survives_a_rotation_only_while_its_signers_stay_trusted() {
         // Root 2's keys sign an ordinary v2.
         let v2_signers: Vec<&SigningKey> = keys2.iter().take(t2 as usize).copied().collect();
         rig.publish(2, &v2_signers);
-        let result = u.check_now();
+        let report = u.check();
+        assert_eq!((report.root_before, report.root_after), (1, 2), "{what}");
+        let walked: Vec<_> = report
+            .rotations
+            .iter()
+            .map(|r| (r.from, r.to, r.mark))
+            .collect();
+        let mark = if kept {
+            MarkAcrossRotation::Kept
+        } else {
+            MarkAcrossRotation::Reset
+        };
+        assert_eq!(walked, [(1, 2, mark)], "{what}");
+        assert_eq!(report.high_water_before, Some(1_000_000), "{what}");
+        assert_eq!(
+            report.high_water_after,
+            Some(if kept { 1_000_000 } else { 2 }),
+            "{what}"
+        );
+        let result = report.result;
         assert_eq!(u.root_version(), 2, "{what}");
         if kept {
             assert_rolled_back(result, 2, 1_000_000);
