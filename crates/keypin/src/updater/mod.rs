@@ -204,7 +204,8 @@ impl Updater {
         let dir = StateDir::new(&config.state_dir, config.max_bundle_bytes);
         let loaded = {
             // Best effort: a directory where the lock cannot be made cannot be written either.
-            let _lock = dir.lock().ok();
+            // A missing directory is not created before the first write.
+            let _lock = config.state_dir.is_dir().then(|| dir.lock().ok());
             dir.remove_temp_files();
             dir.load()
         };
@@ -342,27 +343,33 @@ impl Updater {
     /// One check, like [`Updater::check_now`], with a report: the result, the version mark
     /// before and after, and each root rotation walked with what it did to the mark.
     pub fn check(&self) -> CheckReport {
+        let now = self.clock.now();
         let mut inner = self.lock();
         let high_water_before = inner.state.high_water;
         let root_before = inner.root.version();
         let mut rotations = Vec::new();
-        let result = self.cycle(&mut inner, &mut rotations);
-        CheckReport {
+        let result = self.cycle(&mut inner, &mut rotations, now);
+        let report = CheckReport {
             result,
             high_water_before,
             high_water_after: inner.state.high_water,
             root_before,
             root_after: inner.root.version(),
             rotations,
+        };
+        drop(inner);
+        if let Ok(CheckOutcome::Updated { version }) = report.result {
+            self.emit(PinEvent::PinsUpdated { version, at: now });
         }
+        report
     }
 
     fn cycle(
         &self,
         inner: &mut Inner,
         rotations: &mut Vec<Rotation>,
+        now_t: UnixTime,
     ) -> Result<CheckOutcome, UpdateError> {
-        let now_t = self.clock.now();
         let now = secs(now_t);
 
         // The whole cycle holds the state directory's lock: another process sharing it waits,
@@ -428,7 +435,6 @@ impl Updater {
         inner.state = state;
         self.store.install_bundle(&bundle)?;
         inner.current = Some(bundle);
-        self.emit(PinEvent::PinsUpdated { version, at: now_t });
         Ok(CheckOutcome::Updated { version })
     }
 
@@ -531,6 +537,7 @@ impl Updater {
             _ => {
                 // Keep the bundle in force and ask for the bundle again next time.
                 state.etag = None;
+                state.bundle = None;
                 if let Some(b) = &inner.current {
                     state.set_bundle(b.bytes());
                 }

@@ -185,9 +185,11 @@ pub(crate) struct Loaded {
     pub problems: Vec<String>,
 }
 
-/// The exclusive lock on the state directory; released when dropped.
+/// The exclusive lock on the state directory; released when dropped (the file is closed).
 #[derive(Debug)]
-pub(crate) struct DirLock(#[allow(dead_code)] File); // held only for its lifetime
+pub(crate) struct DirLock {
+    _file: File,
+}
 
 #[derive(Debug)]
 pub(crate) struct StateDir {
@@ -221,7 +223,7 @@ impl StateDir {
             .write(true)
             .open(self.dir.join(LOCK_FILE))?;
         file.lock()?;
-        Ok(DirLock(file))
+        Ok(DirLock { _file: file })
     }
 
     /// Removes leftover temp files (a crash before a rename): at start-up, with the lock held.
