@@ -201,3 +201,27 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     }
     s
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_id_parse_takes_exactly_what_id_writes() {
+        let key = PublicKey::from_bytes([7; 32]);
+        let id = key.id().as_str();
+        assert_eq!(KeyId::parse(id).unwrap(), *key.id());
+        let rows = [
+            ("", "empty"),
+            (&id[..63], "one digit short"),
+            (&format!("{id}0"), "one digit long"),
+            (&id.to_uppercase(), "uppercase"),
+            (&format!("{}g", &id[..63]), "not hex"),
+            (&format!(" {}", &id[1..]), "a space"),
+        ];
+        for (text, what) in rows {
+            assert!(KeyId::parse(text).is_err(), "{what}: {text:?}");
+        }
+    }
+}
