@@ -508,3 +508,66 @@ fn two_updaters_racing_on_one_state_dir_never_tear_or_lower_the_mark() {
     );
     assert_eq!(startup, Startup::StoredBundle { version: max });
 }
+
+#[test]
+fn a_format_1_state_file_is_still_read_and_its_mark_survives_a_renewal() {
+    let k = keys(1);
+    let rig = Rig::new();
+    let root1 = root(1, "2030-01-01", &[&k[0]], 1, &[&k[0]], None);
+    let (u, _) = rig.start(&root1);
+    rig.publish(5, &[&k[0]]);
+    u.check_now().unwrap();
+    drop(u);
+    // What keypin wrote before format 2: no mark_* fields, no mark file.
+    let mut state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(rig.file(STATE_FILE)).unwrap()).unwrap();
+    let obj = state.as_object_mut().unwrap();
+    for field in ["mark_root", "mark_signers", "mark_digest"] {
+        obj.remove(field);
+    }
+    obj.insert("format".into(), 1.into());
+    std::fs::write(rig.file(STATE_FILE), serde_json::to_vec(&state).unwrap()).unwrap();
+    std::fs::remove_file(rig.file(MARK_FILE)).unwrap();
+
+    let (u, startup) = rig.start(&root1);
+    assert_eq!(startup, Startup::StoredBundle { version: 5 });
+    assert_eq!(u.high_water(), Some(5));
+    // The signers at the mark were learnt from the stored bundle: a renewal keeps the mark.
+    rig.site.put(
+        "root-2.json",
+        &root(2, "2031-01-01", &[&k[0]], 1, &[&k[0]], Some(&root1)),
+    );
+    rig.publish(4, &[&k[0]]);
+    assert_rolled_back(u.check_now(), 4, 5);
+    assert_eq!(u.root_version(), 2);
+}
+
+#[test]
+fn app_release_embedding_a_root_without_the_stolen_key_resets_a_fast_forwarded_mark() {
+    let old = keys(1);
+    let new = keys(1);
+    let rig = Rig::new();
+    let root1 = root(1, "2030-01-01", &[&old[0]], 1, &[&old[0]], None);
+    let (u, _) = rig.start(&root1);
+    // A stolen key got a huge version installed.
+    rig.publish(1_000_000, &[&old[0]]);
+    u.check_now().unwrap();
+    drop(u);
+    // The next app release embeds root 2, which dropped that key.
+    let root2 = root(
+        2,
+        "2031-01-01",
+        &[&new[0]],
+        1,
+        &[&old[0], &new[0]],
+        Some(&root1),
+    );
+    let (u, startup) = rig.start(&root2);
+    assert!(
+        matches!(startup, Startup::Embedded { reason: Some(_) }),
+        "{startup:?}"
+    );
+    assert_eq!((u.root_version(), u.high_water()), (2, None));
+    rig.publish(2, &[&new[0]]);
+    assert_eq!(u.check_now().unwrap(), CheckOutcome::Updated { version: 2 });
+}
