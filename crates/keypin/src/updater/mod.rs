@@ -222,16 +222,10 @@ impl Updater {
             problems.extend(recovered.problems);
             inner.root = recovered.root;
             inner.state = recovered.state;
-            let bundle = recovered.bundle.map(|b| {
-                b.and_then(|bundle| match store.install_bundle(&bundle) {
-                    Ok(_) => Ok(bundle),
-                    Err(e) => Err(format!(
-                        "the stored bundle v{} cannot be put in force: {e}",
-                        bundle.version()
-                    )),
-                })
-            });
-            match bundle {
+            match recovered
+                .bundle
+                .map(|b| b.and_then(|b| put_in_force(&store, b)))
+            {
                 Some(Ok(bundle)) => {
                     startup = Startup::StoredBundle {
                         version: bundle.version(),
@@ -345,6 +339,7 @@ impl Updater {
     pub fn check(&self) -> CheckReport {
         let now = self.clock.now();
         let mut inner = self.lock();
+        let in_force_before = inner.current.as_ref().map(VerifiedBundle::version);
         let high_water_before = inner.state.high_water;
         let root_before = inner.root.version();
         let mut rotations = Vec::new();
@@ -357,8 +352,13 @@ impl Updater {
             root_after: inner.root.version(),
             rotations,
         };
+        let in_force_after = inner.current.as_ref().map(VerifiedBundle::version);
         drop(inner);
-        if let Ok(CheckOutcome::Updated { version }) = report.result {
+        // A new bundle in force: this check's, or one another process sharing the state
+        // directory installed and this one took in.
+        if let Some(version) = in_force_after
+            && in_force_after != in_force_before
+        {
             self.emit(PinEvent::PinsUpdated { version, at: now });
         }
         report
@@ -642,6 +642,17 @@ impl UpdaterHandle {
 impl Drop for UpdaterHandle {
     fn drop(&mut self) {
         self.halt();
+    }
+}
+
+/// Puts a stored bundle in force at start-up; `Err`: why it cannot be.
+fn put_in_force(store: &PolicyStore, bundle: VerifiedBundle) -> Result<VerifiedBundle, String> {
+    match store.install_bundle(&bundle) {
+        Ok(_) => Ok(bundle),
+        Err(e) => Err(format!(
+            "the stored bundle v{} cannot be put in force: {e}",
+            bundle.version()
+        )),
     }
 }
 
