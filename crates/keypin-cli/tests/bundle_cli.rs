@@ -704,7 +704,43 @@ fn apply_cases() -> Vec<ApplyCase> {
             stdout: &[
                 "updated to v2\n",
                 "root:            v1 -> v2 (1 rotation walked)",
+                // v1's signers (k1, k3) are not keys of root 2: fast-forward recovery.
+                "rotation:        v1 -> v2 (mark reset)",
                 "high-water mark: v1 -> v2",
+            ],
+            stderr: &[],
+        },
+        ApplyCase {
+            name: "root renewal with the same keys keeps the mark: v1 replayed after v2 refused",
+            prepare: |d| {
+                apply_ok(d);
+                sign(d, "2", "site/bundle.json", &["k1", "k3"]).success();
+                apply_ok(d);
+                keypin(d)
+                    .args(["bundle", "rotate-root", "--old", "root.json"])
+                    .args([
+                        "--key-new",
+                        "k1.pub",
+                        "--key-new",
+                        "k2.pub",
+                        "--key-new",
+                        "k3.pub",
+                    ])
+                    .args(["--sign-with", "k1", "--sign-with", "k2"])
+                    .args(["--out", "site/root-2.json"])
+                    .assert()
+                    .success();
+                std::fs::copy(d.join("bundle-v1.json"), d.join("site/bundle.json")).unwrap();
+                from_dir(d)
+            },
+            root: "root.json",
+            app_id: APP,
+            extra: &[],
+            code: 1,
+            stdout: &[
+                "refused: rolled back: bundle version 1 is not above the highest version seen, 2",
+                "rotation:        v1 -> v2 (mark kept)",
+                "high-water mark: v2 -> v2",
             ],
             stderr: &[],
         },
@@ -764,6 +800,7 @@ fn apply_json_is_one_object_with_the_decision_and_the_marks() {
             "root_before": 1,
             "root_after": 1,
             "rotations_walked": 0,
+            "rotations": [],
             "in_force_version": 1,
             "exit_code": 0,
         })

@@ -125,9 +125,25 @@ pub(crate) fn message(context: &[u8], body: &[u8]) -> Vec<u8> {
     m
 }
 
+/// Whether `signers` (key ids, repeats allowed) include at least `threshold` distinct keys of
+/// `keys`. The one place a threshold is counted: the signature check below and the rule that
+/// keeps the version mark across a root rotation (`Root::accepts_signers`) both call it.
+pub(crate) fn meets_threshold<'a>(
+    signers: impl IntoIterator<Item = &'a KeyId>,
+    keys: &[PublicKey],
+    threshold: u32,
+) -> bool {
+    let trusted: BTreeSet<&KeyId> = signers
+        .into_iter()
+        .filter(|id| keys.iter().any(|k| k.id() == *id))
+        .collect();
+    trusted.len() >= threshold as usize
+}
+
 /// The threshold check, written once for roots and bundles: counts the distinct keys of
 /// `keys` with a valid signature over `context || 0 || body`. A key counts once however many
-/// times it signed; signatures by keys not in `keys` count for nothing.
+/// times it signed; signatures by keys not in `keys` count for nothing. Returns the ids of the
+/// keys whose signatures verified.
 pub(crate) fn check_threshold(
     context: &[u8],
     body: &[u8],
@@ -135,7 +151,7 @@ pub(crate) fn check_threshold(
     keys: &[PublicKey],
     threshold: u32,
     signer: Signer,
-) -> Result<(), BundleError> {
+) -> Result<Vec<KeyId>, BundleError> {
     let message = message(context, body);
     let mut valid: BTreeSet<KeyId> = BTreeSet::new();
     let mut bad = Vec::new();
@@ -159,8 +175,8 @@ pub(crate) fn check_threshold(
             bad.push(entry.key_id.clone());
         }
     }
-    if valid.len() >= threshold as usize {
-        return Ok(());
+    if meets_threshold(&valid, keys, threshold) {
+        return Ok(valid.into_iter().collect());
     }
     Err(BundleError::ThresholdNotMet {
         signer,

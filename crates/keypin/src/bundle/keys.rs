@@ -26,6 +26,20 @@ pub struct PublicKey {
 pub struct KeyId(String);
 
 impl KeyId {
+    /// Parses an id written as text: exactly 64 lowercase hex digits.
+    pub fn parse(text: &str) -> Result<Self, BundleError> {
+        let ok = text.len() == 64
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !ok {
+            return Err(BundleError::Key {
+                reason: format!("a key id is 64 lowercase hex digits, not {text:?}"),
+            });
+        }
+        Ok(Self(text.to_string()))
+    }
+
     /// The id as text (64 hex digits).
     pub fn as_str(&self) -> &str {
         &self.0
@@ -186,4 +200,28 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
         let _ = write!(s, "{b:02x}");
     }
     s
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_id_parse_takes_exactly_what_id_writes() {
+        let key = PublicKey::from_bytes([7; 32]);
+        let id = key.id().as_str();
+        assert_eq!(KeyId::parse(id).unwrap(), *key.id());
+        let rows = [
+            ("", "empty"),
+            (&id[..63], "one digit short"),
+            (&format!("{id}0"), "one digit long"),
+            (&id.to_uppercase(), "uppercase"),
+            (&format!("{}g", &id[..63]), "not hex"),
+            (&format!(" {}", &id[1..]), "a space"),
+        ];
+        for (text, what) in rows {
+            assert!(KeyId::parse(text).is_err(), "{what}: {text:?}");
+        }
+    }
 }

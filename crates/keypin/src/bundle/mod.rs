@@ -44,6 +44,8 @@ mod keys;
 mod root;
 mod verify;
 
+#[cfg(feature = "updater")]
+pub(crate) use keys::hex;
 pub use keys::{KeyId, PUBLIC_KEY_PREFIX, PublicKey, SigningKey};
 pub use root::{MAX_ROOT_BYTES, Root, RootSpec};
 #[cfg(feature = "ct")]

@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::envelope::{self, check_threshold};
-use super::keys::{PublicKey, SigningKey};
+use super::envelope::{self, check_threshold, meets_threshold};
+use super::keys::{KeyId, PublicKey, SigningKey};
 use super::{BundleError, ROOT_CONTEXT, ROOT_FORMAT, Signer, parse_date};
 use crate::clock::Date;
 
@@ -169,11 +169,19 @@ impl Root {
         &self.bytes
     }
 
+    /// Whether a threshold of `signers` are keys this root trusts for bundles: whether a bundle
+    /// signed by exactly these keys would still carry enough signatures under this root. The
+    /// updater keeps its version mark across a rotation to this root only then (TUF 5.3.11).
+    pub fn accepts_signers(&self, signers: &[KeyId]) -> bool {
+        meets_threshold(signers, &self.keys, self.threshold)
+    }
+
+    /// The ids of the keys whose valid signatures met the threshold.
     pub(crate) fn check_bundle_signatures(
         &self,
         body: &[u8],
         signatures: &[envelope::SignatureEntry],
-    ) -> Result<(), BundleError> {
+    ) -> Result<Vec<KeyId>, BundleError> {
         check_threshold(
             super::BUNDLE_CONTEXT,
             body,

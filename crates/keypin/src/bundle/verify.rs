@@ -8,7 +8,7 @@ use rustls_pki_types::UnixTime;
 use serde::{Deserialize, Serialize};
 
 use super::envelope;
-use super::keys::SigningKey;
+use super::keys::{KeyId, SigningKey};
 use super::root::Root;
 use super::{
     BUNDLE_CONTEXT, BUNDLE_FORMAT, BundleError, DEFAULT_MAX_BUNDLE_BYTES, is_past, parse_date,
@@ -288,6 +288,7 @@ pub struct VerifiedBundle {
     policy: Arc<Policy>,
     #[cfg(feature = "ct")]
     ct_logs: Option<Arc<crate::ct::LogList>>,
+    signers: Vec<KeyId>,
     bytes: Vec<u8>,
 }
 
@@ -315,6 +316,10 @@ impl VerifiedBundle {
     /// The pin policy it carries.
     pub fn policy(&self) -> &Arc<Policy> {
         &self.policy
+    }
+    /// The ids of the root keys whose signatures on it verified (sorted, each once).
+    pub fn signers(&self) -> &[KeyId] {
+        &self.signers
     }
     /// The exact bytes it was read from (to store them).
     pub fn bytes(&self) -> &[u8] {
@@ -366,7 +371,7 @@ impl Root {
 
         // 2. Forged bundle, stolen key: a threshold of distinct root keys must have signed
         //    `keypin/bundle/v1 || 0 || body`. Nothing in the body is read before this passes.
-        self.check_bundle_signatures(&opened.body, &opened.signatures)?;
+        let signers = self.check_bundle_signatures(&opened.body, &opened.signatures)?;
 
         // Mix-and-match is impossible by construction: everything used below comes from the
         // bytes the signatures cover.
@@ -495,6 +500,7 @@ impl Root {
             policy: Arc::new(policy),
             #[cfg(feature = "ct")]
             ct_logs,
+            signers,
             bytes: bytes.to_vec(),
         })
     }

@@ -6,9 +6,12 @@
 //!
 //! - U1. Clock: refuse to work if the clock is behind the latest time seen (set back).
 //! - U2. Roots: fetch `root-{N+1}.json` until there is none; each must be signed by a threshold
-//!   of root N's keys and of its own ([`Root::rotate`]). A rotation resets the version
-//!   high-water mark (so a huge version signed by a compromised key cannot freeze the client:
-//!   fast-forward recovery) and is persisted at once.
+//!   of root N's keys and of its own ([`Root::rotate`]). The version high-water mark is kept
+//!   across a rotation while a threshold of the new root accepts the keys that signed the
+//!   bundle at the mark ([`Root::accepts_signers`], TUF 5.3.11), so a routine renewal does not
+//!   reopen rollback; it is reset when they were rotated out (fast-forward recovery: a huge
+//!   version signed by a stolen key cannot freeze the client). The rotations that verified
+//!   are persisted at once, before a later failure is returned.
 //! - U3. Bundle: a conditional request (`If-None-Match`); `304` or the same bytes cost nothing
 //!   more. New bytes are verified by [`Root::verify_bundle`] (byte cap; signatures and
 //!   threshold; app; environment; version above the high-water mark; not expired; clock not
@@ -23,18 +26,23 @@
 //! jitter. Checks come sooner as the current bundle nears its expiry.
 //!
 //! At start-up ([`Updater::start`]) the stored bundle is used only if it still verifies against
-//! the embedded root (walking the stored rotations); otherwise the app runs on the embedded
-//! policy and the reason is reported. A stored bundle that has since expired is kept in force
+//! the embedded root (walking the stored rotations; those at or below the embedded root's
+//! version are skipped); otherwise the app runs on the embedded policy and the reason is
+//! reported. The mark and the latest time seen are kept whenever either stored copy of them
+//! (the state file, the mark file) can be read. A whole check holds the state directory's lock
+//! (`keypin-state.lock`) and first takes in what another process sharing it wrote. A stored bundle that has since expired is kept in force
 //! (the last good pins, never a downgrade to older ones) and reported; the clock check is left
 //! to the next update, so a device with a wrong clock keeps its stored pins.
 
 mod fetch;
 mod state;
 mod store;
+mod trust;
 
 pub use fetch::{FetchError, Fetched, Fetcher, HttpFetcher, HttpsFetcher};
-pub use state::{STATE_FILE, STATE_TEMP_FILE};
+pub use state::{LOCK_FILE, MARK_FILE, STATE_FILE, STATE_TEMP_FILE};
 pub use store::{Generation, PolicySource, PolicyStore};
+pub use trust::{CheckReport, MarkAcrossRotation, Rotation};
 
 use std::path::PathBuf;
 use std::sync::mpsc::{RecvTimeoutError, Sender, channel};
@@ -45,12 +53,11 @@ use std::time::Duration;
 use rustls_pki_types::UnixTime;
 
 use crate::bundle::{
-    BundleError, DEFAULT_MAX_BUNDLE_BYTES, Expectations, ExpiredBundle, MAX_ROOT_BYTES, Root,
-    VerifiedBundle,
+    BundleError, DEFAULT_MAX_BUNDLE_BYTES, Expectations, MAX_ROOT_BYTES, Root, VerifiedBundle,
 };
 use crate::clock::Clock;
 use crate::events::{PinEvent, PinEventSink};
-use state::{State, StateDir};
+use state::{DirLock, Mark, State, StateDir};
 
 /// At most this many root rotations are walked in one check.
 const MAX_ROTATIONS_PER_CHECK: usize = 16;
@@ -174,6 +181,7 @@ struct Inner {
 #[derive(Debug)]
 pub struct Updater {
     config: UpdaterConfig,
+    embedded: Root,
     fetcher: Box<dyn Fetcher>,
     clock: Arc<dyn Clock>,
     store: Arc<PolicyStore>,
@@ -189,7 +197,8 @@ fn secs(t: UnixTime) -> i64 {
 impl Updater {
     /// Loads the stored state, puts the stored bundle in force if it still verifies, and
     /// returns the updater and what it started on. Fails only if the embedded root is invalid
-    /// (an app bug).
+    /// (an app bug). The version mark and the latest time seen are kept whenever either stored
+    /// copy of them can be read, even when the bundle cannot be used.
     pub fn start(
         config: UpdaterConfig,
         fetcher: Box<dyn Fetcher>,
@@ -199,58 +208,53 @@ impl Updater {
     ) -> Result<(Self, Startup), UpdateError> {
         let embedded = Root::from_embedded(&config.embedded_root)?;
         let dir = StateDir::new(&config.state_dir, config.max_bundle_bytes);
+        let loaded = {
+            // Best effort: a directory where the lock cannot be made cannot be written either.
+            // A missing directory is not created before the first write.
+            let _lock = config.state_dir.is_dir().then(|| dir.lock().ok());
+            dir.remove_temp_files();
+            dir.load()
+        };
         let mut inner = Inner {
             root: embedded.clone(),
             state: State::default(),
             current: None,
             failures: 0,
         };
-        let startup = match dir.load() {
-            Ok(None) => Startup::Embedded { reason: None },
-            Err(reason) => Startup::Embedded {
-                reason: Some(reason),
-            },
-            Ok(Some(state)) => match restore(&config, &embedded, &state) {
-                Ok((root, bundle)) => {
-                    inner.root = root;
-                    inner.state = state;
-                    match bundle {
-                        Some(Ok(bundle)) => match store.install_bundle(&bundle) {
-                            Ok(_) => {
-                                let version = bundle.version();
-                                inner.current = Some(bundle);
-                                Startup::StoredBundle { version }
-                            }
-                            Err(e) => {
-                                inner.state.bundle = None;
-                                inner.state.etag = None;
-                                Startup::Embedded {
-                                    reason: Some(format!(
-                                        "the stored bundle v{} cannot be put in force: {e}",
-                                        bundle.version()
-                                    )),
-                                }
-                            }
-                        },
-                        Some(Err(reason)) => {
-                            // Keep the counters (they still stop rollback), drop the bundle
-                            // and its ETag so the next check fetches a fresh one.
-                            inner.state.bundle = None;
-                            inner.state.etag = None;
-                            Startup::Embedded {
-                                reason: Some(reason),
-                            }
-                        }
-                        None => Startup::Embedded { reason: None },
-                    }
+        let mut problems = loaded.problems;
+        let mut startup = Startup::Embedded { reason: None };
+        if let Some(state) = loaded.state {
+            let recovered = trust::recover(&config, &embedded, state);
+            problems.extend(recovered.problems);
+            inner.root = recovered.root;
+            inner.state = recovered.state;
+            match recovered
+                .bundle
+                .map(|b| b.and_then(|b| put_in_force(&store, b)))
+            {
+                Some(Ok(bundle)) => {
+                    startup = Startup::StoredBundle {
+                        version: bundle.version(),
+                    };
+                    inner.current = Some(bundle);
                 }
-                Err(reason) => Startup::Embedded {
-                    reason: Some(reason),
-                },
-            },
-        };
+                Some(Err(reason)) => {
+                    // Keep the mark (it still stops rollback), drop the bundle and its ETag so
+                    // the next check fetches a fresh one.
+                    inner.state.bundle = None;
+                    inner.state.etag = None;
+                    problems.push(reason);
+                }
+                None => {}
+            }
+        }
+        let reason = (!problems.is_empty()).then(|| problems.join("; "));
+        if let Startup::Embedded { reason: r } = &mut startup {
+            r.clone_from(&reason);
+        }
         let updater = Self {
             config,
+            embedded,
             fetcher,
             clock,
             store,
@@ -258,13 +262,14 @@ impl Updater {
             dir,
             inner: Mutex::new(inner),
         };
-        if let Startup::Embedded {
-            reason: Some(reason),
-        } = &startup
-        {
-            updater.emit_failure(format!(
+        match (&startup, reason) {
+            (Startup::Embedded { .. }, Some(reason)) => updater.emit_failure(format!(
                 "stored pin bundle ignored, running on the embedded policy: {reason}"
-            ));
+            )),
+            (Startup::StoredBundle { .. }, Some(reason)) => updater.emit_failure(format!(
+                "part of the stored updater state is unreadable, the newest readable copy is used: {reason}"
+            )),
+            _ => {}
         }
         if let Startup::StoredBundle { .. } = startup {
             updater.report_if_expired();
@@ -319,19 +324,67 @@ impl Updater {
         }
     }
 
-    fn persist(&self, state: &State) -> Result<(), UpdateError> {
-        self.dir.save(state).map_err(|source| UpdateError::Storage {
-            path: self.dir.path(),
-            source,
-        })
+    fn persist(&self, lock: &DirLock, state: &State) -> Result<(), UpdateError> {
+        self.dir
+            .save(lock, state)
+            .map_err(|source| UpdateError::Storage {
+                path: self.dir.path(),
+                source,
+            })
     }
 
     /// One check, now (steps U1–U4 in the module docs). On failure nothing changes in force;
     /// the caller (or [`Updater::spawn`]) reports and retries. [`Updater::run_once`] does both.
+    /// [`Updater::check`] says more about what the check did.
     pub fn check_now(&self) -> Result<CheckOutcome, UpdateError> {
-        let now_t = self.clock.now();
-        let now = secs(now_t);
+        self.check().result
+    }
+
+    /// One check, like [`Updater::check_now`], with a report: the result, the version mark
+    /// before and after, and each root rotation walked with what it did to the mark.
+    pub fn check(&self) -> CheckReport {
+        let now = self.clock.now();
         let mut inner = self.lock();
+        let in_force_before = inner.current.as_ref().map(VerifiedBundle::version);
+        let high_water_before = inner.state.high_water;
+        let root_before = inner.root.version();
+        let mut rotations = Vec::new();
+        let result = self.cycle(&mut inner, &mut rotations, now);
+        let report = CheckReport {
+            result,
+            high_water_before,
+            high_water_after: inner.state.high_water,
+            root_before,
+            root_after: inner.root.version(),
+            rotations,
+        };
+        let in_force_after = inner.current.as_ref().map(VerifiedBundle::version);
+        drop(inner);
+        // A new bundle in force: this check's, or one another process sharing the state
+        // directory installed and this one took in.
+        if let Some(version) = in_force_after
+            && in_force_after != in_force_before
+        {
+            self.emit(PinEvent::PinsUpdated { version, at: now });
+        }
+        report
+    }
+
+    fn cycle(
+        &self,
+        inner: &mut Inner,
+        rotations: &mut Vec<Rotation>,
+        now_t: UnixTime,
+    ) -> Result<CheckOutcome, UpdateError> {
+        let now = secs(now_t);
+
+        // The whole cycle holds the state directory's lock: another process sharing it waits,
+        // and whatever it wrote before is taken in first, so neither lowers the other's mark.
+        let lock = self.dir.lock().map_err(|source| UpdateError::Storage {
+            path: self.dir.path(),
+            source,
+        })?;
+        self.catch_up(inner);
 
         // U1. Clock set back: refuse before fetching anything.
         if now < inner.state.latest_seen {
@@ -343,27 +396,7 @@ impl Updater {
         }
 
         // U2. Roots, one step at a time.
-        let mut rotated = false;
-        for _ in 0..MAX_ROTATIONS_PER_CHECK {
-            let next = inner.root.version().saturating_add(1);
-            let name = format!("root-{next}.json");
-            let body = match self.fetcher.fetch(&name, None, MAX_ROOT_BYTES)? {
-                Fetched::Content { body, .. } => body,
-                Fetched::NotFound | Fetched::NotModified => break,
-            };
-            let root = inner.root.rotate(&body)?;
-            inner.root = root;
-            inner.state.push_root(&body);
-            // Fast-forward recovery: the new root's keys start a new version sequence.
-            inner.state.high_water = None;
-            inner.state.etag = None;
-            rotated = true;
-        }
-        if rotated {
-            inner.state.latest_seen = inner.state.latest_seen.max(now);
-            let state = inner.state.clone();
-            self.persist(&state)?;
-        }
+        self.walk_roots(inner, rotations, now, &lock)?;
 
         // U3. The bundle, conditionally.
         let etag = inner.state.etag.clone();
@@ -381,22 +414,17 @@ impl Updater {
         };
         if inner.current.as_ref().is_some_and(|b| b.bytes() == body) {
             if inner.state.etag != etag {
-                inner.state.etag = etag;
-                let state = inner.state.clone();
-                self.persist(&state)?;
+                let mut state = inner.state.clone();
+                state.etag = etag;
+                self.persist(&lock, &state)?;
+                inner.state = state;
             }
             return Ok(CheckOutcome::NotModified);
         }
-        let mut expect = expectations(&self.config);
-        if let Some(hw) = inner.state.high_water {
-            expect = expect.high_water(hw);
-        }
-        if inner.state.latest_seen > 0 {
-            expect = expect.latest_seen(UnixTime::since_unix_epoch(Duration::from_secs(
-                u64::try_from(inner.state.latest_seen).unwrap_or(0),
-            )));
-        }
-        let bundle = inner.root.verify_bundle(&body, &expect, now_t)?;
+        let bundle =
+            inner
+                .root
+                .verify_bundle(&body, &self.expectations_now(&inner.state, &body), now_t)?;
         // A bundle the store could not put in force is refused before anything is stored.
         self.store.check_bundle(&bundle)?;
 
@@ -405,16 +433,123 @@ impl Updater {
         let version = bundle.version();
         let mut state = inner.state.clone();
         state.set_bundle(bundle.bytes());
-        state.high_water = Some(version);
+        state.set_mark(Mark::at(&bundle, inner.root.version()));
         state.latest_seen = state.latest_seen.max(now);
         state.etag = etag;
-        self.persist(&state)?;
+        self.persist(&lock, &state)?;
+        drop(lock);
         inner.state = state;
         self.store.install_bundle(&bundle)?;
         inner.current = Some(bundle);
-        drop(inner);
-        self.emit(PinEvent::PinsUpdated { version, at: now_t });
         Ok(CheckOutcome::Updated { version })
+    }
+
+    /// U3's expectations: above the mark (or the very bundle at the mark again, when the state
+    /// file that held it was lost), the clock not behind the latest time seen.
+    fn expectations_now(&self, state: &State, body: &[u8]) -> Expectations {
+        let mut expect = expectations(&self.config);
+        if let Some(hw) = state.high_water {
+            let again = state.mark_digest.as_deref() == Some(state::digest(body).as_str());
+            match (again, hw.checked_sub(1)) {
+                (true, Some(below)) => expect = expect.high_water(below),
+                (true, None) => {}
+                (false, _) => expect = expect.high_water(hw),
+            }
+        }
+        if state.latest_seen > 0 {
+            expect = expect.latest_seen(UnixTime::since_unix_epoch(Duration::from_secs(
+                u64::try_from(state.latest_seen).unwrap_or(0),
+            )));
+        }
+        expect
+    }
+
+    /// U2: walks `root-{N+1}.json` until there is none. Each verified rotation is applied
+    /// under the mark rule ([`trust::mark_across`]); the rotations that verified are persisted
+    /// before a later failure is returned, and applied in memory only once persisted, so memory
+    /// and disk never disagree.
+    fn walk_roots(
+        &self,
+        inner: &mut Inner,
+        rotations: &mut Vec<Rotation>,
+        now: i64,
+        lock: &DirLock,
+    ) -> Result<(), UpdateError> {
+        let mut root = inner.root.clone();
+        let mut state = inner.state.clone();
+        let mut walked = Vec::new();
+        let mut failed = None;
+        for _ in 0..MAX_ROTATIONS_PER_CHECK {
+            let name = format!("root-{}.json", root.version().saturating_add(1));
+            let body = match self.fetcher.fetch(&name, None, MAX_ROOT_BYTES) {
+                Ok(Fetched::Content { body, .. }) => body,
+                Ok(Fetched::NotFound | Fetched::NotModified) => break,
+                Err(e) => {
+                    failed = Some(e.into());
+                    break;
+                }
+            };
+            let next = match root.rotate(&body) {
+                Ok(next) => next,
+                Err(e) => {
+                    failed = Some(e.into());
+                    break;
+                }
+            };
+            let mark = trust::mark_across(&mut state, &next);
+            walked.push(Rotation {
+                from: root.version(),
+                to: next.version(),
+                mark,
+            });
+            state.push_root(&body);
+            state.etag = None;
+            root = next;
+        }
+        if !walked.is_empty() {
+            state.latest_seen = state.latest_seen.max(now);
+            self.persist(lock, &state)?;
+            inner.root = root;
+            inner.state = state;
+            *rotations = walked;
+        }
+        failed.map_or(Ok(()), Err)
+    }
+
+    /// Takes in what another process sharing the state directory wrote since this updater
+    /// last did (call with the lock held): a newer mark or more rotations replace this one's,
+    /// with the stored bundle when it is newer than the one in force; a later time seen is
+    /// adopted. Nothing here lowers anything.
+    fn catch_up(&self, inner: &mut Inner) {
+        let Some(disk) = self.dir.load().state else {
+            return;
+        };
+        if !inner.state.is_behind(&disk) {
+            inner.state.latest_seen = inner.state.latest_seen.max(disk.latest_seen);
+            return;
+        }
+        let recovered = trust::recover(&self.config, &self.embedded, disk);
+        if recovered.root.version() < inner.root.version() {
+            return;
+        }
+        let mut state = recovered.state;
+        state.latest_seen = state.latest_seen.max(inner.state.latest_seen);
+        inner.root = recovered.root;
+        let current = inner.current.as_ref().map(VerifiedBundle::version);
+        match recovered.bundle {
+            Some(Ok(b)) if current < Some(b.version()) && self.store.install_bundle(&b).is_ok() => {
+                inner.current = Some(b);
+            }
+            _ => {
+                // Keep the bundle in force and ask for the bundle again next time.
+                state.etag = None;
+                state.bundle = None;
+                if let Some(b) = &inner.current {
+                    state.set_bundle(b.bytes());
+                }
+            }
+        }
+        inner.state = state;
     }
 
     /// One check with its bookkeeping: on failure emits [`PinEvent::UpdateFailed`] and counts
@@ -516,6 +651,17 @@ impl Drop for UpdaterHandle {
     }
 }
 
+/// Puts a stored bundle in force at start-up; `Err`: why it cannot be.
+fn put_in_force(store: &PolicyStore, bundle: VerifiedBundle) -> Result<VerifiedBundle, String> {
+    match store.install_bundle(&bundle) {
+        Ok(_) => Ok(bundle),
+        Err(e) => Err(format!(
+            "the stored bundle v{} cannot be put in force: {e}",
+            bundle.version()
+        )),
+    }
+}
+
 /// What this app expects of every bundle: its app and environment, the byte cap, and the
 /// log-list signer for a carried CT log list.
 fn expectations(config: &UpdaterConfig) -> Expectations {
@@ -528,38 +674,4 @@ fn expectations(config: &UpdaterConfig) -> Expectations {
         return expect.ct_log_list_signer(signer.clone());
     }
     expect
-}
-
-/// Walks the stored rotations from the embedded root and re-verifies the stored bundle.
-/// `Err`: the state as a whole is unusable. `Ok((root, Some(Err)))`: the roots are fine but the
-/// stored bundle no longer verifies.
-#[allow(clippy::type_complexity)] // one private call site
-fn restore(
-    config: &UpdaterConfig,
-    embedded: &Root,
-    state: &State,
-) -> Result<(Root, Option<Result<VerifiedBundle, String>>), String> {
-    let mut root = embedded.clone();
-    for bytes in state.roots()? {
-        root = root
-            .rotate(&bytes)
-            .map_err(|e| format!("stored root rotation refused: {e}"))?;
-    }
-    let Some(bytes) = state.bundle()? else {
-        return Ok((root, None));
-    };
-    let mut expect = expectations(config).expired(ExpiredBundle::KeepStoredLastGood);
-    // The stored bundle *is* the high-water mark: it must not be below it.
-    if let Some(hw) = state.high_water.and_then(|hw| hw.checked_sub(1)) {
-        expect = expect.high_water(hw);
-    }
-    // Its signatures were checked at a time within the root's validity; checking again "now"
-    // with an expired root would drop to older pins, so use the latest time seen.
-    let at = UnixTime::since_unix_epoch(Duration::from_secs(
-        u64::try_from(state.latest_seen).unwrap_or(0),
-    ));
-    let bundle = root
-        .verify_bundle(&bytes, &expect, at)
-        .map_err(|e| format!("the stored bundle no longer verifies: {e}"));
-    Ok((root, Some(bundle)))
 }

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use anyhow::{Context as _, anyhow, bail};
 use keypin::bundle::{MAX_ROOT_BYTES, Root};
 use keypin::updater::{
-    CheckOutcome, FetchError, Fetcher, HttpFetcher, HttpsFetcher, PolicySource, PolicyStore,
-    Startup, UpdateError, Updater, UpdaterConfig,
+    CheckOutcome, CheckReport, FetchError, Fetcher, HttpFetcher, HttpsFetcher, MarkAcrossRotation,
+    PolicySource, PolicyStore, Startup, UpdateError, Updater, UpdaterConfig,
 };
 use keypin::{Clock, ManualClock, PinnedConfig, Policy, Roots, SystemClock};
 use serde_json::json;
@@ -161,9 +161,9 @@ enum Decision {
 }
 
 impl Decision {
-    fn of(result: Result<CheckOutcome, UpdateError>) -> Self {
+    fn of(result: &Result<CheckOutcome, UpdateError>) -> Self {
         match result {
-            Ok(CheckOutcome::Updated { version }) => Self::Updated { version },
+            Ok(CheckOutcome::Updated { version }) => Self::Updated { version: *version },
             Ok(CheckOutcome::NotModified) => Self::Unchanged,
             Err(e @ (UpdateError::Refused(_) | UpdateError::Config(_))) => {
                 Self::Refused(e.to_string())
@@ -216,28 +216,11 @@ impl Decision {
     }
 }
 
-/// The updater's root version and high-water mark at one moment.
-#[derive(Debug, Clone, Copy)]
-struct Marks {
-    root: u64,
-    high_water: Option<u64>,
-}
-
-impl Marks {
-    fn of(updater: &Updater) -> Self {
-        Self {
-            root: updater.root_version(),
-            high_water: updater.high_water(),
-        }
-    }
-}
-
-/// One cycle's report.
+/// One cycle's report: how the updater started, and the library's report of the check.
 #[derive(Debug)]
 struct Report {
     startup: Startup,
-    before: Marks,
-    after: Marks,
+    check: CheckReport,
     in_force: PolicySource,
     decision: Decision,
 }
@@ -291,15 +274,12 @@ fn cycle(apply: &Apply) -> anyhow::Result<Report> {
                 )
             },
         )?;
-    let before = Marks::of(&updater);
-    let decision = Decision::of(updater.check_now());
-    let after = Marks::of(&updater);
+    let check = updater.check();
     Ok(Report {
         startup,
-        before,
-        after,
+        decision: Decision::of(&check.result),
+        check,
         in_force: store.current().source(),
-        decision,
     })
 }
 
@@ -307,8 +287,13 @@ fn version_text(v: Option<u64>) -> String {
     v.map_or_else(|| "none".into(), |v| format!("v{v}"))
 }
 
-fn rotations(report: &Report) -> u64 {
-    report.after.root.saturating_sub(report.before.root)
+fn mark_word(mark: MarkAcrossRotation) -> &'static str {
+    match mark {
+        MarkAcrossRotation::NoMark => "no mark",
+        MarkAcrossRotation::Kept => "mark kept",
+        MarkAcrossRotation::Reset => "mark reset",
+        _ => "mark: unknown",
+    }
 }
 
 fn print_text(report: &Report) {
@@ -321,18 +306,27 @@ fn print_text(report: &Report) {
         } => format!("embedded policy (stored state ignored: {reason})"),
     };
     say!("  started on:      {started}");
+    let check = &report.check;
     say!(
         "  high-water mark: {} -> {}",
-        version_text(report.before.high_water),
-        version_text(report.after.high_water)
+        version_text(check.high_water_before),
+        version_text(check.high_water_after)
     );
-    let walked = rotations(report);
+    let walked = check.rotations.len();
     say!(
         "  root:            v{} -> v{} ({walked} rotation{} walked)",
-        report.before.root,
-        report.after.root,
+        check.root_before,
+        check.root_after,
         if walked == 1 { "" } else { "s" }
     );
+    for r in &check.rotations {
+        say!(
+            "  rotation:        v{} -> v{} ({})",
+            r.from,
+            r.to,
+            mark_word(r.mark)
+        );
+    }
     let in_force = match report.in_force {
         PolicySource::Bundle { version } => format!("bundle v{version}"),
         PolicySource::Embedded => "embedded policy".into(),
@@ -360,11 +354,21 @@ fn print_json(report: &Report) {
         "started_on": started_on,
         "stored_version": stored_version,
         "stored_ignored": stored_ignored,
-        "mark_before": report.before.high_water,
-        "mark_after": report.after.high_water,
-        "root_before": report.before.root,
-        "root_after": report.after.root,
-        "rotations_walked": rotations(report),
+        "mark_before": report.check.high_water_before,
+        "mark_after": report.check.high_water_after,
+        "root_before": report.check.root_before,
+        "root_after": report.check.root_after,
+        "rotations_walked": report.check.rotations.len(),
+        "rotations": report.check.rotations.iter().map(|r| json!({
+            "from": r.from,
+            "to": r.to,
+            "mark": match r.mark {
+                MarkAcrossRotation::NoMark => "none",
+                MarkAcrossRotation::Kept => "kept",
+                MarkAcrossRotation::Reset => "reset",
+                _ => "unknown",
+            },
+        })).collect::<Vec<_>>(),
         "in_force_version": in_force_version,
         "exit_code": report.decision.exit_code(),
     });
