@@ -64,8 +64,16 @@ fn hostile(prefix: &'static [u8], filler: &'static [u8]) -> (SocketAddr, JoinHan
             }
             written += block.len();
         }
-        // Everything is out: wait for the client to close (or give up).
-        let closed = matches!(s.read(&mut byte), Ok(0) | Err(_));
+        // Everything is out: wait for the client to close (a request body may still be
+        // unread), or give up at the read timeout.
+        let mut rest = [0u8; 4096];
+        let closed = loop {
+            match s.read(&mut rest) {
+                Ok(0) => break true,
+                Ok(_) => {}
+                Err(e) => break e.kind() == std::io::ErrorKind::ConnectionReset,
+            }
+        };
         Seen {
             written,
             client_closed: closed,
@@ -273,4 +281,48 @@ fn ambiguous_framing_is_refused_and_valid_framing_still_reads() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[cfg(feature = "reports")]
+#[test]
+fn hostile_collector_with_an_endless_header_line_costs_the_report_sender_only_the_line_bound() {
+    use keypin::report::{ReportSender, ReportSenderConfig};
+    use keypin::{PinEvent, Policy, Roots, SystemClock};
+    use std::sync::Arc;
+
+    let (addr, server) = hostile(b"HTTP/1.1 202 Accepted\r\nX-Long: ", b"a");
+    let dir = tempfile::TempDir::new().unwrap();
+    let mut cfg = ReportSenderConfig::new(dir.path());
+    cfg.batch_delay = Duration::from_millis(10);
+    cfg.retry_min = Duration::from_secs(60);
+    cfg.timeout = TIMEOUT;
+    cfg.default_report_uris = vec![format!("http://{addr}/v1/reports")];
+    let sender = ReportSender::start(
+        cfg,
+        Arc::new(Policy::empty()),
+        Roots::empty(),
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    let start = Instant::now();
+    sender.submit(&PinEvent::UpdateFailed {
+        reason: "x".into(),
+        current_version: Some(1),
+        at: rustls_pki_types::UnixTime::now(),
+    });
+    let error = loop {
+        if let Some(e) = sender.stats().last_error {
+            break e;
+        }
+        assert!(start.elapsed() < 2 * TIMEOUT, "{:?}", sender.stats());
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let took = start.elapsed();
+    let seen = server.join().unwrap();
+    assert!(error.contains("header line 2"), "{error}");
+    assert!(took < QUICK, "refused only after {took:?}: {error}");
+    assert!(
+        seen.client_closed && seen.written <= WRITTEN_AT_MOST,
+        "{seen:?}"
+    );
 }
