@@ -12,7 +12,11 @@ fuzz_target!(|data: &[u8]| {
     let whole = http_response(data);
     if let Ok(r) = &whole {
         assert!((100..=999).contains(&r.status), "status {}", r.status);
-        assert!(r.body.len() <= HTTP_BODY_MAX, "body of {} bytes", r.body.len());
+        assert!(
+            r.body.len() <= HTTP_BODY_MAX,
+            "body of {} bytes",
+            r.body.len()
+        );
         assert!(r.body.len() <= data.len());
     }
     for piece in [1, 7] {
