@@ -195,7 +195,7 @@ type Case = (
 
 #[test]
 fn ambiguous_framing_is_refused_and_valid_framing_still_reads() {
-    let cases: [Case; 14] = [
+    let cases: [Case; 17] = [
         (
             "content-length",
             b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloIGNORED",
@@ -261,6 +261,21 @@ fn ambiguous_framing_is_refused_and_valid_framing_still_reads() {
             "chunk data longer than its size",
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhello\r\n0\r\n\r\n",
             Err("chunk"),
+        ),
+        (
+            "latin-1 header value",
+            b"HTTP/1.1 200 OK\r\nServer: caf\xe9\r\nContent-Length: 5\r\n\r\nhello",
+            Ok(b"hello"),
+        ),
+        (
+            "folded header line",
+            b"HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\nContent-Length: 5\r\n\r\nhello",
+            Err("header line 3"),
+        ),
+        (
+            "closed after chunk data",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello",
+            Err("truncated chunked body after chunk 1"),
         ),
         (
             "space before the colon",

@@ -6,6 +6,7 @@
 //! differently (Transfer-Encoding with Content-Length, conflicting lengths, unknown codings)
 //! is refused (RFC 9112 section 6).
 
+use std::borrow::Cow;
 use std::io::{BufRead, BufReader, Read};
 
 use super::{HttpError, Response, io_text};
@@ -98,9 +99,9 @@ fn read_headers<R: BufRead>(
         }
         let (name, value) = split_field(&line, &what)?;
         if name.eq_ignore_ascii_case("etag") {
-            etag = Some(value.to_string());
+            etag = Some(value.into_owned());
         } else if name.eq_ignore_ascii_case("content-length") {
-            length = Some(content_length(value, length, &what)?);
+            length = Some(content_length(&value, length, &what)?);
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
             codings.extend(
                 value
@@ -135,22 +136,22 @@ fn read_headers<R: BufRead>(
 
 /// `name: value`, with no whitespace inside the name or before the colon and no folded lines
 /// (RFC 9112 sections 5.1 and 5.2: both are ways to make two parsers disagree).
-fn split_field<'a>(line: &'a [u8], what: &str) -> Result<(&'a str, &'a str), HttpError> {
-    let text =
-        std::str::from_utf8(line).map_err(|_| HttpError::Other(format!("{what} is not UTF-8")))?;
-    let (name, value) = text
-        .split_once(':')
+fn split_field<'a>(line: &'a [u8], what: &str) -> Result<(&'a str, Cow<'a, str>), HttpError> {
+    let colon = line
+        .iter()
+        .position(|b| *b == b':')
         .ok_or_else(|| HttpError::Other(format!("{what} is not a header field (no colon)")))?;
-    if name.is_empty()
-        || name
-            .bytes()
-            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
-    {
-        return Err(HttpError::Other(format!(
-            "{what}: bad header name {name:?} (empty, whitespace or a folded line)"
-        )));
-    }
-    Ok((name, value.trim_matches([' ', '\t'])))
+    let (name, value) = (&line[..colon], &line[colon + 1..]);
+    let name = std::str::from_utf8(name)
+        .ok()
+        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_graphic()))
+        .ok_or_else(|| {
+            let shown: String = String::from_utf8_lossy(name).chars().take(40).collect();
+            HttpError::Other(format!(
+                "{what}: bad header name {shown:?} (empty, whitespace or a folded line)"
+            ))
+        })?;
+    Ok((name, String::from_utf8_lossy(value.trim_ascii())))
 }
 
 /// A `Content-Length` value (a comma-separated list of identical values is one value, RFC 9110
@@ -230,14 +231,7 @@ fn read_chunked<R: BufRead>(reader: &mut R, max: usize) -> Result<Vec<u8>, HttpE
         reader
             .read_exact(&mut body[start..])
             .map_err(|e| HttpError::Other(format!("truncated chunk {number}: {}", io_text(&e))))?;
-        match Budget::unlimited().line(reader, 2, "the end of a chunk") {
-            Ok(Some(rest)) if rest.is_empty() => {}
-            _ => {
-                return Err(HttpError::Other(format!(
-                    "chunk {number} is longer than its size {size} (no CRLF after its data)"
-                )));
-            }
-        }
+        chunk_end(reader, number, size)?;
     }
     let mut trailers = Budget::new(MAX_TRAILERS, "trailers (all trailer lines together)");
     loop {
@@ -251,6 +245,29 @@ fn read_chunked<R: BufRead>(reader: &mut R, max: usize) -> Result<Vec<u8>, HttpE
             }
         }
     }
+}
+
+/// The CRLF (or bare LF) after a chunk's data.
+fn chunk_end<R: Read>(reader: &mut R, number: usize, size: usize) -> Result<(), HttpError> {
+    let mut byte = [0u8; 1];
+    let mut next = |reader: &mut R| {
+        reader.read_exact(&mut byte).map(|()| byte[0]).map_err(|e| {
+            HttpError::Other(format!(
+                "truncated chunked body after chunk {number}: {}",
+                io_text(&e)
+            ))
+        })
+    };
+    let mut b = next(reader)?;
+    if b == b'\r' {
+        b = next(reader)?;
+    }
+    if b != b'\n' {
+        return Err(HttpError::Other(format!(
+            "chunk {number} is longer than its size {size} (no CRLF after its data)"
+        )));
+    }
+    Ok(())
 }
 
 /// The hexadecimal size before any `;extension`.
