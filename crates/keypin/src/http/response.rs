@@ -62,7 +62,7 @@ pub(crate) fn read_response<R: Read>(stream: R, max: usize) -> Result<Response, 
     })
 }
 
-/// `HTTP/1.x NNN reason`.
+/// `HTTP/1.x NNN reason`, NNN from 100 to 599.
 fn parse_status(line: &[u8]) -> Result<u16, HttpError> {
     let text = String::from_utf8_lossy(line);
     let mut parts = text.splitn(3, ' ');
@@ -75,8 +75,11 @@ fn parse_status(line: &[u8]) -> Result<u16, HttpError> {
         let shown: String = text.chars().take(80).collect();
         return Err(HttpError::Other(format!("not an HTTP response: {shown:?}")));
     }
+    // RFC 9110 section 15: the first digit is the class, 1 to 5.
     code.parse()
-        .map_err(|_| HttpError::Other(format!("bad status code {code:?}")))
+        .ok()
+        .filter(|c| (100..600).contains(c))
+        .ok_or_else(|| HttpError::Other(format!("bad status code {code:?}")))
 }
 
 /// The header fields up to the blank line: the ETag and the body's framing.
@@ -491,6 +494,27 @@ mod tests {
                 "{want}: read {} bytes",
                 stream.at
             );
+        }
+    }
+
+    #[test]
+    fn status_codes_outside_100_to_599_are_refused() {
+        // Found by fuzz/fuzz_targets/http_response.rs (seeds/http_response/regression-status-000).
+        for (line, want) in [
+            ("HTTP/1.1 000 OK", Err("bad status code \"000\"")),
+            ("HTTP/1.1 099 X", Err("bad status code \"099\"")),
+            ("HTTP/1.1 600 X", Err("bad status code \"600\"")),
+            ("HTTP/1.1 999", Err("bad status code \"999\"")),
+            ("HTTP/1.1 100 Continue", Ok(100)),
+            ("HTTP/1.0 599", Ok(599)),
+        ] {
+            let input = format!("{line}\r\nContent-Length: 0\r\n\r\n");
+            let got = fuzz::http_response(input.as_bytes()).map(|r| r.status);
+            match (got, want) {
+                (Ok(code), Ok(w)) => assert_eq!(code, w, "{line}"),
+                (Err(e), Err(w)) => assert!(e.contains(w), "{line}: {e}"),
+                (got, _) => panic!("{line}: {got:?}"),
+            }
         }
     }
 
