@@ -270,6 +270,7 @@ fn main() {
         format!("[{hpkp}, {keypin}]"),
     );
     sct_seeds();
+    http_seeds();
     ocsp_seeds();
     println!("seeds written under fuzz/seeds/");
 }
@@ -284,6 +285,26 @@ fn ct_cert(file: &str) -> Vec<u8> {
         .take_while(|l| !l.starts_with("-----END"))
         .collect();
     STANDARD.decode(b64).unwrap()
+}
+
+/// http_response: each framing the client accepts, and each it refuses (ambiguous framing, an
+/// unknown coding, a header line over the 8 KiB line limit).
+fn http_seeds() {
+    let long_line = format!("HTTP/1.1 200 OK\r\nX-Long: {}\r\n\r\n", "a".repeat(9000));
+    let seeds: [(&str, &[u8]); 9] = [
+        ("content-length", b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nETag: \"v1\"\r\n\r\nhello"),
+        ("chunked-trailers", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nhel\r\n2\r\nlo\r\n0\r\nX-Trailer: t\r\n\r\n"),
+        ("not-modified", b"HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\n\r\n"),
+        ("until-close", b"HTTP/1.0 200 OK\r\nConnection: close\r\n\r\nuntil the end"),
+        ("lf-only-404", b"HTTP/1.1 404 Not Found\nContent-Length: 0\n\n"),
+        ("te-and-cl", b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+        ("conflicting-cl", b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 3\r\n\r\nhello"),
+        ("unknown-coding", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"),
+        ("oversized-header-line", long_line.as_bytes()),
+    ];
+    for (name, bytes) in seeds {
+        write("http_response", name, bytes);
+    }
 }
 
 /// sct_list: the TLS-encoded SCT list of each real leaf (what the X.509 extension wraps), and

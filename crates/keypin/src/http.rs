@@ -1,9 +1,12 @@
 //! A small HTTP/1.1 client over std, shared by the updater (GET of bundles) and the report
 //! sender (POST of reports): URL parsing, connecting with timeouts, one request per
 //! connection, a capped response body. TLS is the caller's business: it hands in a stream
-//! (plain TCP, or rustls over TCP with keypin's pinned configuration).
+//! (plain TCP, or rustls over TCP with keypin's pinned configuration). Reading the response,
+//! with every line, the head, the chunks and the trailers bounded, is `response`.
 
-use std::io::{BufRead as _, BufReader, Read, Write};
+pub(crate) mod response;
+
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs as _};
 use std::time::Duration;
 
@@ -253,78 +256,7 @@ pub(crate) fn exchange<S: Read + Write>(
         .write_all(&bytes)
         .and_then(|()| stream.flush())
         .map_err(|e| io_text(&e))?;
-    let mut reader = BufReader::new(stream);
-    let mut status = String::new();
-    if reader.read_line(&mut status).map_err(|e| io_text(&e))? == 0 {
-        return Err(HttpError::Other(
-            "the server closed the connection without an answer".into(),
-        ));
-    }
-    let code: u16 = status
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| format!("not an HTTP response: {:?}", status.trim()))?;
-    let mut etag = None;
-    let mut length: Option<usize> = None;
-    let mut head_len = 0usize;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).map_err(|e| io_text(&e))? == 0 {
-            break;
-        }
-        head_len += line.len();
-        if head_len > 16 * 1024 {
-            return Err(HttpError::Other("response head over 16 KiB".into()));
-        }
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = line.split_once(':') {
-            let k = k.trim();
-            if k.eq_ignore_ascii_case("etag") {
-                etag = Some(v.trim().to_string());
-            } else if k.eq_ignore_ascii_case("content-length") {
-                length = v.trim().parse().ok();
-            }
-        }
-    }
-    if !(200..300).contains(&code) || code == 204 {
-        return Ok(Response {
-            status: code,
-            etag,
-            body: Vec::new(),
-        });
-    }
-    let body = match length {
-        Some(len) if len > max => return Err(HttpError::TooLarge),
-        Some(len) => {
-            let mut body = vec![0; len];
-            reader
-                .read_exact(&mut body)
-                .map_err(|e| format!("truncated response: {}", io_text(&e)))?;
-            body
-        }
-        None => {
-            let mut body = Vec::new();
-            // One byte past the cap tells "exactly at the cap" from "over it".
-            let cap = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
-            reader
-                .take(cap)
-                .read_to_end(&mut body)
-                .map_err(|e| io_text(&e))?;
-            if body.len() > max {
-                return Err(HttpError::TooLarge);
-            }
-            body
-        }
-    };
-    Ok(Response {
-        status: code,
-        etag,
-        body,
-    })
+    response::read_response(stream, max)
 }
 
 /// An I/O error as text; a pin failure inside it (from keypin's verifier) by its first line,

@@ -82,6 +82,13 @@ mod spki_memo;
 pub mod updater;
 pub mod verifier;
 
+/// Entry points for the fuzz targets in `fuzz/`; not part of the API.
+#[cfg(any(feature = "updater", feature = "reports"))]
+#[doc(hidden)]
+pub mod __fuzz {
+    pub use crate::http::response::fuzz::*;
+}
+
 pub use client_verifier::{
     ClientIdentityRule, ClientMatch, ClientOnExpiry, ClientPinFailure, ClientPolicy,
     ClientVerifyError, PinnedClientVerifier,
