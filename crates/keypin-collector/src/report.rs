@@ -17,55 +17,18 @@ const MAX_FIELD: usize = 1024;
 const MAX_CHAIN: usize = 16;
 const MAX_PEM: usize = 64 * 1024;
 
-/// One report as sent. Field names are those of RFC 7469 and TrustKit; keypin adds its own.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+/// One report as received, in any dialect: keypin's wire schema, defined once in the library
+/// ([`keypin::report::ReceivedReport`]), read leniently. keypin's schema is a superset of
+/// RFC 7469's fields and TrustKit's app fields, so HPKP and TrustKit reports read through it
+/// too; TrustKit's own `trustkit-version` is read beside it ([`TrustKitFields`]).
+pub type IncomingReport = keypin::report::ReceivedReport;
+
+/// What TrustKit sends that keypin's schema lacks, read from the same JSON object.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub struct IncomingReport {
-    /// When the failure happened (RFC 3339).
-    pub date_time: Option<String>,
-    /// The host connected to.
-    pub hostname: String,
-    /// Its port (TrustKit-Android always sends 0).
-    pub port: Option<u16>,
-    /// When the pins expire.
-    pub effective_expiration_date: Option<String>,
-    /// Whether the pins cover subdomains.
-    pub include_subdomains: Option<bool>,
-    /// The pinned name that matched.
-    pub noted_hostname: Option<String>,
-    /// The chain as the server sent it (PEM).
-    #[serde(default)]
-    pub served_certificate_chain: Vec<String>,
-    /// The chain as validated (PEM).
-    #[serde(default)]
-    pub validated_certificate_chain: Vec<String>,
-    /// The pins the client expected.
-    #[serde(default)]
-    pub known_pins: Vec<String>,
-    /// TrustKit: the app.
-    pub app_bundle_id: Option<String>,
-    /// TrustKit: its version.
-    pub app_version: Option<String>,
-    /// TrustKit: vendor id.
-    pub app_vendor_id: Option<String>,
-    /// TrustKit: `IOS`, `ANDROID`, ...
-    pub app_platform: Option<String>,
-    /// TrustKit: OS version.
-    pub app_platform_version: Option<String>,
+pub struct TrustKitFields {
     /// TrustKit version.
     pub trustkit_version: Option<String>,
-    /// TrustKit: enforcing?
-    pub enforce_pinning: Option<bool>,
-    /// TrustKit: 0 success, 1 pin failed, 2 chain not trusted, ...
-    pub validation_result: Option<i64>,
-    /// keypin: the policy's version (bundle version or embedded).
-    pub policy_version: Option<String>,
-    /// keypin: `enforce` or `report-only`.
-    pub mode: Option<String>,
-    /// keypin: `pin-mismatch`, `chain-invalid`, `pins-expired`, `update-failed`.
-    pub failure: Option<String>,
-    /// keypin: the rule that applied (its host patterns or name).
-    pub rule: Option<String>,
 }
 
 /// Which dialect a report came in.
@@ -183,14 +146,16 @@ pub fn parse_body(
         .iter()
         .enumerate()
         .map(|(i, raw)| {
-            let r = IncomingReport::deserialize(raw).map_err(|e| {
+            let json_error = |e: serde_json::Error| {
                 ReportError::Json(if many {
                     format!("report {i}: {e}")
                 } else {
                     e.to_string()
                 })
-            })?;
-            validate(i, r, raw, client_network, now_secs)
+            };
+            let r = IncomingReport::deserialize(raw).map_err(json_error)?;
+            let trustkit = TrustKitFields::deserialize(raw).map_err(json_error)?;
+            validate(i, r, &trustkit, raw, client_network, now_secs)
         })
         .collect()
 }
@@ -198,6 +163,7 @@ pub fn parse_body(
 fn validate(
     index: usize,
     r: IncomingReport,
+    trustkit: &TrustKitFields,
     raw: &serde_json::Value,
     client_network: &str,
     now_secs: i64,
@@ -217,7 +183,7 @@ fn validate(
     if host.chars().any(char::is_control) {
         return Err(bad("hostname", "contains control characters".into()));
     }
-    let strings: [(&'static str, &Option<String>); 13] = [
+    let strings: [(&'static str, &Option<String>); 15] = [
         ("date-time", &r.date_time),
         ("effective-expiration-date", &r.effective_expiration_date),
         ("noted-hostname", &r.noted_hostname),
@@ -226,11 +192,13 @@ fn validate(
         ("app-vendor-id", &r.app_vendor_id),
         ("app-platform", &r.app_platform),
         ("app-platform-version", &r.app_platform_version),
-        ("trustkit-version", &r.trustkit_version),
+        ("trustkit-version", &trustkit.trustkit_version),
+        ("keypin-version", &r.keypin_version),
         ("policy-version", &r.policy_version),
         ("mode", &r.mode),
         ("failure", &r.failure),
         ("rule", &r.rule),
+        ("error", &r.error),
     ];
     for (field, v) in strings {
         if v.as_ref().is_some_and(|s| s.len() > MAX_FIELD) {
@@ -282,7 +250,7 @@ fn validate(
     let dialect = if r.failure.is_some() || r.mode.is_some() || r.policy_version.is_some() {
         Dialect::Keypin
     } else if r.app_bundle_id.is_some()
-        || r.trustkit_version.is_some()
+        || trustkit.trustkit_version.is_some()
         || r.validation_result.is_some()
     {
         Dialect::Trustkit
@@ -334,6 +302,100 @@ pub fn network_of(ip: std::net::IpAddr) -> String {
         std::net::IpAddr::V6(v6) => {
             let s = v6.segments();
             format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use keypin::report::Report;
+
+    const NOW: i64 = 1_900_000_000;
+
+    fn sent(served_pem: String) -> Report {
+        let some = |s: &str| Some(s.to_string());
+        Report {
+            date_time: "2030-01-02T03:04:05Z".into(),
+            hostname: "API.example.com".into(),
+            port: 8443,
+            effective_expiration_date: some("2031-01-01T00:00:00Z"),
+            include_subdomains: true,
+            noted_hostname: "example.com".into(),
+            served_certificate_chain: vec![served_pem],
+            validated_certificate_chain: Vec::new(),
+            known_pins: vec!["pin-sha256=\"7HIpactkIAq2Y49orFOOQKurWxmmSFZhBCoQYcRhJ3Y=\"".into()],
+            app_bundle_id: some("com.example.app"),
+            app_version: some("1.2"),
+            app_vendor_id: None,
+            app_platform: some("LINUX"),
+            app_platform_version: None,
+            enforce_pinning: true,
+            validation_result: Some(1),
+            keypin_version: "0.1.0".into(),
+            policy_version: None,
+            mode: "enforce".into(),
+            failure: "pin-mismatch".into(),
+            rule: some("api (api.example.com) at pins.toml:1"),
+            error: Some("x".repeat(1024)),
+        }
+    }
+
+    #[test]
+    fn a_report_the_library_sends_is_stored_field_for_field() {
+        let leaf = keypin_pki::self_signed(keypin_pki::CertSpec::leaf(&["api.example.com"]))
+            .expect("certificate");
+        let report = sent(leaf.cert_pem());
+        let json = serde_json::to_string(&report).unwrap();
+        let batch = serde_json::to_string(&vec![report.clone(), report.clone()]).unwrap();
+        for body in [json.clone(), batch] {
+            let stored = parse_body(body.as_bytes(), "192.0.2.0/24", NOW).unwrap();
+            for got in stored {
+                assert_eq!(got.reported_at, Some(1_893_553_445));
+                assert_eq!(got.host, "api.example.com");
+                assert_eq!(got.port, Some(report.port));
+                assert_eq!(got.dialect, Dialect::Keypin);
+                let pin = Pin::from_spki_der(&leaf.spki_der()).to_string();
+                assert_eq!(got.served_leaf_pin, Some(pin));
+                assert_eq!(got.client_network, "192.0.2.0/24");
+                assert_eq!(got.app_bundle_id, report.app_bundle_id);
+                assert_eq!(got.app_version, report.app_version);
+                assert_eq!(got.app_platform, report.app_platform);
+                assert_eq!(got.failure.as_deref(), Some(report.failure.as_str()));
+                let body: serde_json::Value = serde_json::from_str(&got.body).unwrap();
+                assert_eq!(body, serde_json::to_value(&report).unwrap());
+            }
+        }
+    }
+
+    #[test]
+    fn keypin_fields_are_typed_and_bounded() {
+        let long = "x".repeat(MAX_FIELD + 1);
+        for (body, words) in [
+            (
+                r#"{"hostname": "a", "keypin-version": 5}"#.to_string(),
+                "expected a string",
+            ),
+            (
+                format!(r#"{{"hostname": "a", "error": "{long}"}}"#),
+                "report 0: error: longer than 1024 bytes",
+            ),
+            (
+                format!(r#"{{"hostname": "a", "keypin-version": "{long}"}}"#),
+                "keypin-version: longer than 1024 bytes",
+            ),
+            (
+                format!(r#"{{"hostname": "a", "trustkit-version": "{long}"}}"#),
+                "trustkit-version: longer than 1024 bytes",
+            ),
+            (
+                r#"[{"hostname": "a"}, {"hostname": "b", "trustkit-version": 1}]"#.to_string(),
+                "report 1: invalid type: integer `1`, expected a string",
+            ),
+        ] {
+            let e = parse_body(body.as_bytes(), "192.0.2.0/24", NOW).unwrap_err();
+            assert!(e.to_string().contains(words), "{words}: {e}");
         }
     }
 }

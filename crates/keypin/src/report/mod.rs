@@ -42,7 +42,9 @@
 mod dedup;
 mod model;
 mod sender;
+mod wire;
 
 pub use dedup::{DEDUP_FILE, DEDUP_TEMP_FILE};
-pub use model::{AppInfo, FailureKind, Report};
+pub use model::{AppInfo, FailureKind};
 pub use sender::{ReportError, ReportSender, ReportSenderConfig, ReportStats};
+pub use wire::{ReceivedReport, Report};

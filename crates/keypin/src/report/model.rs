@@ -1,16 +1,17 @@
-//! The report itself: RFC 7469 §3 fields, TrustKit's app fields, and keypin's own, in the JSON
-//! shape `keypin collector` (and any HPKP or TrustKit report server) accepts.
+//! Building reports: RFC 7469 §3 fields, TrustKit's app fields, and keypin's own, filled in
+//! from a pin event (the fields and their JSON shape are in `wire.rs`).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use rustls_pki_types::{CertificateDer, UnixTime};
-use serde::{Deserialize, Serialize};
 
 use crate::clock::format_rfc3339;
 use crate::events::PinEvent;
 use crate::pin::{Pin, PinFormat};
 use crate::policy::{Enforcement, Mode, ReportOnlyReason, Rule};
 use crate::verifier::PinFailure;
+
+use super::wire::Report;
 
 /// The longest text put in a report field (the collector refuses longer ones).
 const MAX_FIELD: usize = 1024;
@@ -54,62 +55,6 @@ impl FailureKind {
             Self::UpdateFailed => "update-failed",
         }
     }
-}
-
-/// One report, serialized with kebab-case field names. Every RFC 7469 field is always present
-/// (`null` when unknown); chains are PEM.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct Report {
-    // RFC 7469 §3.
-    /// When the failure happened (RFC 3339, UTC).
-    pub date_time: String,
-    /// The host connected to.
-    pub hostname: String,
-    /// Its port; `0` when unknown (a rustls verifier is never told the port; TrustKit-Android
-    /// sends 0 too).
-    pub port: u16,
-    /// When the pins stop being enforced (the start of the day after `expires`), if ever.
-    pub effective_expiration_date: Option<String>,
-    /// Whether the pinned name covers subdomains.
-    pub include_subdomains: bool,
-    /// The pinned name that covered `hostname`.
-    pub noted_hostname: String,
-    /// The chain as the server sent it, leaf first, PEM.
-    pub served_certificate_chain: Vec<String>,
-    /// The chain as validated (the first verified path without a pin), PEM; empty when
-    /// validation failed. A trust anchor known only as a key is left out.
-    pub validated_certificate_chain: Vec<String>,
-    /// The pins the rule expected, `pin-sha256="..."` (certificate pins in keypin's spelling).
-    pub known_pins: Vec<String>,
-    // TrustKit.
-    /// The app.
-    pub app_bundle_id: Option<String>,
-    /// Its version.
-    pub app_version: Option<String>,
-    /// Vendor id.
-    pub app_vendor_id: Option<String>,
-    /// Platform.
-    pub app_platform: Option<String>,
-    /// Platform version.
-    pub app_platform_version: Option<String>,
-    /// Whether the rule was enforcing when this happened.
-    pub enforce_pinning: bool,
-    /// TrustKit's code: 1 no pin matched, 2 the chain is not trusted; `null` for the others.
-    pub validation_result: Option<i64>,
-    // keypin.
-    /// The keypin version that sent it.
-    pub keypin_version: String,
-    /// The policy's version (bundle version, or as the app set it).
-    pub policy_version: Option<String>,
-    /// `enforce` or `report-only` (the rule's effective mode at that moment).
-    pub mode: String,
-    /// `pin-mismatch`, `chain-invalid`, `pins-expired` or `update-failed`.
-    pub failure: String,
-    /// The rule that applied: its name, hosts and where it is.
-    pub rule: Option<String>,
-    /// What went wrong, for a person.
-    pub error: Option<String>,
 }
 
 /// The per-sender values every report carries.

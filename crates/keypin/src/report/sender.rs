@@ -12,7 +12,8 @@ use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use rustls_pki_types::ServerName;
 
 use super::dedup::Dedup;
-use super::model::{AppInfo, Common, Report};
+use super::model::{AppInfo, Common};
+use super::wire::Report;
 use crate::clock::Clock;
 use crate::config::PinnedConfig;
 use crate::events::{PinEvent, PinEventSink};
