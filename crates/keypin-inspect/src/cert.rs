@@ -9,6 +9,7 @@ use x509_parser::public_key::PublicKey;
 
 /// One certificate, as `inspect` prints it.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct CertInfo {
     pub subject: String,
     pub issuer: String,

@@ -17,6 +17,7 @@ use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 /// Where to connect and whom to expect.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Target {
     /// The name for SNI and the certificate name check.
     pub host: String,
@@ -102,6 +103,7 @@ fn join_host_port(host: &str, port: u16) -> String {
 
 /// What the server presented.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Fetched {
     /// The address connected to.
     pub peer: SocketAddr,

@@ -30,6 +30,7 @@ use x509_parser::x509::{AlgorithmIdentifier, SubjectPublicKeyInfo};
 
 /// What a file item is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum MaterialKind {
     Certificate,
     PublicKey,
@@ -50,6 +51,7 @@ impl MaterialKind {
 
 /// One item of a key file, reduced to what pins are computed over.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Material {
     pub kind: MaterialKind,
     /// `CN=api.example.com` for certificates and CSRs, `EC P-256 public key`,
@@ -528,6 +530,7 @@ fn ec_private_to_spki(der: &[u8], path: &Path) -> anyhow::Result<Vec<u8>> {
 
 /// The SPKI pins of the private keys and CSRs in a directory (see [`spare_pins`]).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct SparePins {
     pub pins: std::collections::BTreeSet<keypin::Pin>,
     /// Files that are neither a key nor a CSR, skipped.
