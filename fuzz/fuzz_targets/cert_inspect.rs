@@ -1,6 +1,5 @@
-//! Certificate inspection: the CLI's readers (`keypin inspect`'s `describe_cert`, `keypin pin`'s
-//! key-file reader), included from crates/keypin-cli/src by path, next to the library's
-//! webpki-based SPKI extraction.
+//! Certificate inspection: keypin-inspect's readers (`keypin inspect`'s `describe_cert`,
+//! `keypin pin`'s key-file reader), next to the library's webpki-based SPKI extraction.
 //!
 //! Asserts a parser differential cannot creep in: when x509-parser (what the CLI shows) and
 //! webpki (what the verifier pins) both read a certificate, they find the same SPKI pin; every
@@ -12,24 +11,17 @@ use std::path::Path;
 
 use keypin::Pin;
 use keypin_fuzz::NOW_SECS;
+use keypin_inspect::{cert, keyfile};
 use libfuzzer_sys::fuzz_target;
 use rustls_pki_types::CertificateDer;
 use x509_parser::prelude::FromDer as _;
 use x509_parser::x509::SubjectPublicKeyInfo;
 
-#[path = "../../crates/keypin-cli/src/x509.rs"]
-#[allow(dead_code, unused_imports)]
-mod x509;
-
-#[path = "../../crates/keypin-cli/src/keyfile.rs"]
-#[allow(dead_code, unused_imports)]
-mod keyfile;
-
 fuzz_target!(|data: &[u8]| {
     let now = i64::try_from(NOW_SECS).unwrap_or(i64::MAX);
     let cert = CertificateDer::from(data);
     let webpki_pin = Pin::spki_of_cert(&cert).ok();
-    if let Ok(info) = x509::describe_cert(data, now) {
+    if let Ok(info) = cert::describe_cert(data, now) {
         // describe_cert reads the first certificate and ignores trailing bytes; webpki refuses
         // trailing bytes, so compare only when webpki read the same certificate.
         if let Some(pin) = webpki_pin {

@@ -20,11 +20,9 @@ macro_rules! say_raw {
 
 mod args;
 mod cmd;
-mod keyfile;
 mod net;
 mod output;
 mod sigcache;
-mod x509;
 
 use std::process::ExitCode;
 

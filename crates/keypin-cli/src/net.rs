@@ -1,135 +1,39 @@
-//! Connecting to a server to see what it serves.
-//!
-//! The handshake here accepts any certificate chain on purpose: `inspect` must show a chain
-//! that does not validate, and `check` must judge the chain with keypin's own verifier, in
-//! the same code path an app runs. The server still has to prove it holds the leaf's private
-//! key (handshake signatures are verified), and no application data is ever sent.
+//! The command's side of connecting to a server: flags to a [`Target`], trust anchors, the
+//! crypto provider, and the fetch (keypin-inspect's [`Fetcher`]) with its failures mapped to
+//! exit code 3.
 
-use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
-use rustls::{DigitallySignedStruct, SignatureScheme};
-use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use keypin_inspect::fetch::{Fetched, Fetcher, Target};
+use rustls::crypto::CryptoProvider;
 
 use crate::Failure;
 use crate::args::ConnectArgs;
 
-/// Validated connection arguments.
-#[derive(Debug, Clone)]
-pub(crate) struct Target {
-    /// The name for SNI and the certificate name check.
-    pub host: String,
-    pub port: u16,
-    /// Where to dial.
-    pub dial: String,
-    pub server_name: ServerName<'static>,
-    pub ca_files: Vec<PathBuf>,
-    pub timeout: Duration,
+/// The target named by the connection flags.
+pub(crate) fn target_of(args: &ConnectArgs) -> anyhow::Result<Target> {
+    if args.timeout == 0 {
+        bail!("--timeout must be at least 1 second");
+    }
+    Target::new(
+        &args.target,
+        args.connect.as_deref(),
+        Duration::from_secs(args.timeout),
+    )
 }
 
-impl Target {
-    pub(crate) fn from_args(args: &ConnectArgs) -> anyhow::Result<Self> {
-        let (host, port) = split_host_port(&args.target)?;
-        let server_name = ServerName::try_from(host.clone())
-            .map_err(|_| anyhow!("{:?} is not a valid host name or IP address", host))?;
-        let dial = match &args.connect {
-            Some(addr) => {
-                let (h, p) = split_host_port(addr)
-                    .with_context(|| format!("--connect {addr:?} must be ADDR:PORT"))?;
-                if !addr.contains(':') && !addr.ends_with(']') {
-                    bail!("--connect {addr:?} must be ADDR:PORT");
-                }
-                join_host_port(&h, p)
-            }
-            None => join_host_port(&host, port),
-        };
-        if args.timeout == 0 {
-            bail!("--timeout must be at least 1 second");
-        }
-        Ok(Self {
-            host,
-            port,
-            dial,
-            server_name,
-            ca_files: args.ca_files.clone(),
-            timeout: Duration::from_secs(args.timeout),
-        })
+/// The trust anchors: Mozilla's roots plus every `--ca-file`.
+pub(crate) fn roots(ca_files: &[PathBuf]) -> anyhow::Result<keypin::Roots> {
+    let mut roots = keypin::Roots::webpki();
+    for f in ca_files {
+        roots
+            .add_pem_file(f)
+            .with_context(|| format!("--ca-file {}", f.display()))?;
     }
-
-    /// The trust anchors: Mozilla's roots plus every `--ca-file`.
-    pub(crate) fn roots(&self) -> anyhow::Result<keypin::Roots> {
-        let mut roots = keypin::Roots::webpki();
-        for f in &self.ca_files {
-            roots
-                .add_pem_file(f)
-                .with_context(|| format!("--ca-file {}", f.display()))?;
-        }
-        Ok(roots)
-    }
-}
-
-fn split_host_port(s: &str) -> anyhow::Result<(String, u16)> {
-    let s = s.trim();
-    if s.is_empty() {
-        bail!("empty host");
-    }
-    if let Some(rest) = s.strip_prefix('[') {
-        let (host, after) = rest
-            .split_once(']')
-            .ok_or_else(|| anyhow!("{s:?}: missing ']' after an IPv6 address"))?;
-        let port = match after.strip_prefix(':') {
-            Some(p) => parse_port(p, s)?,
-            None if after.is_empty() => 443,
-            None => bail!("{s:?}: expected :PORT after ']'"),
-        };
-        return Ok((host.to_string(), port));
-    }
-    if s.parse::<IpAddr>().is_ok() {
-        return Ok((s.to_string(), 443));
-    }
-    match s.rsplit_once(':') {
-        Some((h, p)) => Ok((h.to_string(), parse_port(p, s)?)),
-        None => Ok((s.to_string(), 443)),
-    }
-}
-
-fn parse_port(p: &str, whole: &str) -> anyhow::Result<u16> {
-    match p.parse::<u16>() {
-        Ok(port) if port > 0 => Ok(port),
-        _ => bail!("{whole:?}: {p:?} is not a port number (1-65535)"),
-    }
-}
-
-fn join_host_port(host: &str, port: u16) -> String {
-    if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
-}
-
-/// What the server presented.
-#[derive(Debug)]
-pub(crate) struct Fetched {
-    pub peer: SocketAddr,
-    /// The server's certificate, then the rest of what it sent, in its order.
-    pub leaf: CertificateDer<'static>,
-    pub rest: Vec<CertificateDer<'static>>,
-    /// The OCSP response the server stapled (empty: none).
-    pub ocsp: Vec<u8>,
-    pub version: String,
-    pub cipher: String,
-}
-
-std::thread_local! {
-    /// The staple of the handshake this thread is driving: rustls hands it only to the
-    /// verifier, and the shared capture config's verifier runs on the fetching thread.
-    static STAPLE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    Ok(roots)
 }
 
 /// aws-lc-rs, with signature checks remembered for the process (see [`crate::sigcache`]).
@@ -165,277 +69,15 @@ pub(crate) fn verifier(policy: keypin::Policy, roots: keypin::Roots) -> keypin::
     )
 }
 
-/// One client configuration for every fetch: it accepts any chain (see the module docs).
-fn capture_config() -> Result<Arc<rustls::ClientConfig>, Failure> {
-    static CONFIG: std::sync::OnceLock<Arc<rustls::ClientConfig>> = std::sync::OnceLock::new();
-    if let Some(c) = CONFIG.get() {
-        return Ok(c.clone());
-    }
-    // Classical key exchange only: a chain fetch carries no secrets worth a post-quantum
-    // hybrid, and leaving out ML-KEM saves work on both ends when `monitor` checks many hosts.
-    let mut provider = (*provider()).clone();
-    provider.kx_groups = vec![
-        rustls::crypto::aws_lc_rs::kx_group::X25519,
-        rustls::crypto::aws_lc_rs::kx_group::SECP256R1,
-    ];
-    // SHA-256 suites first: the fetch sends no application data, and SHA-256 runs on the CPU's
-    // SHA extensions where SHA-384's key schedule does not (7 % of a 500-host monitor run).
-    provider.cipher_suites.sort_by_key(|s| {
-        use rustls::CipherSuite as C;
-        !matches!(
-            s.suite(),
-            C::TLS13_AES_128_GCM_SHA256
-                | C::TLS13_CHACHA20_POLY1305_SHA256
-                | C::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
-                | C::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
-                | C::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
-                | C::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
-        )
-    });
-    let provider = Arc::new(provider);
-    let verifier = Arc::new(AnyChain {
-        algs: provider.signature_verification_algorithms,
-    });
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Failure::connect(anyhow!(e)))?
-        .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
-    // Every fetch must see the chain: never resume.
-    config.resumption = rustls::client::Resumption::disabled();
-    Ok(CONFIG.get_or_init(|| Arc::new(config)).clone())
-}
-
-/// Connects, completes a handshake, takes the served chain, and closes.
+/// The served chain and its staple; every failure is a connection failure (exit code 3).
 pub(crate) fn fetch_chain(target: &Target) -> Result<Fetched, Failure> {
-    let config = capture_config()?;
-    let addrs: Vec<SocketAddr> = target
-        .dial
-        .to_socket_addrs()
-        .with_context(|| format!("cannot resolve {}", target.dial))
-        .map_err(Failure::connect)?
-        .collect();
-    let mut last_err = None;
-    let mut connected = None;
-    for addr in &addrs {
-        match TcpStream::connect_timeout(addr, target.timeout) {
-            Ok(s) => {
-                connected = Some((s, *addr));
-                break;
-            }
-            Err(e) => last_err = Some(anyhow!("{addr}: {e}")),
+    static FETCHER: OnceLock<Fetcher> = OnceLock::new();
+    let fetcher = match FETCHER.get() {
+        Some(f) => f,
+        None => {
+            let f = Fetcher::new(&provider()).map_err(|e| Failure::connect(anyhow!(e)))?;
+            FETCHER.get_or_init(|| f)
         }
-    }
-    let (mut sock, peer) = connected.ok_or_else(|| {
-        Failure::connect(
-            last_err
-                .unwrap_or_else(|| anyhow!("no address"))
-                .context(format!("cannot connect to {}", target.dial)),
-        )
-    })?;
-    let mut conn = rustls::ClientConnection::new(config, target.server_name.clone())
-        .map_err(|e| Failure::connect(anyhow!(e)))?;
-    STAPLE.with_borrow_mut(Vec::clear);
-    // One deadline for the whole handshake: a per-read timeout alone lets a server that
-    // drips a byte now and then hold the command forever. The deadline is checked on every
-    // read and write.
-    let mut timed = Deadline {
-        sock: &mut sock,
-        until: Instant::now() + target.timeout,
     };
-    handshake(&mut conn, &mut timed)
-        .map_err(|e| handshake_error(&e, target, peer))
-        .map_err(Failure::connect)?;
-    let version = conn
-        .protocol_version()
-        .map(|v| match v {
-            rustls::ProtocolVersion::TLSv1_3 => "TLS 1.3".to_string(),
-            rustls::ProtocolVersion::TLSv1_2 => "TLS 1.2".to_string(),
-            other => format!("{other:?}"),
-        })
-        .unwrap_or_default();
-    let cipher = conn
-        .negotiated_cipher_suite()
-        .map(|c| format!("{:?}", c.suite()))
-        .unwrap_or_default();
-    let served: Vec<CertificateDer<'static>> = conn
-        .peer_certificates()
-        .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
-        .unwrap_or_default();
-    // The client's last flight and the close_notify leave together, in one write.
-    conn.send_close_notify();
-    while conn.wants_write() {
-        if !matches!(conn.write_tls(&mut timed), Ok(n) if n > 0) {
-            break;
-        }
-    }
-    let mut served = served.into_iter();
-    let leaf = served
-        .next()
-        .ok_or_else(|| Failure::connect(anyhow!("the server sent no certificate")))?;
-    Ok(Fetched {
-        peer,
-        leaf,
-        rest: served.collect(),
-        ocsp: STAPLE.with_borrow_mut(std::mem::take),
-        version,
-        cipher,
-    })
-}
-
-/// Drives the handshake until the server's last flight is processed, without sending the
-/// client's own last flight: the caller sends it together with the close_notify, so a fetch
-/// costs the server two wake-ups, not four. (rustls' `complete_io` would write the client's
-/// Finished on its own, and `Deadline` writes every queued record in one `writev`.)
-fn handshake(conn: &mut rustls::ClientConnection, io: &mut Deadline<'_>) -> std::io::Result<()> {
-    use std::io::{Error, ErrorKind};
-    while conn.is_handshaking() {
-        while conn.wants_write() {
-            if conn.write_tls(io)? == 0 {
-                return Err(ErrorKind::WriteZero.into());
-            }
-        }
-        if conn.read_tls(io)? == 0 {
-            return Err(ErrorKind::UnexpectedEof.into());
-        }
-        if let Err(e) = conn.process_new_packets() {
-            // Send the alert rustls queued, as complete_io does, so the server learns why.
-            let _ = conn.write_tls(io);
-            return Err(Error::new(ErrorKind::InvalidData, e));
-        }
-    }
-    Ok(())
-}
-
-/// A socket whose reads and writes may take only what is left before `until`.
-struct Deadline<'a> {
-    sock: &'a mut TcpStream,
-    until: Instant,
-}
-
-impl Deadline<'_> {
-    fn left(&self) -> std::io::Result<Duration> {
-        let left = self.until.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(std::io::ErrorKind::TimedOut.into());
-        }
-        Ok(left)
-    }
-}
-
-impl std::io::Read for Deadline<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let left = self.left()?;
-        self.sock.set_read_timeout(Some(left))?;
-        self.sock.read(buf)
-    }
-}
-
-impl std::io::Write for Deadline<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let left = self.left()?;
-        self.sock.set_write_timeout(Some(left))?;
-        self.sock.write(buf)
-    }
-
-    fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
-        let left = self.left()?;
-        self.sock.set_write_timeout(Some(left))?;
-        self.sock.write_vectored(bufs)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.sock.flush()
-    }
-}
-
-/// A handshake failure in words: a timeout or a closed connection says so plainly (the OS's
-/// "Resource temporarily unavailable" does not).
-fn handshake_error(e: &std::io::Error, target: &Target, peer: SocketAddr) -> anyhow::Error {
-    use std::io::ErrorKind;
-    let secs = target.timeout.as_secs();
-    let what = match e.kind() {
-        ErrorKind::WouldBlock | ErrorKind::TimedOut => format!(
-            "timed out: the handshake did not complete within {secs} s (the server stalled; \
-             raise --timeout if it is just slow)"
-        ),
-        ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset | ErrorKind::BrokenPipe => {
-            format!("the server closed the connection mid-handshake ({e})")
-        }
-        _ => e.to_string(),
-    };
-    anyhow!("TLS handshake with {} ({peer}) failed: {what}", target.dial)
-}
-
-/// Accepts any chain (it is judged afterwards by keypin's verifier); verifies the handshake
-/// signatures for real, so the server proves it holds the leaf's key.
-#[derive(Debug)]
-struct AnyChain {
-    algs: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for AnyChain {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        STAPLE.with_borrow_mut(|s| *s = ocsp_response.to_vec());
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algs)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algs)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algs.supported_schemes()
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn host_port_forms() {
-        let rows: &[(&str, Option<(&str, u16)>)] = &[
-            ("example.com", Some(("example.com", 443))),
-            ("example.com:8443", Some(("example.com", 8443))),
-            ("127.0.0.1:4433", Some(("127.0.0.1", 4433))),
-            ("[::1]:4433", Some(("::1", 4433))),
-            ("[::1]", Some(("::1", 443))),
-            ("::1", Some(("::1", 443))),
-            ("example.com:0", None),
-            ("example.com:http", None),
-            ("", None),
-        ];
-        for (input, want) in rows {
-            let got = split_host_port(input).ok();
-            assert_eq!(
-                got.as_ref().map(|(h, p)| (h.as_str(), *p)),
-                *want,
-                "{input}"
-            );
-        }
-    }
+    fetcher.fetch(target).map_err(Failure::connect)
 }

@@ -11,11 +11,11 @@ use keypin::ct::{LogList, LogListSigner};
 use keypin::{Policy, Verdict, VerifyError};
 
 use crate::args::CheckArgs;
-use crate::net::{Target, fetch_chain, verifier};
+use crate::net::{fetch_chain, roots, target_of, verifier};
 use crate::{Failure, exit};
 
 pub(crate) fn run(args: CheckArgs) -> Result<u8, Failure> {
-    let target = Target::from_args(&args.connect)?;
+    let target = target_of(&args.connect)?;
     let policy = Policy::from_file(&args.policy).map_err(|e| Failure::usage(anyhow!(e)))?;
     let Some(rule) = policy.rule_for(&target.host) else {
         return Err(Failure::usage(anyhow!(
@@ -27,7 +27,7 @@ pub(crate) fn run(args: CheckArgs) -> Result<u8, Failure> {
     let rule_at = format!("{}:{}", policy.source_name(), rule.line());
     let now = rustls_pki_types::UnixTime::now();
     let expired = rule.expires().filter(|_| rule.is_expired(now));
-    let roots = target.roots()?;
+    let roots = roots(&args.connect.ca_files)?;
     let fetched = fetch_chain(&target)?;
     let ct_logs = ct_log_list(&args)?;
     let mut verifier = verifier(policy, roots);

@@ -6,8 +6,8 @@ use serde::Serialize;
 
 use crate::Failure;
 use crate::args::InspectArgs;
-use crate::net::{Target, fetch_chain, verifier};
-use crate::x509::{CertInfo, describe_anchor_key, describe_cert};
+use crate::net::{fetch_chain, roots, target_of, verifier};
+use keypin_inspect::cert::{CertInfo, describe_anchor_key, describe_cert};
 
 #[derive(Debug, Serialize)]
 struct PathInfo {
@@ -32,8 +32,8 @@ struct Report {
 }
 
 pub(crate) fn run(args: InspectArgs) -> Result<u8, Failure> {
-    let target = Target::from_args(&args.connect)?;
-    let roots = target.roots()?;
+    let target = target_of(&args.connect)?;
+    let roots = roots(&args.connect.ca_files)?;
     let fetched = fetch_chain(&target)?;
     let now = rustls_pki_types::UnixTime::now();
     let now_secs = now.as_secs() as i64;

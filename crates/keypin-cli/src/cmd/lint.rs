@@ -12,7 +12,8 @@ use x509_parser::prelude::*;
 
 use crate::Failure;
 use crate::args::{ConnectArgs, LintArgs};
-use crate::net::{Target, fetch_chain, resolve_map, verifier};
+use crate::net::{fetch_chain, resolve_map, roots, target_of, verifier};
+use keypin_inspect::fetch::Target;
 
 pub(crate) fn run(args: LintArgs) -> Result<u8, Failure> {
     let bytes = std::fs::read(&args.file)
@@ -64,7 +65,7 @@ pub(crate) fn run(args: LintArgs) -> Result<u8, Failure> {
             Vec::new()
         };
         let held_keys = match &args.spare_keys {
-            Some(dir) => Some(crate::keyfile::spare_pins(dir)?),
+            Some(dir) => Some(super::spare_pins(dir)?),
             None => None,
         };
         let options = LintOptions {
@@ -117,8 +118,8 @@ pub(crate) fn live_chains(
                 ca_files: ca_files.to_vec(),
                 timeout: 10,
             };
-            let target = Target::from_args(&connect)?;
-            match live_chain(&target) {
+            let target = target_of(&connect)?;
+            match live_chain(&target, ca_files) {
                 Ok(chain) => chains.push(chain),
                 Err(e) => eprintln!("keypin: warning: {name}: not checked live: {:#}", e.error),
             }
@@ -128,10 +129,10 @@ pub(crate) fn live_chains(
     Ok(out)
 }
 
-fn live_chain(target: &Target) -> Result<LiveChain, Failure> {
+fn live_chain(target: &Target, ca_files: &[std::path::PathBuf]) -> Result<LiveChain, Failure> {
     let fetched = fetch_chain(target)?;
     let now = rustls_pki_types::UnixTime::now();
-    let path = verifier(Policy::empty(), target.roots()?)
+    let path = verifier(Policy::empty(), roots(ca_files)?)
         .verified_path(&fetched.leaf, &fetched.rest, &target.server_name, now)
         .map_err(|e| Failure::connect(anyhow!(e)))?;
     let certs = path

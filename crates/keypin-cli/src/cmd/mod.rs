@@ -31,3 +31,18 @@ pub(crate) fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Bundle(a) => bundle::run(a),
     }
 }
+
+/// `--spare-keys DIR`: the SPKI pins of the private keys and CSRs there, with a note for each
+/// other file.
+pub(crate) fn spare_pins(
+    dir: &std::path::Path,
+) -> anyhow::Result<std::collections::BTreeSet<keypin::Pin>> {
+    let spare = keypin_inspect::keyfile::spare_pins(dir)?;
+    for path in &spare.skipped {
+        eprintln!(
+            "keypin: note: {}: not a key or CSR, skipped",
+            path.display()
+        );
+    }
+    Ok(spare.pins)
+}

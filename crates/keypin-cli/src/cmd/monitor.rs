@@ -16,8 +16,9 @@ use keypin::{HostPattern, Pin, PinningVerifier, Policy, Position, Verdict, Verif
 use serde::Serialize;
 
 use crate::args::{ConnectArgs, MonitorArgs};
-use crate::net::{Target, fetch_chain, resolve_map, verifier};
+use crate::net::{fetch_chain, resolve_map, roots, target_of, verifier};
 use crate::{Failure, exit};
+use keypin_inspect::fetch::Target;
 
 #[derive(Debug, Serialize)]
 struct PolicyVerdict {
@@ -77,7 +78,7 @@ pub(crate) fn run(args: MonitorArgs) -> Result<u8, Failure> {
         }
     }
     let spare = match &args.spare_keys {
-        Some(dir) => Some(crate::keyfile::spare_pins(dir)?),
+        Some(dir) => Some(super::spare_pins(dir)?),
         None => None,
     };
 
@@ -100,7 +101,7 @@ pub(crate) fn run(args: MonitorArgs) -> Result<u8, Failure> {
     let targets: Vec<Target> = hosts
         .iter()
         .map(|h| {
-            Target::from_args(&ConnectArgs {
+            target_of(&ConnectArgs {
                 target: format!("{h}:{}", args.port),
                 connect: resolve.get(h).cloned(),
                 ca_files: args.ca_files.clone(),
@@ -109,7 +110,7 @@ pub(crate) fn run(args: MonitorArgs) -> Result<u8, Failure> {
         })
         .collect::<anyhow::Result<_>>()?;
     let roots = match targets.first() {
-        Some(t) => t.roots()?,
+        Some(_) => roots(&args.ca_files)?,
         None => {
             return Err(Failure::usage(anyhow!(
                 "the policies name no host to monitor"
@@ -211,9 +212,10 @@ fn check_host(
         }
     };
     report.connected_to = Some(fetched.peer.to_string());
-    report.cert_days_left = crate::x509::describe_cert(fetched.leaf.as_ref(), now.as_secs() as i64)
-        .ok()
-        .map(|c| c.days_left);
+    report.cert_days_left =
+        keypin_inspect::cert::describe_cert(fetched.leaf.as_ref(), now.as_secs() as i64)
+            .ok()
+            .map(|c| c.days_left);
     let mut on_path: Option<Vec<Pin>> = None;
     for (name, policy, v) in verifiers {
         let Some(rule) = policy.rule_for(&target.host) else {

@@ -7,7 +7,7 @@ use keypin::{Pin, PinFormat};
 use crate::Failure;
 use crate::args::{PinArgs, PinFormatArg};
 use crate::exit;
-use crate::keyfile::{Material, MaterialKind, read_key_material};
+use keypin_inspect::keyfile::{Material, MaterialKind, read_key_material};
 
 pub(crate) fn run(args: PinArgs) -> Result<u8, Failure> {
     let format = pin_format(args.format);

@@ -30,7 +30,8 @@ use x509_parser::x509::{AlgorithmIdentifier, SubjectPublicKeyInfo};
 
 /// What a file item is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum MaterialKind {
+#[non_exhaustive]
+pub enum MaterialKind {
     Certificate,
     PublicKey,
     PrivateKey,
@@ -38,7 +39,7 @@ pub(crate) enum MaterialKind {
 }
 
 impl MaterialKind {
-    pub(crate) fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Self::Certificate => "certificate",
             Self::PublicKey => "public key",
@@ -50,7 +51,8 @@ impl MaterialKind {
 
 /// One item of a key file, reduced to what pins are computed over.
 #[derive(Debug, Clone)]
-pub(crate) struct Material {
+#[non_exhaustive]
+pub struct Material {
     pub kind: MaterialKind,
     /// `CN=api.example.com` for certificates and CSRs, `EC P-256 public key`,
     /// `RSA 2048 private key` for keys.
@@ -61,19 +63,19 @@ pub(crate) struct Material {
     pub cert_der: Option<Vec<u8>>,
 }
 
-/// What `keypin pin` accepts, for error messages.
+/// What the reader accepts, for error messages.
 const EXPECTED: &str = "expected a certificate, public key, private key or certificate request \
      (CSR), in PEM (CERTIFICATE, PUBLIC KEY, RSA PUBLIC KEY, PRIVATE KEY, RSA PRIVATE KEY, \
      EC PRIVATE KEY, CERTIFICATE REQUEST blocks) or DER";
 
 /// Reads every certificate, key or CSR in `path` (PEM with one or several blocks, or DER).
-pub(crate) fn read_key_material(path: &Path) -> anyhow::Result<Vec<Material>> {
+pub fn read_key_material(path: &Path) -> anyhow::Result<Vec<Material>> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     parse_key_material(&bytes, path).with_context(|| format!("{}", path.display()))
 }
 
 /// Parses the contents of a key file; `path` is only used in hints.
-pub(crate) fn parse_key_material(bytes: &[u8], path: &Path) -> anyhow::Result<Vec<Material>> {
+pub fn parse_key_material(bytes: &[u8], path: &Path) -> anyhow::Result<Vec<Material>> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         bail!("the file is empty; {EXPECTED}");
     }
@@ -334,7 +336,7 @@ fn certificate(der: &[u8], trailing_allowed: bool) -> anyhow::Result<Material> {
         .map_err(|e| anyhow!("certificate rejected by webpki: {e:?}"))?;
     Ok(Material {
         kind: MaterialKind::Certificate,
-        label: crate::x509::name_string(cert.subject()),
+        label: crate::cert::name_string(cert.subject()),
         spki_der,
         cert_der: Some(cert_der.to_vec()),
     })
@@ -390,7 +392,7 @@ fn csr(der: &[u8]) -> anyhow::Result<Material> {
     complete_spki(info.subject_pki.raw)?;
     Ok(Material {
         kind: MaterialKind::Csr,
-        label: crate::x509::name_string(&info.subject),
+        label: crate::cert::name_string(&info.subject),
         spki_der: info.subject_pki.raw.to_vec(),
         cert_der: None,
     })
@@ -404,7 +406,7 @@ fn key_type(spki: &SubjectPublicKeyInfo<'_>) -> String {
             Err(_) => "RSA-PSS".to_string(),
         };
     }
-    match crate::x509::key_description(spki) {
+    match crate::cert::key_description(spki) {
         (name, Some(bits)) if name == "RSA" => format!("RSA {bits}"),
         (name, _) => name,
     }
@@ -526,9 +528,18 @@ fn ec_private_to_spki(der: &[u8], path: &Path) -> anyhow::Result<Vec<u8>> {
     )
 }
 
-/// The SPKI pins of every private key and CSR in `dir` (other files are skipped).
-pub(crate) fn spare_pins(dir: &Path) -> anyhow::Result<std::collections::BTreeSet<keypin::Pin>> {
-    let mut out = std::collections::BTreeSet::new();
+/// The SPKI pins of the private keys and CSRs in a directory (see [`spare_pins`]).
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct SparePins {
+    pub pins: std::collections::BTreeSet<keypin::Pin>,
+    /// Files that are neither a key nor a CSR, skipped.
+    pub skipped: Vec<std::path::PathBuf>,
+}
+
+/// The SPKI pins of every private key and CSR in `dir`; other files are skipped and named.
+pub fn spare_pins(dir: &Path) -> anyhow::Result<SparePins> {
+    let mut out = SparePins::default();
     for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
         let path = entry?.path();
         if !path.is_file() {
@@ -537,16 +548,13 @@ pub(crate) fn spare_pins(dir: &Path) -> anyhow::Result<std::collections::BTreeSe
         // Holding a key means holding the private key (or a CSR made with it); a
         // certificate or a bare public key proves nothing.
         match read_key_material(&path) {
-            Ok(items) => out.extend(
+            Ok(items) => out.pins.extend(
                 items
                     .iter()
                     .filter(|m| matches!(m.kind, MaterialKind::PrivateKey | MaterialKind::Csr))
                     .map(|m| keypin::Pin::from_spki_der(&m.spki_der)),
             ),
-            Err(_) => eprintln!(
-                "keypin: note: {}: not a key or CSR, skipped",
-                path.display()
-            ),
+            Err(_) => out.skipped.push(path),
         }
     }
     Ok(out)

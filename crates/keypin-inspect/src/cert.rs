@@ -1,4 +1,5 @@
-//! Human descriptions of certificates and keys (x509-parser), for `inspect` and `check`.
+//! Human descriptions of certificates and keys (x509-parser), as `keypin inspect` and `keypin check`
+//! show them.
 
 use anyhow::anyhow;
 use keypin::{Pin, PinFormat};
@@ -8,7 +9,8 @@ use x509_parser::public_key::PublicKey;
 
 /// One certificate, as `inspect` prints it.
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct CertInfo {
+#[non_exhaustive]
+pub struct CertInfo {
     pub subject: String,
     pub issuer: String,
     pub not_before: String,
@@ -26,7 +28,7 @@ pub(crate) struct CertInfo {
 }
 
 /// Describes a DER certificate; `now` is Unix seconds.
-pub(crate) fn describe_cert(der: &[u8], now: i64) -> anyhow::Result<CertInfo> {
+pub fn describe_cert(der: &[u8], now: i64) -> anyhow::Result<CertInfo> {
     let (_, cert) =
         X509Certificate::from_der(der).map_err(|e| anyhow!("cannot parse certificate: {e}"))?;
     // The pin is the one the verifier computes: over the SPKI as webpki reads it. x509-parser's
@@ -69,7 +71,7 @@ pub(crate) fn describe_cert(der: &[u8], now: i64) -> anyhow::Result<CertInfo> {
 }
 
 /// Describes a trust anchor known only by its subject and key (no certificate).
-pub(crate) fn describe_anchor_key(subject: &str, spki_pin: &Pin) -> CertInfo {
+pub fn describe_anchor_key(subject: &str, spki_pin: &Pin) -> CertInfo {
     CertInfo {
         subject: subject.to_string(),
         issuer: subject.to_string(),
@@ -99,7 +101,7 @@ fn ip_string(b: &[u8]) -> Option<String> {
 }
 
 /// `CN=…, O=…` in certificate order, like `keypin::dn::format_name`.
-pub(crate) fn name_string(name: &X509Name<'_>) -> String {
+pub fn name_string(name: &X509Name<'_>) -> String {
     keypin::dn::format_name(name_content(name.as_raw()))
 }
 
@@ -113,7 +115,7 @@ fn name_content(raw: &[u8]) -> &[u8] {
 }
 
 /// `("RSA", Some(2048))`, `("EC P-256", Some(256))`, `("Ed25519", Some(256))`.
-pub(crate) fn key_description(spki: &SubjectPublicKeyInfo<'_>) -> (String, Option<usize>) {
+pub fn key_description(spki: &SubjectPublicKeyInfo<'_>) -> (String, Option<usize>) {
     let alg = spki.algorithm.algorithm.to_id_string();
     match spki.parsed() {
         Ok(PublicKey::RSA(rsa)) => ("RSA".into(), Some(rsa.key_size())),
