@@ -75,6 +75,7 @@ mod spki_memo;
 #[cfg(feature = "updater")]
 pub mod updater;
 pub mod verifier;
+pub mod verify_cache;
 
 pub use client_verifier::{
     ClientIdentityRule, ClientMatch, ClientOnExpiry, ClientPinFailure, ClientPolicy,
