@@ -3,6 +3,9 @@
 //! in the same run (issue #8 item 2, target: keypin's handshakes/s at least 0.97 of the
 //! baseline). No resumption on either side, so every iteration is a full handshake with a full
 //! chain check; the pin is on the root (every certificate of the path is hashed).
+//! `keypin_pinned` has the verification cache off (every handshake verifies the chain in
+//! full); `keypin_cached` has it on (issue #14, BENCHMARKS §16: a repeat handshake's chain is
+//! answered from the cache; the server's handshake signature is still checked every time).
 //!
 //! `cargo bench -p keypin --bench handshake`
 
@@ -11,6 +14,7 @@
 use std::io::Read as _;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
+use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use keypin::{Pin, PinnedConfig, Policy, Resumption, Roots};
@@ -92,22 +96,32 @@ fn handshakes(c: &mut Criterion) {
             "bench",
         )
         .unwrap();
-        let pinned = Arc::new(
-            PinnedConfig::builder(policy, Roots::from(chain.root_store()))
+        let policy = Arc::new(policy);
+        let builder = || {
+            PinnedConfig::builder(policy.clone(), Roots::from(chain.root_store()))
                 .provider(provider.clone())
                 .resumption(Resumption::Disabled)
+        };
+        let pinned = Arc::new(
+            builder()
+                .verification_cache_ttl(Duration::ZERO)
                 .build()
                 .unwrap(),
         );
+        let cached = Arc::new(builder().build().unwrap());
         // Same protocol on both sides: the server only speaks TLS 1.3.
         handshake(&baseline, addr, &name);
         handshake(&pinned, addr, &name);
+        handshake(&cached, addr, &name);
 
         group.bench_function(format!("rustls_webpki/{label}"), |b| {
             b.iter(|| handshake(&baseline, addr, &name))
         });
         group.bench_function(format!("keypin_pinned/{label}"), |b| {
             b.iter(|| handshake(&pinned, addr, &name))
+        });
+        group.bench_function(format!("keypin_cached/{label}"), |b| {
+            b.iter(|| handshake(&cached, addr, &name))
         });
     }
     group.finish();

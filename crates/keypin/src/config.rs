@@ -134,7 +134,7 @@ impl PinnedConfigBuilder {
         self
     }
 
-    /// How many chains the verification cache holds at most (default 1,024; the oldest goes
+    /// How many chains the verification cache holds at most (default 256; the oldest goes
     /// first when full); 0 turns the cache off.
     pub fn verification_cache_capacity(mut self, capacity: usize) -> Self {
         self.cache_capacity = capacity;

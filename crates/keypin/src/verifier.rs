@@ -362,6 +362,7 @@ impl PinningVerifier {
             }
             rule_roots.insert(u32::try_from(i).unwrap_or(u32::MAX), Anchors::new(all));
         }
+        let cache = VerifyCache::new(DEFAULT_TTL, DEFAULT_CAPACITY, &policy);
         Self {
             policy,
             roots: Anchors::new(anchors),
@@ -373,15 +374,15 @@ impl PinningVerifier {
             #[cfg(feature = "ct")]
             ct_logs: None,
             spki_memo: SpkiMemo::default(),
-            cache: VerifyCache::new(DEFAULT_TTL, DEFAULT_CAPACITY),
+            cache,
         }
     }
 
     /// The verification cache of handshakes ([`crate::verify_cache`]): entries live at most
     /// `ttl` (whole seconds; under one second turns the cache off), at most `capacity` of
-    /// them (0 turns it off). Default: 5 minutes, 1,024 entries.
+    /// them (0 turns it off). Default: 5 minutes, 256 entries.
     pub fn with_verification_cache(mut self, ttl: core::time::Duration, capacity: usize) -> Self {
-        self.cache = VerifyCache::new(ttl, capacity);
+        self.cache = VerifyCache::new(ttl, capacity, &self.policy);
         self
     }
 
@@ -931,9 +932,9 @@ impl ServerCertVerifier for PinningVerifier {
         // Time comes from the injected clock (DESIGN rule 5), not from rustls' own.
         let now = self.clock.now();
         // A clean acceptance of exactly these inputs, still valid now (crate::verify_cache).
-        let cached = self.cache.as_ref().map(|cache| {
-            let key = cache.key(end_entity, intermediates, server_name, ocsp_response);
-            (cache, key)
+        let cached = self.cache.as_ref().and_then(|cache| {
+            let key = cache.key(end_entity, intermediates, server_name, ocsp_response)?;
+            Some((cache, key))
         });
         if let Some((cache, key)) = &cached
             && cache.hit(key, now)
@@ -959,7 +960,7 @@ impl ServerCertVerifier for PinningVerifier {
                 ct_logs: self.ct_logs.as_deref(),
                 now,
             };
-            cache.remember(key, &verdict, &decision);
+            cache.remember(&key, &verdict, &decision);
         }
         Ok(ServerCertVerified::assertion())
     }

@@ -280,6 +280,40 @@ fn an_entry_ends_when_the_rule_expires() {
 }
 
 #[test]
+fn another_rule_expiring_ends_entries_early_and_never_swallows_a_note() {
+    let chain = chain();
+    let day = keypin::Date::of_secs(start() as i64);
+    let end_of_day = (day.start_secs() + 86_400) as u64;
+    let later = keypin::Date::of_secs(end_of_day as i64 + 9 * 86_400);
+    // HOST's rule runs 10 days; OTHER's expires today.
+    let text = format!(
+        "[[rule]]\nhosts = [\"{HOST}\"]\npins = [\"{}\", \"{BACKUP}\"]\nexpires = \"{later}\"\n\
+         [[rule]]\nhosts = [\"{OTHER}\"]\npins = [\"{}\", \"{BACKUP}\"]\nexpires = \"{day}\"\n",
+        pin(&chain.root),
+        pin(&chain.root)
+    );
+    let s = setup(
+        &chain,
+        Policy::from_toml_str(&text, "two-rules.toml").unwrap(),
+        Duration::from_secs(48 * 3600),
+    );
+    let served = chain.served();
+    assert!(s.at(end_of_day - 10).verify(&served, HOST, &[]));
+    assert!(s.at(end_of_day - 1).verify(&served, HOST, &[]));
+    assert_eq!(hits_misses(s.stats()), (1, 1));
+    // OTHER's rule expired: HOST's entry ended with it (a miss), and is made again until
+    // HOST's own rule expires; OTHER's handshakes note the expiry every time.
+    assert!(s.at(end_of_day).verify(&served, HOST, &[]));
+    assert!(s.at(end_of_day + 3600).verify(&served, HOST, &[]));
+    assert_eq!(hits_misses(s.stats()), (2, 2));
+    assert!(s.events().is_empty());
+    assert!(s.verify(&served, OTHER, &[]));
+    assert!(s.verify(&served, OTHER, &[]));
+    assert_eq!(s.events().len(), 2);
+    assert_eq!(hits_misses(s.stats()), (2, 4));
+}
+
+#[test]
 fn an_entry_ends_after_the_ttl() {
     let chain = chain();
     let s = setup(
