@@ -63,6 +63,16 @@ for alg in ("p256", "rsa2048"):
     pair(f"2. TLS 1.3 handshakes/s on loopback ({alg})",
          f"tls13_handshake/keypin_pinned/{alg}", f"tls13_handshake/rustls_webpki/{alg}",
          "ratio ≥ 0.97", lambda r, k: r >= 0.97, per_second=True)
+for alg in ("p256", "rsa2048"):
+    pair(f"16. verification cache: repeat vs WebPkiServerVerifier ({alg})",
+         f"verify_server_cert/keypin_cache_hit/{alg}", f"verify_server_cert/rustls_webpki/{alg}",
+         "≥ 20× faster", lambda r, k: r <= 1 / 20)
+    pair(f"16. verification cache: first verification vs WebPkiServerVerifier ({alg})",
+         f"verify_server_cert/keypin_cache_miss/{alg}", f"verify_server_cert/rustls_webpki/{alg}",
+         "ratio ≤ 1.01", lambda r, k: r <= 1.01)
+    pair(f"16. TLS 1.3 handshakes/s, verification cache on ({alg})",
+         f"tls13_handshake/keypin_cached/{alg}", f"tls13_handshake/rustls_webpki/{alg}",
+         "ratio ≥ 1.0", lambda r, k: r >= 1.0, per_second=True)
 for n in ("10", "1000", "100000"):
     pair(f"3. policy lookup, {int(n):,} rules",
          f"policy_lookup/keypin_rule_for/{n}", f"policy_lookup/baseline_hashmap_get/{n}",

@@ -3,14 +3,20 @@
 //! in the same run (issue #8 item 2, target: keypin's handshakes/s at least 0.97 of the
 //! baseline). No resumption on either side, so every iteration is a full handshake with a full
 //! chain check; the pin is on the root (every certificate of the path is hashed).
+//! `keypin_pinned` has the verification cache off (every handshake verifies the chain in
+//! full); `keypin_cached` has it on (issue #14, BENCHMARKS §16: a repeat handshake's chain is
+//! answered from the cache; the server's handshake signature is still checked every time).
 //!
 //! `cargo bench -p keypin --bench handshake`
+//! (`KEYPIN_INTERLEAVED_ROUNDS=20 cargo bench -p keypin --bench handshake`: interleaved rounds
+//! instead of criterion, see `interleaved`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::io::Read as _;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
+use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use keypin::{Pin, PinnedConfig, Policy, Resumption, Roots};
@@ -59,6 +65,42 @@ fn handshake(config: &Arc<ClientConfig>, addr: SocketAddr, name: &ServerName<'st
     }
 }
 
+/// `KEYPIN_INTERLEAVED_ROUNDS=N`: instead of criterion, N rounds each timing a batch of
+/// handshakes with every config in turn (order rotating), so all see the same machine; prints
+/// each config's median handshakes/s and the median per-round ratio to the first.
+fn interleaved(
+    label: &str,
+    configs: &[(&str, &Arc<ClientConfig>)],
+    addr: SocketAddr,
+    name: &ServerName<'static>,
+    rounds: usize,
+) {
+    const BATCH: usize = 100;
+    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); configs.len()];
+    for round in 0..rounds {
+        for k in 0..configs.len() {
+            let i = (k + round) % configs.len();
+            let start = std::time::Instant::now();
+            for _ in 0..BATCH {
+                handshake(configs[i].1, addr, name);
+            }
+            rates[i].push(BATCH as f64 / start.elapsed().as_secs_f64());
+        }
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    for (i, (config, _)) in configs.iter().enumerate() {
+        let ratios = (0..rounds).map(|r| rates[i][r] / rates[0][r]).collect();
+        println!(
+            "{label} {config}: median {:.0} handshakes/s, median per-round ratio {:.3}",
+            median(rates[i].clone()),
+            median(ratios)
+        );
+    }
+}
+
 fn handshakes(c: &mut Criterion) {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let name = ServerName::try_from(HOST).unwrap().to_owned();
@@ -92,22 +134,44 @@ fn handshakes(c: &mut Criterion) {
             "bench",
         )
         .unwrap();
-        let pinned = Arc::new(
-            PinnedConfig::builder(policy, Roots::from(chain.root_store()))
+        let policy = Arc::new(policy);
+        let builder = || {
+            PinnedConfig::builder(policy.clone(), Roots::from(chain.root_store()))
                 .provider(provider.clone())
                 .resumption(Resumption::Disabled)
+        };
+        let pinned = Arc::new(
+            builder()
+                .verification_cache_ttl(Duration::ZERO)
                 .build()
                 .unwrap(),
         );
+        let cached = Arc::new(builder().build().unwrap());
         // Same protocol on both sides: the server only speaks TLS 1.3.
         handshake(&baseline, addr, &name);
         handshake(&pinned, addr, &name);
+        handshake(&cached, addr, &name);
+        if let Some(rounds) = std::env::var("KEYPIN_INTERLEAVED_ROUNDS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+        {
+            let configs = [
+                ("rustls_webpki", &baseline),
+                ("keypin_pinned", &pinned),
+                ("keypin_cached", &cached),
+            ];
+            interleaved(label, &configs, addr, &name, rounds);
+            continue;
+        }
 
         group.bench_function(format!("rustls_webpki/{label}"), |b| {
             b.iter(|| handshake(&baseline, addr, &name))
         });
         group.bench_function(format!("keypin_pinned/{label}"), |b| {
             b.iter(|| handshake(&pinned, addr, &name))
+        });
+        group.bench_function(format!("keypin_cached/{label}"), |b| {
+            b.iter(|| handshake(&cached, addr, &name))
         });
     }
     group.finish();

@@ -116,6 +116,12 @@ pub fn format_rfc3339(secs: i64) -> String {
     )
 }
 
+/// The first second (Unix) of a calendar date; `None` when it is not a real date.
+pub(crate) fn date_start_secs(y: i64, m: i64, d: i64) -> Option<i64> {
+    ((1..=12).contains(&m) && d >= 1 && d <= days_in_month(y, m))
+        .then(|| days_from_civil(y, m, d) * 86_400)
+}
+
 fn is_leap(y: i64) -> bool {
     (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
 }

@@ -12,6 +12,7 @@
 //! [`Resumption::Disabled`] to make every handshake a full one.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustls::ClientConfig;
 use rustls::crypto::CryptoProvider;
@@ -52,6 +53,8 @@ impl PinnedConfig {
             #[cfg(feature = "ct")]
             ct_logs: None,
             identity: None,
+            cache_ttl: crate::verify_cache::DEFAULT_TTL,
+            cache_capacity: crate::verify_cache::DEFAULT_CAPACITY,
         }
     }
 }
@@ -69,6 +72,8 @@ pub struct PinnedConfigBuilder {
     #[cfg(feature = "ct")]
     ct_logs: Option<Arc<crate::ct::LogList>>,
     identity: Option<ClientIdentity>,
+    cache_ttl: Duration,
+    cache_capacity: usize,
 }
 
 impl PinnedConfigBuilder {
@@ -119,6 +124,23 @@ impl PinnedConfigBuilder {
         self
     }
 
+    /// How long the verifier may answer a repeat handshake (the same chain, server name and
+    /// staple) from its verification cache instead of verifying again: at most this long,
+    /// and never past a certificate's notAfter, the rule's `expires`, or the staple's
+    /// nextUpdate (see [`crate::verify_cache`]). Only clean acceptances are cached. Default 5
+    /// minutes; `Duration::ZERO` turns the cache off.
+    pub fn verification_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.cache_ttl = ttl;
+        self
+    }
+
+    /// How many chains the verification cache holds at most (default 256; the oldest goes
+    /// first when full); 0 turns the cache off.
+    pub fn verification_cache_capacity(mut self, capacity: usize) -> Self {
+        self.cache_capacity = capacity;
+        self
+    }
+
     /// The policy the config will enforce (a [`crate::live::LivePolicy`] made from this
     /// builder carries it).
     pub(crate) fn policy(&self) -> Arc<Policy> {
@@ -141,7 +163,8 @@ impl PinnedConfigBuilder {
     pub fn verifier(self) -> Arc<PinningVerifier> {
         let provider = self.provider_or_default();
         let verifier =
-            PinningVerifier::new(self.policy, self.roots, &provider, self.clock, self.events);
+            PinningVerifier::new(self.policy, self.roots, &provider, self.clock, self.events)
+                .with_verification_cache(self.cache_ttl, self.cache_capacity);
         #[cfg(feature = "ct")]
         let verifier = match self.ct_logs {
             Some(logs) => verifier.with_ct_logs(logs),

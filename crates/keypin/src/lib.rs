@@ -81,6 +81,7 @@ mod spki_memo;
 #[cfg(feature = "updater")]
 pub mod updater;
 pub mod verifier;
+pub mod verify_cache;
 
 /// Entry points for the fuzz targets in `fuzz/`; not part of the API.
 #[cfg(any(feature = "updater", feature = "reports"))]

@@ -32,6 +32,7 @@ use crate::pin::{Pin, PinKind, sha256};
 use crate::policy::{Enforcement, Policy, ReportOnlyReason, Rule};
 use crate::roots::Roots;
 use crate::spki_memo::SpkiMemo;
+use crate::verify_cache::{CacheStats, DEFAULT_CAPACITY, DEFAULT_TTL, Decision, VerifyCache};
 
 /// Where a certificate sits on a verified path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -316,6 +317,8 @@ pub struct PinningVerifier {
     ct_logs: Option<Arc<crate::ct::LogList>>,
     /// SPKI pins of the leaf and intermediate keys seen lately (hashed once, not per handshake).
     spki_memo: SpkiMemo,
+    /// Clean acceptances of recent handshakes (`None`: off); see [`crate::verify_cache`].
+    cache: Option<VerifyCache>,
 }
 
 impl fmt::Debug for PinningVerifier {
@@ -359,6 +362,7 @@ impl PinningVerifier {
             }
             rule_roots.insert(u32::try_from(i).unwrap_or(u32::MAX), Anchors::new(all));
         }
+        let cache = VerifyCache::new(DEFAULT_TTL, DEFAULT_CAPACITY, &policy);
         Self {
             policy,
             roots: Anchors::new(anchors),
@@ -370,7 +374,21 @@ impl PinningVerifier {
             #[cfg(feature = "ct")]
             ct_logs: None,
             spki_memo: SpkiMemo::default(),
+            cache,
         }
+    }
+
+    /// The verification cache of handshakes ([`crate::verify_cache`]): entries live at most
+    /// `ttl` (whole seconds; under one second turns the cache off), at most `capacity` of
+    /// them (0 turns it off). Default: 5 minutes, 256 entries.
+    pub fn with_verification_cache(mut self, ttl: core::time::Duration, capacity: usize) -> Self {
+        self.cache = VerifyCache::new(ttl, capacity, &self.policy);
+        self
+    }
+
+    /// The verification cache's counters; `None` when it is off.
+    pub fn verification_cache_stats(&self) -> Option<CacheStats> {
+        self.cache.as_ref().map(VerifyCache::stats)
     }
 
     /// The CT log list that rules with `require_sct` check SCTs against.
@@ -913,7 +931,17 @@ impl ServerCertVerifier for PinningVerifier {
     ) -> Result<ServerCertVerified, rustls::Error> {
         // Time comes from the injected clock (DESIGN rule 5), not from rustls' own.
         let now = self.clock.now();
-        self.verify(
+        // A clean acceptance of exactly these inputs, still valid now (crate::verify_cache).
+        let cached = self.cache.as_ref().and_then(|cache| {
+            let key = cache.key(end_entity, intermediates, server_name, ocsp_response)?;
+            Some((cache, key))
+        });
+        if let Some((cache, key)) = &cached
+            && cache.hit(key, now)
+        {
+            return Ok(ServerCertVerified::assertion());
+        }
+        let (verdict, _) = self.verify(
             end_entity,
             intermediates,
             server_name,
@@ -921,6 +949,19 @@ impl ServerCertVerifier for PinningVerifier {
             Describe::Handshake,
             Some(ocsp_response),
         )?;
+        if let Some((cache, key)) = cached {
+            let decision = Decision {
+                policy: &self.policy,
+                server_name,
+                end_entity,
+                intermediates,
+                ocsp_response,
+                #[cfg(feature = "ct")]
+                ct_logs: self.ct_logs.as_deref(),
+                now,
+            };
+            cache.remember(&key, &verdict, &decision);
+        }
         Ok(ServerCertVerified::assertion())
     }
 
