@@ -422,89 +422,47 @@ impl PinningVerifier {
                 "policy index out of range".into(),
             )));
         };
-        let roots = self.rule_roots.get(&rule_idx).unwrap_or(&self.roots);
         let attempt = Attempt {
             verifier: self,
             rule,
+            roots: self.rule_roots.get(&rule_idx).unwrap_or(&self.roots),
             host: &host,
             end_entity,
             intermediates,
             now,
         };
 
-        // 2. The optional checks the rule or the leaf asks for (OCSP, CT), planned before the
-        //    path is built because they need the issuer on the verified path. A must-staple
-        //    leaf whose TLS feature extension cannot be read is refused here (OCSP).
+        // 2. Plan the optional checks the rule or the leaf asks for (CT, OCSP) before the
+        //    path is built: they watch the candidate paths for the issuer they need. A
+        //    must-staple leaf whose TLS feature extension cannot be read is refused here.
         let checks = RefCell::new(Checks::plan(attempt.subject(staple))?);
 
-        // 3. Path building, with the pin check on each candidate verified path: a pin counts
-        //    only on a path that validates, never on a certificate merely sent. A chain that
-        //    does not validate fails here (the interception case, `PinEvent::ChainInvalid`).
-        let wants_cert_pins = rule.pins().iter().any(|p| p.kind() == PinKind::Certificate);
-        let accepted: RefCell<Vec<PathEntry>> = RefCell::new(Vec::new());
-        let found = path::build_pinned(
-            &ee,
-            self.algs.all,
-            roots,
-            intermediates,
-            now,
-            webpki::KeyUsage::server_auth(),
-            |path| {
-                let m = self.match_path(rule, roots, path, wants_cert_pins, describe);
-                checks.borrow_mut().see_path(path, m.is_some());
-                if m.is_some() && describe == Describe::Path {
-                    *accepted.borrow_mut() = describe_path(path, roots);
-                }
-                m
-            },
-        );
-        let matched = match (found.built, found.matched) {
-            (Ok(()), Some(m)) => Some(m),
-            // Every validated path lacked a pin (webpki's own error then is only our marker).
-            (Err(_), None) if !found.rejected.is_empty() => None,
-            (Err(e), _) => return Err(attempt.invalid(pki_error(e))),
-            // webpki accepted a path only through our callback, which records a match first.
-            (Ok(()), None) => {
-                return Err(VerifyError::Certificate(rustls::Error::General(
-                    "path accepted without a pin decision".into(),
-                )));
-            }
-        };
+        // 3. Path building with the pin check on each candidate verified path: a pin means
+        //    something only on a path that validates (never a certificate merely sent), and a
+        //    candidate without a pin makes webpki try the next one. A chain that does not
+        //    validate fails here: `PinEvent::ChainInvalid`, the interception case.
+        let found = attempt.build_path(&ee, describe, &checks)?;
 
-        // 4. The hostname, on the validated path: a pin never replaces it.
+        // 4. The hostname, on the validated leaf: a pin never replaces it. After the path, so
+        //    an untrusted chain is reported as such even when its name is wrong too.
         ee.verify_is_valid_for_subject_name(server_name)
             .map_err(|e| attempt.invalid(pki_error(e)))?;
 
-        // 5. The pin verdict: a path without a pin refuses when the rule enforces (the pins'
-        //    expiry is noted first: it is what turns a rule report-only); a report-only rule
-        //    goes on, because the checks below are not about pins.
-        let verdict = match matched {
+        // 5. The pin verdict, for a chain that is valid for this host (anything else is a
+        //    certificate error, not a pin mismatch): no pin refuses when the rule enforces; a
+        //    report-only rule (configured, or pins expired) goes on to the checks.
+        let verdict = match found.matched {
             Some(m) => Verdict::Matched(m),
             None => attempt.pin_mismatch(found.rejected)?,
         };
 
-        // 6. The optional checks, in the order `Checks::plan` gives (CT, then OCSP). Last,
-        //    because they need the validated path's issuer and are the costliest.
+        // 6. The optional checks (CT, then OCSP: `Checks::plan` says why). Last: they need the
+        //    issuer on the validated path, they cost the most (signatures over SCTs and
+        //    staples), and they apply to report-only rules too (report-only is about pins).
         checks.into_inner().run()?;
 
-        // 7. Accept: a matched pin notes the pins' expiry only now that the connection is
-        //    accepted; a report-only mismatch is reported.
-        match verdict {
-            Verdict::ReportOnlyMismatch(failure) => {
-                if let Enforcement::ReportOnly(reason) = failure.enforcement {
-                    self.emit(PinEvent::ReportOnlyMismatch {
-                        reason,
-                        failure: failure.clone(),
-                    });
-                }
-                let first_path = failure.paths.first().cloned().unwrap_or_default();
-                Ok((Verdict::ReportOnlyMismatch(failure), first_path))
-            }
-            other => {
-                self.note_expiry(rule, &host, now);
-                Ok((other, accepted.into_inner()))
-            }
-        }
+        // 7. Accept, and say so: the pins' expiry for a match, the report for a mismatch.
+        Ok(attempt.accept(verdict, found.accepted))
     }
 
     /// Step 1 without a rule: ordinary validation, the path and then the name.
@@ -630,10 +588,22 @@ impl PinningVerifier {
     }
 }
 
+/// What step 3 found.
+struct PathFound {
+    /// The pin on the path webpki accepted; `None`: every validated path lacked one.
+    matched: Option<PinMatch>,
+    /// That path, described for `Describe::Path` (else empty).
+    accepted: Vec<PathEntry>,
+    /// Validated paths without a pin, described.
+    rejected: Vec<Vec<PathEntry>>,
+}
+
 /// One verification of a pinned host: what its failures name.
 struct Attempt<'a> {
     verifier: &'a PinningVerifier,
     rule: &'a Rule,
+    /// The default roots, or those plus the rule's own.
+    roots: &'a Anchors,
     host: &'a str,
     end_entity: &'a CertificateDer<'a>,
     intermediates: &'a [CertificateDer<'a>],
@@ -650,6 +620,52 @@ impl<'a> Attempt<'a> {
             end_entity: self.end_entity,
             staple,
             now: self.now,
+        }
+    }
+
+    /// Step 3: the path with the pin check.
+    fn build_path(
+        &self,
+        ee: &webpki::EndEntityCert<'_>,
+        describe: Describe,
+        checks: &RefCell<Checks<'_>>,
+    ) -> Result<PathFound, VerifyError> {
+        let (v, rule, roots) = (self.verifier, self.rule, self.roots);
+        let wants_cert_pins = rule.pins().iter().any(|p| p.kind() == PinKind::Certificate);
+        let accepted: RefCell<Vec<PathEntry>> = RefCell::new(Vec::new());
+        let found = path::build_pinned(
+            ee,
+            v.algs.all,
+            roots,
+            self.intermediates,
+            self.now,
+            webpki::KeyUsage::server_auth(),
+            |path| {
+                let m = v.match_path(rule, roots, path, wants_cert_pins, describe);
+                checks.borrow_mut().see_path(path, m.is_some());
+                if m.is_some() && describe == Describe::Path {
+                    *accepted.borrow_mut() = describe_path(path, roots);
+                }
+                m
+            },
+        );
+        match (found.built, found.matched) {
+            (Ok(()), Some(m)) => Ok(PathFound {
+                matched: Some(m),
+                accepted: accepted.into_inner(),
+                rejected: found.rejected,
+            }),
+            // Every validated path lacked a pin (webpki's own error then is only our marker).
+            (Err(_), None) if !found.rejected.is_empty() => Ok(PathFound {
+                matched: None,
+                accepted: Vec::new(),
+                rejected: found.rejected,
+            }),
+            (Err(e), _) => Err(self.invalid(pki_error(e))),
+            // webpki accepted a path only through our callback, which records a match first.
+            (Ok(()), None) => Err(VerifyError::Certificate(rustls::Error::General(
+                "path accepted without a pin decision".into(),
+            ))),
         }
     }
 
@@ -701,6 +717,27 @@ impl<'a> Attempt<'a> {
                 Err(VerifyError::PinMismatch(failure))
             }
             Enforcement::ReportOnly(_) => Ok(Verdict::ReportOnlyMismatch(failure)),
+        }
+    }
+
+    /// Step 7: a match notes the pins' expiry only now that the connection is accepted; a
+    /// report-only mismatch is reported, with the first pinless path as the one accepted.
+    fn accept(&self, verdict: Verdict, accepted: Vec<PathEntry>) -> (Verdict, Vec<PathEntry>) {
+        match verdict {
+            Verdict::ReportOnlyMismatch(failure) => {
+                if let Enforcement::ReportOnly(reason) = failure.enforcement {
+                    self.verifier.emit(PinEvent::ReportOnlyMismatch {
+                        reason,
+                        failure: failure.clone(),
+                    });
+                }
+                let first_path = failure.paths.first().cloned().unwrap_or_default();
+                (Verdict::ReportOnlyMismatch(failure), first_path)
+            }
+            other => {
+                self.verifier.note_expiry(self.rule, self.host, self.now);
+                (other, accepted)
+            }
         }
     }
 }
