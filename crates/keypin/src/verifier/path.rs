@@ -105,26 +105,21 @@ pub(crate) fn find_on_path<'p, T>(
     spki_pin: impl Fn(&[u8]) -> Pin,
     mut pick: impl FnMut(&PathCert<'p>) -> Option<T>,
 ) -> Option<T> {
-    let ee = path.end_entity();
-    let leaf = PathCert {
-        position: Position::Leaf,
-        spki_pin: spki_pin(ee.subject_public_key_info().as_ref()),
-        cert: Some(ee.der()),
-        name: ee.subject(),
-        anchors,
-    };
-    if let Some(found) = pick(&leaf) {
-        return Some(found);
-    }
-    for (i, c) in path.intermediate_certificates().enumerate() {
-        let intermediate = PathCert {
-            position: Position::Intermediate(i),
+    let ee: &'p webpki::Cert<'p> = path.end_entity();
+    let certs = core::iter::once((Position::Leaf, ee)).chain(
+        path.intermediate_certificates()
+            .enumerate()
+            .map(|(i, c)| (Position::Intermediate(i), c)),
+    );
+    for (position, c) in certs {
+        let cert = PathCert {
+            position,
             spki_pin: spki_pin(c.subject_public_key_info().as_ref()),
             cert: Some(c.der()),
             name: c.subject(),
             anchors,
         };
-        if let Some(found) = pick(&intermediate) {
+        if let Some(found) = pick(&cert) {
             return Some(found);
         }
     }
