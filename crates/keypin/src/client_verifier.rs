@@ -60,6 +60,7 @@ use crate::clock::{Clock, Date};
 use crate::error::{Diagnostic, Error, PolicyError};
 use crate::events::{PinEvent, PinEventSink};
 use crate::pin::Pin;
+use crate::policy::toml_text::{self, Lines};
 use crate::roots::Roots;
 use crate::verifier::path::{self, Anchors};
 use crate::verifier::{PathEntry, Position, pki_error};
@@ -283,22 +284,17 @@ struct RawClient {
 }
 
 fn parse(text: &str, source_name: &str) -> Result<ClientPolicy, PolicyError> {
-    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+    let lines = Lines::new(text);
+    let line_of = |offset: usize| lines.line(offset);
     let mut diagnostics = Vec::new();
-    let raw: RawClients = toml::from_str(text).map_err(|e| PolicyError {
-        source_name: source_name.to_string(),
-        diagnostics: vec![Diagnostic {
-            line: e.span().map(|s| line_of(s.start)),
-            column: None,
-            field: None,
-            message: e.message().trim().to_string(),
-            hint: Some(
+    let raw: RawClients =
+        toml_text::deserialize(text, source_name, &lines, toml_text::Position::Line, |_| {
+            Some(
                 "a client policy has [[client]] tables with name, pins, and optionally expires \
                  and on_expiry"
                     .into(),
-            ),
-        }],
-    })?;
+            )
+        })?;
     let mut identities = Vec::new();
     for (i, c) in raw.client.into_iter().enumerate() {
         let line = line_of(c.span().start);
