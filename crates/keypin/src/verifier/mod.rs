@@ -435,7 +435,7 @@ impl PinningVerifier {
         // 2. Plan the optional checks the rule or the leaf asks for (CT, OCSP) before the
         //    path is built: they watch the candidate paths for the issuer they need. A
         //    must-staple leaf whose TLS feature extension cannot be read is refused here.
-        let checks = RefCell::new(Checks::plan(attempt.subject(staple))?);
+        let checks = RefCell::new(Checks::plan(attempt.inputs(staple))?);
 
         // 3. Path building with the pin check on each candidate verified path: a pin means
         //    something only on a path that validates (never a certificate merely sent), and a
@@ -612,8 +612,8 @@ struct Attempt<'a> {
 
 impl<'a> Attempt<'a> {
     /// What the optional checks look at.
-    fn subject(&self, staple: Option<&'a [u8]>) -> checks::Subject<'a> {
-        checks::Subject {
+    fn inputs(&self, staple: Option<&'a [u8]>) -> checks::Inputs<'a> {
+        checks::Inputs {
             verifier: self.verifier,
             rule: self.rule,
             host: self.host,

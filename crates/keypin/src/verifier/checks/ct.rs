@@ -7,7 +7,7 @@
 #[cfg(feature = "ct")]
 use std::sync::Arc;
 
-use super::{Check, Evidence, Subject};
+use super::{Check, Evidence, Inputs};
 use crate::policy::SctRequirement;
 use crate::verifier::VerifyError;
 
@@ -30,7 +30,7 @@ impl crate::verifier::PinningVerifier {
 
 /// The check of one verification whose rule says `require_sct`.
 pub(crate) struct CtCheck<'a> {
-    subject: Subject<'a>,
+    inputs: Inputs<'a>,
     requirement: SctRequirement,
     /// DER SubjectPublicKeyInfo of the leaf's issuer on the verified path (on the path that
     /// carries a pin, else on the first validated one), for the SCTs' issuer key hash.
@@ -39,10 +39,10 @@ pub(crate) struct CtCheck<'a> {
 
 impl<'a> CtCheck<'a> {
     /// `None`: the rule requires no SCTs.
-    pub(super) fn plan(subject: Subject<'a>) -> Option<Self> {
+    pub(super) fn plan(inputs: Inputs<'a>) -> Option<Self> {
         Some(Self {
-            requirement: subject.rule.require_sct()?,
-            subject,
+            requirement: inputs.rule.require_sct()?,
+            inputs,
             issuer_spki: None,
         })
     }
@@ -62,7 +62,7 @@ impl Check for CtCheck<'_> {
         use super::StapledScts;
         use crate::events::PinEvent;
 
-        let s = &self.subject;
+        let s = &self.inputs;
         let (end_entity, now) = (s.end_entity.as_ref(), s.now);
         let staple_note = match &evidence.stapled_scts {
             StapledScts::NotValidated(why) => Some(why.clone()),
@@ -117,7 +117,7 @@ impl Check for CtCheck<'_> {
         Err(VerifyError::Certificate(rustls::Error::General(format!(
             "the rule for {} ({}) needs Certificate Transparency, which this build of keypin \
              lacks (feature `ct`)",
-            self.subject.host, self.requirement
+            self.inputs.host, self.requirement
         ))))
     }
 }

@@ -16,7 +16,7 @@ use crate::policy::Rule;
 /// What the checks of one verification look at.
 #[derive(Clone, Copy)]
 #[cfg_attr(not(any(feature = "ct", feature = "ocsp")), allow(dead_code))]
-pub(crate) struct Subject<'a> {
+pub(crate) struct Inputs<'a> {
     pub(crate) verifier: &'a PinningVerifier,
     pub(crate) rule: &'a Rule,
     pub(crate) host: &'a str,
@@ -27,7 +27,7 @@ pub(crate) struct Subject<'a> {
     pub(crate) now: UnixTime,
 }
 
-impl Subject<'_> {
+impl Inputs<'_> {
     /// Where the rule is, for failures.
     #[cfg_attr(not(any(feature = "ct", feature = "ocsp")), allow(dead_code))]
     fn rule_location(&self) -> String {
@@ -77,16 +77,16 @@ pub(crate) trait Check {
 pub(crate) struct Checks<'a>(Vec<Box<dyn Check + 'a>>);
 
 impl<'a> Checks<'a> {
-    /// The checks `subject`'s rule asks for. CT's verdict comes before OCSP's: when a staple
+    /// The checks `inputs`' rule (or leaf) asks for. CT's verdict comes before OCSP's: when a staple
     /// fails, the CT failure already says why its SCTs did not count, and CT failed first
     /// since before OCSP existed. OCSP refuses here already when a must-staple leaf cannot be
     /// read. No check: no allocation.
-    pub(crate) fn plan(subject: Subject<'a>) -> Result<Self, VerifyError> {
+    pub(crate) fn plan(inputs: Inputs<'a>) -> Result<Self, VerifyError> {
         let mut list: Vec<Box<dyn Check + 'a>> = Vec::new();
-        if let Some(ct) = ct::CtCheck::plan(subject) {
+        if let Some(ct) = ct::CtCheck::plan(inputs) {
             list.push(Box::new(ct));
         }
-        if let Some(ocsp) = ocsp::OcspCheck::plan(subject)? {
+        if let Some(ocsp) = ocsp::OcspCheck::plan(inputs)? {
             list.push(Box::new(ocsp));
         }
         Ok(Self(list))

@@ -3,7 +3,7 @@
 //! fails is ignored, not refused). Without the `ocsp` feature no staple can be validated: its
 //! SCTs never count.
 
-use super::{Check, Evidence, Subject};
+use super::{Check, Evidence, Inputs};
 use crate::verifier::VerifyError;
 
 #[cfg(feature = "ocsp")]
@@ -13,7 +13,7 @@ pub(super) use without_ocsp::OcspCheck;
 
 #[cfg(feature = "ocsp")]
 mod with_ocsp {
-    use super::{Check, Evidence, Subject, VerifyError};
+    use super::{Check, Evidence, Inputs, VerifyError};
     use crate::events::PinEvent;
     use crate::ocsp::{Issuer, OcspError, OcspFailure, Requirement, is_must_staple};
     use crate::policy::OcspMode;
@@ -22,7 +22,7 @@ mod with_ocsp {
     /// What one verification's OCSP check does, decided before path building so that the
     /// issuer is captured only when it is needed.
     pub(crate) struct OcspCheck<'a> {
-        subject: Subject<'a>,
+        inputs: Inputs<'a>,
         requirement: Requirement,
         /// The staple; `None`: none came.
         staple: Option<&'a [u8]>,
@@ -41,22 +41,22 @@ mod with_ocsp {
         /// not must-staple and the rule needs no SCTs, or a staple is only checked when
         /// present and there is none). `Err`: the leaf's TLS feature extension is unreadable.
         pub(in crate::verifier::checks) fn plan(
-            subject: Subject<'a>,
+            inputs: Inputs<'a>,
         ) -> Result<Option<Self>, VerifyError> {
-            let Some(staple) = subject.staple else {
+            let Some(staple) = inputs.staple else {
                 return Ok(None);
             };
             let mut check = Self {
-                subject,
+                inputs,
                 requirement: Requirement::MustStaple,
                 staple: (!staple.is_empty()).then_some(staple),
                 issuer: None,
                 enforced: true,
                 refusal: None,
             };
-            match is_must_staple(subject.end_entity) {
+            match is_must_staple(inputs.end_entity) {
                 Ok(true) => {}
-                Ok(false) => check.requirement = Requirement::Rule(subject.rule.ocsp()),
+                Ok(false) => check.requirement = Requirement::Rule(inputs.rule.ocsp()),
                 Err(error) => return Err(check.refuse(check.failure(error))),
             }
             check.enforced = !matches!(
@@ -66,22 +66,22 @@ mod with_ocsp {
             );
             // SCTs in a staple count only once it validated (feature `ct`).
             let for_scts = cfg!(feature = "ct")
-                && subject.rule.require_sct().is_some()
+                && inputs.rule.require_sct().is_some()
                 && check.staple.is_some();
             Ok((check.enforced || for_scts).then_some(check))
         }
 
         fn failure(&self, error: OcspError) -> Box<OcspFailure> {
             Box::new(OcspFailure {
-                host: self.subject.host.to_string(),
+                host: self.inputs.host.to_string(),
                 error,
                 requirement: self.requirement,
-                rule_location: self.subject.rule_location(),
+                rule_location: self.inputs.rule_location(),
             })
         }
 
         fn refuse(&self, failure: Box<OcspFailure>) -> VerifyError {
-            self.subject.verifier.emit(PinEvent::OcspRefused {
+            self.inputs.verifier.emit(PinEvent::OcspRefused {
                 failure: failure.clone(),
             });
             VerifyError::Ocsp(failure)
@@ -98,7 +98,7 @@ mod with_ocsp {
         }
 
         fn gather(&mut self, evidence: &mut Evidence) {
-            let s = &self.subject;
+            let s = &self.inputs;
             let result = match (self.staple, self.issuer.as_ref()) {
                 (None, _) => Err(OcspError::NoStaple),
                 (Some(staple), Some(issuer)) => crate::ocsp::validate_staple(
@@ -136,7 +136,7 @@ mod with_ocsp {
 
 #[cfg(not(feature = "ocsp"))]
 mod without_ocsp {
-    use super::{Check, Evidence, Subject, VerifyError};
+    use super::{Check, Evidence, Inputs, VerifyError};
     use crate::verifier::checks::StapledScts;
 
     /// Without the `ocsp` feature a staple cannot be validated, so its SCTs never count.
@@ -146,10 +146,10 @@ mod without_ocsp {
         /// Some: a staple came for a rule that requires SCTs (CT notes why they did not
         /// count).
         pub(in crate::verifier::checks) fn plan(
-            subject: Subject<'_>,
+            inputs: Inputs<'_>,
         ) -> Result<Option<Self>, VerifyError> {
-            let stapled = subject.staple.is_some_and(|s| !s.is_empty());
-            Ok((stapled && subject.rule.require_sct().is_some()).then_some(Self))
+            let stapled = inputs.staple.is_some_and(|s| !s.is_empty());
+            Ok((stapled && inputs.rule.require_sct().is_some()).then_some(Self))
         }
     }
 
