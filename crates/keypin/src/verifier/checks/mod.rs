@@ -77,10 +77,10 @@ pub(crate) trait Check {
 pub(crate) struct Checks<'a>(Vec<Box<dyn Check + 'a>>);
 
 impl<'a> Checks<'a> {
-    /// The checks `inputs`' rule (or leaf) asks for. CT's verdict comes before OCSP's: when a staple
-    /// fails, the CT failure already says why its SCTs did not count, and CT failed first
-    /// since before OCSP existed. OCSP refuses here already when a must-staple leaf cannot be
-    /// read. No check: no allocation.
+    /// The checks the rule (or the leaf) asks for: this is the one list of them. CT's verdict
+    /// comes before OCSP's: when a staple fails, the CT failure already says why its SCTs did
+    /// not count, and CT failed first since before OCSP existed. OCSP refuses here already
+    /// when a must-staple leaf cannot be read. No check: no allocation.
     pub(crate) fn plan(inputs: Inputs<'a>) -> Result<Self, VerifyError> {
         let mut list: Vec<Box<dyn Check + 'a>> = Vec::new();
         if let Some(ct) = ct::CtCheck::plan(inputs) {
