@@ -2,9 +2,9 @@
 //!
 //! Every verification runs one pipeline, `PinningVerifier::verify`, whose numbered steps give
 //! the order and the reason for it (DESIGN.md, "Data flow"): the rule, the optional checks
-//! planned, path building with the pin check on each candidate verified path ([`path`], shared
+//! planned, path building with the pin check on each candidate verified path (`path.rs`, shared
 //! with the client verifier), the hostname, the pin verdict, then the optional checks (OCSP,
-//! CT: [`checks`], one module each, behind one internal trait). A failure names the step
+//! CT: `checks/`, one module each, behind one internal trait). A failure names the step
 //! that made it: [`VerifyError::Certificate`] (path or name), [`VerifyError::PinMismatch`]
 //! with a [`PinFailure`] naming the host, each certificate on the verified path with its pin,
 //! and the pins the policy expected, then the checks' own failures.
