@@ -52,16 +52,17 @@ use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{
     CertificateError, DigitallySignedStruct, DistinguishedName, OtherError, SignatureScheme,
 };
-use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
+use rustls_pki_types::{CertificateDer, UnixTime};
 use serde::Deserialize;
 use toml::Spanned;
 
 use crate::clock::{Clock, Date};
-use crate::dn::format_name;
 use crate::error::{Diagnostic, Error, PolicyError};
 use crate::events::{PinEvent, PinEventSink};
 use crate::pin::Pin;
+use crate::policy::toml_text::{self, Lines};
 use crate::roots::Roots;
+use crate::verifier::path::{self, Anchors};
 use crate::verifier::{PathEntry, Position, pki_error};
 
 /// What an identity's pins do after their `expires` date.
@@ -283,22 +284,17 @@ struct RawClient {
 }
 
 fn parse(text: &str, source_name: &str) -> Result<ClientPolicy, PolicyError> {
-    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+    let lines = Lines::new(text);
+    let line_of = |offset: usize| lines.line(offset);
     let mut diagnostics = Vec::new();
-    let raw: RawClients = toml::from_str(text).map_err(|e| PolicyError {
-        source_name: source_name.to_string(),
-        diagnostics: vec![Diagnostic {
-            line: e.span().map(|s| line_of(s.start)),
-            column: None,
-            field: None,
-            message: e.message().trim().to_string(),
-            hint: Some(
+    let raw: RawClients =
+        toml_text::deserialize(text, source_name, &lines, toml_text::Position::Line, |_| {
+            Some(
                 "a client policy has [[client]] tables with name, pins, and optionally expires \
                  and on_expiry"
                     .into(),
-            ),
-        }],
-    })?;
+            )
+        })?;
     let mut identities = Vec::new();
     for (i, c) in raw.client.into_iter().enumerate() {
         let line = line_of(c.span().start);
@@ -509,16 +505,12 @@ impl ClientVerifyError {
     }
 }
 
-/// webpki's `verify_path` callback type.
-type PathCallback<'a> = dyn Fn(&webpki::VerifiedPath<'_>) -> Result<(), webpki::Error> + 'a;
-
 /// Verifies client certificates: CA validation, then the client allowlist. Client
 /// authentication is mandatory: a client without a certificate is refused.
 pub struct PinnedClientVerifier {
     policy: Arc<ClientPolicy>,
-    anchors: Vec<TrustAnchor<'static>>,
-    /// The anchors' SPKI pins, computed once (same order as `anchors`).
-    anchor_pins: Vec<Pin>,
+    /// The CA roots, with their SPKI pins computed once.
+    anchors: Anchors,
     hints: Vec<DistinguishedName>,
     algs: WebPkiSupportedAlgorithms,
     clock: Arc<dyn Clock>,
@@ -530,7 +522,7 @@ impl fmt::Debug for PinnedClientVerifier {
         f.debug_struct("PinnedClientVerifier")
             .field("policy", &self.policy.source_name)
             .field("identities", &self.policy.identities.len())
-            .field("roots", &self.anchors.len())
+            .field("roots", &self.anchors.list.len())
             .finish_non_exhaustive()
     }
 }
@@ -558,11 +550,9 @@ impl PinnedClientVerifier {
             .iter()
             .map(|a| DistinguishedName::in_sequence(a.subject.as_ref()))
             .collect();
-        let anchor_pins = anchors.iter().map(Pin::spki_of_anchor).collect();
         Ok(Self {
             policy: policy.into(),
-            anchors,
-            anchor_pins,
+            anchors: Anchors::new(anchors, Arc::default()),
             hints,
             algs: provider.signature_verification_algorithms,
             clock,
@@ -601,48 +591,18 @@ impl PinnedClientVerifier {
         let cert_err = |e: webpki::Error| ClientVerifyError::Certificate(pki_error(e));
         let ee = webpki::EndEntityCert::try_from(end_entity).map_err(cert_err)?;
 
-        let matched: RefCell<Option<ClientMatch>> = RefCell::new(None);
         let expired: RefCell<Option<(String, Date)>> = RefCell::new(None);
-        let rejected: RefCell<Vec<Vec<PathEntry>>> = RefCell::new(Vec::new());
-        let check_path = |path: &webpki::VerifiedPath<'_>| -> Result<(), webpki::Error> {
-            for (pin, position) in self.path_pins(path) {
-                let Some(id) = self.policy.identity_of(&pin) else {
-                    continue;
-                };
-                let is_expired = id.is_expired(now);
-                if is_expired && id.on_expiry == ClientOnExpiry::Refuse {
-                    if let Some(date) = id.expires {
-                        expired.borrow_mut().get_or_insert((id.name.clone(), date));
-                    }
-                    continue;
-                }
-                *matched.borrow_mut() = Some(ClientMatch {
-                    identity: id.name.clone(),
-                    pin,
-                    position,
-                    expired: is_expired,
-                });
-                return Ok(());
-            }
-            let mut r = rejected.borrow_mut();
-            if r.len() < 4 {
-                r.push(describe_path(path));
-            }
-            // Any error makes webpki try the remaining candidate paths.
-            Err(webpki::Error::UnknownIssuer)
-        };
-        let on_path: &PathCallback<'_> = &check_path;
-        let built = ee.verify_for_usage(
+        let found = path::build_pinned(
+            &ee,
             self.algs.all,
             &self.anchors,
             intermediates,
             now,
             webpki::KeyUsage::client_auth(),
-            None,
-            Some(on_path),
+            |path| self.match_path(path, now, &expired),
         );
-        let rejected = rejected.into_inner();
-        match (built, matched.into_inner()) {
+        let rejected = found.rejected;
+        match (found.built, found.matched) {
             (Ok(_), Some(m)) => {
                 if m.expired {
                     let expires = self
@@ -708,59 +668,31 @@ impl PinnedClientVerifier {
 }
 
 impl PinnedClientVerifier {
-    /// The SPKI pins on a verified path, leaf first.
-    fn path_pins(&self, path: &webpki::VerifiedPath<'_>) -> Vec<(Pin, Position)> {
-        let ee = path.end_entity();
-        let mut out = vec![(
-            Pin::from_spki_der(ee.subject_public_key_info().as_ref()),
-            Position::Leaf,
-        )];
-        for (i, c) in path.intermediate_certificates().enumerate() {
-            out.push((
-                Pin::from_spki_der(c.subject_public_key_info().as_ref()),
-                Position::Intermediate(i),
-            ));
-        }
-        // webpki hands back one of our anchors: find its precomputed pin by address.
-        let anchor = path.anchor();
-        let pin = self
-            .anchors
-            .iter()
-            .position(|a| core::ptr::eq(a, anchor))
-            .and_then(|i| self.anchor_pins.get(i).copied())
-            .unwrap_or_else(|| Pin::spki_of_anchor(anchor));
-        out.push((pin, Position::TrustAnchor));
-        out
+    /// The first identity in force one of whose pins is on `path`, leaf first. An identity
+    /// whose pins expired and refuse after expiry is skipped and remembered in `expired`.
+    fn match_path(
+        &self,
+        path: &webpki::VerifiedPath<'_>,
+        now: UnixTime,
+        expired: &RefCell<Option<(String, Date)>>,
+    ) -> Option<ClientMatch> {
+        path::find_on_path(path, &self.anchors, Pin::from_spki_der, |cert| {
+            let id = self.policy.identity_of(&cert.spki_pin)?;
+            let is_expired = id.is_expired(now);
+            if is_expired && id.on_expiry == ClientOnExpiry::Refuse {
+                if let Some(date) = id.expires {
+                    expired.borrow_mut().get_or_insert((id.name.clone(), date));
+                }
+                return None;
+            }
+            Some(ClientMatch {
+                identity: id.name.clone(),
+                pin: cert.spki_pin,
+                position: cert.position,
+                expired: is_expired,
+            })
+        })
     }
-}
-
-fn describe_path(path: &webpki::VerifiedPath<'_>) -> Vec<PathEntry> {
-    let ee = path.end_entity();
-    let mut out = vec![PathEntry {
-        position: Position::Leaf,
-        subject: format_name(ee.subject()),
-        spki_pin: Pin::from_spki_der(ee.subject_public_key_info().as_ref()),
-        cert_pin: Some(Pin::from_cert_der(ee.der().as_ref())),
-        der: Some(ee.der().into_owned()),
-    }];
-    for (i, c) in path.intermediate_certificates().enumerate() {
-        out.push(PathEntry {
-            position: Position::Intermediate(i),
-            subject: format_name(c.subject()),
-            spki_pin: Pin::from_spki_der(c.subject_public_key_info().as_ref()),
-            cert_pin: Some(Pin::from_cert_der(c.der().as_ref())),
-            der: Some(c.der().into_owned()),
-        });
-    }
-    let anchor = path.anchor();
-    out.push(PathEntry {
-        position: Position::TrustAnchor,
-        subject: format_name(&anchor.subject),
-        spki_pin: Pin::spki_of_anchor(anchor),
-        cert_pin: None,
-        der: None,
-    });
-    out
 }
 
 impl ClientCertVerifier for PinnedClientVerifier {

@@ -48,7 +48,7 @@ use x509_ocsp::{BasicOcspResponse, CertStatus as RawStatus, OcspResponseStatus, 
 
 use crate::clock::format_rfc3339;
 use crate::dn::format_name;
-use crate::policy::{OcspMode, Policy, Rule};
+use crate::policy::OcspMode;
 
 /// How far in the future a response's `thisUpdate` may be (clocks differ): 5 minutes.
 pub const CLOCK_SKEW_SECS: u64 = 5 * 60;
@@ -620,7 +620,7 @@ impl Issuer {
         }
     }
 
-    fn from_path_cert(cert: &webpki::Cert<'_>) -> Self {
+    pub(crate) fn from_path_cert(cert: &webpki::Cert<'_>) -> Self {
         let spki = cert.subject_public_key_info();
         Self {
             subject: cert.subject().to_vec(),
@@ -920,105 +920,6 @@ fn responder_problem(e: &webpki::Error) -> String {
         ),
         E::CaUsedAsEndEntity => "its certificate is a CA certificate".into(),
         other => format!("its certificate does not validate under the issuer: {other}"),
-    }
-}
-
-/// What one handshake's OCSP check will do, decided before path building so that the issuer
-/// is captured only when it is needed.
-#[derive(Debug)]
-pub(crate) struct StapleCheck<'a> {
-    requirement: Requirement,
-    staple: Option<&'a [u8]>,
-    leaf: &'a CertificateDer<'a>,
-    issuer: std::cell::RefCell<Option<Issuer>>,
-    host: &'a str,
-    policy: &'a Policy,
-    rule: &'a Rule,
-    /// false: the rule ignores OCSP and the leaf is not must-staple, but the rule requires
-    /// SCTs and a staple came: it is validated only so that its SCTs may count, and a staple
-    /// that fails is ignored (its SCTs do not count), not refused.
-    enforced: bool,
-}
-
-impl<'a> StapleCheck<'a> {
-    /// `None`: nothing to check (no staple info, or the rule ignores OCSP and the leaf is
-    /// not must-staple and the rule needs no SCTs, or a staple is only checked when present
-    /// and there is none).
-    pub(crate) fn plan(
-        rule: &'a Rule,
-        policy: &'a Policy,
-        host: &'a str,
-        leaf: &'a CertificateDer<'a>,
-        staple: Option<&'a [u8]>,
-    ) -> Result<Option<Self>, Box<OcspFailure>> {
-        let Some(staple) = staple else {
-            return Ok(None);
-        };
-        let mut check = Self {
-            requirement: Requirement::MustStaple,
-            staple: (!staple.is_empty()).then_some(staple),
-            leaf,
-            issuer: std::cell::RefCell::new(None),
-            host,
-            policy,
-            rule,
-            enforced: true,
-        };
-        match is_must_staple(leaf) {
-            Ok(true) => {}
-            Ok(false) => check.requirement = Requirement::Rule(rule.ocsp()),
-            Err(error) => return Err(check.failure(error)),
-        }
-        check.enforced = !matches!(
-            (check.requirement, check.staple),
-            (Requirement::Rule(OcspMode::Ignore), _)
-                | (Requirement::Rule(OcspMode::CheckIfStapled), None)
-        );
-        // SCTs in a staple count only once it validated (feature `ct`).
-        let for_scts =
-            cfg!(feature = "ct") && rule.require_sct().is_some() && check.staple.is_some();
-        Ok((check.enforced || for_scts).then_some(check))
-    }
-
-    fn failure(&self, error: OcspError) -> Box<OcspFailure> {
-        Box::new(OcspFailure {
-            host: self.host.to_string(),
-            error,
-            requirement: self.requirement,
-            rule_location: format!("{}:{}", self.policy.source_name(), self.rule.line()),
-        })
-    }
-
-    /// Remembers the issuer of a candidate verified path (the last one wins: webpki stops at
-    /// the path that is accepted).
-    pub(crate) fn note_path(&self, path: &webpki::VerifiedPath<'_>) {
-        let issuer = match path.intermediate_certificates().next() {
-            Some(cert) => Issuer::from_path_cert(cert),
-            None => Issuer::from_anchor(path.anchor()),
-        };
-        *self.issuer.borrow_mut() = Some(issuer);
-    }
-
-    /// The check, once the path verified. `Err`: the connection is refused. `Ok(Err)`: the
-    /// staple was checked only for its SCTs and failed: it is ignored, its SCTs do not count.
-    pub(crate) fn finish(
-        &self,
-        now: UnixTime,
-        algs: &WebPkiSupportedAlgorithms,
-    ) -> Result<Result<ValidatedStaple, OcspError>, Box<OcspFailure>> {
-        let result = match (self.staple, self.issuer.borrow().as_ref()) {
-            (None, _) => Err(OcspError::NoStaple),
-            (Some(staple), Some(issuer)) => validate_staple(staple, self.leaf, issuer, now, algs),
-            // Path building succeeded without reporting a path: refuse rather than skip.
-            (Some(_), None) => Err(OcspError::Malformed {
-                part: "verified path",
-                detail: "no issuer was recorded for the OCSP check".into(),
-            }),
-        };
-        match result {
-            Err(error) if self.enforced => Err(self.failure(error)),
-            other => Ok(other),
-        }
     }
 }
 

@@ -24,6 +24,8 @@
 //!
 //! Every problem in a file is reported at once, each with its line and a hint.
 
+pub(crate) mod toml_text;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -37,6 +39,8 @@ use crate::clock::Date;
 use crate::error::{Diagnostic, Error, PolicyError};
 use crate::host::{HostPattern, normalize};
 use crate::pin::Pin;
+
+use self::toml_text::Lines;
 
 /// What a rule does when the verified path carries none of its pins.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -544,15 +548,13 @@ fn parse(
 ) -> Result<Policy, PolicyError> {
     let mut v = Validator::new(source_name, text);
     v.anchor_files = anchor_files;
-    let raw: RawPolicy = match toml::from_str(text) {
-        Ok(raw) => raw,
-        Err(e) => {
-            let (line, column) = e
-                .span()
-                .map(|s| v.line_col(s.start))
-                .map_or((None, None), |(l, c)| (Some(l), Some(c)));
-            let message = e.message().trim().to_string();
-            let hint = if message.contains("unknown field") {
+    let raw: RawPolicy = toml_text::deserialize(
+        text,
+        source_name,
+        &v.lines,
+        toml_text::Position::LineAndColumn,
+        |message| {
+            if message.contains("unknown field") {
                 Some(
                     "a [[rule]] takes hosts, pins, include_subdomains, expires, mode, on_expiry, \
                      trust_anchors, name, report_uris, report_delivery, require_sct and ocsp; \
@@ -563,21 +565,11 @@ fn parse(
                 Some("every [[rule]] needs hosts = [..] and pins = [..]".to_string())
             } else {
                 None
-            };
-            return Err(PolicyError {
-                source_name: source_name.to_string(),
-                diagnostics: vec![Diagnostic {
-                    line,
-                    column,
-                    field: None,
-                    message,
-                    hint,
-                }],
-            });
-        }
-    };
+            }
+        },
+    )?;
     for (i, rule) in raw.rule.into_iter().enumerate() {
-        let rule_line = v.line_col(rule.span().start).0;
+        let rule_line = v.lines.line(rule.span().start);
         let r = rule.into_inner();
         let pos = |s: &std::ops::Range<usize>| s.start;
         let mut spec_spans = Spans::default();
@@ -686,7 +678,7 @@ struct Spans {
 struct Validator {
     source_name: String,
     anchor_files: AnchorFiles,
-    line_starts: Vec<usize>,
+    lines: Lines,
     spans: Spans,
     rule_line: Option<usize>,
     diagnostics: Vec<Diagnostic>,
@@ -696,12 +688,10 @@ struct Validator {
 
 impl Validator {
     fn new(source_name: &str, text: &str) -> Self {
-        let mut line_starts = vec![0];
-        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
         Self {
             source_name: source_name.to_string(),
             anchor_files: AnchorFiles::Refused,
-            line_starts,
+            lines: Lines::new(text),
             spans: Spans::default(),
             rule_line: None,
             diagnostics: Vec::new(),
@@ -710,20 +700,10 @@ impl Validator {
         }
     }
 
-    fn line_col(&self, offset: usize) -> (usize, usize) {
-        let line = self.line_starts.partition_point(|&s| s <= offset);
-        let start = self
-            .line_starts
-            .get(line.saturating_sub(1))
-            .copied()
-            .unwrap_or(0);
-        (line.max(1), offset - start + 1)
-    }
-
     fn report(&mut self, at: Option<usize>, field: String, message: String, hint: Option<&str>) {
         let (line, column) = match at {
-            Some(off) if self.line_starts.len() > 1 || off > 0 => {
-                let (l, c) = self.line_col(off);
+            Some(off) if self.lines.several() || off > 0 => {
+                let (l, c) = self.lines.line_col(off);
                 (Some(l), Some(c))
             }
             _ => (self.rule_line, None),
@@ -820,7 +800,7 @@ impl Validator {
             let at = self.spans.host_items.get(j).copied().or(self.spans.hosts);
             match HostPattern::parse(h, spec.include_subdomains) {
                 Ok(p) => {
-                    let here = at.map(|o| self.line_col(o).0);
+                    let here = at.map(|o| self.lines.line(o));
                     if let Some((other, other_line)) = self.seen_patterns.get(&p) {
                         let where_ = other_line.map_or(String::new(), |l| format!(" at line {l}"));
                         let msg =

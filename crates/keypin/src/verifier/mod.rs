@@ -1,19 +1,16 @@
 //! The pinning verifier: a rustls `ServerCertVerifier` that checks pins on the verified path.
 //!
-//! For each handshake (DESIGN.md, "Data flow"):
-//! 1. look up the rule for the server name (most specific wins);
-//! 2. build and validate the path with webpki's `verify_for_usage`; the `verify_path` callback
-//!    checks the pins on each *candidate verified path*, so when the served chain allows several
-//!    paths (cross-signed intermediates) a path carrying a pin is found, and a pinned
-//!    certificate that the server merely sent, off the path, never counts (CVE-2016-2402);
-//! 3. check the hostname: a pin never replaces it;
-//! 4. accept, or fail with a [`PinFailure`] naming the host, each certificate on the verified
-//!    path with its pin, and the pins the policy expected;
-//! 5. when the rule says `require_sct`, check the leaf's embedded SCTs (feature `ct`, see
-//!    [`crate::ct`]) with the issuer on the verified path, and those of the stapled OCSP
-//!    response once it validated (features `ct` and `ocsp`); a rule that requires SCTs refuses
-//!    when no log list is configured. This applies to report-only rules too: report-only is
-//!    about pins.
+//! Every verification runs one pipeline, `PinningVerifier::verify`, whose numbered steps give
+//! the order and the reason for it (DESIGN.md, "Data flow"): the rule, the optional checks
+//! planned, path building with the pin check on each candidate verified path (`path.rs`, shared
+//! with the client verifier), the hostname, the pin verdict, then the optional checks (OCSP,
+//! CT: `checks/`, one module each, behind one internal trait). A failure names the step
+//! that made it: [`VerifyError::Certificate`] (path or name), [`VerifyError::PinMismatch`]
+//! with a [`PinFailure`] naming the host, each certificate on the verified path with its pin,
+//! and the pins the policy expected, then the checks' own failures.
+
+mod checks;
+pub(crate) mod path;
 
 use core::fmt;
 use std::cell::RefCell;
@@ -23,12 +20,13 @@ use std::sync::Arc;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::{CertificateError, DigitallySignedStruct, OtherError, SignatureScheme};
-use rustls_pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
+use self::checks::{Checks, CtLogs};
+use self::path::{Anchors, PathCallback, describe_path};
 use crate::clock::Clock;
-use crate::dn::format_name;
 use crate::events::{PinEvent, PinEventSink};
-use crate::pin::{Pin, PinKind, sha256};
+use crate::pin::{Pin, PinKind};
 use crate::policy::{Enforcement, Policy, ReportOnlyReason, Rule};
 use crate::roots::Roots;
 use crate::spki_memo::SpkiMemo;
@@ -257,64 +255,18 @@ enum Describe {
     Path,
 }
 
-/// What the stapled OCSP response gives CT.
-#[cfg_attr(not(all(feature = "ct", feature = "ocsp")), allow(dead_code))]
-enum StapledScts {
-    /// No staple, or none looked at.
-    None,
-    /// The staple passed OCSP validation: its `SingleResponse` SCT extensions (maybe none).
-    Validated(Vec<Vec<u8>>),
-    /// A staple came but did not validate (or cannot be, without `ocsp`): why. Its SCTs do
-    /// not count.
-    NotValidated(String),
-}
-
-/// A set of trust anchors with their SPKI pins computed once, at construction.
-#[derive(Clone)]
-struct Anchors {
-    list: Arc<[TrustAnchor<'static>]>,
-    pins: Arc<[Pin]>,
-}
-
-impl Anchors {
-    fn new(list: Vec<TrustAnchor<'static>>) -> Self {
-        let pins = list.iter().map(Pin::spki_of_anchor).collect();
-        Self {
-            list: Arc::from(list),
-            pins,
-        }
-    }
-
-    /// The pin of an anchor webpki returned from this set (found by address, so no hashing),
-    /// or computed when it is not one of ours.
-    fn pin_of(&self, anchor: &TrustAnchor<'_>) -> Pin {
-        self.list
-            .iter()
-            .position(|a| {
-                core::ptr::eq(a as *const _ as *const u8, anchor as *const _ as *const u8)
-            })
-            .and_then(|i| self.pins.get(i).copied())
-            .unwrap_or_else(|| Pin::spki_of_anchor(anchor))
-    }
-}
-
-/// webpki's `verify_path` callback: called on each candidate verified path.
-type PathCallback<'a> = dyn Fn(&webpki::VerifiedPath<'_>) -> Result<(), webpki::Error> + 'a;
-
 /// The pinning verifier. Build one with [`crate::PinnedConfig`] or [`PinningVerifier::new`].
 pub struct PinningVerifier {
     policy: Arc<Policy>,
     roots: Anchors,
-    /// Certificates of anchors that came from certificates, keyed by SPKI pin digest, so that
-    /// certificate pins can match an anchor.
-    anchor_certs: HashMap<[u8; 32], CertificateDer<'static>>,
     /// For rules with extra anchors: the default roots plus the rule's own.
     rule_roots: HashMap<u32, Anchors>,
     algs: WebPkiSupportedAlgorithms,
     clock: Arc<dyn Clock>,
     events: Option<Arc<dyn PinEventSink>>,
-    #[cfg(feature = "ct")]
-    ct_logs: Option<Arc<crate::ct::LogList>>,
+    /// Read by the CT check only (feature `ct`).
+    #[cfg_attr(not(feature = "ct"), allow(dead_code))]
+    ct_logs: CtLogs,
     /// SPKI pins of the leaf and intermediate keys seen lately (hashed once, not per handshake).
     spki_memo: SpkiMemo,
     /// Clean acceptances of recent handshakes (`None`: off); see [`crate::verify_cache`].
@@ -341,13 +293,15 @@ impl PinningVerifier {
         events: Option<Arc<dyn PinEventSink>>,
     ) -> Self {
         let (anchors, certs) = roots.into_parts();
+        // Certificates of anchors that came from certificates, keyed by SPKI pin digest, so
+        // that certificate pins can match an anchor.
         let mut anchor_certs = HashMap::new();
         for cert in certs {
             if let Ok(spki) = crate::pin::spki_of_cert(&cert) {
                 anchor_certs.insert(*Pin::from_spki_der(&spki).digest(), cert);
             }
         }
-        let mut rule_roots = HashMap::new();
+        let mut rule_lists = Vec::new();
         for (i, rule) in policy.rules().iter().enumerate() {
             if rule.extra_anchors().is_empty() {
                 continue;
@@ -360,19 +314,22 @@ impl PinningVerifier {
                     extra.cert.clone(),
                 );
             }
-            rule_roots.insert(u32::try_from(i).unwrap_or(u32::MAX), Anchors::new(all));
+            rule_lists.push((u32::try_from(i).unwrap_or(u32::MAX), all));
         }
+        let anchor_certs = Arc::new(anchor_certs);
+        let rule_roots = rule_lists
+            .into_iter()
+            .map(|(i, all)| (i, Anchors::new(all, anchor_certs.clone())))
+            .collect();
         let cache = VerifyCache::new(DEFAULT_TTL, DEFAULT_CAPACITY, &policy);
         Self {
             policy,
-            roots: Anchors::new(anchors),
-            anchor_certs,
+            roots: Anchors::new(anchors, anchor_certs),
             rule_roots,
             algs: provider.signature_verification_algorithms,
             clock,
             events,
-            #[cfg(feature = "ct")]
-            ct_logs: None,
+            ct_logs: CtLogs::default(),
             spki_memo: SpkiMemo::default(),
             cache,
         }
@@ -389,13 +346,6 @@ impl PinningVerifier {
     /// The verification cache's counters; `None` when it is off.
     pub fn verification_cache_stats(&self) -> Option<CacheStats> {
         self.cache.as_ref().map(VerifyCache::stats)
-    }
-
-    /// The CT log list that rules with `require_sct` check SCTs against.
-    #[cfg(feature = "ct")]
-    pub fn with_ct_logs(mut self, logs: Arc<crate::ct::LogList>) -> Self {
-        self.ct_logs = Some(logs);
-        self
     }
 
     /// The policy this verifier enforces.
@@ -465,6 +415,7 @@ impl PinningVerifier {
         )
     }
 
+    /// The pipeline every verification runs; its order is written here and nowhere else.
     fn verify(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -475,205 +426,86 @@ impl PinningVerifier {
         // The stapled OCSP response (empty: none); `None`: no OCSP check at all.
         staple: Option<&[u8]>,
     ) -> Result<(Verdict, Vec<PathEntry>), VerifyError> {
-        let cert_err = |e: rustls::Error| VerifyError::Certificate(e);
-        let ee = webpki::EndEntityCert::try_from(end_entity).map_err(|e| cert_err(pki_error(e)))?;
+        let ee = webpki::EndEntityCert::try_from(end_entity)
+            .map_err(|e| VerifyError::Certificate(pki_error(e)))?;
         let host = host_string(server_name);
 
-        // 1. The rule for this server name (most specific wins). No rule: plain validation.
+        // 1. The rule for this server name (most specific wins). No rule: ordinary
+        //    validation (path, then name), no pins and no optional checks.
         let Some(rule_idx) = self.policy.rule_index_for(&host) else {
-            let accepted: RefCell<Vec<PathEntry>> = RefCell::new(Vec::new());
-            let record = |path: &webpki::VerifiedPath<'_>| -> Result<(), webpki::Error> {
-                *accepted.borrow_mut() = self.describe_path(path);
-                Ok(())
-            };
-            let on_path: Option<&PathCallback<'_>> = match describe {
-                Describe::Path => Some(&record),
-                Describe::Handshake | Describe::Match => None,
-            };
-            self.build_path(&ee, &self.roots.list, intermediates, now, on_path)
-                .map_err(|e| cert_err(pki_error(e)))?;
-            ee.verify_is_valid_for_subject_name(server_name)
-                .map_err(|e| cert_err(pki_error(e)))?;
-            return Ok((Verdict::NotPinned, accepted.into_inner()));
+            return self.verify_unpinned(&ee, intermediates, server_name, now, describe);
         };
         let Some(rule) = self.policy.rules().get(rule_idx as usize) else {
-            return Err(cert_err(rustls::Error::General(
+            return Err(VerifyError::Certificate(rustls::Error::General(
                 "policy index out of range".into(),
             )));
         };
-        let roots = self.rule_roots.get(&rule_idx).unwrap_or(&self.roots);
-        let wants_cert_pins = rule.pins().iter().any(|p| p.kind() == PinKind::Certificate);
-        // The issuer key on the verified path, for CT's issuer key hash (only when needed).
-        let issuer_spki: RefCell<Option<Vec<u8>>> = RefCell::new(None);
-        let note_issuer = |path: &webpki::VerifiedPath<'_>, matched: bool| {
-            if rule.require_sct().is_some() && (matched || issuer_spki.borrow().is_none()) {
-                *issuer_spki.borrow_mut() = Some(issuer_spki_of(path));
-            }
-        };
-        #[cfg(feature = "ocsp")]
-        let ocsp_refused = |failure: Box<crate::ocsp::OcspFailure>| {
-            let failure_event = failure.clone();
-            self.emit(PinEvent::OcspRefused {
-                failure: failure_event,
-            });
-            VerifyError::Ocsp(failure)
-        };
-        #[cfg(feature = "ocsp")]
-        let ocsp = crate::ocsp::StapleCheck::plan(rule, &self.policy, &host, end_entity, staple)
-            .map_err(ocsp_refused)?;
-        // The OCSP check's outcome: what its staple gives CT, and the refusal it makes (kept
-        // until CT was checked, so that a CT failure is reported first as before).
-        #[cfg(feature = "ocsp")]
-        let ocsp_outcome = || match ocsp.as_ref().map(|c| c.finish(now, &self.algs)) {
-            None => (StapledScts::None, Ok(())),
-            Some(Ok(Ok(valid))) => (StapledScts::Validated(valid.sct_extensions), Ok(())),
-            Some(Ok(Err(e))) => (StapledScts::NotValidated(e.to_string()), Ok(())),
-            // The refusal's event is emitted only if it is the error returned (below).
-            Some(Err(failure)) => (
-                StapledScts::NotValidated(failure.error.to_string()),
-                Err(VerifyError::Ocsp(failure)),
-            ),
-        };
-        #[cfg(not(feature = "ocsp"))]
-        let ocsp_outcome = || {
-            // Without the `ocsp` feature a staple cannot be validated, so its SCTs never count.
-            let scts = match staple {
-                Some(s) if !s.is_empty() && rule.require_sct().is_some() => {
-                    StapledScts::NotValidated(
-                        "this build of keypin cannot validate OCSP responses (feature `ocsp`)"
-                            .into(),
-                    )
-                }
-                _ => StapledScts::None,
-            };
-            (scts, Ok::<(), VerifyError>(()))
+        let attempt = Attempt {
+            verifier: self,
+            rule,
+            roots: self.rule_roots.get(&rule_idx).unwrap_or(&self.roots),
+            host: &host,
+            end_entity,
+            intermediates,
+            now,
         };
 
-        // 2. Path building; pins are checked in the callback on each candidate verified path.
-        let matched: RefCell<Option<PinMatch>> = RefCell::new(None);
+        // 2. Plan the optional checks the rule or the leaf asks for (CT, OCSP) before the
+        //    path is built: they watch the candidate paths for the issuer they need. A
+        //    must-staple leaf whose TLS feature extension cannot be read is refused here.
+        let checks = RefCell::new(Checks::plan(attempt.inputs(staple))?);
+
+        // 3. Path building with the pin check on each candidate verified path: a pin means
+        //    something only on a path that validates (never a certificate merely sent), and a
+        //    candidate without a pin makes webpki try the next one. A chain that does not
+        //    validate fails here: `PinEvent::ChainInvalid`, the interception case.
+        let found = attempt.build_path(&ee, describe, &checks)?;
+
+        // 4. The hostname, on the validated leaf: a pin never replaces it. After the path, so
+        //    an untrusted chain is reported as such even when its name is wrong too.
+        ee.verify_is_valid_for_subject_name(server_name)
+            .map_err(|e| attempt.invalid(pki_error(e)))?;
+
+        // 5. The pin verdict, for a chain that is valid for this host (anything else is a
+        //    certificate error, not a pin mismatch): no pin refuses when the rule enforces; a
+        //    report-only rule (configured, or pins expired) goes on to the checks.
+        let verdict = match found.matched {
+            Some(m) => Verdict::Matched(m),
+            None => attempt.pin_mismatch(found.rejected)?,
+        };
+
+        // 6. The optional checks (CT, then OCSP: `Checks::plan` says why). Last: they need the
+        //    issuer on the validated path, they cost the most (signatures over SCTs and
+        //    staples), and they apply to report-only rules too (report-only is about pins).
+        checks.into_inner().run()?;
+
+        // 7. Accept, and say so: the pins' expiry for a match, the report for a mismatch.
+        Ok(attempt.accept(verdict, found.accepted))
+    }
+
+    /// Step 1 without a rule: ordinary validation, the path and then the name.
+    fn verify_unpinned(
+        &self,
+        ee: &webpki::EndEntityCert<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        now: UnixTime,
+        describe: Describe,
+    ) -> Result<(Verdict, Vec<PathEntry>), VerifyError> {
         let accepted: RefCell<Vec<PathEntry>> = RefCell::new(Vec::new());
-        let rejected: RefCell<Vec<Vec<PathEntry>>> = RefCell::new(Vec::new());
-        let check_path = |path: &webpki::VerifiedPath<'_>| -> Result<(), webpki::Error> {
-            #[cfg(feature = "ocsp")]
-            if let Some(check) = &ocsp {
-                check.note_path(path);
-            }
-            match self.match_path(rule, roots, path, wants_cert_pins, describe) {
-                Some(m) => {
-                    note_issuer(path, true);
-                    *matched.borrow_mut() = Some(m);
-                    if describe == Describe::Path {
-                        *accepted.borrow_mut() = self.describe_path(path);
-                    }
-                    Ok(())
-                }
-                None => {
-                    note_issuer(path, false);
-                    let mut r = rejected.borrow_mut();
-                    if r.len() < 4 {
-                        r.push(self.describe_path(path));
-                    }
-                    // Any error makes webpki try the remaining candidate paths.
-                    Err(webpki::Error::UnknownIssuer)
-                }
-            }
+        let record = |path: &webpki::VerifiedPath<'_>| -> Result<(), webpki::Error> {
+            *accepted.borrow_mut() = describe_path(path, &self.roots);
+            Ok(())
         };
-        let built = self.build_path(&ee, &roots.list, intermediates, now, Some(&check_path));
-        let issuer_spki = issuer_spki.into_inner();
-        // 5. Certificate Transparency, when the rule requires it (counting the SCTs of a staple
-        // that validated); then 3b. the stapled OCSP response, when the rule or a must-staple
-        // leaf asks: its refusal is reported after CT's.
-        let ct_then_ocsp = || {
-            let (stapled, ocsp_result) = ocsp_outcome();
-            self.check_ct(
-                rule,
-                &host,
-                end_entity,
-                issuer_spki.as_deref(),
-                &stapled,
-                now,
-            )?;
-            #[cfg(feature = "ocsp")]
-            if let Err(VerifyError::Ocsp(failure)) = &ocsp_result {
-                self.emit(PinEvent::OcspRefused {
-                    failure: failure.clone(),
-                });
-            }
-            ocsp_result
+        let on_path: Option<&PathCallback<'_>> = match describe {
+            Describe::Path => Some(&record),
+            Describe::Handshake | Describe::Match => None,
         };
-        let rejected = rejected.into_inner();
-        let matched = matched.into_inner();
-        let enforcement = rule.enforcement_at(now);
-        let failure = |paths| {
-            Box::new(PinFailure {
-                host: host.to_string(),
-                paths,
-                expected: rule.pins().to_vec(),
-                rule_hosts: rule.hosts().iter().map(ToString::to_string).collect(),
-                rule_location: format!("{}:{}", self.policy.source_name(), rule.line()),
-                enforcement,
-                served_chain: served_chain(end_entity, intermediates),
-            })
-        };
-        // A pinned host whose chain fails ordinary validation (the interception case): say so
-        // through the event hook too. Only on this error path, never on success.
-        let invalid = |e: rustls::Error| {
-            if self.events.is_some() {
-                self.emit(PinEvent::ChainInvalid {
-                    host: host.to_string(),
-                    port: None,
-                    served_chain: served_chain(end_entity, intermediates),
-                    rule: Box::new(rule.clone()),
-                    rule_location: format!("{}:{}", self.policy.source_name(), rule.line()),
-                    error: e.clone(),
-                    at: now,
-                });
-            }
-            cert_err(e)
-        };
-
-        match (built, matched) {
-            (Ok(_), Some(m)) => {
-                // 3. The hostname: a pin never replaces it.
-                ee.verify_is_valid_for_subject_name(server_name)
-                    .map_err(|e| invalid(pki_error(e)))?;
-                // 5 and 3b. Certificate Transparency and the stapled OCSP response.
-                ct_then_ocsp()?;
-                self.note_expiry(rule, &host, now);
-                Ok((Verdict::Matched(m), accepted.into_inner()))
-            }
-            // Every validated path lacked a pin (webpki's own error then is only our marker).
-            (Err(_), None) if !rejected.is_empty() => {
-                ee.verify_is_valid_for_subject_name(server_name)
-                    .map_err(|e| invalid(pki_error(e)))?;
-                self.note_expiry(rule, &host, now);
-                let first_path = rejected.first().cloned().unwrap_or_default();
-                let failure = failure(rejected);
-                match enforcement {
-                    Enforcement::Enforce => {
-                        self.emit(PinEvent::Refused {
-                            failure: failure.clone(),
-                        });
-                        Err(VerifyError::PinMismatch(failure))
-                    }
-                    Enforcement::ReportOnly(reason) => {
-                        // A pin mismatch only reports here; a failed CT or OCSP check still
-                        // refuses.
-                        ct_then_ocsp()?;
-                        self.emit(PinEvent::ReportOnlyMismatch {
-                            reason,
-                            failure: failure.clone(),
-                        });
-                        Ok((Verdict::ReportOnlyMismatch(failure), first_path))
-                    }
-                }
-            }
-            (Err(e), _) => Err(invalid(pki_error(e))),
-            // webpki accepted a path only through our callback, which records a match first.
-            (Ok(_), None) => Err(cert_err(rustls::Error::General(
-                "path accepted without a pin decision".into(),
-            ))),
-        }
+        self.build_path(ee, &self.roots, intermediates, now, on_path)
+            .map_err(|e| VerifyError::Certificate(pki_error(e)))?;
+        ee.verify_is_valid_for_subject_name(server_name)
+            .map_err(|e| VerifyError::Certificate(pki_error(e)))?;
+        Ok((Verdict::NotPinned, accepted.into_inner()))
     }
 
     /// The path webpki validates for this chain (the rule's extra anchors included, no pins
@@ -695,33 +527,25 @@ impl PinningVerifier {
             .unwrap_or(&self.roots);
         let found: RefCell<Vec<PathEntry>> = RefCell::new(Vec::new());
         let record = |path: &webpki::VerifiedPath<'_>| -> Result<(), webpki::Error> {
-            *found.borrow_mut() = self.describe_path(path);
+            *found.borrow_mut() = describe_path(path, roots);
             Ok(())
         };
-        self.build_path(&ee, &roots.list, intermediates, now, Some(&record))
+        self.build_path(&ee, roots, intermediates, now, Some(&record))
             .map_err(|e| VerifyError::Certificate(pki_error(e)))?;
         Ok(found.into_inner())
     }
 
-    /// webpki path building for a TLS server certificate; the one place it is called.
+    /// webpki path building for a TLS server certificate, without pins.
     fn build_path(
         &self,
         ee: &webpki::EndEntityCert<'_>,
-        roots: &[TrustAnchor<'_>],
+        roots: &Anchors,
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
         on_path: Option<&PathCallback<'_>>,
     ) -> Result<(), webpki::Error> {
-        ee.verify_for_usage(
-            self.algs.all,
-            roots,
-            intermediates,
-            now,
-            webpki::KeyUsage::server_auth(),
-            None,
-            on_path,
-        )
-        .map(|_| ())
+        let usage = webpki::KeyUsage::server_auth();
+        path::build(ee, self.algs.all, roots, intermediates, now, usage, on_path)
     }
 
     /// Is the certificate valid for `server_name`?
@@ -743,164 +567,26 @@ impl PinningVerifier {
         wants_cert_pins: bool,
         describe: Describe,
     ) -> Option<PinMatch> {
-        let check = |spki_pin: Pin,
-                     cert: Option<&[u8]>,
-                     position: Position,
-                     subject: &dyn Fn() -> String| {
-            let hit = if rule.has_pin(&spki_pin) {
-                Some(spki_pin)
+        let spki_pin = |spki: &[u8]| self.spki_memo.pin(spki);
+        path::find_on_path(path, roots, spki_pin, |cert| {
+            let pin = if rule.has_pin(&cert.spki_pin) {
+                Some(cert.spki_pin)
             } else if wants_cert_pins {
-                cert.map(Pin::from_cert_der).filter(|p| rule.has_pin(p))
+                cert.cert_pin().filter(|p| rule.has_pin(p))
             } else {
                 None
-            };
-            hit.map(|pin| PinMatch {
+            }?;
+            Some(PinMatch {
                 pin,
-                position,
+                position: cert.position,
                 // Names are formatted only for callers that show them, never in a handshake.
                 subject: if describe == Describe::Handshake {
                     String::new()
                 } else {
-                    subject()
+                    cert.subject()
                 },
             })
-        };
-        let ee = path.end_entity();
-        if let Some(m) = check(
-            self.spki_memo.pin(ee.subject_public_key_info().as_ref()),
-            Some(ee.der().as_ref()),
-            Position::Leaf,
-            &|| format_name(ee.subject()),
-        ) {
-            return Some(m);
-        }
-        for (i, c) in path.intermediate_certificates().enumerate() {
-            if let Some(m) = check(
-                self.spki_memo.pin(c.subject_public_key_info().as_ref()),
-                Some(c.der().as_ref()),
-                Position::Intermediate(i),
-                &|| format_name(c.subject()),
-            ) {
-                return Some(m);
-            }
-        }
-        let anchor = path.anchor();
-        let spki_pin = roots.pin_of(anchor);
-        let anchor_cert = if wants_cert_pins {
-            self.anchor_certs.get(spki_pin.digest())
-        } else {
-            None
-        };
-        check(
-            spki_pin,
-            anchor_cert.map(|c| c.as_ref()),
-            Position::TrustAnchor,
-            &|| format_name(&anchor.subject),
-        )
-    }
-
-    fn describe_path(&self, path: &webpki::VerifiedPath<'_>) -> Vec<PathEntry> {
-        let ee = path.end_entity();
-        let mut out = vec![PathEntry {
-            position: Position::Leaf,
-            subject: format_name(ee.subject()),
-            spki_pin: Pin::from_spki_der(ee.subject_public_key_info().as_ref()),
-            cert_pin: Some(Pin::from_cert_der(ee.der().as_ref())),
-            der: Some(ee.der().into_owned()),
-        }];
-        for (i, c) in path.intermediate_certificates().enumerate() {
-            out.push(PathEntry {
-                position: Position::Intermediate(i),
-                subject: format_name(c.subject()),
-                spki_pin: Pin::from_spki_der(c.subject_public_key_info().as_ref()),
-                cert_pin: Some(Pin::from_cert_der(c.der().as_ref())),
-                der: Some(c.der().into_owned()),
-            });
-        }
-        let anchor = path.anchor();
-        let spki_pin = Pin::spki_of_anchor(anchor);
-        let cert = self.anchor_certs.get(spki_pin.digest());
-        out.push(PathEntry {
-            position: Position::TrustAnchor,
-            subject: format_name(&anchor.subject),
-            spki_pin,
-            cert_pin: cert.map(|c| Pin::from_cert_der(c.as_ref())),
-            der: cert.cloned(),
-        });
-        out
-    }
-
-    /// Step 5: the rule's `require_sct`, checked with the issuer on the verified path.
-    fn check_ct(
-        &self,
-        rule: &Rule,
-        host: &str,
-        end_entity: &CertificateDer<'_>,
-        issuer_spki: Option<&[u8]>,
-        stapled: &StapledScts,
-        now: UnixTime,
-    ) -> Result<(), VerifyError> {
-        let Some(requirement) = rule.require_sct() else {
-            return Ok(());
-        };
-        #[cfg(feature = "ct")]
-        {
-            let staple_note = match stapled {
-                StapledScts::NotValidated(why) => Some(why.clone()),
-                StapledScts::None | StapledScts::Validated(_) => None,
-            };
-            let fail = |reason: String, checks| {
-                let failure = Box::new(crate::ct::CtFailure {
-                    host: host.to_string(),
-                    requirement,
-                    rule_location: format!("{}:{}", self.policy.source_name(), rule.line()),
-                    reason,
-                    checks,
-                    staple_note: staple_note.clone(),
-                });
-                self.emit(PinEvent::CtRefused {
-                    failure: failure.clone(),
-                });
-                VerifyError::Ct(failure)
-            };
-            let Some(logs) = &self.ct_logs else {
-                return Err(fail(
-                    "no CT log list is configured, so no SCT can be checked (give one with \
-                     PinnedConfigBuilder::ct_logs)"
-                        .into(),
-                    Vec::new(),
-                ));
-            };
-            let Some(issuer) = issuer_spki else {
-                return Err(fail(
-                    "the issuer on the verified path is unknown".into(),
-                    Vec::new(),
-                ));
-            };
-            let mut scts = crate::ct::verify_embedded_scts(end_entity.as_ref(), issuer, logs, now)
-                .map_err(|e| fail(e.to_string(), Vec::new()))?;
-            // SCTs of a staple that passed OCSP validation count with the embedded ones; a
-            // malformed SCT list there refuses, as an embedded one does.
-            if let StapledScts::Validated(extensions) = stapled {
-                let more =
-                    crate::ct::verify_stapled_scts(end_entity.as_ref(), extensions, logs, now)
-                        .map_err(|e| fail(e.to_string(), scts.checks.clone()))?;
-                scts.checks.extend(more);
-            }
-            requirement
-                .evaluate(&scts, now)
-                .map_err(|reason| fail(reason, scts.checks))
-        }
-        #[cfg(not(feature = "ct"))]
-        {
-            // Policies refuse require_sct without the feature; should one get here anyway,
-            // refuse rather than skip the check.
-            let _ = (end_entity, issuer_spki, stapled, now);
-            Err(VerifyError::Certificate(rustls::Error::General(format!(
-                "the rule for {host} ({requirement}) needs Certificate Transparency, which this \
-                 build of keypin lacks (feature `ct`)"
-            ))))
-        }
+        })
     }
 
     fn note_expiry(&self, rule: &Rule, host: &str, now: UnixTime) {
@@ -916,6 +602,160 @@ impl PinningVerifier {
     fn emit(&self, event: PinEvent) {
         if let Some(sink) = &self.events {
             sink.pin_event(event);
+        }
+    }
+}
+
+/// What step 3 found.
+struct PathFound {
+    /// The pin on the path webpki accepted; `None`: every validated path lacked one.
+    matched: Option<PinMatch>,
+    /// That path, described for `Describe::Path` (else empty).
+    accepted: Vec<PathEntry>,
+    /// Validated paths without a pin, described.
+    rejected: Vec<Vec<PathEntry>>,
+}
+
+/// One verification of a pinned host: what its failures name.
+struct Attempt<'a> {
+    verifier: &'a PinningVerifier,
+    rule: &'a Rule,
+    /// The default roots, or those plus the rule's own.
+    roots: &'a Anchors,
+    host: &'a str,
+    end_entity: &'a CertificateDer<'a>,
+    intermediates: &'a [CertificateDer<'a>],
+    now: UnixTime,
+}
+
+impl<'a> Attempt<'a> {
+    /// What the optional checks look at.
+    fn inputs(&self, staple: Option<&'a [u8]>) -> checks::Inputs<'a> {
+        checks::Inputs {
+            verifier: self.verifier,
+            rule: self.rule,
+            host: self.host,
+            end_entity: self.end_entity,
+            staple,
+            now: self.now,
+        }
+    }
+
+    /// Step 3: the path with the pin check.
+    fn build_path(
+        &self,
+        ee: &webpki::EndEntityCert<'_>,
+        describe: Describe,
+        checks: &RefCell<Checks<'_>>,
+    ) -> Result<PathFound, VerifyError> {
+        let (v, rule, roots) = (self.verifier, self.rule, self.roots);
+        let wants_cert_pins = rule.pins().iter().any(|p| p.kind() == PinKind::Certificate);
+        let accepted: RefCell<Vec<PathEntry>> = RefCell::new(Vec::new());
+        let found = path::build_pinned(
+            ee,
+            v.algs.all,
+            roots,
+            self.intermediates,
+            self.now,
+            webpki::KeyUsage::server_auth(),
+            |path| {
+                let m = v.match_path(rule, roots, path, wants_cert_pins, describe);
+                checks.borrow_mut().see_path(path, m.is_some());
+                if m.is_some() && describe == Describe::Path {
+                    *accepted.borrow_mut() = describe_path(path, roots);
+                }
+                m
+            },
+        );
+        match (found.built, found.matched) {
+            (Ok(()), Some(m)) => Ok(PathFound {
+                matched: Some(m),
+                accepted: accepted.into_inner(),
+                rejected: found.rejected,
+            }),
+            // Every validated path lacked a pin (webpki's own error then is only our marker).
+            (Err(_), None) if !found.rejected.is_empty() => Ok(PathFound {
+                matched: None,
+                accepted: Vec::new(),
+                rejected: found.rejected,
+            }),
+            (Err(e), _) => Err(self.invalid(pki_error(e))),
+            // webpki accepted a path only through our callback, which records a match first.
+            (Ok(()), None) => Err(VerifyError::Certificate(rustls::Error::General(
+                "path accepted without a pin decision".into(),
+            ))),
+        }
+    }
+
+    fn rule_location(&self) -> String {
+        format!(
+            "{}:{}",
+            self.verifier.policy.source_name(),
+            self.rule.line()
+        )
+    }
+
+    /// A pinned host whose chain fails ordinary validation (the interception case): say so
+    /// through the event hook too. Only on this error path, never on success.
+    fn invalid(&self, e: rustls::Error) -> VerifyError {
+        if self.verifier.events.is_some() {
+            self.verifier.emit(PinEvent::ChainInvalid {
+                host: self.host.to_string(),
+                port: None,
+                served_chain: served_chain(self.end_entity, self.intermediates),
+                rule: Box::new(self.rule.clone()),
+                rule_location: self.rule_location(),
+                error: e.clone(),
+                at: self.now,
+            });
+        }
+        VerifyError::Certificate(e)
+    }
+
+    /// Step 5 for validated paths without a pin: refused when the rule enforces, else the
+    /// report-only verdict (reported once the checks passed).
+    fn pin_mismatch(&self, rejected: Vec<Vec<PathEntry>>) -> Result<Verdict, VerifyError> {
+        let v = self.verifier;
+        v.note_expiry(self.rule, self.host, self.now);
+        let enforcement = self.rule.enforcement_at(self.now);
+        let failure = Box::new(PinFailure {
+            host: self.host.to_string(),
+            paths: rejected,
+            expected: self.rule.pins().to_vec(),
+            rule_hosts: self.rule.hosts().iter().map(ToString::to_string).collect(),
+            rule_location: self.rule_location(),
+            enforcement,
+            served_chain: served_chain(self.end_entity, self.intermediates),
+        });
+        match enforcement {
+            Enforcement::Enforce => {
+                v.emit(PinEvent::Refused {
+                    failure: failure.clone(),
+                });
+                Err(VerifyError::PinMismatch(failure))
+            }
+            Enforcement::ReportOnly(_) => Ok(Verdict::ReportOnlyMismatch(failure)),
+        }
+    }
+
+    /// Step 7: a match notes the pins' expiry only now that the connection is accepted; a
+    /// report-only mismatch is reported, with the first pinless path as the one accepted.
+    fn accept(&self, verdict: Verdict, accepted: Vec<PathEntry>) -> (Verdict, Vec<PathEntry>) {
+        match verdict {
+            Verdict::ReportOnlyMismatch(failure) => {
+                if let Enforcement::ReportOnly(reason) = failure.enforcement {
+                    self.verifier.emit(PinEvent::ReportOnlyMismatch {
+                        reason,
+                        failure: failure.clone(),
+                    });
+                }
+                let first_path = failure.paths.first().cloned().unwrap_or_default();
+                (Verdict::ReportOnlyMismatch(failure), first_path)
+            }
+            other => {
+                self.verifier.note_expiry(self.rule, self.host, self.now);
+                (other, accepted)
+            }
         }
     }
 }
@@ -957,7 +797,7 @@ impl ServerCertVerifier for PinningVerifier {
                 intermediates,
                 ocsp_response,
                 #[cfg(feature = "ct")]
-                ct_logs: self.ct_logs.as_deref(),
+                ct_logs: self.ct_logs.list(),
                 now,
             };
             cache.remember(&key, &verdict, &decision);
@@ -988,18 +828,6 @@ impl ServerCertVerifier for PinningVerifier {
     }
 }
 
-impl Pin {
-    /// The SPKI pin of a webpki trust anchor. webpki stores the anchor's SPKI without its
-    /// outer SEQUENCE; the pin is computed over the re-wrapped DER, so it equals the value
-    /// everyone else computes from the root certificate.
-    pub fn spki_of_anchor(anchor: &TrustAnchor<'_>) -> Self {
-        Self::from_digest(
-            PinKind::Spki,
-            sha256(&[webpki::spki_for_anchor(anchor).as_ref()]),
-        )
-    }
-}
-
 /// The served chain, owned, leaf first (failure paths only).
 fn served_chain(
     end_entity: &CertificateDer<'_>,
@@ -1009,15 +837,6 @@ fn served_chain(
         .chain(intermediates)
         .map(|c| c.clone().into_owned())
         .collect()
-}
-
-/// DER SubjectPublicKeyInfo of the leaf's issuer on a verified path: the first intermediate,
-/// or the trust anchor when the leaf hangs directly off it.
-fn issuer_spki_of(path: &webpki::VerifiedPath<'_>) -> Vec<u8> {
-    match path.intermediate_certificates().next() {
-        Some(c) => c.subject_public_key_info().as_ref().to_vec(),
-        None => webpki::spki_for_anchor(path.anchor()).as_ref().to_vec(),
-    }
 }
 
 /// The server name as text; borrowed for DNS names (no allocation in a handshake).
