@@ -21,6 +21,8 @@ mod faults_updater;
 mod handshake;
 #[cfg(feature = "updater")]
 mod http_hostile;
+// Installs a poisoned rustls process-default provider, for the whole binary from its first test
+// on: no test here may rely on the process default (keypin passes aws-lc-rs explicitly).
 #[cfg(all(
     feature = "reqwest",
     feature = "hyper",
