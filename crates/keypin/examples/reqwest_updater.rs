@@ -1,6 +1,6 @@
 //! The README's library quick start with the updater on, kept compiling here: a reqwest client
 //! built once on the `PolicyStore`'s live policy follows every pin update the updater installs.
-//! (`tests/live_policy.rs` runs the same wiring against loopback servers.)
+//! (`tests/integration/live_policy.rs` runs the same wiring against loopback servers.)
 //!
 //! ```text
 //! cargo build -p keypin --example reqwest_updater --features reqwest,updater

@@ -1,0 +1,18 @@
+//! The CLI's integration tests, one binary (`cargo test -p keypin-cli --test integration`):
+//! a module per command or scenario, each running the built `keypin` binary.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+mod bundle_cli;
+mod bundle_update_e2e;
+mod cli;
+mod collector_cli;
+mod faults_tls;
+mod formats_cli;
+mod lab_cli;
+mod lab_reports_e2e;
+mod lint_cli;
+mod monitor_cli;
+mod pin_cli;

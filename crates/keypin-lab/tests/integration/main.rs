@@ -1,0 +1,6 @@
+//! The lab's integration tests, one binary (`cargo test -p keypin-lab --test integration`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod lab;
+mod reqwest_client;
