@@ -31,7 +31,7 @@
 //!
 //! SCTs a validated response carries (RFC 6962 §3.3, `SingleResponse` extension
 //! 1.3.6.1.4.1.11129.2.4.5) count toward a rule's `require_sct` with feature `ct`: see
-//! [`crate::ct`] ("SCTs in a stapled OCSP response"), including why a rule that ignores OCSP
+//! `keypin::ct` ("SCTs in a stapled OCSP response"), including why a rule that ignores OCSP
 //! still validates a staple when it requires SCTs. [`validate_staple`] returns them.
 //!
 //! [`parse_response`] is the parser alone, for fuzzing and tools.

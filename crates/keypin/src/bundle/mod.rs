@@ -6,7 +6,7 @@
 //! how many must); a bundle carries the whole pin policy plus `app_id`, `environment`,
 //! `version`, `issued` and `expires`, with detached signatures over its exact bytes. With the
 //! `ct` feature a bundle may also carry a CT log list
-//! ([`BundleSpec::sign_with_ct_log_list`], [`VerifiedBundle::ct_logs`]), swapped together
+//! (`BundleSpec::sign_with_ct_log_list`, `VerifiedBundle::ct_logs`), swapped together
 //! with the pins.
 //!
 //! ```

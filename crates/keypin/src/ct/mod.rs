@@ -26,7 +26,7 @@
 //! type is signed, so an SCT over one entry type never passes as the other.
 //!
 //! They count only from a staple that passed OCSP validation (features `ct` *and* `ocsp`,
-//! [`crate::ocsp`]: signed by the issuer or its delegated responder, `CertID` of this leaf and
+//! `keypin::ocsp`: signed by the issuer or its delegated responder, `CertID` of this leaf and
 //! issuer, fresh, `good`); an unauthenticated response proves nothing. So:
 //! - a rule whose `ocsp` mode checks staples: the staple is validated as always, and a staple
 //!   that fails refuses the connection (reported after the CT verdict, which then counts
@@ -344,7 +344,7 @@ pub fn verify_embedded_scts(
 
 /// Verifies the SCTs a validated OCSP staple carries for `leaf_der` (RFC 6962 §3.3): each of
 /// `sct_extensions` is the value of a `SingleResponse` extension 1.3.6.1.4.1.11129.2.4.5
-/// ([`crate::ocsp::SingleResponse::sct_extension`]), a DER OCTET STRING holding a TLS
+/// (`keypin::ocsp::SingleResponse::sct_extension`), a DER OCTET STRING holding a TLS
 /// `SignedCertificateTimestampList`. These SCTs are over an `x509_entry`: the whole leaf
 /// ([`x509_signed_data`]); otherwise they are checked like embedded ones (steps 1, 2, 4 to 7
 /// of the module docs).

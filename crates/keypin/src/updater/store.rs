@@ -61,7 +61,7 @@ impl PolicyStore {
     /// policy, e.g. `|p| PinnedConfig::builder(p, roots.clone()).clock(clock.clone()).build()`.
     ///
     /// A store made this way cannot hand a bundle's CT log list to its configurations: with
-    /// the `ct` feature, use [`PolicyStore::with_ct_logs`] for apps with `require_sct` rules.
+    /// the `ct` feature, use `PolicyStore::with_ct_logs` for apps with `require_sct` rules.
     pub fn new(
         embedded: Arc<Policy>,
         factory: impl Fn(Arc<Policy>) -> Result<ClientConfig, Error> + Send + Sync + 'static,
