@@ -6,6 +6,7 @@
 //! session, made by logging in with the token at `/login` (a form POST, never a URL).
 
 #![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
 #![warn(missing_docs)]
 
 mod accept;

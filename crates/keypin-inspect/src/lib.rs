@@ -10,6 +10,7 @@
 //! readers.
 
 #![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
 
 pub mod cert;
 pub mod fetch;

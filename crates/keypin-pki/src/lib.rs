@@ -36,6 +36,7 @@
 //! variable-time RSA code, which exists only to make weak test certificates.
 
 #![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
 #![warn(missing_docs)]
 
 mod cert;

@@ -25,7 +25,7 @@ pub(crate) struct Url {
 
 impl Url {
     /// Parses `url`, accepting only the listed schemes. The error says what is wrong.
-    pub fn parse(url: &str, schemes: &[&'static str]) -> Result<Self, String> {
+    pub(crate) fn parse(url: &str, schemes: &[&'static str]) -> Result<Self, String> {
         let (scheme, rest) = url
             .split_once("://")
             .ok_or_else(|| format!("{url:?} is not a URL (no scheme://)"))?;
@@ -92,7 +92,7 @@ impl Url {
     /// The URL again, normalised.
     // Only the updater names URLs in its errors.
     #[cfg_attr(not(feature = "updater"), allow(dead_code))]
-    pub fn display(&self) -> String {
+    pub(crate) fn display(&self) -> String {
         let host = if self.host.contains(':') {
             format!("[{}]", self.host)
         } else {

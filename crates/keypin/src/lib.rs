@@ -44,6 +44,7 @@
 //! that also refuse `http://` and https-to-http redirects for pinned hosts).
 
 #![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
 #![warn(missing_docs)]
 
 pub mod bundle;

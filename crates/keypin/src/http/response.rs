@@ -361,7 +361,7 @@ fn kib(n: usize) -> String {
 }
 
 /// Hooks for `fuzz/fuzz_targets/http_response.rs` (re-exported as `keypin::__fuzz`).
-pub mod fuzz {
+pub(crate) mod fuzz {
     use super::{HttpError, read_response};
 
     /// The body cap the fuzz hooks use (small, so the fuzzer reaches it).

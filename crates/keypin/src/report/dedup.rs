@@ -36,7 +36,7 @@ pub(crate) struct Dedup {
 impl Dedup {
     /// Loads the state; a missing file is an empty state, an unreadable one is ignored with
     /// the reason returned (so at worst a report is sent twice, never lost).
-    pub fn load(dir: &Path, window_secs: i64) -> (Self, Option<String>) {
+    pub(super) fn load(dir: &Path, window_secs: i64) -> (Self, Option<String>) {
         let mut d = Self {
             dir: dir.to_path_buf(),
             window: window_secs,
@@ -92,12 +92,12 @@ impl Dedup {
         (d, None)
     }
 
-    pub fn path(&self) -> PathBuf {
+    pub(super) fn path(&self) -> PathBuf {
         self.dir.join(DEDUP_FILE)
     }
 
     /// Was this key delivered within the window before `now`?
-    pub fn recently_sent(&self, key: &[u8; 32], now: i64) -> bool {
+    pub(super) fn recently_sent(&self, key: &[u8; 32], now: i64) -> bool {
         self.sent
             .get(key)
             .is_some_and(|t| now.saturating_sub(*t) < self.window)
@@ -109,7 +109,7 @@ impl Dedup {
     /// Records `keys` as delivered at `now`, forgets what left the window, and returns what
     /// to persist. Serialising the snapshot is left to the caller, outside whatever lock guards
     /// this state (handshake threads take that lock to check for duplicates).
-    pub fn record(&mut self, keys: &[[u8; 32]], now: i64) -> Snapshot {
+    pub(super) fn record(&mut self, keys: &[[u8; 32]], now: i64) -> Snapshot {
         for k in keys {
             self.sent.insert(*k, now);
         }
@@ -124,7 +124,7 @@ impl Dedup {
         Snapshot(self.sent.iter().map(|(k, t)| (*k, *t)).collect())
     }
 
-    pub fn dir(&self) -> &Path {
+    pub(super) fn dir(&self) -> &Path {
         &self.dir
     }
 }

@@ -67,7 +67,7 @@ impl Mark {
     }
 
     /// The mark set by installing `bundle` under root `root`.
-    pub fn at(bundle: &VerifiedBundle, root: u64) -> Self {
+    pub(super) fn at(bundle: &VerifiedBundle, root: u64) -> Self {
         Self {
             high_water: Some(bundle.version()),
             root: Some(root),
@@ -77,7 +77,7 @@ impl Mark {
     }
 
     /// The signers as key ids (ids that do not parse count for nothing).
-    pub fn signer_ids(&self) -> Vec<KeyId> {
+    pub(super) fn signer_ids(&self) -> Vec<KeyId> {
         self.signers
             .iter()
             .filter_map(|s| KeyId::parse(s).ok())
@@ -121,29 +121,29 @@ struct MarkFile {
 }
 
 impl State {
-    pub fn roots(&self) -> Result<Vec<Vec<u8>>, String> {
+    pub(super) fn roots(&self) -> Result<Vec<Vec<u8>>, String> {
         self.roots
             .iter()
             .map(|r| STANDARD.decode(r).map_err(|e| e.to_string()))
             .collect()
     }
 
-    pub fn bundle(&self) -> Result<Option<Vec<u8>>, String> {
+    pub(super) fn bundle(&self) -> Result<Option<Vec<u8>>, String> {
         self.bundle
             .as_ref()
             .map(|b| STANDARD.decode(b).map_err(|e| e.to_string()))
             .transpose()
     }
 
-    pub fn set_bundle(&mut self, bytes: &[u8]) {
+    pub(super) fn set_bundle(&mut self, bytes: &[u8]) {
         self.bundle = Some(STANDARD.encode(bytes));
     }
 
-    pub fn push_root(&mut self, bytes: &[u8]) {
+    pub(super) fn push_root(&mut self, bytes: &[u8]) {
         self.roots.push(STANDARD.encode(bytes));
     }
 
-    pub fn mark(&self) -> Mark {
+    pub(super) fn mark(&self) -> Mark {
         Mark {
             high_water: self.high_water,
             root: self.mark_root,
@@ -152,7 +152,7 @@ impl State {
         }
     }
 
-    pub fn set_mark(&mut self, mark: Mark) {
+    pub(super) fn set_mark(&mut self, mark: Mark) {
         self.high_water = mark.high_water;
         self.mark_root = mark.root;
         self.mark_signers = mark.signers;
@@ -161,7 +161,7 @@ impl State {
 
     /// Takes from `other` whatever is newer: the longer list of rotated roots (lists are
     /// append-only), the newer mark, the later time seen. Never lowers anything.
-    pub fn merge_trust(&mut self, roots: &[String], mark: &Mark, latest_seen: i64) {
+    pub(super) fn merge_trust(&mut self, roots: &[String], mark: &Mark, latest_seen: i64) {
         if roots.len() > self.roots.len() {
             self.roots = roots.to_vec();
         }
@@ -172,7 +172,7 @@ impl State {
     }
 
     /// Whether `other`'s mark or roots are newer than this state's.
-    pub fn is_behind(&self, other: &State) -> bool {
+    pub(super) fn is_behind(&self, other: &State) -> bool {
         other.mark().age() > self.mark().age() || other.roots.len() > self.roots.len()
     }
 }
@@ -198,7 +198,7 @@ pub(crate) struct StateDir {
 }
 
 impl StateDir {
-    pub fn new(dir: &Path, max_bytes: usize) -> Self {
+    pub(super) fn new(dir: &Path, max_bytes: usize) -> Self {
         Self {
             dir: dir.to_path_buf(),
             // base64 of a full bundle, a few roots, and the JSON around them.
@@ -209,13 +209,13 @@ impl StateDir {
         }
     }
 
-    pub fn path(&self) -> PathBuf {
+    pub(super) fn path(&self) -> PathBuf {
         self.dir.join(STATE_FILE)
     }
 
     /// Waits for the exclusive lock on `keypin-state.lock` (created with the directory when
     /// missing). Other processes sharing the directory wait while it is held.
-    pub fn lock(&self) -> std::io::Result<DirLock> {
+    pub(super) fn lock(&self) -> std::io::Result<DirLock> {
         fs::create_dir_all(&self.dir)?;
         let file = OpenOptions::new()
             .create(true)
@@ -227,14 +227,14 @@ impl StateDir {
     }
 
     /// Removes leftover temp files (a crash before a rename): at start-up, with the lock held.
-    pub fn remove_temp_files(&self) {
+    pub(super) fn remove_temp_files(&self) {
         let _ = fs::remove_file(self.dir.join(STATE_TEMP_FILE));
         let _ = fs::remove_file(self.dir.join(MARK_TEMP_FILE));
     }
 
     /// Reads both files (call with the lock held, or when nothing else can write) and merges
     /// them: the state file's bundle and ETag, the newest roots, mark and time either holds.
-    pub fn load(&self) -> Loaded {
+    pub(super) fn load(&self) -> Loaded {
         let mut loaded = Loaded::default();
         match self.read::<State>(STATE_FILE) {
             Ok(None) => {}
@@ -290,7 +290,7 @@ impl StateDir {
 
     /// Writes the state file, then the mark file (each: temp file, fsync, rename, fsync of the
     /// directory). Call with the lock held.
-    pub fn save(&self, _lock: &DirLock, state: &State) -> std::io::Result<()> {
+    pub(super) fn save(&self, _lock: &DirLock, state: &State) -> std::io::Result<()> {
         let state = State {
             format: STATE_FORMAT,
             ..state.clone()
