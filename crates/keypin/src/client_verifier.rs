@@ -67,6 +67,7 @@ use crate::verifier::{PathEntry, Position, pki_error};
 
 /// What an identity's pins do after their `expires` date.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum ClientOnExpiry {
     /// The pins no longer authorize the client: its handshakes are refused, and the refusal
     /// says the pins expired (default).

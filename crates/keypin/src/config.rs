@@ -27,6 +27,7 @@ use crate::verifier::PinningVerifier;
 
 /// Whether a pinned config may resume TLS sessions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Resumption {
     /// Resume only sessions this config verified itself (its own cache). Default.
     #[default]

@@ -56,6 +56,7 @@ use crate::ct::LogList;
 
 /// Where the policy in force came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PolicySource {
     /// The policy embedded in the app (or any policy given once, never updated).
     Embedded,

@@ -242,6 +242,7 @@ impl std::error::Error for OcspError {}
 
 /// Why a stapled response was checked (or required).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Requirement {
     /// The rule's `ocsp` setting.
     Rule(OcspMode),
@@ -346,6 +347,7 @@ pub enum CertStatus {
 
 /// The hash algorithm of a `CertID`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CertIdHash {
     /// SHA-1 (the common choice; fine here, it only names the issuer).
     Sha1,

@@ -24,6 +24,7 @@ pub enum PinKind {
 
 /// How a pin is spelled on output. Input accepts every spelling, see [`Pin::parse`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum PinFormat {
     /// `sha256/<base64>` (OkHttp `CertificatePinner`), keypin's canonical spelling.
     OkHttp,

@@ -64,6 +64,7 @@ pub enum OnExpiry {
 
 /// How a rule treats a mismatch at a given moment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Enforcement {
     /// Mismatch refuses the connection.
     Enforce,
@@ -73,6 +74,7 @@ pub enum Enforcement {
 
 /// Why a rule is only reporting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ReportOnlyReason {
     /// The policy says `mode = "report-only"`.
     Configured,
@@ -123,6 +125,7 @@ impl core::fmt::Display for SctRequirement {
 /// `ocsp` feature, see `keypin::ocsp`). A leaf carrying the must-staple extension (TLS Feature
 /// `status_request`) is always treated as [`OcspMode::Require`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum OcspMode {
     /// Do not look at stapled responses (default).
     #[default]
@@ -163,6 +166,7 @@ pub struct ExtraAnchor {
 /// and refuses a file name without opening it: signed bytes from the network must never make
 /// the app read a local file.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AnchorSource {
     /// PEM text of one or more CA certificates, in the policy itself.
     Inline(String),

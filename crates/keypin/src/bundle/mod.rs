@@ -76,6 +76,7 @@ pub const DEFAULT_MAX_BUNDLE_BYTES: usize = 1024 * 1024;
 
 /// Whose signatures a threshold check counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Signer {
     /// The keys of root `version` (signing a root document).
     Root {

@@ -87,6 +87,7 @@ impl LogListSigner {
 
 /// A log's state in the list (Chrome's log life cycle).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum LogStateKind {
     /// Submitted for inclusion, not yet trusted: its SCTs do not count.
     Pending,

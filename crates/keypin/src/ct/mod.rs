@@ -240,6 +240,7 @@ impl fmt::Display for SctStatus {
 
 /// How an SCT reached the client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SctSource {
     /// In the leaf's SCT-list extension (over a `precert_entry`).
     Embedded,

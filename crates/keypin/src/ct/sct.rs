@@ -14,6 +14,7 @@ const SIG_ECDSA: u8 = 3;
 
 /// How an SCT is signed. RFC 6962 §2.1.4 allows exactly these two.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SctSignatureAlgorithm {
     /// ECDSA over NIST P-256 with SHA-256.
     EcdsaP256Sha256,

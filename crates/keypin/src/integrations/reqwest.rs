@@ -66,6 +66,7 @@ impl fmt::Debug for PinnedClient {
 /// reqwest's own `http1_only()` does not change the ALPN of a preconfigured TLS config, so a
 /// server that picks h2 would still get HTTP/2: choose the versions here instead.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum HttpVersions {
     /// HTTP/2 when the server offers it, else HTTP/1.1 (default).
     #[default]

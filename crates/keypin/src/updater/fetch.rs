@@ -15,6 +15,7 @@ use crate::http::{self, HttpError, Request, Url};
 
 /// What a fetch returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Fetched {
     /// New content, with its ETag when the server sent one.
     Content {

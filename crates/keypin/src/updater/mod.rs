@@ -143,6 +143,7 @@ pub enum UpdateError {
 
 /// What the updater started on.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Startup {
     /// The stored bundle (it still verifies).
     StoredBundle {
@@ -159,6 +160,7 @@ pub enum Startup {
 
 /// What a successful check did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CheckOutcome {
     /// A new bundle is in force for new connections.
     Updated {

@@ -165,6 +165,10 @@ impl Decision {
         match result {
             Ok(CheckOutcome::Updated { version }) => Self::Updated { version: *version },
             Ok(CheckOutcome::NotModified) => Self::Unchanged,
+            // An outcome this build does not know is not called a success.
+            Ok(other) => Self::Refused(format!(
+                "an update outcome this keypin does not know: {other:?}"
+            )),
             Err(e @ (UpdateError::Refused(_) | UpdateError::Config(_))) => {
                 Self::Refused(e.to_string())
             }
@@ -304,6 +308,7 @@ fn print_text(report: &Report) {
         Startup::Embedded {
             reason: Some(reason),
         } => format!("embedded policy (stored state ignored: {reason})"),
+        other => format!("{other:?}"),
     };
     say!("  started on:      {started}");
     let check = &report.check;
@@ -330,6 +335,7 @@ fn print_text(report: &Report) {
     let in_force = match report.in_force {
         PolicySource::Bundle { version } => format!("bundle v{version}"),
         PolicySource::Embedded => "embedded policy".into(),
+        other => format!("{other:?}"),
     };
     say!("  in force now:    {in_force}");
 }
@@ -338,6 +344,7 @@ fn print_json(report: &Report) {
     let (started_on, stored_version, stored_ignored) = match &report.startup {
         Startup::StoredBundle { version } => ("stored-bundle", Some(*version), None),
         Startup::Embedded { reason } => ("embedded", None, reason.as_deref()),
+        _ => ("unknown", None, None),
     };
     let version = match report.decision {
         Decision::Updated { version } => Some(version),
@@ -346,6 +353,7 @@ fn print_json(report: &Report) {
     let in_force_version = match report.in_force {
         PolicySource::Bundle { version } => Some(version),
         PolicySource::Embedded => None,
+        _ => None,
     };
     let value = json!({
         "decision": report.decision.name(),
