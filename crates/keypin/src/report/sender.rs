@@ -333,7 +333,14 @@ impl ReportSender {
 
 impl Drop for ReportSender {
     fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
+        // Set under the queue's lock: the worker checks the flag and then waits while holding
+        // it, so the flag is seen before its wait or the wake-up reaches it in its wait (set
+        // without the lock, the wake-up could fall between the two and be lost, and the join
+        // below would wait forever).
+        {
+            let _queue = self.shared.lock_queue();
+            self.shared.stop.store(true, Ordering::SeqCst);
+        }
         self.shared.wake.notify_all();
         let thread = self
             .thread
