@@ -4,7 +4,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -131,8 +131,12 @@ struct Queue {
 #[derive(Debug)]
 struct Delivery {
     policy: Arc<Policy>,
-    tls: Arc<ClientConfig>,
     common: Common,
+    /// Built on the worker thread at its first delivery ([`Delivery::tls`]), never on the
+    /// thread that reports an event (a handshake's).
+    tls: OnceLock<Arc<ClientConfig>>,
+    roots: Roots,
+    clock: Arc<dyn Clock>,
 }
 
 /// The policy the sender follows, and the version it reports for the embedded policy.
@@ -248,7 +252,7 @@ impl ReportSender {
             failed: AtomicU64::new(0),
         });
         // The first generation's delivery configuration now, so a bad one fails the start.
-        shared.delivery()?;
+        shared.delivery()?.tls()?;
         let worker = shared.clone();
         let thread = std::thread::Builder::new()
             .name("keypin-reports".into())
@@ -368,18 +372,11 @@ impl Delivery {
         app: &AppInfo,
         embedded_version: Option<&String>,
     ) -> Result<Self, ReportError> {
-        let policy = generation.policy().clone();
-        // Report hosts whose rule says `report_delivery = "unpinned"` get ordinary validation;
-        // every other pinned host stays pinned. No event hook: a failed delivery is retried,
-        // never reported (that would loop).
-        let delivery_policy =
-            policy.retain_rules(|r| r.report_delivery() == ReportDelivery::Pinned);
-        let tls = PinnedConfig::builder(delivery_policy, roots.clone())
-            .clock(clock.clone())
-            .build()?;
         Ok(Self {
-            policy,
-            tls: Arc::new(tls),
+            policy: generation.policy().clone(),
+            tls: OnceLock::new(),
+            roots: roots.clone(),
+            clock: clock.clone(),
             common: Common {
                 app: app.clone(),
                 policy_version: generation
@@ -388,6 +385,23 @@ impl Delivery {
                     .or_else(|| embedded_version.cloned()),
             },
         })
+    }
+
+    /// The pinned configuration report connections use, built once per generation.
+    fn tls(&self) -> Result<Arc<ClientConfig>, ReportError> {
+        if let Some(tls) = self.tls.get() {
+            return Ok(tls.clone());
+        }
+        // Report hosts whose rule says `report_delivery = "unpinned"` get ordinary validation;
+        // every other pinned host stays pinned. No event hook: a failed delivery is retried,
+        // never reported (that would loop).
+        let delivery_policy = self
+            .policy
+            .retain_rules(|r| r.report_delivery() == ReportDelivery::Pinned);
+        let tls = PinnedConfig::builder(delivery_policy, self.roots.clone())
+            .clock(self.clock.clone())
+            .build()?;
+        Ok(self.tls.get_or_init(|| Arc::new(tls)).clone())
     }
 }
 
@@ -645,8 +659,8 @@ impl Shared {
             Ok(b) => b,
             Err(e) => return Outcome::Rejected(e.to_string()),
         };
-        let tls = match self.delivery() {
-            Ok(d) => d.tls.clone(),
+        let tls = match self.delivery().and_then(|d| d.tls()) {
+            Ok(tls) => tls,
             Err(e) => return Outcome::Retry(e.to_string()),
         };
         match post(&url, &body, tls, self.config.timeout) {
