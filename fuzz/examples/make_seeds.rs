@@ -15,7 +15,7 @@ use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use keypin::{Pin, PinFormat, Policy};
+use keypin::{pin::Pin, pin::PinFormat, Policy};
 use keypin_formats::{ExportFormat, export_with};
 use keypin_fuzz::import::{as_document, export_options};
 use keypin_fuzz::{fixture, pem};

@@ -15,7 +15,7 @@
 #![no_main]
 
 use keypin::Policy;
-use keypin::bundle::{
+use keypin::live::bundle::{
     BUNDLE_FORMAT, Expectations, ROOT_CONTEXT, ROOT_FORMAT, Root, VerifiedBundle, danger,
 };
 use keypin_fuzz::{

@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use keypin::Pin;
+use keypin::pin::Pin;
 use keypin_fuzz::NOW_SECS;
 use keypin_inspect::{cert, keyfile};
 use libfuzzer_sys::fuzz_target;

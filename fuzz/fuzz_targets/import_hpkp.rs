@@ -3,7 +3,7 @@
 //! are exactly the header's distinct pin-sha256 values.
 #![no_main]
 
-use keypin::{HostPattern, Pin};
+use keypin::{host::HostPattern, pin::Pin};
 use keypin_formats::{ImportFormat, ImportOptions};
 use libfuzzer_sys::fuzz_target;
 

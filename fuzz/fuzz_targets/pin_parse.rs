@@ -2,7 +2,7 @@
 //! same pin (parse → print → parse equality); curl lists round-trip as lists.
 #![no_main]
 
-use keypin::{Pin, PinFormat, PinKind};
+use keypin::{pin::Pin, pin::PinFormat, pin::PinKind};
 use libfuzzer_sys::fuzz_target;
 
 const FORMATS: [PinFormat; 5] = [

@@ -12,11 +12,8 @@ use std::sync::OnceLock;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use keypin::bundle::{BUNDLE_CONTEXT, BundleSpec, Root, RootSpec, SigningKey};
-use keypin::{
-    AnchorSource, Date, HostPattern, Mode, OnExpiry, Policy, ReportDelivery, RuleSpec,
-    SctRequirement,
-};
+use keypin::live::bundle::{BUNDLE_CONTEXT, BundleSpec, Root, RootSpec, SigningKey};
+use keypin::{policy::AnchorSource, clock::Date, host::HostPattern, policy::Mode, policy::OnExpiry, Policy, policy::ReportDelivery, policy::RuleSpec, policy::SctRequirement};
 use rustls_pki_types::UnixTime;
 
 /// The fuzzers' Ed25519 signing key (PKCS#8, made with `openssl genpkey -algorithm ed25519`).

@@ -59,12 +59,15 @@ pub(crate) fn resolve_map(
 }
 
 /// keypin's verifier for a command-line judgement (system clock, no event sink).
-pub(crate) fn verifier(policy: keypin::Policy, roots: keypin::Roots) -> keypin::PinningVerifier {
-    keypin::PinningVerifier::new(
+pub(crate) fn verifier(
+    policy: keypin::Policy,
+    roots: keypin::Roots,
+) -> keypin::verify::PinningVerifier {
+    keypin::verify::PinningVerifier::new(
         Arc::new(policy),
         roots,
         &provider(),
-        Arc::new(keypin::SystemClock),
+        Arc::new(keypin::clock::SystemClock),
         None,
     )
 }

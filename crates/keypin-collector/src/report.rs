@@ -4,7 +4,7 @@
 //! Everything here is untrusted: sizes are bounded, types are checked by serde (its message
 //! names the field), dates must be plausible, and nothing is interpreted as markup.
 
-use keypin::Pin;
+use keypin::pin::Pin;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use serde::{Deserialize, Serialize};

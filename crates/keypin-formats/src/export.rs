@@ -7,7 +7,10 @@
 use core::fmt;
 use std::fmt::Write as _;
 
-use keypin::{HostPattern, Mode, OcspMode, OnExpiry, Pin, PinFormat, PinKind, Policy, Rule};
+use keypin::{
+    Policy, host::HostPattern, pin::Pin, pin::PinFormat, pin::PinKind, policy::Mode,
+    policy::OcspMode, policy::OnExpiry, policy::Rule,
+};
 
 /// The formats keypin writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -9,7 +9,7 @@
 use core::fmt;
 use std::fmt::Write as _;
 
-use keypin::{Pin, PinFormat, Policy};
+use keypin::{Policy, pin::Pin, pin::PinFormat};
 
 use crate::budget::{
     Budget, CountedEvents, MAX_NESTING, PlistStop, XmlStop, count_json, read_plist, read_xml,
@@ -409,7 +409,7 @@ fn domain_config(
                 pin_sets += 1;
                 let expires = c.attribute("expiration").map(str::to_string);
                 if let Some(d) = &expires
-                    && keypin::Date::parse(d).is_err()
+                    && keypin::clock::Date::parse(d).is_err()
                 {
                     cx.problem(&cl, format!("expiration={d:?} is not a yyyy-MM-dd date"));
                 }

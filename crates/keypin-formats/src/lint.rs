@@ -8,7 +8,7 @@ use core::fmt;
 
 use std::collections::BTreeSet;
 
-use keypin::{Mode, Pin, PinKind, Policy, PolicyError, Rule};
+use keypin::{Policy, pin::Pin, pin::PinKind, policy::Mode, policy::PolicyError, policy::Rule};
 use serde::Serialize;
 
 /// How bad a finding is.

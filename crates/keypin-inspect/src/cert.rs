@@ -2,7 +2,7 @@
 //! show them.
 
 use anyhow::anyhow;
-use keypin::{Pin, PinFormat};
+use keypin::{pin::Pin, pin::PinFormat};
 use serde::Serialize;
 use x509_parser::prelude::*;
 use x509_parser::public_key::PublicKey;

@@ -532,7 +532,7 @@ fn ec_private_to_spki(der: &[u8], path: &Path) -> anyhow::Result<Vec<u8>> {
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct SparePins {
-    pub pins: std::collections::BTreeSet<keypin::Pin>,
+    pub pins: std::collections::BTreeSet<keypin::pin::Pin>,
     /// Files that are neither a key nor a CSR, skipped.
     pub skipped: Vec<std::path::PathBuf>,
 }
@@ -552,7 +552,7 @@ pub fn spare_pins(dir: &Path) -> anyhow::Result<SparePins> {
                 items
                     .iter()
                     .filter(|m| matches!(m.kind, MaterialKind::PrivateKey | MaterialKind::Csr))
-                    .map(|m| keypin::Pin::from_spki_der(&m.spki_der)),
+                    .map(|m| keypin::pin::Pin::from_spki_der(&m.spki_der)),
             ),
             Err(_) => out.skipped.push(path),
         }

@@ -9,7 +9,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use keypin::ct::LogList;
-use keypin::{ChannelSink, PinEvent, PinEventSink, PinnedConfig, Policy, ReportOnlyReason, Roots};
+use keypin::{
+    PinnedConfig, Policy, Roots, events::ChannelSink, events::PinEvent, events::PinEventSink,
+    policy::ReportOnlyReason,
+};
 use rustls_pki_types::ServerName;
 
 use crate::Error;
@@ -146,7 +149,7 @@ impl KeypinClient {
         let Some(issued) = &scenario.client_identity else {
             return Ok(Arc::clone(&self.config));
         };
-        let identity = keypin::ClientIdentity::new(
+        let identity = keypin::identity::ClientIdentity::new(
             vec![issued.cert.clone()],
             issued.key.clone_key(),
             &format!("the client identity of {}", scenario.id),
@@ -168,7 +171,7 @@ fn pinned_config(
     roots: &Roots,
     sink: &Arc<Tee>,
     ct_logs: Option<&Arc<LogList>>,
-    identity: Option<keypin::ClientIdentity>,
+    identity: Option<keypin::identity::ClientIdentity>,
 ) -> Result<Arc<rustls::ClientConfig>, String> {
     let mut builder = PinnedConfig::builder(Arc::clone(policy), roots.clone())
         .events(Arc::clone(sink) as Arc<dyn PinEventSink>);

@@ -35,7 +35,7 @@ use std::fs;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
-use keypin::{Mode, PinEventSink, PinFormat, Policy, Roots};
+use keypin::{Policy, Roots, events::PinEventSink, pin::PinFormat, policy::Mode};
 use serde::Serialize;
 use std::sync::Arc;
 

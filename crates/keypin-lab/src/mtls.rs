@@ -16,7 +16,10 @@
 
 use std::sync::Arc;
 
-use keypin::{ClientIdentityRule, ClientPolicy, ManualClock, Pin, PinnedClientVerifier, Roots};
+use keypin::{
+    Roots, clock::ManualClock, pin::Pin, policy::ClientIdentityRule, policy::ClientPolicy,
+    verify::PinnedClientVerifier,
+};
 use keypin_pki::{CertSpec, Issued, issue, self_signed};
 use rustls::server::danger::ClientCertVerifier;
 

@@ -1,7 +1,7 @@
 //! The lab's PKI, fresh for every run: the genuine PKI with its pins, the rogue CAs, and the
 //! broken certificates the scenarios serve.
 
-use keypin::{Pin, PinFormat};
+use keypin::{pin::Pin, pin::PinFormat};
 use keypin_pki::{CertSpec, Issued, KeyAlg, issue, self_signed};
 use time::{Duration, OffsetDateTime};
 

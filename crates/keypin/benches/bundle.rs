@@ -13,8 +13,8 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use keypin::bundle::{BundleSpec, Expectations, Root, RootSpec, SigningKey};
-use keypin::{Date, Policy};
+use keypin::live::bundle::{BundleSpec, Expectations, Root, RootSpec, SigningKey};
+use keypin::{Policy, clock::Date};
 use rustls_pki_types::UnixTime;
 
 const P1: &str = "sha256/7HIpactkIAq2Y49orFOOQKurWxmmSFZhBCoQYcRhJ3Y=";

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use keypin::{Pin, PinnedConfig, Policy, Resumption, Roots};
+use keypin::{PinnedConfig, Policy, Resumption, Roots, pin::Pin};
 use keypin_pki::{Chain, KeyAlg};
 use rustls::client::WebPkiServerVerifier;
 use rustls::{ClientConfig, ClientConnection, ServerConfig, ServerConnection, StreamOwned};

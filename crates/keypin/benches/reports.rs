@@ -25,7 +25,10 @@ use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use keypin::report::{ReportSender, ReportSenderConfig};
-use keypin::{Pin, PinEvent, PinEventSink as _, PinnedConfig, Policy, Roots, SystemClock};
+use keypin::{
+    PinnedConfig, Policy, Roots, clock::SystemClock, events::PinEvent, events::PinEventSink as _,
+    pin::Pin,
+};
 use keypin_pki::{CertSpec, Chain, KeyAlg, self_signed};
 use rustls::client::danger::ServerCertVerifier;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};

@@ -18,9 +18,9 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use keypin::bundle::BundleSpec;
-use keypin::updater::{CheckOutcome, HttpFetcher, PolicyStore, Updater, UpdaterConfig};
-use keypin::{Date, ManualClock, PinnedConfig, Policy, Roots};
+use keypin::live::bundle::BundleSpec;
+use keypin::live::updater::{CheckOutcome, HttpFetcher, PolicyStore, Updater, UpdaterConfig};
+use keypin::{PinnedConfig, Policy, Roots, clock::Date, clock::ManualClock};
 
 const ETAG: &str = "\"v1\"";
 /// 2027-01-15T08:00:00Z

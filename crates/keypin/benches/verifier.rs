@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use keypin::{Clock, Pin, PinnedConfig, Policy, Roots};
+use keypin::{PinnedConfig, Policy, Roots, clock::Clock, pin::Pin};
 use keypin_pki::{Chain, KeyAlg};
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::ServerCertVerifier;

@@ -12,7 +12,10 @@
 use std::hint::black_box;
 use std::sync::Arc;
 
-use keypin::{ClientIdentityRule, ClientPolicy, ManualClock, Pin, PinnedClientVerifier, Roots};
+use keypin::{
+    Roots, clock::ManualClock, pin::Pin, policy::ClientIdentityRule, policy::ClientPolicy,
+    verify::PinnedClientVerifier,
+};
 use keypin_pki::{CertSpec, KeyAlg, issue, self_signed};
 use rustls::server::WebPkiClientVerifier;
 use rustls::server::danger::ClientCertVerifier;

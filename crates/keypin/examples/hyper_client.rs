@@ -9,7 +9,7 @@ use http_body_util::{BodyExt as _, Empty};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use keypin::{Pin, PinnedConfig, Policy, Roots};
+use keypin::{PinnedConfig, Policy, Roots, pin::Pin};
 use keypin_pki::{Chain, KeyAlg, TlsServer};
 
 #[tokio::main(flavor = "current_thread")]

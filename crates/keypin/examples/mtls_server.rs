@@ -17,8 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use keypin::{
-    ClientIdentity, ClientPolicy, ClientVerifyError, Pin, PinnedClientVerifier, PinnedConfig,
-    Policy, Roots, SystemClock,
+    PinnedConfig, Policy, Roots, clock::SystemClock, identity::ClientIdentity, pin::Pin,
+    policy::ClientPolicy, verify::ClientVerifyError, verify::PinnedClientVerifier,
 };
 use keypin_pki::{CertSpec, Chain, KeyAlg, issue, self_signed};
 use rustls_pki_types::pem::PemObject;

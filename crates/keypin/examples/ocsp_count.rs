@@ -12,7 +12,7 @@
 
 use std::hint::black_box;
 
-use keypin::{Pin, PinnedConfig, Policy, Roots};
+use keypin::{PinnedConfig, Policy, Roots, pin::Pin};
 use keypin_pki::{CertSpec, Chain, KeyAlg, OcspResponseSpec, issue};
 use rustls::client::danger::ServerCertVerifier;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};

@@ -5,7 +5,7 @@
 //! cargo run -p keypin --example reqwest_client --features reqwest
 //! ```
 
-use keypin::{Pin, PinnedConfig, Policy, Roots};
+use keypin::{PinnedConfig, Policy, Roots, pin::Pin};
 use keypin_pki::{Chain, KeyAlg, TlsServer};
 
 #[tokio::main(flavor = "current_thread")]

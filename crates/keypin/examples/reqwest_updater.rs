@@ -13,7 +13,7 @@ use std::path::PathBuf;
 #[rustfmt::skip]
 async fn app(state_dir: PathBuf) -> Result<String, Box<dyn std::error::Error>> {
     // README: begin
-    use keypin::{updater::{HttpsFetcher, PolicyStore, Updater, UpdaterConfig}, PinnedConfig, Policy, Roots, SystemClock};
+    use keypin::{live::updater::{HttpsFetcher, PolicyStore, Updater, UpdaterConfig}, PinnedConfig, Policy, Roots, clock::SystemClock};
     use std::sync::Arc;
 
     let embedded = Arc::new(Policy::from_file("policy.toml")?); // or include_str! + from_toml_str

@@ -5,7 +5,7 @@
 //! cargo run -p keypin --example tokio_rustls_client --features tokio-rustls
 //! ```
 
-use keypin::{Pin, PinnedConfig, Policy, Roots};
+use keypin::{PinnedConfig, Policy, Roots, pin::Pin};
 use keypin_pki::{Chain, KeyAlg, TlsServer};
 use rustls_pki_types::ServerName;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};

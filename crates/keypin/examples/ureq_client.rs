@@ -4,7 +4,7 @@
 //! cargo run -p keypin --example ureq_client --features ureq
 //! ```
 
-use keypin::{Pin, PinnedConfig, Policy, Roots};
+use keypin::{PinnedConfig, Policy, Roots, pin::Pin};
 use keypin_pki::{Chain, KeyAlg, TlsServer};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use keypin::{Clock, Pin, PinnedConfig, Policy, Roots};
+use keypin::{PinnedConfig, Policy, Roots, clock::Clock, pin::Pin};
 use keypin_pki::{Chain, KeyAlg};
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::ServerCertVerifier;

@@ -3,49 +3,12 @@
 //! stripping), are refused with a [`DowngradeError`]. The HTTP integrations
 //! (`keypin::integrations`) apply these checks; other HTTP clients can call them too.
 
-use core::fmt;
 use std::error::Error as StdError;
 
+use crate::Policy;
+pub use crate::error::DowngradeError;
 use crate::host::normalize;
-use crate::policy::Policy;
-use crate::verifier::{PinFailure, VerifyError};
-
-/// A cleartext request that pinning forbids. Hosts are compared in their one normal spelling
-/// (an IPv4-mapped IPv6 address is the IPv4 address), the one the policy's rules use.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DowngradeError {
-    /// The URL that was refused.
-    pub url: String,
-    /// The host with a pin rule that made it refused, normalised (no brackets, IPv4-mapped
-    /// IPv6 as IPv4).
-    pub pinned_host: String,
-    /// For a redirect: the https URL that redirected to `url`.
-    pub redirected_from: Option<String>,
-    /// Where the rule is (policy source and line).
-    pub rule_location: String,
-}
-
-impl fmt::Display for DowngradeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.redirected_from {
-            Some(from) => write!(
-                f,
-                "refused to follow the redirect from {from} to {}: {} is pinned ({}), so it is never \
-                 contacted without TLS and its responses never send the client to cleartext \
-                 (SSL stripping); treat the redirect as an attack, or fix the server to redirect to https://",
-                self.url, self.pinned_host, self.rule_location
-            ),
-            None => write!(
-                f,
-                "refused to request {} over cleartext: {} is pinned ({}), so it is only contacted \
-                 over https://; use an https:// URL",
-                self.url, self.pinned_host, self.rule_location
-            ),
-        }
-    }
-}
-
-impl StdError for DowngradeError {}
+use crate::verify::{PinFailure, VerifyError};
 
 fn rule_location(policy: &Policy, host: &str) -> Option<String> {
     policy

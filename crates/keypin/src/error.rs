@@ -1,10 +1,13 @@
-//! Errors: one enum for the crate, and the detailed values its variants carry.
+//! Errors: one enum for the crate, and the detailed values its variants carry that have no
+//! module of their own below it. A leaf: it names the failure types of `pin`, `policy` and
+//! `verify`, and no module it names depends on it, so every module may return [`Error`].
 
 use core::fmt;
 use std::path::PathBuf;
 
-use crate::pin::ACCEPTED_FORMS;
-use crate::verifier::PinFailure;
+use crate::pin::PinParseError;
+use crate::policy::PolicyError;
+use crate::verify::PinFailure;
 
 /// Everything keypin can fail at.
 #[derive(Debug, thiserror::Error)]
@@ -37,10 +40,10 @@ pub enum Error {
     },
     /// A client identity (certificate chain and key for mTLS) was refused.
     #[error(transparent)]
-    Identity(#[from] crate::identity::IdentityError),
+    Identity(#[from] IdentityError),
     /// A cleartext request or redirect to a pinned host was refused.
     #[error(transparent)]
-    Downgrade(#[from] crate::downgrade::DowngradeError),
+    Downgrade(#[from] DowngradeError),
     /// An HTTP client integration could not be built.
     #[error("cannot build the {client} client: {reason}")]
     HttpClient {
@@ -60,99 +63,56 @@ pub enum Error {
     },
 }
 
-/// A pin string that is not one of the accepted spellings.
+/// Why a client identity was refused, and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PinParseError {
-    input: String,
-    reason: String,
-}
-
-impl PinParseError {
-    pub(crate) fn new(input: &str, reason: &str) -> Self {
-        let mut input = input.trim().to_string();
-        if input.len() > 120 {
-            let mut cut = 120;
-            while !input.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            input.truncate(cut);
-            input.push('…');
-        }
-        Self {
-            input,
-            reason: reason.to_string(),
-        }
-    }
-
-    /// Why the pin was refused.
-    pub fn reason(&self) -> &str {
-        &self.reason
-    }
-}
-
-impl fmt::Display for PinParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "invalid pin {:?}: {}; accepted forms: {ACCEPTED_FORMS}",
-            self.input, self.reason
-        )
-    }
-}
-
-impl std::error::Error for PinParseError {}
-
-/// One problem found in a policy, with where it is and how to fix it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Diagnostic {
-    /// 1-based line, when known.
-    pub line: Option<usize>,
-    /// 1-based column, when known.
-    pub column: Option<usize>,
-    /// The key the problem is about, such as `rule[2].pins[1]`.
-    pub field: Option<String>,
-    /// What is wrong.
-    pub message: String,
-    /// What to do about it.
-    pub hint: Option<String>,
-}
-
-/// A policy that was refused, with every problem found in it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PolicyError {
-    /// Where the policy came from (a path, or a name for embedded text).
+pub struct IdentityError {
+    /// The file (or name) the problem is in.
     pub source_name: String,
-    /// The problems, in file order.
-    pub diagnostics: Vec<Diagnostic>,
+    /// What was wrong.
+    pub reason: String,
 }
 
-impl fmt::Display for PolicyError {
+impl fmt::Display for IdentityError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.diagnostics.len();
-        write!(
-            f,
-            "policy {} refused ({n} problem{})",
-            self.source_name,
-            if n == 1 { "" } else { "s" }
-        )?;
-        for d in &self.diagnostics {
-            write!(f, "\n  {}", self.source_name)?;
-            if let Some(line) = d.line {
-                write!(f, ":{line}")?;
-                if let Some(col) = d.column {
-                    write!(f, ":{col}")?;
-                }
-            }
-            if let Some(field) = &d.field {
-                write!(f, ": {field}")?;
-            }
-            write!(f, ": {}", d.message)?;
-            if let Some(hint) = &d.hint {
-                write!(f, " (hint: {hint})")?;
-            }
-        }
-        Ok(())
+        write!(f, "client identity {}: {}", self.source_name, self.reason)
     }
 }
 
-impl std::error::Error for PolicyError {}
+impl std::error::Error for IdentityError {}
+
+/// A cleartext request that pinning forbids. Hosts are compared in their one normal spelling
+/// (an IPv4-mapped IPv6 address is the IPv4 address), the one the policy's rules use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DowngradeError {
+    /// The URL that was refused.
+    pub url: String,
+    /// The host with a pin rule that made it refused, normalised (no brackets, IPv4-mapped
+    /// IPv6 as IPv4).
+    pub pinned_host: String,
+    /// For a redirect: the https URL that redirected to `url`.
+    pub redirected_from: Option<String>,
+    /// Where the rule is (policy source and line).
+    pub rule_location: String,
+}
+
+impl fmt::Display for DowngradeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.redirected_from {
+            Some(from) => write!(
+                f,
+                "refused to follow the redirect from {from} to {}: {} is pinned ({}), so it is never \
+                 contacted without TLS and its responses never send the client to cleartext \
+                 (SSL stripping); treat the redirect as an attack, or fix the server to redirect to https://",
+                self.url, self.pinned_host, self.rule_location
+            ),
+            None => write!(
+                f,
+                "refused to request {} over cleartext: {} is pinned ({}), so it is only contacted \
+                 over https://; use an https:// URL",
+                self.url, self.pinned_host, self.rule_location
+            ),
+        }
+    }
+}
+
+impl std::error::Error for DowngradeError {}

@@ -11,7 +11,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use rustls_pki_types::{CertificateDer, UnixTime};
 
 use crate::policy::{ReportOnlyReason, Rule};
-use crate::verifier::PinFailure;
+use crate::verify::PinFailure;
 
 /// Something pinning wants someone to know.
 #[derive(Debug, Clone)]
@@ -91,10 +91,10 @@ pub enum PinEvent {
         failure: Box<crate::ocsp::OcspFailure>,
     },
     /// mTLS, server side: a client with a valid chain was refused because no key on its
-    /// path is pinned for an identity in force ([`crate::PinnedClientVerifier`]).
+    /// path is pinned for an identity in force ([`crate::verify::PinnedClientVerifier`]).
     ClientRefused {
         /// The details.
-        failure: Box<crate::client_verifier::ClientPinFailure>,
+        failure: Box<crate::verify::ClientPinFailure>,
     },
     /// mTLS, server side: a client was accepted on pins that have expired, because its
     /// identity says `on_expiry = "accept-and-report"`. Sent on every such connection.

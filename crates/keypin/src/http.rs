@@ -262,7 +262,7 @@ pub(crate) fn exchange<S: Read + Write>(
 /// An I/O error as text; a pin failure inside it (from keypin's verifier) by its first line,
 /// not rustls' debug dump.
 pub(crate) fn io_text(e: &std::io::Error) -> String {
-    if let Some(p) = crate::verifier::VerifyError::pin_failure_of_io(e) {
+    if let Some(p) = crate::verify::VerifyError::pin_failure_of_io(e) {
         return p.to_string().lines().next().unwrap_or_default().to_string();
     }
     match e.kind() {

@@ -6,7 +6,7 @@
 //! # // Roots::webpki() needs the default `webpki-roots` feature.
 //! # #[cfg(feature = "webpki-roots")]
 //! # fn main() -> Result<(), keypin::Error> {
-//! use keypin::{ClientIdentity, PinnedConfig, Policy, Roots};
+//! use keypin::{identity::ClientIdentity, PinnedConfig, Policy, Roots};
 //!
 //! let identity = ClientIdentity::from_files("client.crt", "client.key")?;
 //! let config = PinnedConfig::builder(Policy::empty(), Roots::webpki())
@@ -28,24 +28,8 @@ use rustls_pki_types::pem::{self, PemObject, SectionKind};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::error::Error;
+pub use crate::error::IdentityError;
 use crate::pin::Pin;
-
-/// Why a client identity was refused, and where it came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdentityError {
-    /// The file (or name) the problem is in.
-    pub source_name: String,
-    /// What was wrong.
-    pub reason: String,
-}
-
-impl fmt::Display for IdentityError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "client identity {}: {}", self.source_name, self.reason)
-    }
-}
-
-impl std::error::Error for IdentityError {}
 
 fn refuse(source_name: &str, reason: impl Into<String>) -> Error {
     Error::Identity(IdentityError {

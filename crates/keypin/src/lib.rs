@@ -28,29 +28,33 @@
 //! # fn main() {}
 //! ```
 //!
-//! Modules: [`pin`] (pins and their spellings), [`host`] (host patterns), [`policy`] (rules,
-//! parsing, lookup), [`verifier`] (the rustls verifier), [`roots`], [`events`], [`clock`],
-//! [`bundle`] (signed, versioned pin bundles and their root of trust), [`live`] (the policy in
-//! force: one handle that every integration and the report sender read); with the `updater`
-//! feature, `updater` (fetches bundles and moves the live policy forward for new
-//! connections: `PolicyStore::live`); with the
-//! `reports` feature, `report` (sends pin-failure reports to a collector, off the handshake path).
-//! `ct` feature, `ct` (Certificate Transparency: SCTs embedded or in a validated OCSP staple,
-//! against a signed log list).
-//! `ocsp` feature, `ocsp` (stapled OCSP responses, checked per rule and for must-staple leaves).
-//! mTLS: [`identity`] (the client's certificate and key), [`client_verifier`] (the server
-//! side: client chains checked against CAs and a per-identity key allowlist). With the
-//! `reqwest`, `hyper`, `tokio-rustls` or `ureq` feature, `integrations` (pinned HTTP clients
-//! that also refuse `http://` and https-to-http redirects for pinned hosts).
+//! The crate reads in the order a connection uses it:
+//! - [`policy`]: what is pinned. Rules for hosts ([`pin`], [`host`]), parsed once from TOML
+//!   into a typed, indexed [`Policy`]; the mTLS client allowlist too.
+//! - [`verify`]: how it is checked. The rustls verifier ([`verify::PinningVerifier`], built by
+//!   [`PinnedConfig`] over [`Roots`]): path building with the pins checked on the verified
+//!   path, the hostname, then the optional checks (OCSP, CT); its verdicts and failures; the
+//!   verification cache; and the server side of mTLS ([`verify::PinnedClientVerifier`]).
+//! - [`live`]: how it changes. One handle for the policy in force ([`live::LivePolicy`]) that
+//!   every integration reads per connection; signed pin bundles ([`live::bundle`]) and, with
+//!   the `updater` feature, the updater that moves the live policy forward.
+//! - What a failure produces: [`events`] (one event per decision), and with the `reports`
+//!   feature, `report` (pin-failure reports sent to a collector, off the handshake path).
+//! - Protocols behind features: `ct` (Certificate Transparency: SCTs embedded or in a validated
+//!   OCSP staple, against a signed log list), `ocsp` (stapled OCSP responses).
+//! - Around it: [`identity`] (the client's certificate and key for mTLS), [`downgrade`]
+//!   (refusing `http://` to pinned hosts), [`clock`], [`dn`]; with the `reqwest`, `hyper`,
+//!   `tokio-rustls` or `ureq` feature, `integrations` (pinned HTTP clients that follow the
+//!   live policy).
+//!
+//! Each item has one public path; the root holds the entry points only: [`Policy`],
+//! [`PinnedConfig`], [`Roots`] and the crate's [`Error`].
 
 #![forbid(unsafe_code)]
 #![warn(unreachable_pub)]
 #![warn(missing_docs)]
 
-pub mod bundle;
-pub mod client_verifier;
 pub mod clock;
-mod config;
 #[cfg(feature = "ct")]
 pub mod ct;
 pub mod dn;
@@ -77,12 +81,8 @@ pub mod pin;
 pub mod policy;
 #[cfg(feature = "reports")]
 pub mod report;
-pub mod roots;
-mod spki_memo;
-#[cfg(feature = "updater")]
-pub mod updater;
-pub mod verifier;
-pub mod verify_cache;
+mod roots;
+pub mod verify;
 
 /// Entry points for the fuzz targets in `fuzz/`; not part of the API.
 #[cfg(any(feature = "updater", feature = "reports"))]
@@ -91,23 +91,7 @@ pub mod __fuzz {
     pub use crate::http::response::fuzz::*;
 }
 
-pub use client_verifier::{
-    ClientIdentityRule, ClientMatch, ClientOnExpiry, ClientPinFailure, ClientPolicy,
-    ClientVerifyError, PinnedClientVerifier,
-};
-pub use clock::{Clock, Date, ManualClock, SystemClock};
-pub use config::{PinnedConfig, PinnedConfigBuilder, Resumption};
-pub use downgrade::DowngradeError;
-pub use error::{Diagnostic, Error, PinParseError, PolicyError};
-pub use events::{ChannelSink, LogSink, PinEvent, PinEventSink};
-pub use host::HostPattern;
-pub use identity::{ClientIdentity, IdentityError};
-pub use pin::{Pin, PinFormat, PinKind};
-pub use policy::{
-    AnchorSource, Enforcement, Mode, OcspMode, OnExpiry, Policy, ReportDelivery, ReportOnlyReason,
-    Rule, RuleSpec, SctRequirement,
-};
+pub use error::Error;
+pub use policy::index::Policy;
 pub use roots::Roots;
-pub use verifier::{
-    PathEntry, PinFailure, PinMatch, PinningVerifier, Position, Verdict, VerifyError,
-};
+pub use verify::config::{PinnedConfig, PinnedConfigBuilder, Resumption};

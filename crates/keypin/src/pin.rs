@@ -11,8 +11,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use rustls_pki_types::CertificateDer;
 
-use crate::error::PinParseError;
-
 /// What a pin's digest covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PinKind {
@@ -281,6 +279,48 @@ fn hex_val(b: u8) -> Option<u8> {
         _ => None,
     }
 }
+
+/// A pin string that is not one of the accepted spellings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinParseError {
+    input: String,
+    reason: String,
+}
+
+impl PinParseError {
+    pub(crate) fn new(input: &str, reason: &str) -> Self {
+        let mut input = input.trim().to_string();
+        if input.len() > 120 {
+            let mut cut = 120;
+            while !input.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            input.truncate(cut);
+            input.push('…');
+        }
+        Self {
+            input,
+            reason: reason.to_string(),
+        }
+    }
+
+    /// Why the pin was refused.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+impl fmt::Display for PinParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid pin {:?}: {}; accepted forms: {ACCEPTED_FORMS}",
+            self.input, self.reason
+        )
+    }
+}
+
+impl std::error::Error for PinParseError {}
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

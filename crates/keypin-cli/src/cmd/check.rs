@@ -8,7 +8,7 @@
 
 use anyhow::{Context as _, anyhow};
 use keypin::ct::{LogList, LogListSigner};
-use keypin::{Policy, Verdict, VerifyError};
+use keypin::{Policy, verify::Verdict, verify::VerifyError};
 
 use crate::args::CheckArgs;
 use crate::net::{fetch_chain, roots, target_of, verifier};

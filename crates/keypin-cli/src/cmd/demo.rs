@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
 use keypin::{
-    ChannelSink, Pin, PinEvent, PinnedConfig, PinningVerifier, Policy, Roots, Verdict, VerifyError,
+    PinnedConfig, Policy, Roots, events::ChannelSink, events::PinEvent, pin::Pin,
+    verify::PinningVerifier, verify::Verdict, verify::VerifyError,
 };
 use keypin_pki::{CertSpec, Chain, KeyAlg, ServerOptions, TlsServer, issue, self_signed};
 use rustls_pki_types::ServerName;

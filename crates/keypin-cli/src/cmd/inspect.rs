@@ -1,7 +1,7 @@
 //! `keypin inspect HOST[:PORT]`: the served chain and the verified path, with pins.
 
 use anyhow::anyhow;
-use keypin::{Pin, PinningVerifier, Policy, Position};
+use keypin::{Policy, pin::Pin, verify::PinningVerifier, verify::Position};
 use serde::Serialize;
 
 use crate::Failure;

@@ -150,7 +150,7 @@ fn run_lab(args: RunArgs) -> Result<u8, Failure> {
     }
     let mut lab = start(None, args.base_port)?;
     if args.report_only {
-        lab.set_mode(keypin::Mode::ReportOnly);
+        lab.set_mode(keypin::policy::Mode::ReportOnly);
     }
     if let Some(unknown) = args.scenarios.iter().find(|id| {
         !lab.scenarios()
@@ -273,7 +273,7 @@ fn report_sender(
         config,
         std::sync::Arc::new(policy),
         roots,
-        std::sync::Arc::new(keypin::SystemClock),
+        std::sync::Arc::new(keypin::clock::SystemClock),
     )
     .map_err(|e| Failure::usage(anyhow!(e).context("--report-uri")))
 }

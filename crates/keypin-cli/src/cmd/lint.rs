@@ -3,7 +3,7 @@
 //! Exit codes: 0 no errors (warnings allowed), 1 warnings with `--strict`, 2 errors.
 
 use anyhow::{Context as _, anyhow};
-use keypin::{HostPattern, Policy, Position};
+use keypin::{Policy, host::HostPattern, verify::Position};
 use keypin_formats::import::{self, ImportFormat, ImportOptions};
 use keypin_formats::lint::{
     Finding, LintOptions, LiveCert, LiveChain, Severity, lint, load_findings, nsc_findings,

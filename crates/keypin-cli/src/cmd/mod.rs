@@ -36,7 +36,7 @@ pub(crate) fn run(cli: Cli) -> Result<u8, Failure> {
 /// other file.
 pub(crate) fn spare_pins(
     dir: &std::path::Path,
-) -> anyhow::Result<std::collections::BTreeSet<keypin::Pin>> {
+) -> anyhow::Result<std::collections::BTreeSet<keypin::pin::Pin>> {
     let spare = keypin_inspect::keyfile::spare_pins(dir)?;
     for path in &spare.skipped {
         eprintln!(

@@ -12,7 +12,10 @@ use std::io::IsTerminal as _;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context as _, anyhow};
-use keypin::{HostPattern, Pin, PinningVerifier, Policy, Position, Verdict, VerifyError};
+use keypin::{
+    Policy, host::HostPattern, pin::Pin, verify::PinningVerifier, verify::Position,
+    verify::Verdict, verify::VerifyError,
+};
 use serde::Serialize;
 
 use crate::args::{ConnectArgs, MonitorArgs};

@@ -2,7 +2,7 @@
 //! given files, one line per item: `<pin>  <file>  <label>`.
 
 use anyhow::anyhow;
-use keypin::{Pin, PinFormat};
+use keypin::{pin::Pin, pin::PinFormat};
 
 use crate::Failure;
 use crate::args::{PinArgs, PinFormatArg};

@@ -638,7 +638,7 @@ fn apply_cases() -> Vec<ApplyCase> {
         ApplyCase {
             name: "bundle.json one byte over the cap: refused, never read past it",
             prepare: |d| {
-                let big = vec![b' '; keypin::bundle::DEFAULT_MAX_BUNDLE_BYTES + 1];
+                let big = vec![b' '; keypin::live::bundle::DEFAULT_MAX_BUNDLE_BYTES + 1];
                 std::fs::write(d.join("site/bundle.json"), big).unwrap();
                 from_dir(d)
             },
@@ -652,7 +652,7 @@ fn apply_cases() -> Vec<ApplyCase> {
         ApplyCase {
             name: "root-2.json over the root cap: refused, no rotation",
             prepare: |d| {
-                let big = vec![b' '; keypin::bundle::MAX_ROOT_BYTES + 1];
+                let big = vec![b' '; keypin::live::bundle::MAX_ROOT_BYTES + 1];
                 std::fs::write(d.join("site/root-2.json"), big).unwrap();
                 from_dir(d)
             },
@@ -868,7 +868,7 @@ fn apply_help_documents_exit_codes_and_output() {
 
 /// An HTTPS site on loopback (keypin-pki's TLS server, which answers every path with its fixed
 /// greeting) with a certificate for 127.0.0.1 under a test root written to `ca.pem`.
-fn https_site(d: &Path) -> (keypin_pki::TlsServer, String, keypin::Pin) {
+fn https_site(d: &Path) -> (keypin_pki::TlsServer, String, keypin::pin::Pin) {
     use keypin_pki::{CertSpec, KeyAlg, ServerOptions, TlsServer, issue, self_signed};
     let root = self_signed(CertSpec::ca("Update Host Root CA").key_alg(KeyAlg::EcdsaP256)).unwrap();
     let leaf = issue(
@@ -885,7 +885,11 @@ fn https_site(d: &Path) -> (keypin_pki::TlsServer, String, keypin::Pin) {
     ))
     .unwrap();
     let url = format!("https://127.0.0.1:{}/", server.port());
-    (server, url, keypin::Pin::from_spki_der(&leaf.spki_der()))
+    (
+        server,
+        url,
+        keypin::pin::Pin::from_spki_der(&leaf.spki_der()),
+    )
 }
 
 #[test]

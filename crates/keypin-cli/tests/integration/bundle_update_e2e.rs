@@ -8,10 +8,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use keypin::updater::{
+use keypin::live::updater::{
     CheckOutcome, HttpFetcher, PolicySource, PolicyStore, Startup, Updater, UpdaterConfig,
 };
-use keypin::{ManualClock, Pin, PinnedConfig, Policy, Roots, VerifyError};
+use keypin::{PinnedConfig, Policy, Roots, clock::ManualClock, pin::Pin, verify::VerifyError};
 use keypin_pki::{CertSpec, Chain, KeyAlg, ServerOptions, TlsServer, self_signed};
 use rustls_pki_types::ServerName;
 

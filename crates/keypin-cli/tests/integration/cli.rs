@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command as Std, Stdio};
 
 use assert_cmd::Command;
-use keypin::Pin;
+use keypin::pin::Pin;
 use keypin_pki::{
     CertSpec, Chain, KeyAlg, OcspResponseSpec, OcspStatus, SctSpec, ServerOptions, TestLog,
     TlsServer, issue, issue_with_scts, log_list_json, self_signed,

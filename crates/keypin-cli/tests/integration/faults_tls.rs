@@ -7,7 +7,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
-use keypin::Pin;
+use keypin::pin::Pin;
 use keypin_pki::{Chain, Fault, FaultyServer, KeyAlg, TlsServer};
 use tempfile::TempDir;
 

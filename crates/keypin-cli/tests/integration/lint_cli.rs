@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use assert_cmd::Command;
-use keypin::Pin;
+use keypin::pin::Pin;
 use keypin_pki::{CertSpec, Chain, Issued, KeyAlg, ServerOptions, TlsServer, issue, self_signed};
 use tempfile::TempDir;
 

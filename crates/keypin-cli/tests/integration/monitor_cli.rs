@@ -1,7 +1,7 @@
 //! `keypin monitor` over loopback servers: verdicts per policy, backup pins, exit codes, HTML.
 
 use assert_cmd::Command;
-use keypin::Pin;
+use keypin::pin::Pin;
 use keypin_pki::{CertSpec, Chain, KeyAlg, TlsServer, self_signed};
 use tempfile::TempDir;
 

@@ -320,7 +320,7 @@ fn served_keys_are_counted_with_an_interception_hint() {
     for _ in 0..3 {
         assert_eq!(post(c.addr, &report.to_string()).0, 202);
     }
-    let pin = keypin::Pin::from_spki_der(&rogue.spki_der()).to_string();
+    let pin = keypin::pin::Pin::from_spki_der(&rogue.spki_der()).to_string();
     let (h, v) = auth();
     let (_, page) = http(c.addr, "GET", "/", &[(h, &v)], b"");
     assert!(page.contains(&pin), "{page}");
@@ -398,7 +398,7 @@ fn logout_ends_the_session() {
 #[test]
 fn expired_session_is_refused() {
     const START: u64 = 1_800_000_000;
-    let clock = Arc::new(keypin::ManualClock::at(START));
+    let clock = Arc::new(keypin::clock::ManualClock::at(START));
     let c = start_with(Settings {
         session_lifetime: std::time::Duration::from_secs(3600),
         clock: clock.clone(),

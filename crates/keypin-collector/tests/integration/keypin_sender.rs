@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use keypin::report::{ReportSender, ReportSenderConfig};
-use keypin::{Pin, PinnedConfig, Policy, Roots, SystemClock};
+use keypin::{PinnedConfig, Policy, Roots, clock::SystemClock, pin::Pin};
 use keypin_collector::{Settings, SqliteStore, Store};
 use keypin_pki::{CertSpec, Chain, KeyAlg, TlsServer, self_signed};
 use rustls_pki_types::ServerName;

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use keypin::{Pin, Policy};
+use keypin::{Policy, pin::Pin};
 use keypin_formats::{ExportFormat, export};
 
 const A: &str = "+89GigSuV1Gxkawpccc7tcRwBWhui2H/sW8CBhdNHSo=";

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use keypin::Pin;
+use keypin::pin::Pin;
 use keypin_lab::{Attempt, Client, Error, Lab, Outcome, Report, RunOptions, Target, https_get};
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use keypin::integrations::reqwest::{HttpVersions, PinnedClient};
 use keypin::{
-    ChannelSink, ClientIdentity, PinEvent, PinnedConfig, Policy, ReportOnlyReason, Roots,
+    PinnedConfig, Policy, Roots, events::ChannelSink, events::PinEvent, identity::ClientIdentity,
+    policy::ReportOnlyReason,
 };
 use keypin_lab::{Attempt, Client, Error, Lab, Outcome, RunOptions, Target};
 
@@ -34,7 +35,7 @@ impl Client for ReqwestClient {
         while events.try_recv().is_ok() {}
         let s = target.scenario;
         let mut builder = PinnedConfig::builder(Arc::clone(&self.policy), self.roots.clone())
-            .events(Arc::clone(&self.sink) as Arc<dyn keypin::PinEventSink>)
+            .events(Arc::clone(&self.sink) as Arc<dyn keypin::events::PinEventSink>)
             .ct_logs(Arc::clone(&self.ct_logs));
         if let Some(id) = &s.client_identity {
             builder = builder.client_identity(

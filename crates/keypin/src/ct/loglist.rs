@@ -169,7 +169,7 @@ impl Log {
 }
 
 /// A verified CT log list. Build it with [`LogList::from_signed`], or take it from a verified
-/// pin bundle ([`VerifiedBundle::ct_logs`](crate::bundle::VerifiedBundle::ct_logs)): there is
+/// pin bundle ([`VerifiedBundle::ct_logs`](crate::live::bundle::VerifiedBundle::ct_logs)): there is
 /// no way to get one without checking a signature over its exact bytes.
 #[derive(Clone, Debug)]
 pub struct LogList {

@@ -91,7 +91,7 @@
 //! A signed pin bundle may carry the list too (`keypin bundle sign --ct-log-list`, body field
 //! `ct_log_list`, `docs/bundle-format.md`), so the updater swaps it together with the pins:
 //! the bundle's signatures cover the list's bytes, the list is parsed when the bundle is
-//! verified ([`VerifiedBundle::ct_logs`](crate::bundle::VerifiedBundle::ct_logs)), and a
+//! verified ([`VerifiedBundle::ct_logs`](crate::live::bundle::VerifiedBundle::ct_logs)), and a
 //! Google signature carried with it is checked when the app sets
 //! `Expectations::ct_log_list_signer` (for the updater, `UpdaterConfig::ct_log_list_signer`).
 //! A `PolicyStore` made with `PolicyStore::with_ct_logs` hands the bundle's list to new

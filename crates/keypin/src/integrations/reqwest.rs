@@ -28,11 +28,11 @@ use std::sync::Arc;
 
 use reqwest::redirect;
 
-use crate::config::PinnedConfigBuilder;
+use crate::Policy;
 use crate::downgrade::{DowngradeError, check_redirect_url, check_request};
 use crate::error::Error;
 use crate::live::{Generation, IntoLivePolicy, LivePolicy, PerGeneration};
-use crate::policy::Policy;
+use crate::verify::config::PinnedConfigBuilder;
 
 /// How many redirects a pinned client follows (reqwest's default is 10 too).
 const MAX_REDIRECTS: usize = 10;

@@ -14,7 +14,7 @@
 //! sent. ureq 2 follows redirects inside the call, with no hook per hop, so a pinned agent
 //! does **not** follow redirects itself (`redirects(0)`): a 3xx response comes back to the
 //! caller, except a redirect to cleartext from or to a pinned host, which is refused with a
-//! [`crate::DowngradeError`].
+//! [`crate::downgrade::DowngradeError`].
 //!
 //! To follow redirects, use [`FollowingAgent`] ([`following_agent`]): it follows up to
 //! [`MAX_REDIRECTS`] hops itself (301, 302, 303, 307, 308; a relative `Location` is resolved
@@ -70,7 +70,7 @@ pub const MAX_REDIRECTS: usize = 5;
 /// A pinned `ureq::Agent` (with `redirects(0)`) that follows redirects itself: each hop is a
 /// new request through the pinned agent, and each redirect passes the downgrade check
 /// ([`crate::downgrade::check_redirect`]) before it is followed, so an https→http hop from or to a pinned host is
-/// refused with a [`crate::DowngradeError`] however deep in the chain it comes.
+/// refused with a [`crate::downgrade::DowngradeError`] however deep in the chain it comes.
 ///
 /// Followed: 301, 302, 303, 307 and 308 with a `Location` (relative ones resolved against the
 /// URL that answered). 303 continues as GET (HEAD stays HEAD), and so do 301 and 302 after a
@@ -110,7 +110,7 @@ pub enum FollowError {
     /// A redirect to cleartext from or to a pinned host (the refusal is the source, so
     /// [`crate::downgrade::downgrade_in`] finds it as for every other integration).
     #[error("redirect not followed")]
-    Downgrade(#[from] crate::DowngradeError),
+    Downgrade(#[from] crate::downgrade::DowngradeError),
     /// The server kept redirecting past the limit.
     #[error(
         "too many redirects: still redirected after {max} hops ({}); refused to follow further",
@@ -324,7 +324,7 @@ impl ureq::ReadWrite for TlsStream {
 struct Downgrade {
     live: LivePolicy,
 }
-fn refused(e: crate::DowngradeError) -> ureq::Error {
+fn refused(e: crate::downgrade::DowngradeError) -> ureq::Error {
     ureq::Error::from(io::Error::new(io::ErrorKind::PermissionDenied, e))
 }
 

@@ -1,11 +1,11 @@
 //! The TOML layer both policy parsers stand on: the server rules (`[[rule]]`, in
-//! [`crate::policy`]) and the client allowlist (`[[client]]`, in [`crate::client_verifier`]).
+//! [`crate::policy`]) and the client allowlist (`[[client]]`, in [`crate::verify::client`]).
 //! One line table for every message's line, and one way a text that is not TOML, or not the
 //! expected tables, becomes its diagnostic.
 
 use serde::de::DeserializeOwned;
 
-use crate::error::{Diagnostic, PolicyError};
+use crate::policy::{Diagnostic, PolicyError};
 
 /// Where each line of a policy text starts, for the line (and column) of a byte offset.
 pub(crate) struct Lines {

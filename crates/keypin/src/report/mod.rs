@@ -1,7 +1,7 @@
 //! Pin-failure reports (cargo feature `reports`, off by default): what happened, sent to a
 //! report URI off the handshake path.
 //!
-//! A [`ReportSender`] is a [`crate::PinEventSink`]: give it to the pinned configuration and
+//! A [`ReportSender`] is a [`crate::events::PinEventSink`]: give it to the pinned configuration and
 //! every refused or report-only pin mismatch, every chain-validation failure of a pinned host,
 //! every connection on expired pins and every failed pin update becomes a [`Report`]: the
 //! RFC 7469 §3 report (every field; chains in PEM) plus TrustKit's app fields plus keypin's own
@@ -11,7 +11,7 @@
 //! ```no_run
 //! use std::sync::Arc;
 //! use keypin::report::{ReportSender, ReportSenderConfig};
-//! use keypin::{PinnedConfig, Policy, Roots, SystemClock};
+//! use keypin::{PinnedConfig, Policy, Roots, clock::SystemClock};
 //!
 //! let policy = Arc::new(Policy::from_file("pins.toml")?); // rules may set report_uris
 //! let mut config = ReportSenderConfig::new("/var/lib/myapp/keypin");

@@ -9,7 +9,7 @@ use crate::clock::format_rfc3339;
 use crate::events::PinEvent;
 use crate::pin::{Pin, PinFormat};
 use crate::policy::{Enforcement, Mode, ReportOnlyReason, Rule};
-use crate::verifier::PinFailure;
+use crate::verify::PinFailure;
 
 use super::wire::Report;
 
@@ -191,7 +191,8 @@ impl Report {
         Self {
             date_time: format_rfc3339(secs),
             noted_hostname: noted.map_or_else(|| host.clone(), |p| p.base().to_string()),
-            include_subdomains: noted.is_some_and(|p| !matches!(p, crate::HostPattern::Exact(_))),
+            include_subdomains: noted
+                .is_some_and(|p| !matches!(p, crate::host::HostPattern::Exact(_))),
             hostname: host,
             port: 0,
             effective_expiration_date: rule

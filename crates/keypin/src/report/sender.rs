@@ -14,13 +14,14 @@ use rustls_pki_types::ServerName;
 use super::dedup::Dedup;
 use super::model::{AppInfo, Common};
 use super::wire::Report;
+use crate::Policy;
 use crate::clock::Clock;
-use crate::config::PinnedConfig;
 use crate::events::{PinEvent, PinEventSink};
 use crate::http::{self, Request, Url};
 use crate::live::{Generation, LivePolicy, PerGeneration};
-use crate::policy::{Policy, ReportDelivery};
+use crate::policy::ReportDelivery;
 use crate::roots::Roots;
+use crate::verify::config::PinnedConfig;
 
 /// How the sender works. Build with [`ReportSenderConfig::new`], adjust the public fields.
 #[derive(Debug, Clone)]

@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use keypin::Date;
-use keypin::bundle::{BundleError, BundleSpec, Expectations, Root, RootSpec, Signer, SigningKey};
+use keypin::clock::Date;
+use keypin::live::bundle::{
+    BundleError, BundleSpec, Expectations, Root, RootSpec, Signer, SigningKey,
+};
 use rustls_pki_types::UnixTime;
 
 const APP: &str = "com.example.app";
@@ -457,7 +459,7 @@ fn key_round_trips_through_text() {
     let (key, pem) = SigningKey::generate().unwrap();
     let again = SigningKey::from_pem(&pem).unwrap();
     assert_eq!(key.public_key(), again.public_key());
-    let public = keypin::bundle::PublicKey::parse(&key.public_key().to_string()).unwrap();
+    let public = keypin::live::bundle::PublicKey::parse(&key.public_key().to_string()).unwrap();
     assert_eq!(&public, key.public_key());
     assert_eq!(public.id().as_str().len(), 64);
 }

@@ -13,8 +13,10 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use keypin::bundle::{BUNDLE_FORMAT, BundleError, BundleSpec, Expectations, Root, SigningKey};
-use keypin::{Date, Policy, RuleSpec};
+use keypin::live::bundle::{
+    BUNDLE_FORMAT, BundleError, BundleSpec, Expectations, Root, SigningKey,
+};
+use keypin::{Policy, clock::Date, policy::RuleSpec};
 use keypin_pki::{CertSpec, self_signed};
 use rustls_pki_types::UnixTime;
 
@@ -77,12 +79,12 @@ fn seal(key_pem: &str, body: &serde_json::Value) -> Vec<u8> {
         .collect();
     let pair = Ed25519KeyPair::from_pkcs8(&STANDARD.decode(b64).unwrap()).unwrap();
     let key_id =
-        keypin::bundle::PublicKey::from_bytes(pair.public_key().as_ref().try_into().unwrap())
+        keypin::live::bundle::PublicKey::from_bytes(pair.public_key().as_ref().try_into().unwrap())
             .id()
             .as_str()
             .to_string();
     let body = serde_json::to_vec(body).unwrap();
-    let mut message = keypin::bundle::BUNDLE_CONTEXT.to_vec();
+    let mut message = keypin::live::bundle::BUNDLE_CONTEXT.to_vec();
     message.push(0);
     message.extend_from_slice(&body);
     serde_json::to_vec(&serde_json::json!({
@@ -153,7 +155,7 @@ fn signed_bundle_with_an_inline_pem_anchor_is_accepted() {
 #[cfg(feature = "updater")]
 #[test]
 fn updater_never_installs_a_bundle_naming_a_local_anchor_file() {
-    use keypin::updater::{PolicySource, STATE_FILE, UpdateError};
+    use keypin::live::updater::{PolicySource, STATE_FILE, UpdateError};
     let (root, _, key_pem) = signer();
     let (dir, ca_file) = dir_with_a_valid_ca_file();
     let bytes = seal(&key_pem, &body_naming(&ca_file.display().to_string(), 2));
@@ -230,8 +232,8 @@ fn signer_refuses_a_policy_naming_an_anchor_file_and_says_to_inline_it() {
 #[cfg(feature = "ct")]
 mod carried_ct_log_list {
     use super::*;
-    use keypin::bundle::CarriedLogList;
     use keypin::ct::LogListSigner;
+    use keypin::live::bundle::CarriedLogList;
 
     fn data(name: &str) -> Vec<u8> {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -336,7 +338,7 @@ mod carried_ct_log_list {
     #[cfg(feature = "updater")]
     #[test]
     fn updater_with_a_list_signer_refuses_a_bundle_carrying_an_unsigned_list() {
-        use keypin::updater::{PolicySource, STATE_FILE, UpdateError};
+        use keypin::live::updater::{PolicySource, STATE_FILE, UpdateError};
         let (root, bytes) = bundle_with_list(None);
         let dir = tempfile::tempdir().unwrap();
         let u = updater::start(&root, dir.path(), bytes.clone(), |c| {
@@ -358,7 +360,7 @@ mod carried_ct_log_list {
         });
         assert_eq!(
             u.check_now().unwrap(),
-            keypin::updater::CheckOutcome::Updated { version: 1 }
+            keypin::live::updater::CheckOutcome::Updated { version: 1 }
         );
         assert!(u.store().current().ct_logs().is_some());
     }
@@ -370,9 +372,11 @@ mod updater {
     use std::path::Path;
     use std::sync::Arc;
 
-    use keypin::bundle::Root;
-    use keypin::updater::{FetchError, Fetched, Fetcher, PolicyStore, Updater, UpdaterConfig};
-    use keypin::{ManualClock, PinnedConfig, Policy, Roots};
+    use keypin::live::bundle::Root;
+    use keypin::live::updater::{
+        FetchError, Fetched, Fetcher, PolicyStore, Updater, UpdaterConfig,
+    };
+    use keypin::{PinnedConfig, Policy, Roots, clock::ManualClock};
 
     #[derive(Debug)]
     struct OneBundle(Vec<u8>);

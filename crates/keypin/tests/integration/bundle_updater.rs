@@ -11,12 +11,15 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use keypin::bundle::{BundleError, BundleSpec, RootSpec, SigningKey};
-use keypin::updater::{
+use keypin::live::bundle::{BundleError, BundleSpec, RootSpec, SigningKey};
+use keypin::live::updater::{
     CheckOutcome, FetchError, Fetched, Fetcher, PolicySource, PolicyStore, STATE_FILE,
     STATE_TEMP_FILE, Startup, UpdateError, Updater, UpdaterConfig,
 };
-use keypin::{ChannelSink, Date, ManualClock, Pin, PinEvent, PinnedConfig, Policy, Roots};
+use keypin::{
+    PinnedConfig, Policy, Roots, clock::Date, clock::ManualClock, events::ChannelSink,
+    events::PinEvent, pin::Pin,
+};
 use keypin_pki::{CertSpec, Chain, KeyAlg, ServerOptions, TlsServer, self_signed};
 use rustls_pki_types::ServerName;
 
@@ -606,14 +609,14 @@ fn live_switch_to_new_pins_next_connection_enforces_new_set() {
     assert!(!Arc::ptr_eq(&before, &after));
     let err = request(&after, server.addr()).unwrap_err();
     assert!(
-        keypin::VerifyError::pin_failure_of_io(&err).is_some(),
+        keypin::verify::VerifyError::pin_failure_of_io(&err).is_some(),
         "{err:?}"
     );
 }
 
 #[test]
 fn https_fetcher_goes_through_the_pinned_client() {
-    use keypin::updater::HttpsFetcher;
+    use keypin::live::updater::HttpsFetcher;
     let chain = Chain::generate("Update host", &[HOST], KeyAlg::EcdsaP256).unwrap();
     let server = start_server(&chain);
     let leaf = Pin::from_spki_der(&chain.leaf.spki_der());
@@ -651,8 +654,8 @@ fn https_fetcher_goes_through_the_pinned_client() {
 #[cfg(feature = "ct")]
 mod ct_log_list_in_bundles {
     use super::*;
-    use keypin::VerifyError;
     use keypin::ct::{LogList, LogListSigner};
+    use keypin::verify::VerifyError;
     use keypin_pki::{SctSpec, TestLog, issue_with_scts, log_list_json};
 
     struct CtRig {

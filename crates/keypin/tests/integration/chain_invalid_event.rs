@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
-use keypin::{ChannelSink, Pin, PinEvent, PinnedConfig, Policy, Roots};
+use keypin::{PinnedConfig, Policy, Roots, events::ChannelSink, events::PinEvent, pin::Pin};
 use keypin_pki::{CertSpec, Chain, KeyAlg, TlsServer, self_signed};
 use rustls_pki_types::ServerName;
 

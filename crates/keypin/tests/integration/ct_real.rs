@@ -380,7 +380,7 @@ fn tiled_logs_are_found() {
 /// "chrome"`, the MANIFEST's clock.
 #[test]
 fn verifier_judges_real_leaves_with_the_chrome_like_policy() {
-    use keypin::{Pin, PinnedConfig, Policy, Roots, VerifyError};
+    use keypin::{PinnedConfig, Policy, Roots, pin::Pin, verify::VerifyError};
     use rustls_pki_types::ServerName;
 
     let lists = [
@@ -449,8 +449,10 @@ mod carried_by_a_bundle {
     use super::*;
     use base64::Engine as _;
     use base64::engine::general_purpose::STANDARD;
-    use keypin::bundle::{BundleError, BundleSpec, CarriedLogList, Expectations, Root, SigningKey};
-    use keypin::{Date, Pin, PinnedConfig, Roots, VerifyError};
+    use keypin::live::bundle::{
+        BundleError, BundleSpec, CarriedLogList, Expectations, Root, SigningKey,
+    };
+    use keypin::{PinnedConfig, Roots, clock::Date, pin::Pin, verify::VerifyError};
     use rustls_pki_types::ServerName;
     use std::sync::Arc;
 
@@ -498,7 +500,7 @@ mod carried_by_a_bundle {
     }
 
     /// google.com-2026's leaf through the verifier, with the bundle's policy and list.
-    fn judge(bundle: &keypin::bundle::VerifiedBundle) -> Result<(), VerifyError> {
+    fn judge(bundle: &keypin::live::bundle::VerifiedBundle) -> Result<(), VerifyError> {
         let mut roots = Roots::empty();
         roots
             .add_cert(CertificateDer::from(cert("google.com-2026.issuer.pem")))

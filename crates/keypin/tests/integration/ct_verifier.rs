@@ -7,7 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use keypin::ct::{CtFailure, LogList, LogListSigner};
-use keypin::{ChannelSink, Pin, PinEvent, PinnedConfig, Policy, Roots, VerifyError};
+use keypin::{
+    PinnedConfig, Policy, Roots, events::ChannelSink, events::PinEvent, pin::Pin,
+    verify::VerifyError,
+};
 use keypin_pki::{
     CertSpec, Chain, Issued, KeyAlg, SctSpec, ServerOptions, TestLog, TlsServer, issue_with_scts,
     log_list_json,
@@ -447,7 +450,7 @@ fn log_state_and_interval_decide_whether_an_sct_counts() {
 /// A signed bundle carries rules as `RuleSpec` JSON: `require_sct` survives the trip.
 #[test]
 fn require_sct_travels_in_bundle_rules() {
-    use keypin::{RuleSpec, SctRequirement};
+    use keypin::{policy::RuleSpec, policy::SctRequirement};
     let text = "[[rule]]\nhosts = [\"a.example.com\"]\npins = [\"sha256/7HIpactkIAq2Y49orFOOQKurWxmmSFZhBCoQYcRhJ3Y=\", \"sha256/fwza0LRMXouZHRC8Ei+4PyuldPDcf3UKgO/04cDM1oE=\"]\nrequire_sct = 2\n\n[[rule]]\nhosts = [\"b.example.com\"]\npins = [\"sha256/7HIpactkIAq2Y49orFOOQKurWxmmSFZhBCoQYcRhJ3Y=\", \"sha256/fwza0LRMXouZHRC8Ei+4PyuldPDcf3UKgO/04cDM1oE=\"]\n";
     let specs = Policy::rule_specs_from_toml(text, "p.toml").unwrap();
     let json = serde_json::to_string(&specs).unwrap();

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use keypin::updater::{FetchError, Fetcher, HttpFetcher, HttpsFetcher, PolicyStore};
-use keypin::{Pin, PinnedConfig, Policy, Roots};
+use keypin::live::updater::{FetchError, Fetcher, HttpFetcher, HttpsFetcher, PolicyStore};
+use keypin::{PinnedConfig, Policy, Roots, pin::Pin};
 use keypin_pki::{Chain, Fault, FaultyServer, KeyAlg};
 
 const HOST: &str = "updates.keypin.test";

@@ -14,12 +14,15 @@ use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use keypin::bundle::{BundleSpec, SigningKey};
-use keypin::updater::{
+use keypin::live::bundle::{BundleSpec, SigningKey};
+use keypin::live::updater::{
     CheckOutcome, FetchError, Fetched, Fetcher, PolicySource, PolicyStore, STATE_FILE,
     STATE_TEMP_FILE, Startup, UpdateError, Updater, UpdaterConfig,
 };
-use keypin::{ChannelSink, Date, ManualClock, Pin, PinEvent, PinnedConfig, Policy, Roots};
+use keypin::{
+    PinnedConfig, Policy, Roots, clock::Date, clock::ManualClock, events::ChannelSink,
+    events::PinEvent, pin::Pin,
+};
 use keypin_pki::{CertSpec, Chain, KeyAlg, ServerOptions, TlsServer, self_signed};
 use rustls_pki_types::ServerName;
 
@@ -95,7 +98,7 @@ impl World {
         let config = store.client_config();
         let forged = handshake(&config, self.forged_server.addr()).unwrap_err();
         assert!(
-            keypin::VerifyError::pin_failure_of_io(&forged).is_some(),
+            keypin::verify::VerifyError::pin_failure_of_io(&forged).is_some(),
             "the forged chain must fail on the pins, got: {forged:?}"
         );
         handshake(&config, self.genuine_server.addr())

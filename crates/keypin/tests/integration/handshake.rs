@@ -8,8 +8,8 @@ use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 use keypin::{
-    ChannelSink, Pin, PinEvent, PinFailure, PinnedConfig, Policy, ReportOnlyReason, Resumption,
-    Roots, VerifyError,
+    PinnedConfig, Policy, Resumption, Roots, events::ChannelSink, events::PinEvent, pin::Pin,
+    policy::ReportOnlyReason, verify::PinFailure, verify::VerifyError,
 };
 use keypin_pki::{CertSpec, Chain, Issued, KeyAlg, ServerOptions, TlsServer, issue, self_signed};
 use rustls_pki_types::{CertificateDer, ServerName};

@@ -10,7 +10,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use keypin::updater::{FetchError, Fetched, Fetcher, HttpFetcher};
+use keypin::live::updater::{FetchError, Fetched, Fetcher, HttpFetcher};
 
 /// Short, so an unbounded client fails the test by timing out rather than hanging it.
 const TIMEOUT: Duration = Duration::from_secs(3);
@@ -299,7 +299,7 @@ fn ambiguous_framing_is_refused_and_valid_framing_still_reads() {
 #[test]
 fn hostile_collector_with_an_endless_header_line_costs_the_report_sender_only_the_line_bound() {
     use keypin::report::{ReportSender, ReportSenderConfig};
-    use keypin::{PinEvent, Policy, Roots, SystemClock};
+    use keypin::{Policy, Roots, clock::SystemClock, events::PinEvent};
     use std::sync::Arc;
 
     let (addr, server) = hostile(b"HTTP/1.1 202 Accepted\r\nX-Long: ", b"a");

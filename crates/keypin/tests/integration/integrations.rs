@@ -17,7 +17,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use keypin::downgrade::{downgrade_in, pin_failure_in};
 use keypin::integrations;
-use keypin::{Pin, PinnedConfig, PinnedConfigBuilder, Policy, Roots};
+use keypin::{PinnedConfig, PinnedConfigBuilder, Policy, Roots, pin::Pin};
 use keypin_pki::{CertSpec, Chain, Issued, KeyAlg, self_signed};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;
@@ -337,7 +337,7 @@ async fn tokio_rustls_connects_through_pins_and_refuses_mismatches() {
 
     let tcp = tokio::net::TcpStream::connect(bad).await.unwrap();
     let err = connector.connect(name, tcp).await.unwrap_err();
-    let failure = keypin::VerifyError::pin_failure_of_io(&err).unwrap();
+    let failure = keypin::verify::VerifyError::pin_failure_of_io(&err).unwrap();
     assert_eq!(failure.paths[0][0].spki_pin, pin_of(&w.rogue.leaf));
 }
 

@@ -19,9 +19,9 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use keypin::integrations;
 use keypin::live::LivePolicy;
+use keypin::live::updater::{PolicySource, PolicyStore};
 use keypin::report::{ReportSender, ReportSenderConfig};
-use keypin::updater::{PolicySource, PolicyStore};
-use keypin::{Pin, PinnedConfig, Policy, Roots, SystemClock};
+use keypin::{PinnedConfig, Policy, Roots, clock::SystemClock, pin::Pin};
 use keypin_pki::{Chain, KeyAlg};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject as _;
@@ -323,7 +323,7 @@ async fn tokio_rustls_connector_built_once_enforces_pins_installed_later() {
     );
     let err = connect(w.old_server).await.unwrap_err();
     assert!(
-        keypin::VerifyError::pin_failure_of_io(&err).is_some(),
+        keypin::verify::VerifyError::pin_failure_of_io(&err).is_some(),
         "{err:?}"
     );
     assert!(connect(w.new_server).await.unwrap().ends_with("ok"));

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use keypin::{
-    ClientIdentity, ClientIdentityRule, ClientOnExpiry, ClientPolicy, ClientVerifyError, Date,
-    Error, ManualClock, Pin, PinnedClientVerifier, PinnedConfig, Policy, Resumption, Roots,
+    Error, PinnedConfig, Policy, Resumption, Roots, clock::Date, clock::ManualClock,
+    identity::ClientIdentity, pin::Pin, policy::ClientIdentityRule, policy::ClientOnExpiry,
+    policy::ClientPolicy, verify::ClientVerifyError, verify::PinnedClientVerifier,
 };
 use keypin_pki::{CertSpec, Chain, ConnectionLog, Issued, KeyAlg, TlsServer, issue, self_signed};
 use rustls_pki_types::{PrivateKeyDer, ServerName, UnixTime};
@@ -190,7 +191,7 @@ fn unpinned_key_from_the_right_ca_is_refused_with_diagnostics() {
     assert!(said.contains("billing-service"), "{said}");
 
     // The same verdict without a handshake, as a typed failure, and as a pin event.
-    let (sink, events) = keypin::ChannelSink::new(8);
+    let (sink, events) = keypin::events::ChannelSink::new(8);
     let v = verifier(
         allowlist(pinned_rule(&s.pki)),
         &s.pki.ca,
@@ -207,7 +208,7 @@ fn unpinned_key_from_the_right_ca_is_refused_with_diagnostics() {
         other => panic!("{other:?}"),
     }
     match events.try_recv() {
-        Ok(keypin::PinEvent::ClientRefused { failure }) => {
+        Ok(keypin::events::PinEvent::ClientRefused { failure }) => {
             assert_eq!(failure.presented_key(), Some(pin_of(&s.pki.stranger)));
         }
         other => panic!("{other:?}"),
@@ -337,7 +338,7 @@ fn expired_allowlist_refuses_by_default_and_says_so() {
 
     // With on_expiry = accept-and-report the pinned key is still accepted (and flagged), but
     // an unpinned key still is not.
-    let (sink, events) = keypin::ChannelSink::new(8);
+    let (sink, events) = keypin::events::ChannelSink::new(8);
     let v = verifier(
         allowlist(rule.on_expiry(ClientOnExpiry::AcceptAndReport)),
         &s.pki.ca,
@@ -349,7 +350,7 @@ fn expired_allowlist_refuses_by_default_and_says_so() {
     assert!(m.expired);
     // Never silent: every such acceptance is reported.
     match events.try_recv() {
-        Ok(keypin::PinEvent::ClientPinsExpired {
+        Ok(keypin::events::PinEvent::ClientPinsExpired {
             identity,
             expires: e,
             ..

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use keypin::ocsp::{self, OcspError, OcspFailure, Requirement};
-use keypin::{ManualClock, OcspMode, Pin, PinnedConfig, Policy, Roots};
+use keypin::{PinnedConfig, Policy, Roots, clock::ManualClock, pin::Pin, policy::OcspMode};
 use keypin_pki::{
     CertSpec, Chain, Issued, KeyAlg, OcspHash, OcspResponseSpec, OcspStatus, ServerOptions,
     ServerVersions, TlsServer, issue, ocsp_error_response, self_signed,
@@ -594,7 +594,7 @@ fn report_only_pins_do_not_soften_revocation() {
     let policy = Policy::from_toml_str(&text, "ro.toml").unwrap();
     let mut roots = Roots::empty();
     roots.add_cert(p.chain.root.cert.clone()).unwrap();
-    let (sink, events) = keypin::ChannelSink::new(8);
+    let (sink, events) = keypin::events::ChannelSink::new(8);
     let config = Arc::new(
         PinnedConfig::builder(policy, roots)
             .events(Arc::new(sink))
@@ -622,11 +622,11 @@ fn report_only_pins_do_not_soften_revocation() {
 
     // The first connection reported its pin mismatch and went on; the second one's refusal
     // is an event too.
-    let seen: Vec<keypin::PinEvent> = events.try_iter().collect();
+    let seen: Vec<keypin::events::PinEvent> = events.try_iter().collect();
     assert!(
         matches!(seen.as_slice(), [
-            keypin::PinEvent::ReportOnlyMismatch { .. },
-            keypin::PinEvent::OcspRefused { failure },
+            keypin::events::PinEvent::ReportOnlyMismatch { .. },
+            keypin::events::PinEvent::OcspRefused { failure },
         ] if matches!(failure.error, OcspError::Revoked { .. })),
         "{seen:?}"
     );

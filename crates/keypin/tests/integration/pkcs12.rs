@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use keypin::{ClientIdentity, Pin};
+use keypin::{identity::ClientIdentity, pin::Pin};
 use keypin_pki::{CertSpec, Issued, KeyAlg, issue, self_signed};
 use p12_keystore::{
     Certificate, EncryptionAlgorithm, KeyStore, KeyStoreEntry, PrivateKey, PrivateKeyChain,

@@ -8,8 +8,11 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use keypin::bundle::{BundleSpec, Expectations, Root, RootSpec, SigningKey, VerifiedBundle};
-use keypin::{Date, HostPattern, Pin, PinFormat, PinKind, Policy, RuleSpec};
+use keypin::live::bundle::{BundleSpec, Expectations, Root, RootSpec, SigningKey, VerifiedBundle};
+use keypin::{
+    Policy, clock::Date, host::HostPattern, pin::Pin, pin::PinFormat, pin::PinKind,
+    policy::RuleSpec,
+};
 use proptest::prelude::*;
 use rustls_pki_types::UnixTime;
 
@@ -267,7 +270,7 @@ fn signed() -> &'static Signed {
     })
 }
 
-fn verify(bytes: &[u8]) -> Result<VerifiedBundle, keypin::bundle::BundleError> {
+fn verify(bytes: &[u8]) -> Result<VerifiedBundle, keypin::live::bundle::BundleError> {
     let now = UnixTime::since_unix_epoch(Duration::from_secs(NOW));
     signed()
         .root

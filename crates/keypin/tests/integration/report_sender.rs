@@ -9,7 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use keypin::report::{DEDUP_FILE, ReportSender, ReportSenderConfig};
-use keypin::{Clock, ManualClock, Pin, PinEvent, PinnedConfig, Policy, Roots, SystemClock};
+use keypin::{
+    PinnedConfig, Policy, Roots, clock::Clock, clock::ManualClock, clock::SystemClock,
+    events::PinEvent, pin::Pin,
+};
 use keypin_pki::{CertSpec, Chain, Issued, KeyAlg, TlsServer, issue, self_signed};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
@@ -604,7 +607,7 @@ fn a_report_host_marked_unpinned_gets_reports_despite_its_pins() {
 fn a_new_policy_brings_its_report_uris_and_version() {
     let server = ReportServer::start(0, 0, None);
     let dir = tempfile::TempDir::new().unwrap();
-    let store = keypin::updater::PolicyStore::new(Arc::new(Policy::empty()), |p| {
+    let store = keypin::live::updater::PolicyStore::new(Arc::new(Policy::empty()), |p| {
         PinnedConfig::builder(p, Roots::empty()).build()
     })
     .unwrap();
@@ -633,7 +636,7 @@ fn a_new_policy_brings_its_report_uris_and_version() {
     store
         .install(
             Arc::new(policy),
-            keypin::updater::PolicySource::Bundle { version: 8 },
+            keypin::live::updater::PolicySource::Bundle { version: 8 },
         )
         .unwrap();
     sender.submit(&expired(now_secs()));

@@ -7,12 +7,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use keypin::bundle::{BundleError, BundleSpec, Root, RootSpec, SigningKey};
-use keypin::updater::{
+use keypin::live::bundle::{BundleError, BundleSpec, Root, RootSpec, SigningKey};
+use keypin::live::updater::{
     CheckOutcome, FetchError, Fetched, Fetcher, MARK_FILE, MarkAcrossRotation, PolicyStore,
     STATE_FILE, Startup, UpdateError, Updater, UpdaterConfig,
 };
-use keypin::{Date, ManualClock, PinnedConfig, Policy, Roots};
+use keypin::{PinnedConfig, Policy, Roots, clock::Date, clock::ManualClock};
 
 const APP: &str = "com.example.app";
 const ENV: &str = "production";

@@ -5,9 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use keypin::verify_cache::CacheStats;
+use keypin::verify::cache::CacheStats;
 use keypin::{
-    ChannelSink, ManualClock, Pin, PinEvent, PinnedConfig, PinningVerifier, Policy, Roots,
+    PinnedConfig, Policy, Roots, clock::ManualClock, events::ChannelSink, events::PinEvent,
+    pin::Pin, verify::PinningVerifier,
 };
 use keypin_pki::{CertSpec, Chain, Issued, KeyAlg, issue};
 use rustls::client::danger::ServerCertVerifier;
@@ -247,7 +248,7 @@ fn an_entry_ends_at_a_path_certificate_not_after() {
 fn an_entry_ends_when_the_rule_expires() {
     let chain = chain();
     // The rule expires at the end of the day the clock starts on.
-    let day = keypin::Date::of_secs(start() as i64);
+    let day = keypin::clock::Date::of_secs(start() as i64);
     let end_of_day = (day.start_secs() + 86_400) as u64;
     let s = setup(
         &chain,
@@ -280,9 +281,9 @@ fn an_entry_ends_when_the_rule_expires() {
 #[test]
 fn another_rule_expiring_ends_entries_early_and_never_swallows_a_note() {
     let chain = chain();
-    let day = keypin::Date::of_secs(start() as i64);
+    let day = keypin::clock::Date::of_secs(start() as i64);
     let end_of_day = (day.start_secs() + 86_400) as u64;
-    let later = keypin::Date::of_secs(end_of_day as i64 + 9 * 86_400);
+    let later = keypin::clock::Date::of_secs(end_of_day as i64 + 9 * 86_400);
     // HOST's rule runs 10 days; OTHER's expires today.
     let text = format!(
         "[[rule]]\nhosts = [\"{HOST}\"]\npins = [\"{}\", \"{BACKUP}\"]\nexpires = \"{later}\"\n\
@@ -440,7 +441,7 @@ mod staples {
 #[cfg(feature = "updater")]
 mod generations {
     use super::*;
-    use keypin::updater::{PolicySource, PolicyStore};
+    use keypin::live::updater::{PolicySource, PolicyStore};
     use keypin_pki::TlsServer;
 
     fn handshake(config: &Arc<rustls::ClientConfig>, server: &TlsServer) -> bool {

@@ -11,12 +11,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow, bail};
-use keypin::bundle::{MAX_ROOT_BYTES, Root};
-use keypin::updater::{
+use keypin::live::bundle::{MAX_ROOT_BYTES, Root};
+use keypin::live::updater::{
     CheckOutcome, CheckReport, FetchError, Fetcher, HttpFetcher, HttpsFetcher, MarkAcrossRotation,
     PolicySource, PolicyStore, Startup, UpdateError, Updater, UpdaterConfig,
 };
-use keypin::{Clock, ManualClock, PinnedConfig, Policy, Roots, SystemClock};
+use keypin::{PinnedConfig, Policy, Roots, clock::Clock, clock::ManualClock, clock::SystemClock};
 use serde_json::json;
 
 use super::site::DirFetcher;

@@ -4,7 +4,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use keypin::bundle::SigningKey;
+use keypin::live::bundle::SigningKey;
 
 use crate::Failure;
 

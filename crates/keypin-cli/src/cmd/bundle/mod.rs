@@ -16,8 +16,8 @@ mod verify;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, anyhow};
-use keypin::Date;
-use keypin::bundle::{PublicKey, Root, SigningKey};
+use keypin::clock::Date;
+use keypin::live::bundle::{PublicKey, Root, SigningKey};
 
 use crate::Failure;
 
@@ -61,7 +61,7 @@ pub(crate) fn run(args: BundleArgs) -> Result<u8, Failure> {
 
 /// Reads a public key: a `.pub` file, or the `ed25519:...` text itself.
 fn read_public_key(arg: &str) -> anyhow::Result<PublicKey> {
-    if arg.starts_with(keypin::bundle::PUBLIC_KEY_PREFIX) {
+    if arg.starts_with(keypin::live::bundle::PUBLIC_KEY_PREFIX) {
         return PublicKey::parse(arg).with_context(|| format!("public key {arg:?}"));
     }
     let text = std::fs::read_to_string(arg).with_context(|| format!("cannot read {arg}"))?;

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
-use keypin::bundle::{PublicKey, RootSpec, SigningKey};
+use keypin::live::bundle::{PublicKey, RootSpec, SigningKey};
 
 use super::{parse_date, read_public_key, read_root, read_signing_keys, usage, write_file};
 use crate::Failure;

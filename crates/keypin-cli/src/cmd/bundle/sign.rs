@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use keypin::Policy;
-use keypin::bundle::{BundleSpec, Expectations, SigningKey};
 use keypin::ct::{LogList, LogListSigner};
+use keypin::live::bundle::{BundleSpec, Expectations, SigningKey};
 use rustls_pki_types::UnixTime;
 
 use super::{now_secs, parse_date, read_root, read_signing_keys, usage, write_file};
@@ -91,7 +91,7 @@ pub(super) fn run(args: SignArgs) -> Result<u8, Failure> {
                 std::fs::read(prev).with_context(|| format!("cannot read {}", prev.display()))?;
             // Only its version matters here (it may be signed under an older root, or expired):
             // this guard stops a release mistake, the clients enforce the real check.
-            let previous = keypin::bundle::danger::unverified_version(&bytes)
+            let previous = keypin::live::bundle::danger::unverified_version(&bytes)
                 .with_context(|| format!("--previous {} is not a bundle", prev.display()))?;
             if args.version <= previous {
                 bail!(

@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::Read as _;
 use std::path::PathBuf;
 
-use keypin::updater::{FetchError, Fetched, Fetcher};
+use keypin::live::updater::{FetchError, Fetched, Fetcher};
 
 /// A name a site may hold: only plain names directly inside the directory (no `..`, no
 /// subdirectories, no hidden files).
@@ -29,7 +29,7 @@ pub(super) fn etag(body: &[u8]) -> String {
     format!("\"{hex}\"")
 }
 
-/// Reads `bundle.json`, `root-N.json`, ... from a directory, the way [`keypin::updater`]'s HTTP
+/// Reads `bundle.json`, `root-N.json`, ... from a directory, the way [`keypin::live::updater`]'s HTTP
 /// fetchers read them from a server: a missing file is `NotFound` (no next root), the same
 /// bytes as the ETag sent are `NotModified`, and no more than the cap is ever read.
 #[derive(Debug)]

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context as _, anyhow};
-use keypin::bundle::Expectations;
+use keypin::live::bundle::Expectations;
 use rustls_pki_types::UnixTime;
 
 use super::{now_secs, read_root, usage};

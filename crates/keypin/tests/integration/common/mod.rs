@@ -1,8 +1,8 @@
 //! Helpers shared by keypin's integration tests and benches (`mod common;`).
 #![allow(dead_code, clippy::unwrap_used)]
 
-use keypin::Date;
-use keypin::bundle::{RootSpec, SigningKey};
+use keypin::clock::Date;
+use keypin::live::bundle::{RootSpec, SigningKey};
 
 /// A fresh Ed25519 key and the signed root of trust (version 1, 1-of-1, expiring 2030) that
 /// trusts only it.

@@ -10,8 +10,8 @@
 //! with the pins.
 //!
 //! ```
-//! use keypin::bundle::{BundleSpec, Expectations, Root, RootSpec, SigningKey};
-//! use keypin::Date;
+//! use keypin::live::bundle::{BundleSpec, Expectations, Root, RootSpec, SigningKey};
+//! use keypin::clock::Date;
 //!
 //! let (key, _pem) = SigningKey::generate()?;
 //! let root_bytes = RootSpec {
@@ -60,7 +60,7 @@ pub mod danger {
 use core::fmt;
 
 use crate::clock::Date;
-use crate::error::PolicyError;
+use crate::policy::PolicyError;
 
 /// The context prefix of every bundle signature.
 pub const BUNDLE_CONTEXT: &[u8] = b"keypin/bundle/v1";

@@ -52,11 +52,11 @@ use std::time::Duration;
 
 use rustls_pki_types::UnixTime;
 
-use crate::bundle::{
-    BundleError, DEFAULT_MAX_BUNDLE_BYTES, Expectations, MAX_ROOT_BYTES, Root, VerifiedBundle,
-};
 use crate::clock::Clock;
 use crate::events::{PinEvent, PinEventSink};
+use crate::live::bundle::{
+    BundleError, DEFAULT_MAX_BUNDLE_BYTES, Expectations, MAX_ROOT_BYTES, Root, VerifiedBundle,
+};
 use state::{DirLock, Mark, State, StateDir};
 
 /// At most this many root rotations are walked in one check.
@@ -91,7 +91,7 @@ pub struct UpdaterConfig {
     /// With a log-list signer: whether a carried list without its publisher's signature is
     /// refused (default) or, by explicit opt-out, taken on the bundle signatures alone.
     #[cfg(feature = "ct")]
-    pub carried_ct_log_list: crate::bundle::CarriedLogList,
+    pub carried_ct_log_list: crate::live::bundle::CarriedLogList,
 }
 
 impl UpdaterConfig {
@@ -110,7 +110,7 @@ impl UpdaterConfig {
             #[cfg(feature = "ct")]
             ct_log_list_signer: None,
             #[cfg(feature = "ct")]
-            carried_ct_log_list: crate::bundle::CarriedLogList::default(),
+            carried_ct_log_list: crate::live::bundle::CarriedLogList::default(),
         }
     }
 }

@@ -13,8 +13,9 @@ use super::root::Root;
 use super::{
     BUNDLE_CONTEXT, BUNDLE_FORMAT, BundleError, DEFAULT_MAX_BUNDLE_BYTES, is_past, parse_date,
 };
+use crate::Policy;
 use crate::clock::{Date, format_rfc3339};
-use crate::policy::{Policy, RuleSpec};
+use crate::policy::RuleSpec;
 
 const BUNDLE_TYPE: &str = "keypin/bundle";
 
@@ -559,7 +560,7 @@ fn carried_log_list(
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::bundle::RootSpec;
+    use crate::live::bundle::RootSpec;
 
     const POLICY: &str = "[[rule]]\nhosts = [\"api.example.com\"]\npins = [\
         \"sha256/7HIpactkIAq2Y49orFOOQKurWxmmSFZhBCoQYcRhJ3Y=\", \

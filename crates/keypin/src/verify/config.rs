@@ -17,13 +17,13 @@ use std::time::Duration;
 use rustls::ClientConfig;
 use rustls::crypto::CryptoProvider;
 
+use crate::Policy;
 use crate::clock::{Clock, SystemClock};
 use crate::error::Error;
 use crate::events::PinEventSink;
 use crate::identity::ClientIdentity;
-use crate::policy::Policy;
 use crate::roots::Roots;
-use crate::verifier::PinningVerifier;
+use crate::verify::PinningVerifier;
 
 /// Whether a pinned config may resume TLS sessions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -54,8 +54,8 @@ impl PinnedConfig {
             #[cfg(feature = "ct")]
             ct_logs: None,
             identity: None,
-            cache_ttl: crate::verify_cache::DEFAULT_TTL,
-            cache_capacity: crate::verify_cache::DEFAULT_CAPACITY,
+            cache_ttl: crate::verify::cache::DEFAULT_TTL,
+            cache_capacity: crate::verify::cache::DEFAULT_CAPACITY,
         }
     }
 }
@@ -86,14 +86,14 @@ impl PinnedConfigBuilder {
     }
 
     /// The clock (default: the system clock). Tests and the lab move time with a
-    /// [`crate::ManualClock`].
+    /// [`crate::clock::ManualClock`].
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
     }
 
     /// Where pin events go (refusals, report-only mismatches, expired pins). Called on the
-    /// handshake path: use [`crate::ChannelSink`] or another sink that never blocks.
+    /// handshake path: use [`crate::events::ChannelSink`] or another sink that never blocks.
     pub fn events(mut self, sink: Arc<dyn PinEventSink>) -> Self {
         self.events = Some(sink);
         self
@@ -128,7 +128,7 @@ impl PinnedConfigBuilder {
     /// How long the verifier may answer a repeat handshake (the same chain, server name and
     /// staple) from its verification cache instead of verifying again: at most this long,
     /// and never past a certificate's notAfter, the rule's `expires`, or the staple's
-    /// nextUpdate (see [`crate::verify_cache`]). Only clean acceptances are cached. Default 5
+    /// nextUpdate (see [`crate::verify::cache`]). Only clean acceptances are cached. Default 5
     /// minutes; `Duration::ZERO` turns the cache off.
     pub fn verification_cache_ttl(mut self, ttl: Duration) -> Self {
         self.cache_ttl = ttl;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::{Check, Evidence, Inputs};
 use crate::policy::SctRequirement;
-use crate::verifier::VerifyError;
+use crate::verify::VerifyError;
 
 /// The CT log list that rules with `require_sct` check SCTs against (nothing without the
 /// `ct` feature).
@@ -29,11 +29,10 @@ impl CtLogs {
 }
 
 #[cfg(feature = "ct")]
-impl crate::verifier::PinningVerifier {
-    /// The CT log list that rules with `require_sct` check SCTs against.
-    pub fn with_ct_logs(mut self, logs: Arc<crate::ct::LogList>) -> Self {
-        self.ct_logs = CtLogs { list: Some(logs) };
-        self
+impl CtLogs {
+    /// SCTs are checked against `logs`.
+    pub(crate) fn of(logs: Arc<crate::ct::LogList>) -> Self {
+        Self { list: Some(logs) }
     }
 }
 
@@ -86,12 +85,12 @@ impl Check for CtCheck<'_> {
                 checks,
                 staple_note: staple_note.clone(),
             });
-            s.verifier.emit(PinEvent::CtRefused {
+            s.emit(PinEvent::CtRefused {
                 failure: failure.clone(),
             });
             VerifyError::Ct(failure)
         };
-        let Some(logs) = &s.verifier.ct_logs.list else {
+        let Some(logs) = &s.ct_logs.list else {
             return Err(fail(
                 "no CT log list is configured, so no SCT can be checked (give one with \
                  PinnedConfigBuilder::ct_logs)"

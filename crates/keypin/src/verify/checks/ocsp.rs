@@ -4,7 +4,7 @@
 //! SCTs never count.
 
 use super::{Check, Evidence, Inputs};
-use crate::verifier::VerifyError;
+use crate::verify::VerifyError;
 
 #[cfg(feature = "ocsp")]
 pub(super) use with_ocsp::OcspCheck;
@@ -17,7 +17,7 @@ mod with_ocsp {
     use crate::events::PinEvent;
     use crate::ocsp::{Issuer, OcspError, OcspFailure, Requirement, is_must_staple};
     use crate::policy::OcspMode;
-    use crate::verifier::checks::StapledScts;
+    use crate::verify::checks::StapledScts;
 
     /// What one verification's OCSP check does, decided before path building so that the
     /// issuer is captured only when it is needed.
@@ -40,7 +40,7 @@ mod with_ocsp {
         /// `None`: nothing to check (no staple info, or the rule ignores OCSP and the leaf is
         /// not must-staple and the rule needs no SCTs, or a staple is only checked when
         /// present and there is none). `Err`: the leaf's TLS feature extension is unreadable.
-        pub(in crate::verifier::checks) fn plan(
+        pub(in crate::verify::checks) fn plan(
             inputs: Inputs<'a>,
         ) -> Result<Option<Self>, VerifyError> {
             let Some(staple) = inputs.staple else {
@@ -81,7 +81,7 @@ mod with_ocsp {
         }
 
         fn refuse(&self, failure: Box<OcspFailure>) -> VerifyError {
-            self.inputs.verifier.emit(PinEvent::OcspRefused {
+            self.inputs.emit(PinEvent::OcspRefused {
                 failure: failure.clone(),
             });
             VerifyError::Ocsp(failure)
@@ -101,13 +101,9 @@ mod with_ocsp {
             let s = &self.inputs;
             let result = match (self.staple, self.issuer.as_ref()) {
                 (None, _) => Err(OcspError::NoStaple),
-                (Some(staple), Some(issuer)) => crate::ocsp::validate_staple(
-                    staple,
-                    s.end_entity,
-                    issuer,
-                    s.now,
-                    &s.verifier.algs,
-                ),
+                (Some(staple), Some(issuer)) => {
+                    crate::ocsp::validate_staple(staple, s.end_entity, issuer, s.now, s.algs)
+                }
                 // Path building succeeded without reporting a path: refuse rather than skip.
                 (Some(_), None) => Err(OcspError::Malformed {
                     part: "verified path",
@@ -137,7 +133,7 @@ mod with_ocsp {
 #[cfg(not(feature = "ocsp"))]
 mod without_ocsp {
     use super::{Check, Evidence, Inputs, VerifyError};
-    use crate::verifier::checks::StapledScts;
+    use crate::verify::checks::StapledScts;
 
     /// Without the `ocsp` feature a staple cannot be validated, so its SCTs never count.
     pub(crate) struct OcspCheck;
@@ -145,7 +141,7 @@ mod without_ocsp {
     impl OcspCheck {
         /// Some: a staple came for a rule that requires SCTs (CT notes why they did not
         /// count).
-        pub(in crate::verifier::checks) fn plan(
+        pub(in crate::verify::checks) fn plan(
             inputs: Inputs<'_>,
         ) -> Result<Option<Self>, VerifyError> {
             let stapled = inputs.staple.is_some_and(|s| !s.is_empty());

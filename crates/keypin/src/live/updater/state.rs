@@ -22,7 +22,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
-use crate::bundle::{KeyId, VerifiedBundle};
+use crate::live::bundle::{KeyId, VerifiedBundle};
 
 /// The state file's name inside the state directory.
 pub const STATE_FILE: &str = "keypin-state.json";
@@ -88,7 +88,7 @@ impl Mark {
 /// The lowercase hex SHA-256 of `bytes`.
 pub(crate) fn digest(bytes: &[u8]) -> String {
     let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
-    crate::bundle::hex(d.as_ref())
+    crate::live::bundle::hex(d.as_ref())
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

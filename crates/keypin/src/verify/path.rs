@@ -1,5 +1,5 @@
 //! Path building and pin matching on a verified path, for both sides of a connection: the
-//! server's [`super::PinningVerifier`] and the client's [`crate::PinnedClientVerifier`].
+//! server's [`super::PinningVerifier`] and the client's [`crate::verify::PinnedClientVerifier`].
 //!
 //! Pins are looked for only on a path webpki validated, inside its `verify_path` callback: when
 //! the served chain allows several paths (cross-signed intermediates) a path carrying a pin is
@@ -11,6 +11,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use rustls::{CertificateError, OtherError};
 use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
 
 use super::{PathEntry, Position};
@@ -253,5 +254,53 @@ impl Pin {
             PinKind::Spki,
             sha256(&[webpki::spki_for_anchor(anchor).as_ref()]),
         )
+    }
+}
+
+/// webpki's errors in rustls' terms, the way rustls' own verifier maps the common ones.
+pub(crate) fn pki_error(error: webpki::Error) -> rustls::Error {
+    use webpki::Error as E;
+    match error {
+        E::BadDer | E::BadDerTime | E::TrailingData(_) => CertificateError::BadEncoding.into(),
+        E::CertNotValidYet { time, not_before } => {
+            CertificateError::NotValidYetContext { time, not_before }.into()
+        }
+        E::CertExpired { time, not_after } => {
+            CertificateError::ExpiredContext { time, not_after }.into()
+        }
+        E::InvalidCertValidity => CertificateError::Expired.into(),
+        E::UnknownIssuer => CertificateError::UnknownIssuer.into(),
+        E::CertNotValidForName(webpki::InvalidNameContext {
+            expected,
+            presented,
+        }) => CertificateError::NotValidForNameContext {
+            expected,
+            presented,
+        }
+        .into(),
+        E::CertRevoked => CertificateError::Revoked.into(),
+        E::InvalidSignatureForPublicKey => CertificateError::BadSignature.into(),
+        #[allow(deprecated)] // matched for completeness; newer webpki uses the *Context forms
+        E::UnsupportedSignatureAlgorithm | E::UnsupportedSignatureAlgorithmForPublicKey => {
+            CertificateError::UnsupportedSignatureAlgorithm.into()
+        }
+        E::UnsupportedSignatureAlgorithmContext(cx) => {
+            CertificateError::UnsupportedSignatureAlgorithmContext {
+                signature_algorithm_id: cx.signature_algorithm_id,
+                supported_algorithms: cx.supported_algorithms,
+            }
+            .into()
+        }
+        E::UnsupportedSignatureAlgorithmForPublicKeyContext(cx) => {
+            CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext {
+                signature_algorithm_id: cx.signature_algorithm_id,
+                public_key_algorithm_id: cx.public_key_algorithm_id,
+            }
+            .into()
+        }
+        #[allow(deprecated)] // matched for completeness; newer webpki uses the *Context form
+        E::RequiredEkuNotFound => CertificateError::InvalidPurpose.into(),
+        E::RequiredEkuNotFoundContext(_) => CertificateError::InvalidPurpose.into(),
+        other => CertificateError::Other(OtherError(Arc::new(other))).into(),
     }
 }

@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use rustls::ClientConfig;
 
-use crate::bundle::VerifiedBundle;
+use crate::Policy;
 use crate::error::Error;
 use crate::live::LivePolicy;
+use crate::live::bundle::VerifiedBundle;
 /// The generation and its source live in [`crate::live`]; named here too, where the store
 /// and the updater that produce them are.
 pub use crate::live::{Generation, PolicySource};
-use crate::policy::Policy;
 
 #[cfg(feature = "ct")]
 use crate::ct::LogList;

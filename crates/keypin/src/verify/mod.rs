@@ -9,8 +9,19 @@
 //! with a [`PinFailure`] naming the host, each certificate on the verified path with its pin,
 //! and the pins the policy expected, then the checks' own failures.
 
+pub mod cache;
 mod checks;
+mod client;
+pub(crate) mod config;
+pub(crate) mod outcome;
 pub(crate) mod path;
+mod spki_memo;
+
+pub use client::PinnedClientVerifier;
+pub use outcome::{
+    ClientMatch, ClientPinFailure, ClientVerifyError, PathEntry, PinFailure, PinMatch, Position,
+    Verdict, VerifyError,
+};
 
 use core::fmt;
 use std::cell::RefCell;
@@ -19,231 +30,19 @@ use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
-use rustls::{CertificateError, DigitallySignedStruct, OtherError, SignatureScheme};
+use rustls::{DigitallySignedStruct, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
+use self::cache::{CacheStats, DEFAULT_CAPACITY, DEFAULT_TTL, Decision, VerifyCache};
 use self::checks::{Checks, CtLogs};
-use self::path::{Anchors, PathCallback, describe_path};
+use self::path::{Anchors, PathCallback, describe_path, pki_error};
+use self::spki_memo::SpkiMemo;
+use crate::Policy;
 use crate::clock::Clock;
 use crate::events::{PinEvent, PinEventSink};
 use crate::pin::{Pin, PinKind};
-use crate::policy::{Enforcement, Policy, ReportOnlyReason, Rule};
+use crate::policy::{Enforcement, Rule};
 use crate::roots::Roots;
-use crate::spki_memo::SpkiMemo;
-use crate::verify_cache::{CacheStats, DEFAULT_CAPACITY, DEFAULT_TTL, Decision, VerifyCache};
-
-/// Where a certificate sits on a verified path.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Position {
-    /// The server's own certificate.
-    Leaf,
-    /// An intermediate CA used on the path (index from the leaf side, 0 = the leaf's issuer).
-    Intermediate(usize),
-    /// The trust anchor that ends the path.
-    TrustAnchor,
-}
-
-impl fmt::Display for Position {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Leaf => f.write_str("leaf"),
-            Self::Intermediate(_) => f.write_str("intermediate"),
-            Self::TrustAnchor => f.write_str("trust anchor"),
-        }
-    }
-}
-
-/// One certificate of a verified path, as shown in diagnostics.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PathEntry {
-    /// Leaf, intermediate or anchor.
-    pub position: Position,
-    /// The subject, like `CN=api.example.com, O=Example`.
-    pub subject: String,
-    /// The SPKI pin.
-    pub spki_pin: Pin,
-    /// The certificate pin; `None` for a trust anchor known only as a key (no certificate).
-    pub cert_pin: Option<Pin>,
-    /// The certificate itself; `None` for a trust anchor known only as a key.
-    pub der: Option<CertificateDer<'static>>,
-}
-
-/// A verified path whose certificates carry none of the expected pins.
-#[derive(Clone, Debug)]
-pub struct PinFailure {
-    /// The server name connected to.
-    pub host: String,
-    /// The verified path(s) webpki found, leaf first; none carried a pin. Usually one.
-    pub paths: Vec<Vec<PathEntry>>,
-    /// The pins the rule expected.
-    pub expected: Vec<Pin>,
-    /// The rule's host patterns, for the message.
-    pub rule_hosts: Vec<String>,
-    /// Where the rule is (policy source and line).
-    pub rule_location: String,
-    /// What the rule did about it.
-    pub enforcement: Enforcement,
-    /// The chain as the server sent it, leaf first (for reports: RFC 7469's
-    /// `served-certificate-chain`).
-    pub served_chain: Vec<CertificateDer<'static>>,
-}
-
-impl fmt::Display for PinFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let verdict = match self.enforcement {
-            Enforcement::Enforce => "connection refused".to_string(),
-            Enforcement::ReportOnly(ReportOnlyReason::Configured) => {
-                "allowed (rule is report-only)".to_string()
-            }
-            Enforcement::ReportOnly(ReportOnlyReason::Expired { expires }) => format!(
-                "allowed because the pins EXPIRED after {expires}: pinning is not enforced for this host until new pins ship"
-            ),
-        };
-        write!(
-            f,
-            "pin verification failed for {}: no certificate on the verified path matches the pinned keys; {verdict}",
-            self.host
-        )?;
-        for (i, path) in self.paths.iter().enumerate() {
-            if self.paths.len() == 1 {
-                write!(f, "\n  verified path:")?;
-            } else {
-                write!(f, "\n  verified path {}:", i + 1)?;
-            }
-            for (j, e) in path.iter().enumerate() {
-                write!(
-                    f,
-                    "\n    [{j}] {:<12} {}  {}",
-                    e.position.to_string(),
-                    e.spki_pin,
-                    e.subject
-                )?;
-            }
-        }
-        write!(
-            f,
-            "\n  pins expected by the rule for {} ({}):",
-            self.rule_hosts.join(", "),
-            self.rule_location
-        )?;
-        for p in &self.expected {
-            write!(f, "\n    {p}")?;
-        }
-        write!(
-            f,
-            "\n  next: if the server's keys changed on purpose, ship the new pin (`keypin inspect {}` shows it); \
-             otherwise treat this connection as intercepted",
-            self.host
-        )
-    }
-}
-
-impl std::error::Error for PinFailure {}
-
-/// Which pin let a connection through.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PinMatch {
-    /// The pin.
-    pub pin: Pin,
-    /// The certificate that carries it.
-    pub position: Position,
-    /// That certificate's subject.
-    pub subject: String,
-}
-
-/// The result of a successful verification.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub enum Verdict {
-    /// No rule covers the host: ordinary validation passed.
-    NotPinned,
-    /// A pin matched on the verified path.
-    Matched(PinMatch),
-    /// No pin matched, but the rule only reports.
-    ReportOnlyMismatch(Box<PinFailure>),
-}
-
-/// Why verification failed.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum VerifyError {
-    /// The chain did not validate (untrusted issuer, expired, bad signature, ...), or the
-    /// certificate is not valid for the host.
-    Certificate(rustls::Error),
-    /// The chain validated but carries none of the pins, and the rule enforces.
-    PinMismatch(Box<PinFailure>),
-    /// The rule requires Certificate Transparency and the leaf's SCTs do not meet it.
-    #[cfg(feature = "ct")]
-    Ct(Box<crate::ct::CtFailure>),
-    /// The path and pins are fine, but the OCSP check the rule (or a must-staple leaf) asks
-    /// for failed.
-    #[cfg(feature = "ocsp")]
-    Ocsp(Box<crate::ocsp::OcspFailure>),
-}
-
-impl fmt::Display for VerifyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Certificate(e) => write!(f, "certificate validation failed: {e}"),
-            Self::PinMismatch(p) => p.fmt(f),
-            #[cfg(feature = "ct")]
-            Self::Ct(c) => c.fmt(f),
-            #[cfg(feature = "ocsp")]
-            Self::Ocsp(o) => o.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for VerifyError {}
-
-impl From<VerifyError> for rustls::Error {
-    fn from(e: VerifyError) -> Self {
-        match e {
-            VerifyError::Certificate(e) => e,
-            VerifyError::PinMismatch(p) => {
-                rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(*p))))
-            }
-            #[cfg(feature = "ct")]
-            VerifyError::Ct(c) => {
-                rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(*c))))
-            }
-            #[cfg(feature = "ocsp")]
-            VerifyError::Ocsp(o) => o.into_rustls(),
-        }
-    }
-}
-
-impl VerifyError {
-    /// Recovers the pin failure from a rustls error produced by [`PinningVerifier`], if it is one.
-    pub fn pin_failure_of(error: &rustls::Error) -> Option<&PinFailure> {
-        match error {
-            rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(inner))) => {
-                inner.downcast_ref::<PinFailure>()
-            }
-            _ => None,
-        }
-    }
-
-    /// Recovers the Certificate Transparency failure from a rustls error produced by
-    /// [`PinningVerifier`], if it is one.
-    #[cfg(feature = "ct")]
-    pub fn ct_failure_of(error: &rustls::Error) -> Option<&crate::ct::CtFailure> {
-        match error {
-            rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(inner))) => {
-                inner.downcast_ref::<crate::ct::CtFailure>()
-            }
-            _ => None,
-        }
-    }
-
-    /// The same, for the `std::io::Error` that rustls' stream types return.
-    pub fn pin_failure_of_io(error: &std::io::Error) -> Option<&PinFailure> {
-        error
-            .get_ref()
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-            .and_then(Self::pin_failure_of)
-    }
-}
 
 /// How much a verification reports beyond the verdict: a handshake needs nothing (no names
 /// formatted on the hot path), `verify_chain` names the matching certificate, tools also get
@@ -269,7 +68,7 @@ pub struct PinningVerifier {
     ct_logs: CtLogs,
     /// SPKI pins of the leaf and intermediate keys seen lately (hashed once, not per handshake).
     spki_memo: SpkiMemo,
-    /// Clean acceptances of recent handshakes (`None`: off); see [`crate::verify_cache`].
+    /// Clean acceptances of recent handshakes (`None`: off); see [`crate::verify::cache`].
     cache: Option<VerifyCache>,
 }
 
@@ -335,7 +134,7 @@ impl PinningVerifier {
         }
     }
 
-    /// The verification cache of handshakes ([`crate::verify_cache`]): entries live at most
+    /// The verification cache of handshakes ([`crate::verify::cache`]): entries live at most
     /// `ttl` (whole seconds; under one second turns the cache off), at most `capacity` of
     /// them (0 turns it off). Default: 5 minutes, 256 entries.
     pub fn with_verification_cache(mut self, ttl: core::time::Duration, capacity: usize) -> Self {
@@ -606,6 +405,15 @@ impl PinningVerifier {
     }
 }
 
+#[cfg(feature = "ct")]
+impl PinningVerifier {
+    /// The CT log list that rules with `require_sct` check SCTs against.
+    pub fn with_ct_logs(mut self, logs: Arc<crate::ct::LogList>) -> Self {
+        self.ct_logs = CtLogs::of(logs);
+        self
+    }
+}
+
 /// What step 3 found.
 struct PathFound {
     /// The pin on the path webpki accepted; `None`: every validated path lacked one.
@@ -632,7 +440,10 @@ impl<'a> Attempt<'a> {
     /// What the optional checks look at.
     fn inputs(&self, staple: Option<&'a [u8]>) -> checks::Inputs<'a> {
         checks::Inputs {
-            verifier: self.verifier,
+            policy_source: self.verifier.policy.source_name(),
+            algs: &self.verifier.algs,
+            ct_logs: &self.verifier.ct_logs,
+            events: self.verifier.events.as_ref(),
             rule: self.rule,
             host: self.host,
             end_entity: self.end_entity,
@@ -771,7 +582,7 @@ impl ServerCertVerifier for PinningVerifier {
     ) -> Result<ServerCertVerified, rustls::Error> {
         // Time comes from the injected clock (DESIGN rule 5), not from rustls' own.
         let now = self.clock.now();
-        // A clean acceptance of exactly these inputs, still valid now (crate::verify_cache).
+        // A clean acceptance of exactly these inputs, still valid now (crate::verify::cache).
         let cached = self.cache.as_ref().and_then(|cache| {
             let key = cache.key(end_entity, intermediates, server_name, ocsp_response)?;
             Some((cache, key))
@@ -847,53 +658,5 @@ fn host_string<'a>(server_name: &'a ServerName<'_>) -> std::borrow::Cow<'a, str>
             std::borrow::Cow::Owned(std::net::IpAddr::from(*ip).to_string())
         }
         other => std::borrow::Cow::Owned(format!("{other:?}")),
-    }
-}
-
-/// webpki's errors in rustls' terms, the way rustls' own verifier maps the common ones.
-pub(crate) fn pki_error(error: webpki::Error) -> rustls::Error {
-    use webpki::Error as E;
-    match error {
-        E::BadDer | E::BadDerTime | E::TrailingData(_) => CertificateError::BadEncoding.into(),
-        E::CertNotValidYet { time, not_before } => {
-            CertificateError::NotValidYetContext { time, not_before }.into()
-        }
-        E::CertExpired { time, not_after } => {
-            CertificateError::ExpiredContext { time, not_after }.into()
-        }
-        E::InvalidCertValidity => CertificateError::Expired.into(),
-        E::UnknownIssuer => CertificateError::UnknownIssuer.into(),
-        E::CertNotValidForName(webpki::InvalidNameContext {
-            expected,
-            presented,
-        }) => CertificateError::NotValidForNameContext {
-            expected,
-            presented,
-        }
-        .into(),
-        E::CertRevoked => CertificateError::Revoked.into(),
-        E::InvalidSignatureForPublicKey => CertificateError::BadSignature.into(),
-        #[allow(deprecated)] // matched for completeness; newer webpki uses the *Context forms
-        E::UnsupportedSignatureAlgorithm | E::UnsupportedSignatureAlgorithmForPublicKey => {
-            CertificateError::UnsupportedSignatureAlgorithm.into()
-        }
-        E::UnsupportedSignatureAlgorithmContext(cx) => {
-            CertificateError::UnsupportedSignatureAlgorithmContext {
-                signature_algorithm_id: cx.signature_algorithm_id,
-                supported_algorithms: cx.supported_algorithms,
-            }
-            .into()
-        }
-        E::UnsupportedSignatureAlgorithmForPublicKeyContext(cx) => {
-            CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext {
-                signature_algorithm_id: cx.signature_algorithm_id,
-                public_key_algorithm_id: cx.public_key_algorithm_id,
-            }
-            .into()
-        }
-        #[allow(deprecated)] // matched for completeness; newer webpki uses the *Context form
-        E::RequiredEkuNotFound => CertificateError::InvalidPurpose.into(),
-        E::RequiredEkuNotFoundContext(_) => CertificateError::InvalidPurpose.into(),
-        other => CertificateError::Other(OtherError(Arc::new(other))).into(),
     }
 }

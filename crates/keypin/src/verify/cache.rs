@@ -1,4 +1,4 @@
-//! The verification cache: a [`crate::PinningVerifier`] remembers the chains it accepted, so a
+//! The verification cache: a [`crate::verify::PinningVerifier`] remembers the chains it accepted, so a
 //! repeat full handshake to the same server skips path building (Chromium keeps such a cache
 //! too). A pinned app opens many full handshakes to the same few servers: connection pools,
 //! servers without resumption, many processes of one service.
@@ -49,9 +49,9 @@ use std::time::Duration;
 
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
+use crate::Policy;
 use crate::clock::{Date, date_start_secs};
-use crate::policy::Policy;
-use crate::verifier::Verdict;
+use crate::verify::Verdict;
 
 /// The default time to live of an entry: 5 minutes.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(5 * 60);
@@ -64,7 +64,7 @@ const HASHED_TAIL: usize = 32;
 /// Numbers verifier instances, so that no two caches ever share a key.
 static INSTANCES: AtomicU64 = AtomicU64::new(0);
 
-/// Counters of a verifier's cache ([`crate::PinningVerifier::verification_cache_stats`]).
+/// Counters of a verifier's cache ([`crate::verify::PinningVerifier::verification_cache_stats`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CacheStats {

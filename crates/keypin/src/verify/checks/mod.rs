@@ -10,14 +10,26 @@ use rustls_pki_types::{CertificateDer, UnixTime};
 
 pub(crate) use ct::CtLogs;
 
-use super::{PinningVerifier, VerifyError};
+use std::sync::Arc;
+
+use rustls::crypto::WebPkiSupportedAlgorithms;
+
+use super::VerifyError;
+use crate::events::{PinEvent, PinEventSink};
 use crate::policy::Rule;
 
 /// What the checks of one verification look at.
 #[derive(Clone, Copy)]
 #[cfg_attr(not(any(feature = "ct", feature = "ocsp")), allow(dead_code))]
 pub(crate) struct Inputs<'a> {
-    pub(crate) verifier: &'a PinningVerifier,
+    /// Where the policy came from, for failures.
+    pub(crate) policy_source: &'a str,
+    /// The signature algorithms of the verifier's provider.
+    pub(crate) algs: &'a WebPkiSupportedAlgorithms,
+    /// The CT log list SCTs are checked against.
+    pub(crate) ct_logs: &'a CtLogs,
+    /// Where the checks' refusals are sent as events.
+    pub(crate) events: Option<&'a Arc<dyn PinEventSink>>,
     pub(crate) rule: &'a Rule,
     pub(crate) host: &'a str,
     pub(crate) end_entity: &'a CertificateDer<'a>,
@@ -31,11 +43,15 @@ impl Inputs<'_> {
     /// Where the rule is, for failures.
     #[cfg_attr(not(any(feature = "ct", feature = "ocsp")), allow(dead_code))]
     fn rule_location(&self) -> String {
-        format!(
-            "{}:{}",
-            self.verifier.policy.source_name(),
-            self.rule.line()
-        )
+        format!("{}:{}", self.policy_source, self.rule.line())
+    }
+
+    /// Sends a check's refusal to the event sink, if any.
+    #[cfg_attr(not(any(feature = "ct", feature = "ocsp")), allow(dead_code))]
+    fn emit(&self, event: PinEvent) {
+        if let Some(sink) = self.events {
+            sink.pin_event(event);
+        }
     }
 }
 

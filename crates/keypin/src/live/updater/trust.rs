@@ -8,7 +8,7 @@ use rustls_pki_types::UnixTime;
 
 use super::state::{Mark, State};
 use super::{CheckOutcome, UpdateError, UpdaterConfig, expectations};
-use crate::bundle::{BundleError, ExpiredBundle, Root, VerifiedBundle};
+use crate::live::bundle::{BundleError, ExpiredBundle, Root, VerifiedBundle};
 
 /// What a root rotation did to the version high-water mark.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -39,6 +39,14 @@
 //! # #[cfg(not(feature = "webpki-roots"))]
 //! # fn main() {}
 //! ```
+//!
+//! Where a new generation comes from: [`bundle`] (signed, versioned pin bundles and their root
+//! of trust) and, with the `updater` feature, `updater` (fetches bundles, verifies them against
+//! the pinned root, and installs each as the next generation of its `PolicyStore`).
+
+pub mod bundle;
+#[cfg(feature = "updater")]
+pub mod updater;
 
 use core::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -47,9 +55,9 @@ use std::time::{Duration, Instant};
 
 use rustls::ClientConfig;
 
-use crate::config::PinnedConfigBuilder;
+use crate::Policy;
 use crate::error::Error;
-use crate::policy::Policy;
+use crate::verify::config::PinnedConfigBuilder;
 
 #[cfg(feature = "ct")]
 use crate::ct::LogList;

@@ -1,0 +1,544 @@
+//! Reading a policy: TOML text or rule specs in, every field checked, a typed policy out.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::host::HostPattern;
+
+use super::diagnostic::PolicyError;
+use super::fields::{PIN_HINT_RULE, Reporter};
+use super::model::{
+    AnchorSource, ExtraAnchor, Mode, OcspMode, OnExpiry, ReportDelivery, Rule, RuleSpec,
+    SctRequirement,
+};
+use super::toml_text::{self, Position};
+
+/// Whether a policy may read anchor files: only one loaded from disk.
+#[derive(Debug, Clone)]
+pub(super) enum AnchorFiles {
+    /// Text, rule specs, bundles: inline PEM only.
+    Refused,
+    /// [`Policy::from_file`](crate::Policy::from_file): relative names against the policy file's directory.
+    RelativeTo(PathBuf),
+}
+
+/// A report URI must be an absolute `http://` or `https://` URL with a host.
+fn check_report_uri(uri: &str) -> Result<(), String> {
+    let (scheme, rest) = uri
+        .split_once("://")
+        .ok_or_else(|| format!("{uri:?} is not a URL (no scheme://)"))?;
+    if !scheme.eq_ignore_ascii_case("https") && !scheme.eq_ignore_ascii_case("http") {
+        return Err(format!("{uri:?}: a report URI must be http:// or https://"));
+    }
+    let authority = rest.split('/').next().unwrap_or("");
+    let host = authority
+        .strip_prefix('[')
+        .and_then(|a| a.split_once(']').map(|(h, _)| h))
+        .unwrap_or_else(|| authority.rsplit_once(':').map_or(authority, |(h, _)| h));
+    if host.is_empty() {
+        return Err(format!("{uri:?}: the URL has no host"));
+    }
+    if uri.chars().any(|c| c.is_whitespace() || c.is_control()) || authority.contains('@') {
+        return Err(format!(
+            "{uri:?}: spaces, control characters and credentials are not allowed in a report URI"
+        ));
+    }
+    if let Some((_, port)) = authority.rsplit_once(':')
+        && !authority.ends_with(']')
+        && port.parse::<u16>().ok().filter(|p| *p != 0).is_none()
+    {
+        return Err(format!("{uri:?}: bad port {port:?}"));
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    #[serde(default)]
+    rule: Vec<Spanned<RawRule>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    hosts: Spanned<Vec<Spanned<String>>>,
+    pins: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    include_subdomains: Option<bool>,
+    #[serde(default)]
+    expires: Option<Spanned<String>>,
+    #[serde(default)]
+    mode: Option<Spanned<String>>,
+    #[serde(default)]
+    on_expiry: Option<Spanned<String>>,
+    #[serde(default)]
+    trust_anchors: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    report_uris: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    report_delivery: Option<Spanned<String>>,
+    #[serde(default)]
+    require_sct: Option<Spanned<toml::Value>>,
+    #[serde(default)]
+    ocsp: Option<Spanned<String>>,
+}
+
+pub(super) fn parse(
+    text: &str,
+    source_name: &str,
+    anchor_files: AnchorFiles,
+    mut specs_out: Option<&mut Vec<RuleSpec>>,
+) -> Result<Vec<Rule>, PolicyError> {
+    let mut v = Validator::new(source_name, text);
+    v.anchor_files = anchor_files;
+    let raw: RawPolicy = toml_text::deserialize(
+        text,
+        source_name,
+        &v.r.lines,
+        Position::LineAndColumn,
+        |message| {
+            if message.contains("unknown field") {
+                Some(
+                    "a [[rule]] takes hosts, pins, include_subdomains, expires, mode, on_expiry, \
+                     trust_anchors, name, report_uris, report_delivery, require_sct and ocsp; \
+                     the top level takes only [[rule]] tables"
+                        .to_string(),
+                )
+            } else if message.contains("missing field") {
+                Some("every [[rule]] needs hosts = [..] and pins = [..]".to_string())
+            } else {
+                None
+            }
+        },
+    )?;
+    for (i, rule) in raw.rule.into_iter().enumerate() {
+        let rule_line = v.r.lines.line(rule.span().start);
+        let r = rule.into_inner();
+        let pos = |s: &std::ops::Range<usize>| s.start;
+        let mut spec_spans = Spans::default();
+        let hosts_span = r.hosts.span();
+        let pins_span = r.pins.span();
+        spec_spans.hosts = Some(pos(&hosts_span));
+        spec_spans.pins = Some(pos(&pins_span));
+        let hosts = r
+            .hosts
+            .into_inner()
+            .into_iter()
+            .map(|h| {
+                spec_spans.host_items.push(h.span().start);
+                h.into_inner()
+            })
+            .collect();
+        let pins = r
+            .pins
+            .into_inner()
+            .into_iter()
+            .map(|p| {
+                spec_spans.pin_items.push(p.span().start);
+                p.into_inner()
+            })
+            .collect();
+        let take = |s: Option<Spanned<String>>, slot: &mut Option<usize>| {
+            s.map(|s| {
+                *slot = Some(s.span().start);
+                s.into_inner()
+            })
+        };
+        let expires = take(r.expires, &mut spec_spans.expires);
+        let mode = take(r.mode, &mut spec_spans.mode);
+        let on_expiry = take(r.on_expiry, &mut spec_spans.on_expiry);
+        let ocsp = take(r.ocsp, &mut spec_spans.ocsp);
+        let trust_anchors = r
+            .trust_anchors
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| {
+                spec_spans.anchor_items.push(a.span().start);
+                AnchorSource::parse(a.get_ref())
+            })
+            .collect();
+        let report_uris = r
+            .report_uris
+            .unwrap_or_default()
+            .into_iter()
+            .map(|u| {
+                spec_spans.report_uri_items.push(u.span().start);
+                u.into_inner()
+            })
+            .collect();
+        let report_delivery = take(r.report_delivery, &mut spec_spans.report_delivery);
+        let require_sct = r.require_sct.map(|s| {
+            spec_spans.require_sct = Some(s.span().start);
+            match s.into_inner() {
+                toml::Value::String(t) => t,
+                toml::Value::Integer(n) => n.to_string(),
+                toml::Value::Float(n) => n.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                _ => "(a table, array or date)".to_string(),
+            }
+        });
+        v.spans = spec_spans;
+        v.r.table_line = Some(rule_line);
+        let spec = RuleSpec {
+            hosts,
+            pins,
+            include_subdomains: r.include_subdomains.unwrap_or(false),
+            expires,
+            mode,
+            on_expiry,
+            trust_anchors,
+            name: r.name,
+            report_uris,
+            report_delivery,
+            require_sct,
+            ocsp,
+        };
+        if let Some(out) = specs_out.as_deref_mut() {
+            out.push(spec.clone());
+        }
+        v.add_rule(i, spec);
+    }
+    v.finish()
+}
+
+/// Byte offsets of a rule's fields, for line numbers in messages.
+#[derive(Default)]
+struct Spans {
+    hosts: Option<usize>,
+    pins: Option<usize>,
+    host_items: Vec<usize>,
+    pin_items: Vec<usize>,
+    expires: Option<usize>,
+    mode: Option<usize>,
+    on_expiry: Option<usize>,
+    anchor_items: Vec<usize>,
+    report_uri_items: Vec<usize>,
+    report_delivery: Option<usize>,
+    require_sct: Option<usize>,
+    ocsp: Option<usize>,
+}
+
+pub(super) struct Validator {
+    source_name: String,
+    anchor_files: AnchorFiles,
+    r: Reporter,
+    spans: Spans,
+    rules: Vec<Rule>,
+    seen_patterns: HashMap<HostPattern, (usize, Option<usize>)>,
+}
+
+impl Validator {
+    pub(super) fn new(source_name: &str, text: &str) -> Self {
+        Self {
+            source_name: source_name.to_string(),
+            anchor_files: AnchorFiles::Refused,
+            r: Reporter::new(text, Position::LineAndColumn),
+            spans: Spans::default(),
+            rules: Vec::new(),
+            seen_patterns: HashMap::new(),
+        }
+    }
+
+    pub(super) fn add_rule(&mut self, i: usize, spec: RuleSpec) {
+        let errors_before = self.r.count();
+        let field = |name: &str| format!("rule[{i}].{name}");
+
+        let mode = self.r.keyword(
+            spec.mode.as_deref(),
+            Mode::Enforce,
+            &[
+                ("enforce", Mode::Enforce),
+                ("report-only", Mode::ReportOnly),
+            ],
+            (self.spans.mode, field("mode"), "mode"),
+            "use \"enforce\" or \"report-only\"",
+        );
+        let on_expiry = self
+            .r
+            .keyword(
+                spec.on_expiry.as_deref(),
+                OnExpiry::ReportOnly,
+                &[
+                    ("report-only", OnExpiry::ReportOnly),
+                    ("enforce", OnExpiry::Enforce),
+                ],
+                (self.spans.on_expiry, field("on_expiry"), "on_expiry"),
+                "use \"report-only\" (default: keep checking and report) or \"enforce\"",
+            )
+            .unwrap_or(OnExpiry::ReportOnly);
+        let ocsp = self
+            .r
+            .keyword(
+                spec.ocsp.as_deref(),
+                OcspMode::Ignore,
+                &[
+                    ("ignore", OcspMode::Ignore),
+                    ("check-if-stapled", OcspMode::CheckIfStapled),
+                    ("require", OcspMode::Require),
+                ],
+                (self.spans.ocsp, field("ocsp"), "ocsp"),
+                "use \"ignore\" (default), \"check-if-stapled\" or \"require\"",
+            )
+            .unwrap_or(OcspMode::Ignore);
+        // Without the checker, a rule asking for OCSP checks must not pass silently unchecked.
+        if !cfg!(feature = "ocsp") && ocsp != OcspMode::Ignore {
+            self.r.report(
+                self.spans.ocsp,
+                field("ocsp"),
+                format!(
+                    "ocsp = {:?} needs OCSP checking, which this build of keypin lacks",
+                    ocsp.as_str()
+                ),
+                Some("build keypin with its `ocsp` feature, or remove the ocsp line"),
+            );
+        }
+        let expires = self.r.expires(
+            spec.expires.as_deref(),
+            self.spans.expires,
+            field("expires"),
+            "write the last day the pins are valid, like expires = \"2027-06-30\"",
+        );
+
+        if spec.hosts.is_empty() {
+            self.r.report(
+                self.spans.hosts,
+                field("hosts"),
+                "the rule covers no host".into(),
+                Some("list at least one host, like hosts = [\"api.example.com\"]"),
+            );
+        }
+        let mut hosts = Vec::new();
+        for (j, h) in spec.hosts.iter().enumerate() {
+            let at = self.spans.host_items.get(j).copied().or(self.spans.hosts);
+            match HostPattern::parse(h, spec.include_subdomains) {
+                Ok(p) => {
+                    let here = at.map(|o| self.r.lines.line(o));
+                    if let Some((other, other_line)) = self.seen_patterns.get(&p) {
+                        let where_ = other_line.map_or(String::new(), |l| format!(" at line {l}"));
+                        let msg =
+                            format!("duplicate host pattern {p} (also in rule[{other}]{where_})");
+                        self.r.report(
+                            at,
+                            format!("rule[{i}].hosts[{j}]"),
+                            msg,
+                            Some("each host pattern may appear in one rule only; merge the pins into one rule"),
+                        );
+                    } else {
+                        self.seen_patterns.insert(p.clone(), (i, here));
+                        hosts.push(p);
+                    }
+                }
+                Err(e) => self.r.report(
+                    at,
+                    format!("rule[{i}].hosts[{j}]"),
+                    e.message,
+                    e.hint.as_deref(),
+                ),
+            }
+        }
+
+        let pin_errors_before = self.r.count();
+        let pin_items = spec.pins.iter().enumerate().map(|(j, p)| {
+            let at = self.spans.pin_items.get(j).copied().or(self.spans.pins);
+            (at, p.as_str())
+        });
+        let pins = self.r.pins(pin_items, &format!("rule[{i}]"), PIN_HINT_RULE);
+        if spec.pins.is_empty() {
+            self.r.report(
+                self.spans.pins,
+                field("pins"),
+                "the rule has no pins".into(),
+                Some("list the pins of your keys; `keypin inspect HOST` shows them"),
+            );
+        } else if mode == Some(Mode::Enforce)
+            && pins.len() < 2
+            && self.r.count() == pin_errors_before
+        {
+            self.r.report(
+                self.spans.pins,
+                field("pins"),
+                "an enforcing rule needs at least two pins: the current key and a backup".into(),
+                Some(
+                    "add a backup pin for a spare key kept offline (`keypin pin spare.key`) or for \
+                     another CA, as RFC 7469 and TrustKit require; or set mode = \"report-only\"",
+                ),
+            );
+        }
+
+        let mut anchors = Vec::new();
+        for (j, a) in spec.trust_anchors.iter().enumerate() {
+            let at = self.spans.anchor_items.get(j).copied();
+            match self.load_anchors(a) {
+                Ok(mut found) => anchors.append(&mut found),
+                Err((msg, hint)) => {
+                    self.r
+                        .report(at, format!("rule[{i}].trust_anchors[{j}]"), msg, Some(hint))
+                }
+            }
+        }
+
+        let report_delivery = self
+            .r
+            .keyword(
+                spec.report_delivery.as_deref(),
+                ReportDelivery::Pinned,
+                &[
+                    ("pinned", ReportDelivery::Pinned),
+                    ("unpinned", ReportDelivery::Unpinned),
+                ],
+                (
+                    self.spans.report_delivery,
+                    field("report_delivery"),
+                    "report_delivery",
+                ),
+                "use \"pinned\" (default: reports to these hosts are pinned too) or \
+                 \"unpinned\" (reports to these hosts skip this rule's pins)",
+            )
+            .unwrap_or(ReportDelivery::Pinned);
+        let mut report_uris = Vec::new();
+        for (j, u) in spec.report_uris.iter().enumerate() {
+            let at = self.spans.report_uri_items.get(j).copied();
+            match check_report_uri(u) {
+                Ok(()) if report_uris.contains(u) => self.r.report(
+                    at,
+                    format!("rule[{i}].report_uris[{j}]"),
+                    format!("report URI {u:?} is listed twice"),
+                    Some("remove the duplicate"),
+                ),
+                Ok(()) => report_uris.push(u.clone()),
+                Err(msg) => self.r.report(
+                    at,
+                    format!("rule[{i}].report_uris[{j}]"),
+                    msg,
+                    Some("write a full URL, like \"https://reports.example.com/v1/reports\""),
+                ),
+            }
+        }
+        let require_sct = spec
+            .require_sct
+            .as_deref()
+            .and_then(|t| self.sct_requirement(t, &field("require_sct")));
+
+        if self.r.count() == errors_before {
+            self.rules.push(Rule {
+                name: spec.name,
+                hosts,
+                pins,
+                mode: mode.unwrap_or(Mode::Enforce),
+                expires,
+                on_expiry,
+                anchors: anchors.into(),
+                require_sct,
+                line: self.r.table_line.unwrap_or(0),
+                report_uris,
+                report_delivery,
+                ocsp,
+            });
+        }
+    }
+
+    fn sct_requirement(&mut self, text: &str, field: &str) -> Option<SctRequirement> {
+        let req = match text.trim() {
+            "chrome" | "default" => Some(SctRequirement::ChromeLike),
+            n => n
+                .parse::<u8>()
+                .ok()
+                .filter(|n| (1..=10).contains(n))
+                .map(SctRequirement::AtLeast),
+        };
+        let Some(req) = req else {
+            self.r.report(
+                self.spans.require_sct,
+                field.to_string(),
+                format!(
+                    "require_sct {text} is neither a number of logs from 1 to 10 nor \"chrome\""
+                ),
+                Some(
+                    "write require_sct = 2 (SCTs from 2 distinct logs) or require_sct = \"chrome\"",
+                ),
+            );
+            return None;
+        };
+        if !cfg!(feature = "ct") {
+            self.r.report(
+                self.spans.require_sct,
+                field.to_string(),
+                "require_sct needs Certificate Transparency support, which this build of keypin \
+                 lacks"
+                    .into(),
+                Some("enable keypin's `ct` cargo feature, or remove require_sct"),
+            );
+            return None;
+        }
+        Some(req)
+    }
+
+    /// The anchors of one `trust_anchors` entry, or (message, hint).
+    fn load_anchors(
+        &self,
+        source: &AnchorSource,
+    ) -> Result<Vec<ExtraAnchor>, (String, &'static str)> {
+        let hint = match self.anchor_files {
+            AnchorFiles::Refused => "give the PEM text of CA certificates, inline",
+            AnchorFiles::RelativeTo(_) => {
+                "give a PEM file of CA certificates (relative to the policy file) or inline PEM"
+            }
+        };
+        let (bytes, what) = match (source, &self.anchor_files) {
+            (AnchorSource::Inline(pem), _) => (pem.as_bytes().to_vec(), "inline PEM".to_string()),
+            // Checked before any file system call: the file is never opened.
+            (AnchorSource::File(path), AnchorFiles::Refused) => {
+                return Err((
+                    format!(
+                        "{:?} names a file, but a policy given as text or carried by a signed \
+                         bundle takes inline PEM trust anchors only (a signed bundle must never \
+                         make the app read a local file; only a policy loaded with \
+                         Policy::from_file may name anchor files)",
+                        path.display().to_string()
+                    ),
+                    "inline the CA certificate's PEM text instead of the file name, like \
+                     trust_anchors = ['''-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----''']",
+                ));
+            }
+            (AnchorSource::File(path), AnchorFiles::RelativeTo(dir)) => {
+                let path = dir.join(path);
+                let bytes = std::fs::read(&path).map_err(|e| {
+                    (
+                        format!("cannot read trust anchor file {}: {e}", path.display()),
+                        hint,
+                    )
+                })?;
+                (bytes, path.display().to_string())
+            }
+        };
+        let mut out = Vec::new();
+        for cert in CertificateDer::pem_slice_iter(&bytes) {
+            let cert = cert.map_err(|e| (format!("{what}: not valid PEM: {e}"), hint))?;
+            let anchor = webpki::anchor_from_trusted_cert(&cert)
+                .map_err(|e| (format!("{what}: not a usable CA certificate: {e}"), hint))?
+                .to_owned();
+            out.push(ExtraAnchor {
+                anchor,
+                cert: cert.into_owned(),
+            });
+        }
+        if out.is_empty() {
+            return Err((format!("{what} holds no CERTIFICATE block"), hint));
+        }
+        Ok(out)
+    }
+
+    /// The rules, when no field of any had a problem; else every problem.
+    pub(super) fn finish(self) -> Result<Vec<Rule>, PolicyError> {
+        self.r.finish(&self.source_name)?;
+        Ok(self.rules)
+    }
+}
