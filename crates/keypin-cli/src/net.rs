@@ -18,11 +18,11 @@ pub(crate) fn target_of(args: &ConnectArgs) -> anyhow::Result<Target> {
     if args.timeout == 0 {
         bail!("--timeout must be at least 1 second");
     }
-    Target::new(
+    Ok(Target::new(
         &args.target,
         args.connect.as_deref(),
         Duration::from_secs(args.timeout),
-    )
+    )?)
 }
 
 /// The trust anchors: Mozilla's roots plus every `--ca-file`.
@@ -82,5 +82,7 @@ pub(crate) fn fetch_chain(target: &Target) -> Result<Fetched, Failure> {
             FETCHER.get_or_init(|| f)
         }
     };
-    fetcher.fetch(target).map_err(Failure::connect)
+    fetcher
+        .fetch(target)
+        .map_err(|e| Failure::connect(e.into()))
 }

@@ -1,7 +1,6 @@
 //! Human descriptions of certificates and keys (x509-parser), as `keypin inspect` and `keypin check`
 //! show them.
 
-use anyhow::anyhow;
 use keypin::{pin::Pin, pin::PinFormat};
 use serde::Serialize;
 use x509_parser::prelude::*;
@@ -28,9 +27,9 @@ pub struct CertInfo {
 }
 
 /// Describes a DER certificate; `now` is Unix seconds.
-pub fn describe_cert(der: &[u8], now: i64) -> anyhow::Result<CertInfo> {
-    let (_, cert) =
-        X509Certificate::from_der(der).map_err(|e| anyhow!("cannot parse certificate: {e}"))?;
+pub fn describe_cert(der: &[u8], now: i64) -> Result<CertInfo, crate::InspectError> {
+    let (_, cert) = X509Certificate::from_der(der)
+        .map_err(|e| crate::InspectError::Certificate(e.to_string()))?;
     // The pin is the one the verifier computes: over the SPKI as webpki reads it. x509-parser's
     // raw SPKI differs when the SPKI holds bytes after its key (found by the cert_inspect fuzz
     // target); its reading is kept only for certificates webpki cannot read at all.

@@ -9,7 +9,7 @@ use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, anyhow, bail};
+use crate::error::{InspectError, Reason, within};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::{DigitallySignedStruct, SignatureScheme};
@@ -33,19 +33,29 @@ impl Target {
     /// `target` is `HOST`, `HOST:PORT`, `IP`, `[IPv6]:PORT` (port 443 by default); `connect`,
     /// an `ADDR:PORT` to dial instead of resolving the host (SNI and the name check still use
     /// the host); `timeout`, above zero.
-    pub fn new(target: &str, connect: Option<&str>, timeout: Duration) -> anyhow::Result<Self> {
+    pub fn new(
+        target: &str,
+        connect: Option<&str>,
+        timeout: Duration,
+    ) -> Result<Self, InspectError> {
+        let refuse = |reason: Reason| InspectError::Target(reason);
         if timeout.is_zero() {
-            bail!("the timeout must be longer than zero");
+            return Err(refuse("the timeout must be longer than zero".into()));
         }
-        let (host, port) = split_host_port(target)?;
+        let (host, port) = split_host_port(target).map_err(refuse)?;
         let server_name = ServerName::try_from(host.clone())
-            .map_err(|_| anyhow!("{:?} is not a valid host name or IP address", host))?;
+            .map_err(|_| refuse(format!("{host:?} is not a valid host name or IP address")))?;
         let dial = match connect {
             Some(addr) => {
                 let (h, p) = split_host_port(addr)
-                    .with_context(|| format!("connect address {addr:?} must be ADDR:PORT"))?;
+                    .map_err(within(format!(
+                        "connect address {addr:?} must be ADDR:PORT"
+                    )))
+                    .map_err(refuse)?;
                 if !addr.contains(':') && !addr.ends_with(']') {
-                    bail!("connect address {addr:?} must be ADDR:PORT");
+                    return Err(refuse(format!(
+                        "connect address {addr:?} must be ADDR:PORT"
+                    )));
                 }
                 join_host_port(&h, p)
             }
@@ -61,19 +71,19 @@ impl Target {
     }
 }
 
-fn split_host_port(s: &str) -> anyhow::Result<(String, u16)> {
+fn split_host_port(s: &str) -> Result<(String, u16), Reason> {
     let s = s.trim();
     if s.is_empty() {
-        bail!("empty host");
+        return Err("empty host".into());
     }
     if let Some(rest) = s.strip_prefix('[') {
         let (host, after) = rest
             .split_once(']')
-            .ok_or_else(|| anyhow!("{s:?}: missing ']' after an IPv6 address"))?;
+            .ok_or_else(|| format!("{s:?}: missing ']' after an IPv6 address"))?;
         let port = match after.strip_prefix(':') {
             Some(p) => parse_port(p, s)?,
             None if after.is_empty() => 443,
-            None => bail!("{s:?}: expected :PORT after ']'"),
+            None => return Err(format!("{s:?}: expected :PORT after ']'")),
         };
         return Ok((host.to_string(), port));
     }
@@ -86,10 +96,10 @@ fn split_host_port(s: &str) -> anyhow::Result<(String, u16)> {
     }
 }
 
-fn parse_port(p: &str, whole: &str) -> anyhow::Result<u16> {
+fn parse_port(p: &str, whole: &str) -> Result<u16, Reason> {
     match p.parse::<u16>() {
         Ok(port) if port > 0 => Ok(port),
-        _ => bail!("{whole:?}: {p:?} is not a port number (1-65535)"),
+        _ => Err(format!("{whole:?}: {p:?} is not a port number (1-65535)")),
     }
 }
 
@@ -172,7 +182,7 @@ impl Fetcher {
     }
 
     /// Connects, completes a handshake, takes the served chain and its staple, and closes.
-    pub fn fetch(&self, target: &Target) -> anyhow::Result<Fetched> {
+    pub fn fetch(&self, target: &Target) -> Result<Fetched, InspectError> {
         let (mut sock, peer) = connect(target)?;
         // The staple reaches only the verifier: this connection's own verifier keeps it.
         let staple = Arc::new(OnceLock::new());
@@ -216,9 +226,7 @@ impl Fetcher {
             }
         }
         let mut served = served.into_iter();
-        let leaf = served
-            .next()
-            .ok_or_else(|| anyhow!("the server sent no certificate"))?;
+        let leaf = served.next().ok_or(InspectError::NoCertificate)?;
         Ok(Fetched {
             peer,
             leaf,
@@ -231,22 +239,26 @@ impl Fetcher {
 }
 
 /// A TCP connection to the first of the target's addresses that answers.
-fn connect(target: &Target) -> anyhow::Result<(TcpStream, SocketAddr)> {
+fn connect(target: &Target) -> Result<(TcpStream, SocketAddr), InspectError> {
     let addrs: Vec<SocketAddr> = target
         .dial
         .to_socket_addrs()
-        .with_context(|| format!("cannot resolve {}", target.dial))?
+        .map_err(|source| InspectError::Resolve {
+            target: target.dial.clone(),
+            source,
+        })?
         .collect();
     let mut last_err = None;
     for addr in &addrs {
         match TcpStream::connect_timeout(addr, target.timeout) {
             Ok(s) => return Ok((s, *addr)),
-            Err(e) => last_err = Some(anyhow!("{addr}: {e}")),
+            Err(e) => last_err = Some(format!("{addr}: {e}")),
         }
     }
-    Err(last_err
-        .unwrap_or_else(|| anyhow!("no address"))
-        .context(format!("cannot connect to {}", target.dial)))
+    Err(InspectError::Connect {
+        target: target.dial.clone(),
+        reason: last_err.unwrap_or_else(|| "no address".into()),
+    })
 }
 
 /// Drives the handshake until the server's last flight is processed, without sending the
@@ -317,7 +329,7 @@ impl std::io::Write for Deadline<'_> {
 
 /// A handshake failure in words: a timeout or a closed connection says so plainly (the OS's
 /// "Resource temporarily unavailable" does not).
-fn handshake_error(e: &std::io::Error, target: &Target, peer: SocketAddr) -> anyhow::Error {
+fn handshake_error(e: &std::io::Error, target: &Target, peer: SocketAddr) -> InspectError {
     use std::io::ErrorKind;
     let secs = target.timeout.as_secs();
     let what = match e.kind() {
@@ -330,7 +342,11 @@ fn handshake_error(e: &std::io::Error, target: &Target, peer: SocketAddr) -> any
         }
         _ => e.to_string(),
     };
-    anyhow!("TLS handshake with {} ({peer}) failed: {what}", target.dial)
+    InspectError::Handshake {
+        target: target.dial.clone(),
+        peer,
+        reason: what,
+    }
 }
 
 /// Accepts any chain (it is judged afterwards by keypin's verifier); verifies the handshake

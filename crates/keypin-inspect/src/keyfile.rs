@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 use std::path::Path;
 
-use anyhow::{Context as _, anyhow, bail};
+use crate::error::{InspectError, Reason, within};
 use aws_lc_rs::encoding::AsDer as _;
 use aws_lc_rs::signature::{
     self, EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair as _,
@@ -69,15 +69,25 @@ const EXPECTED: &str = "expected a certificate, public key, private key or certi
      EC PRIVATE KEY, CERTIFICATE REQUEST blocks) or DER";
 
 /// Reads every certificate, key or CSR in `path` (PEM with one or several blocks, or DER).
-pub fn read_key_material(path: &Path) -> anyhow::Result<Vec<Material>> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    parse_key_material(&bytes, path).with_context(|| format!("{}", path.display()))
+pub fn read_key_material(path: &Path) -> Result<Vec<Material>, InspectError> {
+    let bytes = std::fs::read(path).map_err(|source| InspectError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_key_material(&bytes, path)
 }
 
-/// Parses the contents of a key file; `path` is only used in hints.
-pub fn parse_key_material(bytes: &[u8], path: &Path) -> anyhow::Result<Vec<Material>> {
+/// Parses the contents of a key file; `path` names it in errors and hints.
+pub fn parse_key_material(bytes: &[u8], path: &Path) -> Result<Vec<Material>, InspectError> {
+    key_material(bytes, path).map_err(|reason| InspectError::KeyFile {
+        path: path.to_path_buf(),
+        reason,
+    })
+}
+
+fn key_material(bytes: &[u8], path: &Path) -> Result<Vec<Material>, Reason> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        bail!("the file is empty; {EXPECTED}");
+        return Err(format!("the file is empty; {EXPECTED}"));
     }
     if contains(bytes, b"-----BEGIN ") {
         return from_pem(bytes, path);
@@ -103,7 +113,7 @@ struct PemBlock {
     der: Vec<u8>,
 }
 
-fn from_pem(bytes: &[u8], path: &Path) -> anyhow::Result<Vec<Material>> {
+fn from_pem(bytes: &[u8], path: &Path) -> Result<Vec<Material>, Reason> {
     let blocks = pem_blocks(&String::from_utf8_lossy(bytes))?;
     let mut out = Vec::new();
     let mut skipped = Vec::new();
@@ -116,22 +126,22 @@ fn from_pem(bytes: &[u8], path: &Path) -> anyhow::Result<Vec<Material>> {
                 block.line
             )
         };
-        match from_pem_block(block, path).with_context(context)? {
+        match from_pem_block(block, path).map_err(within(context()))? {
             Some(m) => out.push(m),
             None => skipped.push(block.label.as_str()),
         }
     }
     if out.is_empty() {
-        bail!(
+        return Err(format!(
             "no certificate, key or CSR in the file (only {}); {EXPECTED}",
             skipped.join(", ")
-        );
+        ));
     }
     Ok(out)
 }
 
 /// `Ok(None)` for blocks that carry no key and are skipped (EC PARAMETERS).
-fn from_pem_block(block: &PemBlock, path: &Path) -> anyhow::Result<Option<Material>> {
+fn from_pem_block(block: &PemBlock, path: &Path) -> Result<Option<Material>, Reason> {
     let der = block.der.as_slice();
     let legacy_encrypted = block
         .headers
@@ -152,25 +162,27 @@ fn from_pem_block(block: &PemBlock, path: &Path) -> anyhow::Result<Option<Materi
         "EC PRIVATE KEY" => private_key(ec_private_to_spki(der, path)?)?,
         "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" => csr(der)?,
         "EC PARAMETERS" => return Ok(None),
-        "OPENSSH PRIVATE KEY" => bail!(
-            "OpenSSH private keys are not supported; export the public key with \
+        "OPENSSH PRIVATE KEY" => {
+            return Err(format!(
+                "OpenSSH private keys are not supported; export the public key with \
              `ssh-keygen -e -m PKCS8 -f {}` and pin that",
-            path.display()
-        ),
-        other => bail!("unsupported PEM block \"{other}\"; {EXPECTED}"),
+                path.display()
+            ));
+        }
+        other => return Err(format!("unsupported PEM block \"{other}\"; {EXPECTED}")),
     };
     Ok(Some(material))
 }
 
-fn encrypted(path: &Path) -> anyhow::Error {
-    anyhow!(
+fn encrypted(path: &Path) -> Reason {
+    format!(
         "encrypted private key: decrypt it first with `openssl pkey -in {} -out plain.pem`",
         path.display()
     )
 }
 
 /// Splits PEM text into blocks; text outside blocks (e.g. `openssl x509 -text` output) is ignored.
-fn pem_blocks(text: &str) -> anyhow::Result<Vec<PemBlock>> {
+fn pem_blocks(text: &str) -> Result<Vec<PemBlock>, Reason> {
     struct Open {
         label: String,
         line: usize,
@@ -198,17 +210,15 @@ fn pem_blocks(text: &str) -> anyhow::Result<Vec<PemBlock>> {
             Some(cur) => {
                 if let Some(end) = armor(line, "END") {
                     if end != cur.label {
-                        bail!(
+                        return Err(format!(
                             "PEM block \"{}\" starting on line {} ends with \"-----END {end}-----\" on line {line_no}",
-                            cur.label,
-                            cur.line
-                        );
+                            cur.label, cur.line
+                        ));
                     }
                     let der = STANDARD.decode(cur.body.as_bytes()).map_err(|e| {
-                        anyhow!(
+                        format!(
                             "PEM block \"{}\" starting on line {}: invalid base64 ({e})",
-                            cur.label,
-                            cur.line
+                            cur.label, cur.line
                         )
                     })?;
                     blocks.push(PemBlock {
@@ -219,11 +229,10 @@ fn pem_blocks(text: &str) -> anyhow::Result<Vec<PemBlock>> {
                     });
                     open = None;
                 } else if armor(line, "BEGIN").is_some() {
-                    bail!(
+                    return Err(format!(
                         "PEM block \"{}\" starting on line {} has no END line before the next BEGIN on line {line_no}",
-                        cur.label,
-                        cur.line
-                    );
+                        cur.label, cur.line
+                    ));
                 } else if cur.in_headers && line.contains(':') {
                     if let Some((k, v)) = line.split_once(':') {
                         cur.headers
@@ -242,11 +251,10 @@ fn pem_blocks(text: &str) -> anyhow::Result<Vec<PemBlock>> {
         }
     }
     if let Some(cur) = open {
-        bail!(
+        return Err(format!(
             "PEM block \"{}\" starting on line {} has no END line",
-            cur.label,
-            cur.line
-        );
+            cur.label, cur.line
+        ));
     }
     Ok(blocks)
 }
@@ -262,7 +270,7 @@ fn armor<'a>(line: &'a str, word: &str) -> Option<&'a str> {
 // ---------------------------------------------------------------------------------------------
 // DER
 
-fn from_der(der: &[u8], path: &Path) -> anyhow::Result<Material> {
+fn from_der(der: &[u8], path: &Path) -> Result<Material, Reason> {
     if let Ok((rest, _)) = X509Certificate::from_der(der)
         && rest.is_empty()
     {
@@ -281,15 +289,19 @@ fn from_der(der: &[u8], path: &Path) -> anyhow::Result<Material> {
         }
         // PrivateKeyInfo ::= SEQUENCE { INTEGER, AlgorithmIdentifier, OCTET STRING, ... }
         if tags.len() >= 3 && tags[..3] == [Tag::Integer, Tag::Sequence, Tag::OctetString] {
-            return private_key(pkcs8_public_key(der, path).context("PKCS#8 private key")?);
+            return private_key(pkcs8_public_key(der, path).map_err(within("PKCS#8 private key"))?);
         }
         // RSAPrivateKey ::= SEQUENCE { version, n, e, d, p, q, dp, dq, qinv, ... }
         if tags.len() >= 9 && tags[..9].iter().all(|t| *t == Tag::Integer) {
-            return private_key(rsa_pkcs1_private_to_spki(der).context("PKCS#1 RSA private key")?);
+            return private_key(
+                rsa_pkcs1_private_to_spki(der).map_err(within("PKCS#1 RSA private key"))?,
+            );
         }
         // ECPrivateKey ::= SEQUENCE { INTEGER 1, OCTET STRING, [0] params, [1] public key }
         if tags.len() >= 2 && tags[..2] == [Tag::Integer, Tag::OctetString] {
-            return private_key(ec_private_to_spki(der, path).context("SEC1 EC private key")?);
+            return private_key(
+                ec_private_to_spki(der, path).map_err(within("SEC1 EC private key"))?,
+            );
         }
     }
     if let Ok((rest, _)) = X509CertificationRequest::from_der(der)
@@ -303,7 +315,9 @@ fn from_der(der: &[u8], path: &Path) -> anyhow::Result<Material> {
     {
         return rsa_pkcs1_public_key(der);
     }
-    bail!("neither PEM nor a recognised DER structure; {EXPECTED}")
+    return Err(format!(
+        "neither PEM nor a recognised DER structure; {EXPECTED}"
+    ));
 }
 
 /// The elements of a DER SEQUENCE that spans all of `der`.
@@ -325,15 +339,18 @@ fn sequence_items(der: &[u8]) -> Option<Vec<Any<'_>>> {
 // ---------------------------------------------------------------------------------------------
 // Items
 
-fn certificate(der: &[u8], trailing_allowed: bool) -> anyhow::Result<Material> {
+fn certificate(der: &[u8], trailing_allowed: bool) -> Result<Material, Reason> {
     let (rest, cert) =
-        X509Certificate::from_der(der).map_err(|e| anyhow!("not a valid certificate: {e}"))?;
+        X509Certificate::from_der(der).map_err(|e| format!("not a valid certificate: {e}"))?;
     if !rest.is_empty() && !trailing_allowed {
-        bail!("{} unexpected bytes after the certificate", rest.len());
+        return Err(format!(
+            "{} unexpected bytes after the certificate",
+            rest.len()
+        ));
     }
     let cert_der = der.get(..der.len() - rest.len()).unwrap_or(der);
     let spki_der = keypin::pin::spki_of_cert(&CertificateDer::from(cert_der))
-        .map_err(|e| anyhow!("certificate rejected by webpki: {e:?}"))?;
+        .map_err(|e| format!("certificate rejected by webpki: {e:?}"))?;
     Ok(Material {
         kind: MaterialKind::Certificate,
         label: crate::cert::name_string(cert.subject()),
@@ -342,11 +359,14 @@ fn certificate(der: &[u8], trailing_allowed: bool) -> anyhow::Result<Material> {
     })
 }
 
-fn public_key(der: &[u8]) -> anyhow::Result<Material> {
+fn public_key(der: &[u8]) -> Result<Material, Reason> {
     let (rest, spki) = SubjectPublicKeyInfo::from_der(der)
-        .map_err(|e| anyhow!("not a valid SubjectPublicKeyInfo: {e}"))?;
+        .map_err(|e| format!("not a valid SubjectPublicKeyInfo: {e}"))?;
     if !rest.is_empty() {
-        bail!("{} unexpected bytes after the public key", rest.len());
+        return Err(format!(
+            "{} unexpected bytes after the public key",
+            rest.len()
+        ));
     }
     complete_spki(spki.raw)?;
     Ok(Material {
@@ -360,16 +380,20 @@ fn public_key(der: &[u8]) -> anyhow::Result<Material> {
 /// Refuses an SPKI with bytes after its key inside its SEQUENCE: x509-parser's raw slice then
 /// stops short of the declared length, so a pin over it would match nothing (found by the
 /// cert_inspect fuzz target).
-fn complete_spki(raw: &[u8]) -> anyhow::Result<()> {
+fn complete_spki(raw: &[u8]) -> Result<(), Reason> {
     match Any::from_der(raw) {
         Ok(([], _)) => Ok(()),
-        _ => bail!("the SubjectPublicKeyInfo holds unexpected bytes after its key"),
+        _ => {
+            return Err(format!(
+                "the SubjectPublicKeyInfo holds unexpected bytes after its key"
+            ));
+        }
     }
 }
 
-fn private_key(spki_der: Vec<u8>) -> anyhow::Result<Material> {
+fn private_key(spki_der: Vec<u8>) -> Result<Material, Reason> {
     let (_, spki) = SubjectPublicKeyInfo::from_der(&spki_der)
-        .map_err(|e| anyhow!("derived public key does not parse: {e}"))?;
+        .map_err(|e| format!("derived public key does not parse: {e}"))?;
     let label = format!("{} private key", key_type(&spki));
     Ok(Material {
         kind: MaterialKind::PrivateKey,
@@ -379,14 +403,14 @@ fn private_key(spki_der: Vec<u8>) -> anyhow::Result<Material> {
     })
 }
 
-fn csr(der: &[u8]) -> anyhow::Result<Material> {
+fn csr(der: &[u8]) -> Result<Material, Reason> {
     let (rest, req) = X509CertificationRequest::from_der(der)
-        .map_err(|e| anyhow!("not a valid certificate request: {e}"))?;
+        .map_err(|e| format!("not a valid certificate request: {e}"))?;
     if !rest.is_empty() {
-        bail!(
+        return Err(format!(
             "{} unexpected bytes after the certificate request",
             rest.len()
-        );
+        ));
     }
     let info = &req.certification_request_info;
     complete_spki(info.subject_pki.raw)?;
@@ -416,19 +440,23 @@ fn key_type(spki: &SubjectPublicKeyInfo<'_>) -> String {
 // Public keys from private keys
 
 /// The public SPKI of a PKCS#8 `PrivateKeyInfo`.
-fn pkcs8_public_key(der: &[u8], path: &Path) -> anyhow::Result<Vec<u8>> {
-    let items = sequence_items(der).ok_or_else(|| anyhow!("not a DER PKCS#8 PrivateKeyInfo"))?;
+fn pkcs8_public_key(der: &[u8], path: &Path) -> Result<Vec<u8>, Reason> {
+    let items = sequence_items(der).ok_or_else(|| format!("not a DER PKCS#8 PrivateKeyInfo"))?;
     let (alg_any, key) = match items.as_slice() {
         [_, alg, key, ..] if alg.tag() == Tag::Sequence && key.tag() == Tag::OctetString => {
             (alg, key)
         }
-        _ => bail!("not a PKCS#8 PrivateKeyInfo (version, algorithm, key)"),
+        _ => {
+            return Err(format!(
+                "not a PKCS#8 PrivateKeyInfo (version, algorithm, key)"
+            ));
+        }
     };
     let alg_der = alg_any
         .to_der_vec()
-        .map_err(|e| anyhow!("cannot re-encode the key algorithm: {e}"))?;
+        .map_err(|e| format!("cannot re-encode the key algorithm: {e}"))?;
     let (_, alg) = AlgorithmIdentifier::from_der(&alg_der)
-        .map_err(|e| anyhow!("bad PKCS#8 algorithm identifier: {e}"))?;
+        .map_err(|e| format!("bad PKCS#8 algorithm identifier: {e}"))?;
     let oid = &alg.algorithm;
     if *oid == OID_PKCS1_RSAENCRYPTION {
         rsa_pkcs1_private_to_spki(key.data)
@@ -439,34 +467,36 @@ fn pkcs8_public_key(der: &[u8], path: &Path) -> anyhow::Result<Vec<u8>> {
         ec_private_to_spki(der, path)
     } else if *oid == OID_SIG_ED25519 {
         let kp = Ed25519KeyPair::from_pkcs8(der)
-            .map_err(|e| anyhow!("invalid Ed25519 private key: {e}"))?;
+            .map_err(|e| format!("invalid Ed25519 private key: {e}"))?;
         let spki = kp
             .public_key()
             .as_der()
-            .map_err(|_| anyhow!("cannot encode the Ed25519 public key"))?;
+            .map_err(|_| format!("cannot encode the Ed25519 public key"))?;
         Ok(spki.as_ref().to_vec())
     } else {
         let name = oid2sn(oid, oid_registry())
             .map(str::to_string)
             .unwrap_or_else(|_| oid.to_id_string());
-        bail!(
+        return Err(format!(
             "unsupported private key algorithm {name}; extract the public key with \
              `openssl pkey -in {} -pubout -out pub.pem` and pin that",
             path.display()
-        )
+        ));
     }
 }
 
 /// SPKI { rsaEncryption, NULL } for a PKCS#1 `RSAPrivateKey`.
-fn rsa_pkcs1_private_to_spki(der: &[u8]) -> anyhow::Result<Vec<u8>> {
+fn rsa_pkcs1_private_to_spki(der: &[u8]) -> Result<Vec<u8>, Reason> {
     rsa_spki(&rsa_public_from_private(der)?)
 }
 
 /// The PKCS#1 `RSAPublicKey` (n, e) of a PKCS#1 `RSAPrivateKey`.
-fn rsa_public_from_private(der: &[u8]) -> anyhow::Result<Vec<u8>> {
-    let items = sequence_items(der).ok_or_else(|| anyhow!("not a DER RSAPrivateKey"))?;
+fn rsa_public_from_private(der: &[u8]) -> Result<Vec<u8>, Reason> {
+    let items = sequence_items(der).ok_or_else(|| format!("not a DER RSAPrivateKey"))?;
     if items.len() < 9 || items.iter().take(9).any(|a| a.tag() != Tag::Integer) {
-        bail!("not a PKCS#1 RSAPrivateKey (expected a SEQUENCE of at least nine INTEGERs)");
+        return Err(format!(
+            "not a PKCS#1 RSAPrivateKey (expected a SEQUENCE of at least nine INTEGERs)"
+        ));
     }
     let mut content = Vec::new();
     for part in &items[1..3] {
@@ -476,37 +506,40 @@ fn rsa_public_from_private(der: &[u8]) -> anyhow::Result<Vec<u8>> {
 }
 
 /// SPKI for a PKCS#1 `RSAPublicKey`, after checking it parses.
-fn rsa_pkcs1_public_key(der: &[u8]) -> anyhow::Result<Material> {
+fn rsa_pkcs1_public_key(der: &[u8]) -> Result<Material, Reason> {
     let (rest, _) =
-        RSAPublicKey::from_der(der).map_err(|e| anyhow!("not a valid PKCS#1 RSAPublicKey: {e}"))?;
+        RSAPublicKey::from_der(der).map_err(|e| format!("not a valid PKCS#1 RSAPublicKey: {e}"))?;
     if !rest.is_empty() {
-        bail!("{} unexpected bytes after the RSA public key", rest.len());
+        return Err(format!(
+            "{} unexpected bytes after the RSA public key",
+            rest.len()
+        ));
     }
     public_key(&rsa_spki(der)?)
 }
 
 /// SubjectPublicKeyInfo { AlgorithmIdentifier { rsaEncryption, NULL }, BIT STRING rsa_public }.
-fn rsa_spki(rsa_public: &[u8]) -> anyhow::Result<Vec<u8>> {
+fn rsa_spki(rsa_public: &[u8]) -> Result<Vec<u8>, Reason> {
     let mut alg = der_of(&OID_PKCS1_RSAENCRYPTION)?;
     alg.extend(der_of(&Null::new())?);
     spki(&der_of(&Sequence::new(Cow::Owned(alg)))?, rsa_public)
 }
 
 /// SubjectPublicKeyInfo { `alg_der` (an encoded AlgorithmIdentifier), BIT STRING key }.
-fn spki(alg_der: &[u8], key: &[u8]) -> anyhow::Result<Vec<u8>> {
+fn spki(alg_der: &[u8], key: &[u8]) -> Result<Vec<u8>, Reason> {
     let mut content = alg_der.to_vec();
     content.extend(der_of(&BitString::new(0, key))?);
     der_of(&Sequence::new(Cow::Owned(content)))
 }
 
-fn der_of(value: &impl ToDer) -> anyhow::Result<Vec<u8>> {
+fn der_of(value: &impl ToDer) -> Result<Vec<u8>, Reason> {
     value
         .to_der_vec()
-        .map_err(|e| anyhow!("DER encoding failed: {e}"))
+        .map_err(|e| format!("DER encoding failed: {e}"))
 }
 
 /// The public SPKI of an EC private key, SEC1 `ECPrivateKey` or PKCS#8.
-fn ec_private_to_spki(der: &[u8], path: &Path) -> anyhow::Result<Vec<u8>> {
+fn ec_private_to_spki(der: &[u8], path: &Path) -> Result<Vec<u8>, Reason> {
     const CURVES: [&EcdsaSigningAlgorithm; 3] = [
         &signature::ECDSA_P256_SHA256_ASN1_SIGNING,
         &signature::ECDSA_P384_SHA384_ASN1_SIGNING,
@@ -517,15 +550,15 @@ fn ec_private_to_spki(der: &[u8], path: &Path) -> anyhow::Result<Vec<u8>> {
             let spki = kp
                 .public_key()
                 .as_der()
-                .map_err(|_| anyhow!("cannot encode the EC public key"))?;
+                .map_err(|_| format!("cannot encode the EC public key"))?;
             return Ok(spki.as_ref().to_vec());
         }
     }
-    bail!(
+    return Err(format!(
         "not a valid EC private key on P-256, P-384 or P-521 (other curves: extract the public \
          key with `openssl pkey -in {} -pubout -out pub.pem` and pin that)",
         path.display()
-    )
+    ));
 }
 
 /// The SPKI pins of the private keys and CSRs in a directory (see [`spare_pins`]).
@@ -538,10 +571,14 @@ pub struct SparePins {
 }
 
 /// The SPKI pins of every private key and CSR in `dir`; other files are skipped and named.
-pub fn spare_pins(dir: &Path) -> anyhow::Result<SparePins> {
+pub fn spare_pins(dir: &Path) -> Result<SparePins, InspectError> {
+    let io = |source| InspectError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
     let mut out = SparePins::default();
-    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
-        let path = entry?.path();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let path = entry.map_err(io)?.path();
         if !path.is_file() {
             continue;
         }
@@ -564,6 +601,38 @@ pub fn spare_pins(dir: &Path) -> anyhow::Result<SparePins> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// Each refusal is typed and names the file: unreadable files keep the OS error as the
+    /// source, malformed ones say which structure failed.
+    #[test]
+    fn refusals_are_typed_and_name_the_file() {
+        let missing = Path::new("/nonexistent/keypin/k.pem");
+        match read_key_material(missing) {
+            Err(InspectError::Io { path, source }) => {
+                assert_eq!(path, missing);
+                assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+            }
+            other => panic!("{other:?}"),
+        }
+        let cases: [(&[u8], &str); 3] = [
+            (b"  \n", "the file is empty"),
+            (b"\x30\x03\x02\x01\x01", "neither PEM nor a recognised DER structure"),
+            (
+                b"-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n",
+                "PEM block 1 (\"OPENSSH PRIVATE KEY\", line 1): ",
+            ),
+        ];
+        for (bytes, expected) in cases {
+            match parse_key_material(bytes, Path::new("k.pem")) {
+                Err(e @ InspectError::KeyFile { .. }) => {
+                    let text = e.to_string();
+                    assert!(text.starts_with("k.pem: "), "{text}");
+                    assert!(text.contains(expected), "{text}");
+                }
+                other => panic!("{expected}: {other:?}"),
+            }
+        }
+    }
 
     /// A PUBLIC KEY whose SPKI SEQUENCE holds 9 bytes after a shortened key BIT STRING is
     /// refused (before the fix its pin was computed over a truncated slice).

@@ -13,5 +13,8 @@
 #![warn(unreachable_pub)]
 
 pub mod cert;
+mod error;
 pub mod fetch;
 pub mod keyfile;
+
+pub use error::InspectError;

@@ -42,8 +42,9 @@ pub(crate) fn run(args: InspectArgs) -> Result<u8, Failure> {
         .chain(&fetched.rest)
         .enumerate()
         .map(|(i, c)| {
-            describe_cert(c.as_ref(), now_secs)
-                .map_err(|e| Failure::connect(e.context(format!("served certificate [{i}]"))))
+            describe_cert(c.as_ref(), now_secs).map_err(|e| {
+                Failure::connect(anyhow::Error::new(e).context(format!("served certificate [{i}]")))
+            })
         })
         .collect::<Result<Vec<_>, _>>()?;
 

@@ -17,7 +17,7 @@ pub(crate) fn run(args: PinArgs) -> Result<u8, Failure> {
         let items = match read_key_material(path) {
             Ok(items) => items,
             Err(e) => {
-                report(&e);
+                report(&e.into());
                 failed = true;
                 continue;
             }
