@@ -315,9 +315,9 @@ fn from_der(der: &[u8], path: &Path) -> Result<Material, Reason> {
     {
         return rsa_pkcs1_public_key(der);
     }
-    return Err(format!(
+    Err(format!(
         "neither PEM nor a recognised DER structure; {EXPECTED}"
-    ));
+    ))
 }
 
 /// The elements of a DER SEQUENCE that spans all of `der`.
@@ -383,11 +383,7 @@ fn public_key(der: &[u8]) -> Result<Material, Reason> {
 fn complete_spki(raw: &[u8]) -> Result<(), Reason> {
     match Any::from_der(raw) {
         Ok(([], _)) => Ok(()),
-        _ => {
-            return Err(format!(
-                "the SubjectPublicKeyInfo holds unexpected bytes after its key"
-            ));
-        }
+        _ => Err("the SubjectPublicKeyInfo holds unexpected bytes after its key".to_string()),
     }
 }
 
@@ -441,15 +437,13 @@ fn key_type(spki: &SubjectPublicKeyInfo<'_>) -> String {
 
 /// The public SPKI of a PKCS#8 `PrivateKeyInfo`.
 fn pkcs8_public_key(der: &[u8], path: &Path) -> Result<Vec<u8>, Reason> {
-    let items = sequence_items(der).ok_or_else(|| format!("not a DER PKCS#8 PrivateKeyInfo"))?;
+    let items = sequence_items(der).ok_or_else(|| "not a DER PKCS#8 PrivateKeyInfo".to_string())?;
     let (alg_any, key) = match items.as_slice() {
         [_, alg, key, ..] if alg.tag() == Tag::Sequence && key.tag() == Tag::OctetString => {
             (alg, key)
         }
         _ => {
-            return Err(format!(
-                "not a PKCS#8 PrivateKeyInfo (version, algorithm, key)"
-            ));
+            return Err("not a PKCS#8 PrivateKeyInfo (version, algorithm, key)".to_string());
         }
     };
     let alg_der = alg_any
@@ -471,17 +465,17 @@ fn pkcs8_public_key(der: &[u8], path: &Path) -> Result<Vec<u8>, Reason> {
         let spki = kp
             .public_key()
             .as_der()
-            .map_err(|_| format!("cannot encode the Ed25519 public key"))?;
+            .map_err(|_| "cannot encode the Ed25519 public key".to_string())?;
         Ok(spki.as_ref().to_vec())
     } else {
         let name = oid2sn(oid, oid_registry())
             .map(str::to_string)
             .unwrap_or_else(|_| oid.to_id_string());
-        return Err(format!(
+        Err(format!(
             "unsupported private key algorithm {name}; extract the public key with \
              `openssl pkey -in {} -pubout -out pub.pem` and pin that",
             path.display()
-        ));
+        ))
     }
 }
 
@@ -492,11 +486,12 @@ fn rsa_pkcs1_private_to_spki(der: &[u8]) -> Result<Vec<u8>, Reason> {
 
 /// The PKCS#1 `RSAPublicKey` (n, e) of a PKCS#1 `RSAPrivateKey`.
 fn rsa_public_from_private(der: &[u8]) -> Result<Vec<u8>, Reason> {
-    let items = sequence_items(der).ok_or_else(|| format!("not a DER RSAPrivateKey"))?;
+    let items = sequence_items(der).ok_or_else(|| "not a DER RSAPrivateKey".to_string())?;
     if items.len() < 9 || items.iter().take(9).any(|a| a.tag() != Tag::Integer) {
-        return Err(format!(
+        return Err(
             "not a PKCS#1 RSAPrivateKey (expected a SEQUENCE of at least nine INTEGERs)"
-        ));
+                .to_string(),
+        );
     }
     let mut content = Vec::new();
     for part in &items[1..3] {
@@ -550,15 +545,15 @@ fn ec_private_to_spki(der: &[u8], path: &Path) -> Result<Vec<u8>, Reason> {
             let spki = kp
                 .public_key()
                 .as_der()
-                .map_err(|_| format!("cannot encode the EC public key"))?;
+                .map_err(|_| "cannot encode the EC public key".to_string())?;
             return Ok(spki.as_ref().to_vec());
         }
     }
-    return Err(format!(
+    Err(format!(
         "not a valid EC private key on P-256, P-384 or P-521 (other curves: extract the public \
          key with `openssl pkey -in {} -pubout -out pub.pem` and pin that)",
         path.display()
-    ));
+    ))
 }
 
 /// The SPKI pins of the private keys and CSRs in a directory (see [`spare_pins`]).
@@ -616,7 +611,10 @@ mod tests {
         }
         let cases: [(&[u8], &str); 3] = [
             (b"  \n", "the file is empty"),
-            (b"\x30\x03\x02\x01\x01", "neither PEM nor a recognised DER structure"),
+            (
+                b"\x30\x03\x02\x01\x01",
+                "neither PEM nor a recognised DER structure",
+            ),
             (
                 b"-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n",
                 "PEM block 1 (\"OPENSSH PRIVATE KEY\", line 1): ",
