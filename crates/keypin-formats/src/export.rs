@@ -330,8 +330,30 @@ impl<'a> Cx<'a> {
                 }
             };
             let pins: Vec<Pin> = rule.pins().to_vec();
+            // Where the target's subdomain flag covers the domain itself, `b` and `*.b` (or
+            // `**.b`) of one rule are one entry: the pair iOS's NSIncludesSubdomains imports as.
+            let flag_bases: Vec<String> = match subdomains {
+                Subdomains::AnyDepthFlag | Subdomains::AppleOneLabel => rule
+                    .hosts()
+                    .iter()
+                    .filter_map(|h| match h {
+                        HostPattern::OneLabel(b) => Some(b.to_string()),
+                        HostPattern::AnyDepth(b) if subdomains == Subdomains::AnyDepthFlag => {
+                            Some(b.to_string())
+                        }
+                        _ => None,
+                    })
+                    .collect(),
+                Subdomains::OkHttpPatterns | Subdomains::ExactOnly => Vec::new(),
+            };
+            let has_exact = |b: &str| {
+                rule.hosts()
+                    .iter()
+                    .any(|h| matches!(h, HostPattern::Exact(e) if e.to_string() == b))
+            };
             for host in rule.hosts() {
                 let (name, include_subdomains) = match (host, subdomains) {
+                    (HostPattern::Exact(b), _) if flag_bases.contains(&b.to_string()) => continue,
                     (HostPattern::Exact(b), _) => (b.to_string(), false),
                     (
                         HostPattern::OneLabel(_) | HostPattern::AnyDepth(_),
@@ -345,6 +367,11 @@ impl<'a> Cx<'a> {
                                 "{host}: {target} cannot say \"exactly one label\"; exported as {b} with subdomains (stricter: also pins {b} itself and deeper names)"
                             ),
                         );
+                        (b.to_string(), true)
+                    }
+                    (HostPattern::OneLabel(b), Subdomains::AppleOneLabel)
+                        if has_exact(b.as_ref()) =>
+                    {
                         (b.to_string(), true)
                     }
                     (HostPattern::OneLabel(b), Subdomains::AppleOneLabel) => {
@@ -415,11 +442,9 @@ impl<'a> Cx<'a> {
     }
 
     fn nsc(&mut self, trustkit: bool) -> String {
-        let support = if trustkit {
-            ReportOnlySupport::Yes
-        } else {
-            ReportOnlySupport::No
-        };
+        // TrustKit-Android's enforcePinning="false" does not make Android 7+ report-only: the
+        // OS enforces every <pin-set> itself, so neither target has a report-only mode.
+        let support = ReportOnlySupport::No;
         let comment = self.header_comment();
         let entries = self.entries(
             ExpirySupport::DateThenOff,
