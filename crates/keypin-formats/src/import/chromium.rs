@@ -49,10 +49,11 @@ pub(super) fn rules(cx: &mut Cx<'_>, bytes: &[u8], pins_file: Option<&PinsFile>)
         let set = match sets.get(set_name) {
             Some(Ok(pins)) => pins,
             Some(Err(why)) => {
-                cx.refuse(
-                    &path,
-                    format!("pinset {set_name:?}: {why}; entry not imported"),
-                );
+                rules.push(RawRule {
+                    origin: path,
+                    refused: Some(format!("pinset {set_name:?}: {why}; entry not imported")),
+                    ..RawRule::default()
+                });
                 continue;
             }
             None => {
@@ -76,6 +77,7 @@ pub(super) fn rules(cx: &mut Cx<'_>, bytes: &[u8], pins_file: Option<&PinsFile>)
             expires: None,
             report_only: false,
             require_sct: None,
+            refused: None,
         });
     }
     rules

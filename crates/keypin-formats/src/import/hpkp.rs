@@ -62,5 +62,6 @@ pub(super) fn rules(cx: &mut Cx<'_>, bytes: &[u8], options: &ImportOptions) -> V
         expires: None,
         report_only,
         require_sct: None,
+        refused: None,
     }]
 }

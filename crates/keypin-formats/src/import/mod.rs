@@ -184,14 +184,14 @@ struct RawRule {
     report_only: bool,
     /// `require_sct` as written in the policy (`"chrome"`).
     require_sct: Option<&'static str>,
+    /// Why this entry cannot be expressed (see [`Imported::refused`]); then the rest is unused.
+    refused: Option<String>,
 }
 
 struct Cx<'a> {
     source_name: &'a str,
     notices: Vec<Notice>,
     problems: Vec<Notice>,
-    /// Entries left out while the rest import (see [`Imported::refused`]).
-    refused: Vec<Notice>,
 }
 
 impl Cx<'_> {
@@ -205,10 +205,6 @@ impl Cx<'_> {
     fn problem(&mut self, where_: &str, message: String) {
         let location = self.at(where_);
         self.problems.push(Notice { location, message });
-    }
-    fn refuse(&mut self, where_: &str, message: String) {
-        let location = self.at(where_);
-        self.refused.push(Notice { location, message });
     }
     fn pin(&mut self, where_: &str, text: &str) -> Option<Pin> {
         match Pin::parse(text) {
@@ -266,7 +262,6 @@ pub fn import(
         source_name,
         notices: Vec::new(),
         problems: Vec::new(),
-        refused: Vec::new(),
     };
     let mut refused = Vec::new();
     let rules = match format {
@@ -278,11 +273,19 @@ pub fn import(
             let rules = chromium::rules(&mut cx, bytes, options.chromium_pins.as_ref());
             // Chromium's entries stand alone: one keypin cannot express is left out, located,
             // and the rest import.
-            let (kept, left_out) = rules
-                .into_iter()
-                .partition::<Vec<_>, _>(|r| unloadable(source_name, r).is_none());
-            for r in &left_out {
-                refused.extend(unloadable(source_name, r).unwrap_or_default());
+            let mut kept = Vec::new();
+            for r in rules {
+                let why = match &r.refused {
+                    Some(why) => Some(vec![Notice {
+                        location: format!("{source_name}:{}", r.origin),
+                        message: why.clone(),
+                    }]),
+                    None => unloadable(source_name, &r),
+                };
+                match why {
+                    Some(notices) => refused.extend(notices),
+                    None => kept.push(r),
+                }
             }
             kept
         }
@@ -308,7 +311,7 @@ pub fn import(
     Ok(Imported {
         toml,
         notices: cx.notices,
-        refused: refused.into_iter().chain(cx.refused).collect(),
+        refused,
     })
 }
 

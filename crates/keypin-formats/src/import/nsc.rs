@@ -310,6 +310,7 @@ impl Reader<'_, '_> {
                     expires: expires.clone(),
                     report_only: false,
                     require_sct: (inherited.ct == Some(true)).then_some("chrome"),
+                    refused: None,
                 });
             }
             _ if !hosts.is_empty() => cx.notice(

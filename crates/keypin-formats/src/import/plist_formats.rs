@@ -119,6 +119,7 @@ fn ats(cx: &mut Cx<'_>, top: &plist::Dictionary) -> Vec<RawRule> {
             expires: None,
             report_only: false,
             require_sct: None,
+            refused: None,
         });
     }
     rules
@@ -193,6 +194,7 @@ fn trustkit(cx: &mut Cx<'_>, top: &plist::Dictionary) -> Vec<RawRule> {
             expires,
             report_only: !enforce,
             require_sct: None,
+            refused: None,
         });
     }
     rules
