@@ -28,7 +28,18 @@ pub(crate) fn run(args: LintArgs) -> Result<u8, Failure> {
                 findings.extend(nsc_findings(&String::from_utf8_lossy(&bytes), &name));
             }
             match import::import(&bytes, &name, Some(format), &ImportOptions::default()) {
-                Ok(imported) => match Policy::from_toml_str(&imported.toml, &name) {
+                Ok(imported) => match {
+                    // What the importer read the platform's way, or skipped as the platform
+                    // does: worth knowing, never an error.
+                    findings.extend(imported.notices.iter().map(|n| Finding {
+                        id: "KP060",
+                        severity: Severity::Info,
+                        location: n.location.clone(),
+                        message: n.message.clone(),
+                        fix: "nothing, if this is what the file means to the platform".into(),
+                    }));
+                    Policy::from_toml_str(&imported.toml, &name)
+                } {
                     Ok(p) => Some(p),
                     Err(e) => {
                         findings.extend(load_findings(&e));
