@@ -330,21 +330,18 @@ impl<'a> Cx<'a> {
                 }
             };
             let pins: Vec<Pin> = rule.pins().to_vec();
-            // Where the target's subdomain flag covers the domain itself, `b` and `*.b` (or
-            // `**.b`) of one rule are one entry: the pair iOS's NSIncludesSubdomains imports as.
+            // iOS's NSIncludesSubdomains is the domain and one more label: `b` and `*.b` of one
+            // rule are exactly one entry (the pair an Info.plist entry imports as).
             let flag_bases: Vec<String> = match subdomains {
-                Subdomains::AnyDepthFlag | Subdomains::AppleOneLabel => rule
+                Subdomains::AppleOneLabel => rule
                     .hosts()
                     .iter()
                     .filter_map(|h| match h {
                         HostPattern::OneLabel(b) => Some(b.to_string()),
-                        HostPattern::AnyDepth(b) if subdomains == Subdomains::AnyDepthFlag => {
-                            Some(b.to_string())
-                        }
                         _ => None,
                     })
                     .collect(),
-                Subdomains::OkHttpPatterns | Subdomains::ExactOnly => Vec::new(),
+                _ => Vec::new(),
             };
             let has_exact = |b: &str| {
                 rule.hosts()
