@@ -355,6 +355,14 @@ impl Reader<'_, '_> {
             return None;
         }
         self.seen_domains.insert(name.clone(), line);
+        if name.contains('*') {
+            // Android compares names literally: no host is called `*.example.com`.
+            cx.notice(
+                &at,
+                format!("<domain> {name} is compared literally by Android (it has no wildcards), so it matches no host: skipped"),
+            );
+            return None;
+        }
         // NSC's includeSubdomains is the domain and every name under it: `**.`.
         Some(if subs { format!("**.{name}") } else { name })
     }

@@ -282,10 +282,11 @@ fn files_android_refuses_are_refused_with_line_and_reason() {
 #[test]
 fn unknown_elements_and_attributes_are_skipped_with_a_note() {
     let doc = format!(
-        "<network-security-config version=\"2\">\n<vendor-extension/>\n<domain-config>\n<domain>a.example.com</domain>\n<pin-set rotate=\"weekly\">\n<pin digest=\"SHA-256\" comment=\"primary\">{A}</pin>\n<backup-pin>{B}</backup-pin>\n<pin digest=\"SHA-256\">{B}</pin>\n</pin-set>\n</domain-config>\n</network-security-config>"
+        "<network-security-config version=\"2\">\n<vendor-extension/>\n<domain-config>\n<domain>a.example.com</domain><domain>*.example.com</domain>\n<pin-set rotate=\"weekly\">\n<pin digest=\"SHA-256\" comment=\"primary\">{A}</pin>\n<backup-pin>{B}</backup-pin>\n<pin digest=\"SHA-256\">{B}</pin>\n</pin-set>\n</domain-config>\n</network-security-config>"
     );
     let imported = nsc(&doc).unwrap();
     assert_eq!(one_rule(&imported).pins().len(), 2);
+    assert_eq!(one_rule(&imported).hosts().len(), 1, "{}", imported.toml);
     let notes = notes(&imported);
     for words in [
         ":1: attribute version on <network-security-config> is not read by Android; skipped",
@@ -293,6 +294,7 @@ fn unknown_elements_and_attributes_are_skipped_with_a_note() {
         ":5: attribute rotate on <pin-set>",
         ":6: attribute comment on <pin>",
         ":7: <backup-pin> in <pin-set> is not read by Android; skipped",
+        ":4: <domain> *.example.com is compared literally by Android (it has no wildcards), so it matches no host: skipped",
     ] {
         assert!(notes.contains(words), "missing {words:?} in\n{notes}");
     }
