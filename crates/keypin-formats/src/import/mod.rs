@@ -338,6 +338,18 @@ fn loads(source_name: &str, toml: &str, rules: &[RawRule]) -> Result<(), Vec<Not
                 .and_then(|f| f.split(']').next())
                 .and_then(|n| n.parse::<usize>().ok())
                 .and_then(|n| rules.get(n));
+            let single_pin = rule.is_some_and(|r| {
+                r.pins.len() == 1
+                    && !r.report_only
+                    && d.field.as_deref().is_some_and(|f| f.ends_with(".pins"))
+            });
+            if single_pin {
+                // keypin's own hint offers report-only, which is weaker than the app.
+                return Notice {
+                    location: rule.map_or_else(String::new, |r| format!("{source_name}:{}", r.origin)),
+                    message: "an enforcing rule needs at least two pins: the platform accepts a single pin, but keypin has no opt-out field for that yet, and importing it as report-only would be weaker than the app (fix: add a backup pin, such as a spare key kept offline: `keypin pin spare.key`)".into(),
+                };
+            }
             Notice {
                 location: rule.map_or_else(
                     || source_name.to_string(),

@@ -209,7 +209,7 @@ fn nsc_errors_name_the_line() {
         (
             // One pin: Android accepts it, keypin wants a backup pin.
             "<network-security-config>\n<domain-config>\n<domain>a.example.com</domain>\n<pin-set>\n<pin digest=\"SHA-256\">AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=</pin>\n</pin-set>\n</domain-config>\n</network-security-config>",
-            "n.xml:2: an enforcing rule needs at least two pins",
+            "n.xml:2: an enforcing rule needs at least two pins: the platform accepts a single pin, but keypin has no opt-out field",
         ),
     ];
     for (doc, words) in rows {
