@@ -172,7 +172,7 @@ fn chromium_json_with_comments_and_pins_file_imports_what_keypin_can_say() {
         ),
         (
             "transport_security_state_static.json:entries[4] one.example.net",
-            "at least two pins",
+            "the platform accepts a single pin",
         ),
     ];
     assert_eq!(refused.len(), expect.len(), "{refused:#?}");
