@@ -12,6 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let (host, header) = text.split_once('\n').unwrap_or(("api.example.com", &text));
     let options = ImportOptions {
         host: Some(host.to_string()),
+        ..ImportOptions::default()
     };
     keypin_fuzz::import::check_import(header.as_bytes(), Some(ImportFormat::Hpkp), &options, None);
     let Ok(imported) =
@@ -28,10 +29,16 @@ fuzz_target!(|data: &[u8]| {
         .map(str::trim)
         .find(|l| !l.is_empty() && !l.starts_with('#'))
         .unwrap_or("");
-    let value = line
-        .strip_prefix("Public-Key-Pins-Report-Only:")
-        .or_else(|| line.strip_prefix("Public-Key-Pins:"))
-        .unwrap_or(line);
+    // Header names are case-insensitive.
+    let value = match line.split_once(':') {
+        Some((name, v))
+            if name.eq_ignore_ascii_case("Public-Key-Pins-Report-Only")
+                || name.eq_ignore_ascii_case("Public-Key-Pins") =>
+        {
+            v
+        }
+        _ => line,
+    };
     let directives: Vec<&str> = value.split(';').map(str::trim).collect();
     let subs = directives
         .iter()

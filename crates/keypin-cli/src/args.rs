@@ -162,6 +162,9 @@ pub struct ImportArgs {
     /// The host an HPKP header was served for.
     #[arg(long)]
     pub host: Option<String>,
+    /// Chromium: the .pins file holding the SPKI values the JSON's pinsets name.
+    #[arg(long, value_name = "FILE.pins")]
+    pub pins: Option<PathBuf>,
     /// Write the policy here instead of stdout (replaced atomically).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,

@@ -33,4 +33,4 @@ pub mod lint;
 pub use export::{
     Export, ExportError, ExportFormat, ExportOptions, Notice, PinPosition, export, export_with,
 };
-pub use import::{ImportError, ImportFormat, ImportOptions, Imported, import};
+pub use import::{ImportError, ImportFormat, ImportOptions, Imported, PinsFile, import};

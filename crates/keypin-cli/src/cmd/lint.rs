@@ -15,6 +15,22 @@ use crate::args::{ConnectArgs, LintArgs};
 use crate::net::{fetch_chain, resolve_map, roots, target_of, verifier};
 use keypin_inspect::fetch::Target;
 
+/// What the importer read the platform's way, or skipped as the platform does: worth
+/// knowing, never an error (KP060).
+fn import_notes(imported: &keypin_formats::Imported) -> Vec<Finding> {
+    imported
+        .notices
+        .iter()
+        .map(|n| Finding {
+            id: "KP060",
+            severity: Severity::Info,
+            location: n.location.clone(),
+            message: n.message.clone(),
+            fix: "nothing, if this is what the file means to the platform".into(),
+        })
+        .collect()
+}
+
 pub(crate) fn run(args: LintArgs) -> Result<u8, Failure> {
     let bytes = std::fs::read(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
@@ -28,13 +44,16 @@ pub(crate) fn run(args: LintArgs) -> Result<u8, Failure> {
                 findings.extend(nsc_findings(&String::from_utf8_lossy(&bytes), &name));
             }
             match import::import(&bytes, &name, Some(format), &ImportOptions::default()) {
-                Ok(imported) => match Policy::from_toml_str(&imported.toml, &name) {
-                    Ok(p) => Some(p),
-                    Err(e) => {
-                        findings.extend(load_findings(&e));
-                        None
+                Ok(imported) => {
+                    findings.extend(import_notes(&imported));
+                    match Policy::from_toml_str(&imported.toml, &name) {
+                        Ok(p) => Some(p),
+                        Err(e) => {
+                            findings.extend(load_findings(&e));
+                            None
+                        }
                     }
-                },
+                }
                 Err(e) => {
                     findings.extend(e.problems.into_iter().map(|p| Finding {
                         id: "KP000",

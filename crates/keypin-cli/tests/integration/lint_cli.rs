@@ -338,3 +338,58 @@ fn lint_reads_anchor_files_relative_to_the_policy_file() {
     assert!(!stdout.contains("trust_anchors"), "{stdout}\n{stderr}");
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
 }
+
+/// Linting an Android NSC shows what the importer read the platform's way (KP060, info: exit
+/// 0 even with --strict) and what Android refuses (KP000, error: exit 2).
+#[test]
+fn lint_nsc_shows_import_notes_and_android_refusals() {
+    let dir = TempDir::new().unwrap();
+    let a = spare();
+    let b = spare();
+    let b64 = |p: &str| p.trim_start_matches("sha256/").to_string();
+    let ok = dir.path().join("ok.xml");
+    std::fs::write(
+        &ok,
+        format!(
+            "<network-security-config>\n<domain-config cleartextTrafficPermitted=\"false\">\n<domain>api.lint.test</domain>\n<pin-set>\n<pin digest=\"SHA-256\">{}</pin>\n<pin digest=\"SHA-256\">{}</pin>\n<pin digest=\"SHA-256\">{}</pin>\n</pin-set>\n</domain-config>\n</network-security-config>\n",
+            b64(&a),
+            b64(&b),
+            b64(&a)
+        ),
+    )
+    .unwrap();
+    let out = Command::cargo_bin("keypin")
+        .unwrap()
+        .args(["lint", "--strict"])
+        .arg(&ok)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("ok.xml:7: info KP060: pin sha256/") && stdout.contains("listed twice"),
+        "{stdout}"
+    );
+    let bad = dir.path().join("bad.xml");
+    std::fs::write(
+        &bad,
+        std::fs::read_to_string(&ok).unwrap().replace(
+            "<domain>api.lint.test</domain>",
+            "<domain>api.lint.test</domain>\n<domain>API.lint.test</domain>",
+        ),
+    )
+    .unwrap();
+    let out = Command::cargo_bin("keypin")
+        .unwrap()
+        .arg("lint")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(
+        stdout
+            .contains("bad.xml:4: error KP000: api.lint.test has already been specified at line 3"),
+        "{stdout}"
+    );
+}

@@ -124,8 +124,10 @@ fn trustkit_plist_parses_with_plistlib() {
     assert_eq!(domains["shop.example.com"]["TSKEnforcePinning"], false);
 }
 
+/// TrustKit-Android's enforcePinning="false" does not make Android 7+ report-only (the OS
+/// enforces every <pin-set>), so a report-only rule is exported enforcing, with a notice.
 #[test]
-fn trustkit_android_keeps_report_only() {
+fn trustkit_android_report_only_is_exported_enforcing() {
     let out = export(&policy(), ExportFormat::TrustkitAndroid, 0).unwrap();
     let v = python(
         r#"
@@ -135,7 +137,14 @@ print(json.dumps([dc.find('trustkit-config').get('enforcePinning') for dc in roo
 "#,
         &out.text,
     );
-    assert_eq!(v, serde_json::json!(["true", "false"]));
+    assert_eq!(v, serde_json::json!(["true", "true"]));
+    assert!(
+        out.notices.iter().any(|n| n
+            .message
+            .contains("no report-only mode: exported as ENFORCING")),
+        "{:?}",
+        out.notices
+    );
 }
 
 #[test]

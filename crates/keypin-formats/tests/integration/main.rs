@@ -5,3 +5,6 @@
 
 mod export;
 mod import;
+mod import_android;
+mod import_apple_hpkp;
+mod import_chromium;

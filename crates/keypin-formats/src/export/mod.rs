@@ -7,6 +7,8 @@
 use core::fmt;
 use std::fmt::Write as _;
 
+mod ios_ats;
+
 use keypin::{
     Policy, host::HostPattern, pin::Pin, pin::PinFormat, pin::PinKind, policy::Mode,
     policy::OcspMode, policy::OnExpiry, policy::Rule,
@@ -333,8 +335,27 @@ impl<'a> Cx<'a> {
                 }
             };
             let pins: Vec<Pin> = rule.pins().to_vec();
+            // iOS's NSIncludesSubdomains is the domain and one more label: `b` and `*.b` of one
+            // rule are exactly one entry (the pair an Info.plist entry imports as).
+            let flag_bases: Vec<String> = match subdomains {
+                Subdomains::AppleOneLabel => rule
+                    .hosts()
+                    .iter()
+                    .filter_map(|h| match h {
+                        HostPattern::OneLabel(b) => Some(b.to_string()),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let has_exact = |b: &str| {
+                rule.hosts()
+                    .iter()
+                    .any(|h| matches!(h, HostPattern::Exact(e) if e.to_string() == b))
+            };
             for host in rule.hosts() {
                 let (name, include_subdomains) = match (host, subdomains) {
+                    (HostPattern::Exact(b), _) if flag_bases.contains(&b.to_string()) => continue,
                     (HostPattern::Exact(b), _) => (b.to_string(), false),
                     (
                         HostPattern::OneLabel(_) | HostPattern::AnyDepth(_),
@@ -348,6 +369,11 @@ impl<'a> Cx<'a> {
                                 "{host}: {target} cannot say \"exactly one label\"; exported as {b} with subdomains (stricter: also pins {b} itself and deeper names)"
                             ),
                         );
+                        (b.to_string(), true)
+                    }
+                    (HostPattern::OneLabel(b), Subdomains::AppleOneLabel)
+                        if has_exact(b.as_ref()) =>
+                    {
                         (b.to_string(), true)
                     }
                     (HostPattern::OneLabel(b), Subdomains::AppleOneLabel) => {
@@ -418,11 +444,9 @@ impl<'a> Cx<'a> {
     }
 
     fn nsc(&mut self, trustkit: bool) -> String {
-        let support = if trustkit {
-            ReportOnlySupport::Yes
-        } else {
-            ReportOnlySupport::No
-        };
+        // TrustKit-Android's enforcePinning="false" does not make Android 7+ report-only: the
+        // OS enforces every <pin-set> itself, so neither target has a report-only mode.
+        let support = ReportOnlySupport::No;
         let comment = self.header_comment();
         let entries = self.entries(
             ExpirySupport::DateThenOff,
@@ -666,81 +690,6 @@ impl<'a> Cx<'a> {
             }
         }
         s
-    }
-
-    fn ios_ats(&mut self, options: &ExportOptions) -> String {
-        let comment = self.header_comment();
-        let entries = self.entries(
-            ExpirySupport::None,
-            ReportOnlySupport::No,
-            Subdomains::AppleOneLabel,
-        );
-        let mut x = String::new();
-        let _ = writeln!(x, "<!-- {} -->", xml_escape(&comment));
-        let _ = writeln!(
-            x,
-            "<key>NSAppTransportSecurity</key>\n<dict>\n  <key>NSPinnedDomains</key>\n  <dict>"
-        );
-        let mut refusals = Vec::new();
-        let mut notices = Vec::new();
-        for e in &entries {
-            let mut leaf = Vec::new();
-            let mut ca = Vec::new();
-            for p in &e.pins {
-                match options.positions.get(p).copied().or(options.backup_position) {
-                    Some(PinPosition::Leaf) => leaf.push(*p),
-                    Some(PinPosition::Ca) => ca.push(*p),
-                    None => refusals.push((
-                        e.rule,
-                        format!(
-                            "{}: the position of pin {p} is unknown (iOS keeps leaf and CA pins apart); learn positions with --chain-from-live, and say where backup keys go with --backup-position leaf|ca",
-                            e.name
-                        ),
-                    )),
-                }
-            }
-            if !leaf.is_empty() && !ca.is_empty() {
-                notices.push((
-                    e.rule,
-                    format!(
-                        "{}: leaf and CA pins both present; iOS then requires a match in each list (stricter than keypin's any-pin match)",
-                        e.name
-                    ),
-                ));
-            }
-            let _ = writeln!(x, "    <key>{}</key>\n    <dict>", xml_escape(&e.name));
-            let _ = writeln!(
-                x,
-                "      <key>NSIncludesSubdomains</key>\n      <{}/>",
-                e.include_subdomains
-            );
-            for (key, pins) in [
-                ("NSPinnedCAIdentities", &ca),
-                ("NSPinnedLeafIdentities", &leaf),
-            ] {
-                if pins.is_empty() {
-                    continue;
-                }
-                let _ = writeln!(x, "      <key>{key}</key>\n      <array>");
-                for p in pins.iter() {
-                    let _ = writeln!(
-                        x,
-                        "        <dict><key>SPKI-SHA256-BASE64</key><string>{}</string></dict>",
-                        p.to_format(PinFormat::Base64)
-                    );
-                }
-                let _ = writeln!(x, "      </array>");
-            }
-            let _ = writeln!(x, "    </dict>");
-        }
-        let _ = writeln!(x, "  </dict>\n</dict>");
-        for (rule, m) in refusals {
-            self.refuse(rule, m);
-        }
-        for (rule, m) in notices {
-            self.notice(rule, m);
-        }
-        x
     }
 
     fn chromium(&mut self) -> String {
