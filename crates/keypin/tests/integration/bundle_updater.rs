@@ -2,11 +2,10 @@
 //! refusal keeping the last good pins, root rotation with fast-forward recovery, backoff, and a
 //! live switch to new pins enforced on the next real TLS connection (loopback).
 
-use std::collections::HashMap;
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::sync::mpsc::Receiver;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -23,70 +22,13 @@ use keypin::{
 use keypin_pki::{CertSpec, Chain, KeyAlg, ServerOptions, TlsServer, self_signed};
 use rustls_pki_types::ServerName;
 
+use crate::common::publisher::{Publisher, signing_keys};
+
 const APP: &str = "com.example.app";
 const ENV: &str = "production";
 /// 2027-01-15T08:00:00Z
 const NOW: u64 = 1_800_000_000;
 const HOST: &str = "api.keypin.test";
-
-/// An in-memory publisher: named files with ETags, counting requests.
-#[derive(Debug, Default)]
-struct MapFetcher {
-    files: Mutex<HashMap<String, Vec<u8>>>,
-    requests: Mutex<Vec<(String, Option<String>)>>,
-}
-
-impl MapFetcher {
-    fn put(&self, name: &str, bytes: &[u8]) {
-        self.files
-            .lock()
-            .unwrap()
-            .insert(name.into(), bytes.to_vec());
-    }
-    fn requests_for(&self, name: &str) -> Vec<Option<String>> {
-        let r = self.requests.lock().unwrap();
-        r.iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, e)| e.clone())
-            .collect()
-    }
-}
-
-fn etag(bytes: &[u8]) -> String {
-    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
-    format!("\"{}\"", STANDARD.encode(&d.as_ref()[..12]))
-}
-
-impl Fetcher for MapFetcher {
-    fn fetch(&self, name: &str, tag: Option<&str>, max: usize) -> Result<Fetched, FetchError> {
-        self.requests
-            .lock()
-            .unwrap()
-            .push((name.into(), tag.map(String::from)));
-        let files = self.files.lock().unwrap();
-        let Some(body) = files.get(name) else {
-            return Ok(Fetched::NotFound);
-        };
-        if body.len() > max {
-            return Err(FetchError::TooLarge {
-                name: name.into(),
-                max,
-            });
-        }
-        let e = etag(body);
-        if tag == Some(e.as_str()) {
-            return Ok(Fetched::NotModified);
-        }
-        Ok(Fetched::Content {
-            body: body.clone(),
-            etag: Some(e),
-        })
-    }
-}
-
-fn keys(n: usize) -> Vec<SigningKey> {
-    (0..n).map(|_| SigningKey::generate().unwrap().0).collect()
-}
 
 fn date(s: &str) -> Date {
     Date::parse(s).unwrap()
@@ -133,7 +75,7 @@ fn bundle(version: u64, expires: &str, policy: &str, signers: &[&SigningKey]) ->
 
 struct Rig {
     root: Vec<u8>,
-    fetcher: Arc<MapFetcher>,
+    fetcher: Arc<Publisher>,
     clock: Arc<ManualClock>,
     dir: tempfile::TempDir,
     tls_roots: Roots,
@@ -143,7 +85,7 @@ impl Rig {
     fn new(root: Vec<u8>) -> Self {
         Self {
             root,
-            fetcher: Arc::new(MapFetcher::default()),
+            fetcher: Arc::new(Publisher::with_etags()),
             clock: Arc::new(ManualClock::at(NOW)),
             dir: tempfile::tempdir().unwrap(),
             tls_roots: Roots::empty(),
@@ -214,7 +156,7 @@ impl Rig {
 
 /// One signing key and a rig whose root trusts it alone (threshold 1).
 fn one_key_rig() -> (Vec<SigningKey>, Rig) {
-    let k = keys(1);
+    let k = signing_keys(1);
     let rig = Rig::new(root_bytes(&k, 1));
     (k, rig)
 }
@@ -463,7 +405,7 @@ fn rotate(
 #[test]
 fn fast_forward_reset_on_rotation() {
     // A stolen key (threshold 1) got version 1,000,000 signed and installed everywhere.
-    let old = keys(1);
+    let old = signing_keys(1);
     let rig = Rig::new(root_bytes(&old, 1));
     rig.publish(
         1_000_000,
@@ -476,7 +418,7 @@ fn fast_forward_reset_on_rotation() {
     u.check_now().unwrap();
     assert_eq!(u.high_water(), Some(1_000_000));
     // The team rotates the root to new keys and ships an ordinary v2.
-    let new = keys(2);
+    let new = signing_keys(2);
     rig.fetcher.put(
         "root-2.json",
         &rotate(&old, &new, 2, &[&old[0], &new[0], &new[1]]),
@@ -506,9 +448,9 @@ fn fast_forward_reset_on_rotation() {
 
 #[test]
 fn root_rotation_refused_without_old_threshold() {
-    let old = keys(2);
+    let old = signing_keys(2);
     let rig = Rig::new(root_bytes(&old, 2));
-    let thief = keys(1);
+    let thief = signing_keys(1);
     rig.fetcher.put(
         "root-2.json",
         &rotate(&old, &thief, 1, &[&old[0], &thief[0]]),
@@ -587,7 +529,7 @@ fn live_switch_to_new_pins_next_connection_enforces_new_set() {
     let leaf_pin = Pin::from_spki_der(&chain.leaf.spki_der());
     let spare = Pin::from_spki_der(&self_signed(CertSpec::ca("Spare")).unwrap().spki_der());
 
-    let k = keys(1);
+    let k = signing_keys(1);
     let mut rig = Rig::new(root_bytes(&k, 1));
     let mut tls_roots = Roots::empty();
     tls_roots.add_cert(chain.root.cert.clone()).unwrap();
@@ -701,7 +643,7 @@ mod ct_log_list_in_bundles {
                 leaf.key.clone_key(),
             ))
             .unwrap();
-            let k = keys(1);
+            let k = signing_keys(1);
             let mut rig = Rig::new(root_bytes(&k, 1));
             let mut tls_roots = Roots::empty();
             tls_roots.add_cert(chain.root.cert.clone()).unwrap();

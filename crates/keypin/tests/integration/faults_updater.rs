@@ -6,18 +6,17 @@
 //! attack) is refused and the genuine server still accepted. Failures are reported through a
 //! `PinEvent::UpdateFailed`.
 
-use std::collections::HashMap;
 use std::io::Write as _;
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::mpsc::Receiver;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use keypin::live::bundle::{BundleSpec, SigningKey};
 use keypin::live::updater::{
-    CheckOutcome, FetchError, Fetched, Fetcher, PolicySource, PolicyStore, STATE_FILE,
-    STATE_TEMP_FILE, Startup, UpdateError, Updater, UpdaterConfig,
+    CheckOutcome, PolicySource, PolicyStore, STATE_FILE, STATE_TEMP_FILE, Startup, UpdateError,
+    Updater, UpdaterConfig,
 };
 use keypin::{
     PinnedConfig, Policy, Roots, clock::Date, clock::ManualClock, events::ChannelSink,
@@ -27,34 +26,13 @@ use keypin_pki::{CertSpec, Chain, KeyAlg, ServerOptions, TlsServer, self_signed}
 use rustls_pki_types::ServerName;
 
 use crate::common;
+use crate::common::publisher::Publisher;
 
 const APP: &str = "com.example.app";
 const ENV: &str = "production";
 /// 2027-01-15T08:00:00Z: the updater's clock (bundle expiry); TLS uses the system clock.
 const NOW: u64 = 1_800_000_000;
 const HOST: &str = "api.keypin.test";
-
-/// Publishes named files (no ETags: every check gets the bytes).
-#[derive(Debug, Default)]
-struct MapFetcher {
-    files: Mutex<HashMap<String, Vec<u8>>>,
-}
-
-impl Fetcher for MapFetcher {
-    fn fetch(&self, name: &str, _tag: Option<&str>, max: usize) -> Result<Fetched, FetchError> {
-        match self.files.lock().unwrap().get(name) {
-            None => Ok(Fetched::NotFound),
-            Some(b) if b.len() > max => Err(FetchError::TooLarge {
-                name: name.into(),
-                max,
-            }),
-            Some(b) => Ok(Fetched::Content {
-                body: b.clone(),
-                etag: None,
-            }),
-        }
-    }
-}
 
 /// Two loopback servers for one host name: the genuine one, and a forgery whose chain comes
 /// from a rogue root the client also trusts. Only the pins tell them apart.
@@ -138,7 +116,7 @@ struct Rig {
     world: World,
     key: SigningKey,
     root: Vec<u8>,
-    fetcher: Arc<MapFetcher>,
+    fetcher: Arc<Publisher>,
     dir: tempfile::TempDir,
     spare: Pin,
 }
@@ -150,7 +128,7 @@ impl Rig {
             world: World::new(),
             key,
             root,
-            fetcher: Arc::new(MapFetcher::default()),
+            fetcher: Arc::new(Publisher::default()),
             dir: tempfile::tempdir().unwrap(),
             spare: spare(),
         }
@@ -176,11 +154,7 @@ impl Rig {
         }
         .sign(&[&self.key])
         .unwrap();
-        self.fetcher
-            .files
-            .lock()
-            .unwrap()
-            .insert("bundle.json".into(), body);
+        self.fetcher.put("bundle.json", &body);
     }
 
     fn start(&self) -> (Updater, Startup, Receiver<PinEvent>) {

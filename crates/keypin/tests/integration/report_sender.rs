@@ -157,6 +157,23 @@ fn quick_config(dir: &std::path::Path) -> ReportSenderConfig {
 }
 
 /// Handshake and one request; `Ok` if the client accepted the server.
+/// A report sender for `policy`, and a pinned client configuration whose events go to it.
+fn reporting_client(
+    cfg: ReportSenderConfig,
+    policy: Arc<Policy>,
+    trust: Roots,
+) -> (Arc<ReportSender>, Arc<rustls::ClientConfig>) {
+    let sender =
+        ReportSender::start(cfg, policy.clone(), trust.clone(), Arc::new(SystemClock)).unwrap();
+    let config = Arc::new(
+        PinnedConfig::builder(policy, trust)
+            .events(sender.clone())
+            .build()
+            .unwrap(),
+    );
+    (sender, config)
+}
+
 fn connect(config: &Arc<rustls::ClientConfig>, addr: SocketAddr, host: &str) -> Result<(), String> {
     let name = ServerName::try_from(host.to_string()).unwrap();
     let mut conn = rustls::ClientConnection::new(config.clone(), name).unwrap();
@@ -206,19 +223,7 @@ fn report_only_mismatch_report_has_every_field_and_parsable_chains() {
     let policy = Arc::new(Policy::from_toml_str(&text, "app-policy.toml").unwrap());
     let trust = roots(&[&genuine.root, &rogue.root]);
     let dir = tempfile::TempDir::new().unwrap();
-    let sender = ReportSender::start(
-        quick_config(dir.path()),
-        policy.clone(),
-        trust.clone(),
-        Arc::new(SystemClock),
-    )
-    .unwrap();
-    let config = Arc::new(
-        PinnedConfig::builder(policy, trust)
-            .events(sender.clone())
-            .build()
-            .unwrap(),
-    );
+    let (sender, config) = reporting_client(quick_config(dir.path()), policy, trust);
     connect(&config, tls.addr(), HOST).unwrap(); // report-only: allowed
     assert!(
         sender.flush(Duration::from_secs(10)),
@@ -319,14 +324,7 @@ fn untrusted_chain_for_a_pinned_host_is_reported_as_chain_invalid() {
     let mut cfg = quick_config(dir.path());
     // No report_uris in the rule: the sender's default URI is used.
     cfg.default_report_uris = vec![server.url("http")];
-    let sender =
-        ReportSender::start(cfg, policy.clone(), trust.clone(), Arc::new(SystemClock)).unwrap();
-    let config = Arc::new(
-        PinnedConfig::builder(policy, trust)
-            .events(sender.clone())
-            .build()
-            .unwrap(),
-    );
+    let (sender, config) = reporting_client(cfg, policy, trust);
     let err = connect(&config, tls.addr(), HOST).unwrap_err();
     assert!(err.contains("UnknownIssuer"), "{err}");
     assert!(sender.flush(Duration::from_secs(10)));
@@ -538,19 +536,7 @@ fn report_host_with_wrong_pins(delivery: &str) -> (ReportServer, Arc<ReportSende
     let policy = Arc::new(Policy::from_toml_str(&text, "p.toml").unwrap());
     let trust = roots(&[&app.root, &report_chain.root]);
     let dir = tempfile::TempDir::new().unwrap();
-    let sender = ReportSender::start(
-        quick_config(dir.path()),
-        policy.clone(),
-        trust.clone(),
-        Arc::new(SystemClock),
-    )
-    .unwrap();
-    let config = Arc::new(
-        PinnedConfig::builder(policy, trust)
-            .events(sender.clone())
-            .build()
-            .unwrap(),
-    );
+    let (sender, config) = reporting_client(quick_config(dir.path()), policy, trust);
     connect(&config, tls.addr(), HOST).unwrap();
     (server, sender, tls)
 }

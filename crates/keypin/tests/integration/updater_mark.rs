@@ -4,15 +4,16 @@
 //! a check that fails half-way through the rotations, and two updaters racing on one state
 //! directory.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use keypin::live::bundle::{BundleError, BundleSpec, Root, RootSpec, SigningKey};
 use keypin::live::updater::{
-    CheckOutcome, FetchError, Fetched, Fetcher, MARK_FILE, MarkAcrossRotation, PolicyStore,
-    STATE_FILE, Startup, UpdateError, Updater, UpdaterConfig,
+    CheckOutcome, MARK_FILE, MarkAcrossRotation, PolicyStore, STATE_FILE, Startup, UpdateError,
+    Updater, UpdaterConfig,
 };
 use keypin::{PinnedConfig, Policy, Roots, clock::Date, clock::ManualClock};
+
+use crate::common::publisher::{Publisher, signing_keys};
 
 const APP: &str = "com.example.app";
 const ENV: &str = "production";
@@ -21,44 +22,6 @@ const NOW: u64 = 1_800_000_000;
 const POLICY: &str = "[[rule]]\nhosts = [\"api.example.com\"]\npins = [\
     \"sha256/7HIpactkIAq2Y49orFOOQKurWxmmSFZhBCoQYcRhJ3Y=\", \
     \"sha256/fwza0LRMXouZHRC8Ei+4PyuldPDcf3UKgO/04cDM1oE=\"]\n";
-
-/// Publishes named files (no ETags: every check gets the bytes).
-#[derive(Debug, Default)]
-struct Site {
-    files: Mutex<HashMap<String, Vec<u8>>>,
-}
-
-impl Site {
-    fn put(&self, name: &str, bytes: &[u8]) {
-        self.files
-            .lock()
-            .unwrap()
-            .insert(name.into(), bytes.to_vec());
-    }
-    fn remove(&self, name: &str) {
-        self.files.lock().unwrap().remove(name);
-    }
-}
-
-impl Fetcher for Site {
-    fn fetch(&self, name: &str, _tag: Option<&str>, max: usize) -> Result<Fetched, FetchError> {
-        match self.files.lock().unwrap().get(name) {
-            None => Ok(Fetched::NotFound),
-            Some(b) if b.len() > max => Err(FetchError::TooLarge {
-                name: name.into(),
-                max,
-            }),
-            Some(b) => Ok(Fetched::Content {
-                body: b.clone(),
-                etag: None,
-            }),
-        }
-    }
-}
-
-fn keys(n: usize) -> Vec<SigningKey> {
-    (0..n).map(|_| SigningKey::generate().unwrap().0).collect()
-}
 
 fn date(s: &str) -> Date {
     Date::parse(s).unwrap()
@@ -107,7 +70,7 @@ fn bundle(version: u64, signers: &[&SigningKey]) -> Vec<u8> {
 }
 
 struct Rig {
-    site: Arc<Site>,
+    site: Arc<Publisher>,
     clock: Arc<ManualClock>,
     dir: tempfile::TempDir,
 }
@@ -115,7 +78,7 @@ struct Rig {
 impl Rig {
     fn new() -> Self {
         Self {
-            site: Arc::new(Site::default()),
+            site: Arc::new(Publisher::default()),
             clock: Arc::new(ManualClock::at(NOW)),
             dir: tempfile::tempdir().unwrap(),
         }
@@ -127,7 +90,7 @@ impl Rig {
     }
 
     /// The same, fetching from `site`.
-    fn start_from(&self, embedded_root: &[u8], site: Arc<Site>) -> (Updater, Startup) {
+    fn start_from(&self, embedded_root: &[u8], site: Arc<Publisher>) -> (Updater, Startup) {
         let embedded = Arc::new(Policy::from_toml_str(POLICY, "embedded").unwrap());
         let store = PolicyStore::new(embedded, |p| {
             PinnedConfig::builder(p, Roots::empty()).build()
@@ -165,7 +128,7 @@ fn assert_rolled_back(result: Result<CheckOutcome, UpdateError>, version: u64, h
 
 #[test]
 fn root_renewal_then_replay_of_older_bundle_is_refused() {
-    let k = keys(1);
+    let k = signing_keys(1);
     let rig = Rig::new();
     let root1 = root(1, "2027-03-01", &[&k[0]], 1, &[&k[0]], None);
     let (u, _) = rig.start(&root1);
@@ -226,7 +189,7 @@ fn the_mark_survives_a_rotation_only_while_its_signers_stay_trusted() {
         ("every key replaced", 1, &[0], &[2, 3], 1, false),
     ];
     for &(what, t1, signed_by, new_keys, t2, kept) in rows {
-        let k = keys(4);
+        let k = signing_keys(4);
         let rig = Rig::new();
         let root1 = root(
             1,
@@ -299,7 +262,7 @@ fn the_mark_survives_a_rotation_only_while_its_signers_stay_trusted() {
 
 #[test]
 fn app_release_embedding_the_rotated_root_keeps_the_mark_and_refuses_replay() {
-    let k = keys(1);
+    let k = signing_keys(1);
     let rig = Rig::new();
     let root1 = root(1, "2027-03-01", &[&k[0]], 1, &[&k[0]], None);
     let root2 = root(2, "2028-03-01", &[&k[0]], 1, &[&k[0]], Some(&root1));
@@ -321,7 +284,7 @@ fn app_release_embedding_the_rotated_root_keeps_the_mark_and_refuses_replay() {
 
 #[test]
 fn damaged_state_file_never_lowers_the_mark() {
-    let k = keys(1);
+    let k = signing_keys(1);
     let rig = Rig::new();
     let root1 = root(1, "2030-01-01", &[&k[0]], 1, &[&k[0]], None);
     let (u, _) = rig.start(&root1);
@@ -360,8 +323,8 @@ fn damaged_state_file_never_lowers_the_mark() {
 
 #[test]
 fn lost_state_file_does_not_bring_back_a_retired_key() {
-    let old = keys(1);
-    let new = keys(1);
+    let old = signing_keys(1);
+    let new = signing_keys(1);
     let rig = Rig::new();
     let root1 = root(1, "2030-01-01", &[&old[0]], 1, &[&old[0]], None);
     let root2 = root(
@@ -398,7 +361,7 @@ fn lost_state_file_does_not_bring_back_a_retired_key() {
 
 #[test]
 fn malformed_root_after_a_valid_rotation_leaves_memory_and_disk_in_step() {
-    let k = keys(1);
+    let k = signing_keys(1);
     let rig = Rig::new();
     let root1 = root(1, "2030-01-01", &[&k[0]], 1, &[&k[0]], None);
     let (u, _) = rig.start(&root1);
@@ -441,7 +404,7 @@ fn mark_on_disk(rig: &Rig) -> u64 {
 #[test]
 fn two_updaters_racing_on_one_state_dir_never_tear_or_lower_the_mark() {
     const VERSIONS: u64 = 40;
-    let k = keys(1);
+    let k = signing_keys(1);
     let rig = Arc::new(Rig::new());
     let root1 = root(1, "2030-01-01", &[&k[0]], 1, &[&k[0]], None);
     let bundles: Arc<Vec<Vec<u8>>> =
@@ -459,7 +422,7 @@ fn two_updaters_racing_on_one_state_dir_never_tear_or_lower_the_mark() {
             );
             std::thread::spawn(move || {
                 // Each process fetches from its own CDN edge, which may lag behind the other's.
-                let site = Arc::new(Site::default());
+                let site = Arc::new(Publisher::default());
                 let (u, _) = rig.start_from(&root1, site.clone());
                 loop {
                     {
@@ -508,7 +471,7 @@ fn two_updaters_racing_on_one_state_dir_never_tear_or_lower_the_mark() {
 
 #[test]
 fn a_format_1_state_file_is_still_read_and_its_mark_survives_a_renewal() {
-    let k = keys(1);
+    let k = signing_keys(1);
     let rig = Rig::new();
     let root1 = root(1, "2030-01-01", &[&k[0]], 1, &[&k[0]], None);
     let (u, _) = rig.start(&root1);
@@ -541,8 +504,8 @@ fn a_format_1_state_file_is_still_read_and_its_mark_survives_a_renewal() {
 
 #[test]
 fn app_release_embedding_a_root_without_the_stolen_key_resets_a_fast_forwarded_mark() {
-    let old = keys(1);
-    let new = keys(1);
+    let old = signing_keys(1);
+    let new = signing_keys(1);
     let rig = Rig::new();
     let root1 = root(1, "2030-01-01", &[&old[0]], 1, &[&old[0]], None);
     let (u, _) = rig.start(&root1);

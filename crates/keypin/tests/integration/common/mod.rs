@@ -1,6 +1,9 @@
 //! Helpers shared by keypin's integration tests and benches (`mod common;`).
 #![allow(dead_code, clippy::unwrap_used)]
 
+#[cfg(feature = "updater")]
+pub mod publisher;
+
 use keypin::clock::Date;
 use keypin::live::bundle::{RootSpec, SigningKey};
 
