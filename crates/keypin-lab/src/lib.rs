@@ -26,6 +26,7 @@ mod ct;
 mod error;
 mod mtls;
 mod pki;
+mod proxy;
 mod runner;
 mod scenario;
 mod scenario_ocsp;
@@ -46,6 +47,9 @@ pub use ct::CtLab;
 pub use error::Error;
 pub use mtls::MtlsServer;
 pub use pki::LabPki;
+pub use proxy::{
+    InterceptProxy, ProxyMode, ProxyOptions, ProxyReport, ProxyScenario, ProxyVerdict, TunnelRow,
+};
 pub use runner::{Observed, Outcome, Report, RunOptions, Verdict, id_column_width};
 pub use scenario::{
     Expected, HOST_SUFFIX, OTHER_HOST, Scenario, all as scenarios, all_with as scenarios_with,

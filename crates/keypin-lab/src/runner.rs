@@ -370,7 +370,7 @@ impl Report {
     }
 }
 
-fn xml(s: &str) -> String {
+pub(crate) fn xml(s: &str) -> String {
     s.chars()
         .map(|c| match c {
             '&' => "&amp;".to_owned(),

@@ -42,9 +42,9 @@ pub struct ConnRow {
     pub finished: bool,
 }
 
-type Log = Arc<Mutex<Vec<ConnRow>>>;
+pub(crate) type Log = Arc<Mutex<Vec<ConnRow>>>;
 
-fn lock(log: &Log) -> std::sync::MutexGuard<'_, Vec<ConnRow>> {
+pub(crate) fn lock(log: &Log) -> std::sync::MutexGuard<'_, Vec<ConnRow>> {
     log.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -55,7 +55,7 @@ fn update(log: &Log, row: usize, f: impl FnOnce(&mut ConnRow)) {
 }
 
 #[derive(Debug, Clone, Copy)]
-enum Behaviour {
+pub(crate) enum Behaviour {
     Tls,
     OldTls,
     DropTls,
@@ -383,7 +383,7 @@ fn accept_loop(
     }
 }
 
-fn serve(
+pub(crate) fn serve(
     stream: TcpStream,
     behaviour: Behaviour,
     config: Option<Arc<ServerConfig>>,

@@ -64,7 +64,7 @@ pub(crate) fn run(args: CollectorArgs) -> Result<u8, Failure> {
             dyn_store,
             settings,
             limits,
-            shutdown_signal(),
+            super::shutdown_signal(),
         )
         .await
         .context("server failed")
@@ -76,23 +76,3 @@ pub(crate) fn run(args: CollectorArgs) -> Result<u8, Failure> {
     Ok(0)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-}

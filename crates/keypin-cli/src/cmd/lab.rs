@@ -30,6 +30,10 @@ enum LabCommand {
     /// Serve every scenario until interrupted, and write lab.json, trust-store.pem, pins.txt
     /// and policy.toml for the client under test.
     Serve(ServeArgs),
+    /// An intercepting HTTP proxy: every tunnel an app opens through it gets a forged chain
+    /// minted for the host it asked for (or passes through to the real server, P0); judged
+    /// per host and scenario when it stops (Ctrl-C, SIGTERM or --max-connections).
+    Proxy(super::lab_proxy::ProxyArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -92,6 +96,7 @@ pub(crate) fn run(args: LabArgs) -> Result<u8, Failure> {
     match args.command {
         LabCommand::Run(a) => run_lab(a),
         LabCommand::Serve(a) => serve(a),
+        LabCommand::Proxy(a) => super::lab_proxy::run(a),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod export;
 pub mod import;
 pub mod inspect;
 pub mod lab;
+mod lab_proxy;
 pub mod lint;
 pub mod monitor;
 pub mod pin;
@@ -45,4 +46,26 @@ pub(crate) fn spare_pins(
         );
     }
     Ok(spare.pins)
+}
+
+/// Resolves at Ctrl-C or SIGTERM: a long-running command stops cleanly on either.
+pub(crate) async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
 }

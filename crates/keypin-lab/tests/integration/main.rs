@@ -3,4 +3,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod lab;
+mod proxy_clients;
 mod reqwest_client;
