@@ -66,6 +66,8 @@ pub struct Placeholders {
     pub pins_okhttp: String,
     /// `{policy}`: the keypin policy file.
     pub policy: String,
+    /// `{proxy}`: `http://ADDR:PORT` of a proxy that tunnels to every scenario's server.
+    pub proxy: String,
     /// `{client_cert}` and `{client_key}` of the mTLS scenarios: (scenario id, certificate
     /// file, key file). Empty for the other scenarios.
     pub client_files: Vec<(String, String, String)>,
@@ -82,6 +84,7 @@ pub const PLACEHOLDERS: &[&str] = &[
     "pins_okhttp",
     "policy",
     "resolve",
+    "proxy",
     "client_cert",
     "client_key",
 ];
@@ -316,6 +319,7 @@ impl Client for CommandClient {
                 "port" => port.to_string(),
                 "addr" => target.addr.to_string(),
                 "resolve" => format!("{host}:{port}:{ip}"),
+                "proxy" => target.values.proxy.clone(),
                 "ca_file" => target.values.ca_file.clone(),
                 "pins_curl" => target.values.pins_curl.clone(),
                 "pins_okhttp" => target.values.pins_okhttp.clone(),

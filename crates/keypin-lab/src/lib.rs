@@ -65,6 +65,8 @@ pub struct Lab {
     policy_text: String,
     values: Placeholders,
     ct: CtLab,
+    /// The `{proxy}` in front of the scenario servers (dropped before them).
+    _forwarder: proxy::forward::Forwarder,
 }
 
 /// The files a lab writes for clients under test.
@@ -128,7 +130,14 @@ impl Lab {
         // Checked now, so a bad generated policy is caught before any client runs.
         Policy::from_toml_str(&policy_text, "policy.toml")
             .map_err(|e| Error::Policy(e.to_string()))?;
+        let ports = server
+            .endpoints()
+            .iter()
+            .flat_map(|e| std::iter::once(e.addr.port()).chain(e.http_addr.map(|a| a.port())))
+            .collect();
+        let forwarder = proxy::forward::Forwarder::start(ip, ports)?;
         let values = Placeholders {
+            proxy: forwarder.url(),
             ca_file: String::new(),
             pins_curl: pki.pins_as(PinFormat::Curl, ";"),
             pins_okhttp: pki.pins_as(PinFormat::OkHttp, ","),
@@ -142,6 +151,7 @@ impl Lab {
             policy_text,
             values,
             ct,
+            _forwarder: forwarder,
         })
     }
 

@@ -75,4 +75,3 @@ pub(crate) fn run(args: CollectorArgs) -> Result<u8, Failure> {
     eprintln!("keypin collector stopped");
     Ok(0)
 }
-

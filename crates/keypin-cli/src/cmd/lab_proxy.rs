@@ -85,10 +85,7 @@ pub(crate) fn run(args: ProxyArgs) -> Result<u8, Failure> {
         proxy.url(),
         match mode {
             ProxyMode::Fixed(s) => format!("every tunnel: {}", s.id()),
-            _ => format!(
-                "cycling {} scenarios per host",
-                ProxyScenario::ALL.len()
-            ),
+            _ => format!("cycling {} scenarios per host", ProxyScenario::ALL.len()),
         }
     );
     let _ignored = std::io::stdout().flush();
@@ -139,14 +136,18 @@ fn upstream_map(entries: &[String]) -> anyhow::Result<HashMap<String, SocketAddr
             .split_once('=')
             .ok_or_else(|| anyhow!("--upstream-resolve {entry:?}: expected HOST=ADDR:PORT"))?;
         let addr: SocketAddr = addr.parse().map_err(|_| {
-            anyhow!("--upstream-resolve {entry:?}: {addr:?} is not ADDR:PORT (an IP address and a port)")
+            anyhow!(
+                "--upstream-resolve {entry:?}: {addr:?} is not ADDR:PORT (an IP address and a port)"
+            )
         })?;
         let host = host.trim().trim_end_matches('.').to_ascii_lowercase();
         if host.is_empty() {
             return Err(anyhow!("--upstream-resolve {entry:?}: the host is empty"));
         }
         if map.insert(host, addr).is_some() {
-            return Err(anyhow!("--upstream-resolve {entry:?}: the host is given twice"));
+            return Err(anyhow!(
+                "--upstream-resolve {entry:?}: the host is given twice"
+            ));
         }
     }
     Ok(map)

@@ -12,6 +12,7 @@ mod collector_cli;
 mod faults_tls;
 mod formats_cli;
 mod lab_cli;
+mod lab_proxy_cli;
 mod lab_reports_e2e;
 mod lint_cli;
 mod monitor_cli;

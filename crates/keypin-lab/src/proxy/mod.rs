@@ -10,6 +10,7 @@
 //! a client that sends its ClientHello before the proxy answers `CONNECT` is judged on that
 //! ClientHello only as far as the scenario server reads it.
 
+pub(crate) mod forward;
 mod mint;
 pub(crate) mod relay;
 mod report;
@@ -274,9 +275,10 @@ fn accept_loop(listener: &TcpListener, state: &Arc<State>, stop: &AtomicBool) {
 }
 
 /// Answers a proxy request the proxy will not serve.
-fn refuse(mut stream: &TcpStream, status: u16, reason: &str) {
+pub(crate) fn refuse(mut stream: &TcpStream, status: u16, reason: &str) {
     let text = match status {
         400 => "Bad Request",
+        403 => "Forbidden",
         408 => "Request Timeout",
         431 => "Request Header Fields Too Large",
         502 => "Bad Gateway",
