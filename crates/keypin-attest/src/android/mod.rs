@@ -1,0 +1,2 @@
+//! Android Key Attestation.
+pub mod key_description;
