@@ -205,3 +205,43 @@ pub(crate) fn decode_assertion(input: &[u8]) -> Result<AssertionObject, CborErro
         )?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nesting_deeper_than_the_bound_is_refused_before_it_is_built() {
+        // 10,000 nested arrays: refused at MAX_DEPTH, not by exhausting the stack.
+        let deep = vec![0x81u8; 10_000];
+        assert!(matches!(
+            decode_attestation_object(&deep),
+            Err(CborError::Malformed { .. })
+        ));
+    }
+
+    #[test]
+    fn a_key_given_twice_is_refused() {
+        // {"fmt": "a", "fmt": "b"}
+        let twice = [
+            0xa2, 0x63, b'f', b'm', b't', 0x61, b'a', 0x63, b'f', b'm', b't', 0x61, b'b',
+        ];
+        assert!(matches!(
+            decode_attestation_object(&twice),
+            Err(CborError::Field {
+                problem: "has a key twice",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_byte_string_longer_than_the_input_is_refused() {
+        // A map whose first key claims 2^32 bytes.
+        let lying = [0xa1, 0x5a, 0xff, 0xff, 0xff, 0xff, 0x00];
+        assert!(matches!(
+            decode_attestation_object(&lying),
+            Err(CborError::Malformed { .. })
+        ));
+    }
+}

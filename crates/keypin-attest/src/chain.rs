@@ -58,25 +58,49 @@ pub(crate) fn anchors_from_pem(pems: &[&str]) -> Vec<TrustAnchor<'static>> {
         .collect()
 }
 
-/// Formats a Unix time as RFC 3339 (UTC, seconds), for messages.
+/// Formats a Unix time as RFC 3339 (UTC, whole seconds), for messages.
 pub(crate) fn rfc3339(t: UnixTime) -> String {
-    let secs = t.as_secs();
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Howard Hinnant's days-to-civil.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
+    i64::try_from(t.as_secs())
+        .ok()
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| format!("{} seconds after 1970", t.as_secs()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_formats_known_instants() {
+        for (secs, text) in [
+            (0, "1970-01-01T00:00:00Z"),
+            (1_611_404_013, "2021-01-23T12:13:33Z"),
+            (951_782_400, "2000-02-29T00:00:00Z"),
+            (2_524_607_999, "2049-12-31T23:59:59Z"),
+        ] {
+            assert_eq!(
+                rfc3339(UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+                    secs
+                ))),
+                text
+            );
+        }
+    }
+
+    #[test]
+    fn embedded_roots_all_parse() {
+        assert_eq!(
+            anchors_from_pem(&[crate::apple::APPLE_APP_ATTESTATION_ROOT_CA_PEM]).len(),
+            1
+        );
+        let google = [
+            crate::android::GOOGLE_RSA_ROOT_PEM,
+            crate::android::GOOGLE_EC_ROOT_PEM,
+        ];
+        assert_eq!(anchors_from_pem(&google).len(), 2);
+    }
 }

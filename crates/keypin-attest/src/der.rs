@@ -132,3 +132,37 @@ fn int_content(c: &[u8], field: &str) -> Result<i64, String> {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_are_read_only_when_minimal() {
+        for (content, expected) in [
+            (&[0x00][..], Some(0)),
+            (&[0x7f], Some(127)),
+            (&[0x00, 0x80], Some(128)),
+            (&[0xff], Some(-1)),
+            (&[0xff, 0x7f], Some(-129)),
+            (&[0x00, 0x7f], None),
+            (&[0xff, 0x80], None),
+            (&[], None),
+            (&[0x01; 9], None),
+        ] {
+            assert_eq!(int_content(content, "x").ok(), expected, "{content:?}");
+        }
+    }
+
+    #[test]
+    fn booleans_are_der_only() {
+        for (der, expected) in [
+            ([0x01, 0x01, 0xff], Some(true)),
+            ([0x01, 0x01, 0x00], Some(false)),
+            ([0x01, 0x01, 0x01], None),
+        ] {
+            assert_eq!(one(&der).unwrap().boolean("b").ok(), expected);
+        }
+    }
+}

@@ -64,6 +64,6 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 #[doc(hidden)]
 pub mod __fuzz {
     //! Entry points for the fuzz targets only; not a stable API.
-
+    pub use crate::android::key_description::KeyDescription;
     pub use crate::cbor::decode_attestation_object;
 }
