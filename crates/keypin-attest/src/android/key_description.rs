@@ -277,3 +277,86 @@ fn application_id(inner: &[u8], f: &str) -> Result<ApplicationId, String> {
         signature_digests,
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A DER element (short or long form length; tag numbers above 30 in high-tag form).
+    fn tlv(class_constructed: u8, tag: u32, content: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        if tag < 31 {
+            out.push(class_constructed | tag as u8);
+        } else {
+            out.push(class_constructed | 0x1f);
+            let mut groups = vec![(tag & 0x7f) as u8];
+            let mut t = tag >> 7;
+            while t > 0 {
+                groups.push(0x80 | (t & 0x7f) as u8);
+                t >>= 7;
+            }
+            out.extend(groups.iter().rev());
+        }
+        let len = content.len();
+        if len < 128 {
+            out.push(len as u8);
+        } else {
+            out.extend([0x82, (len >> 8) as u8, len as u8]);
+        }
+        out.extend_from_slice(content);
+        out
+    }
+
+    fn seq(parts: &[Vec<u8>]) -> Vec<u8> {
+        tlv(0x20, 16, &parts.concat())
+    }
+
+    fn patch_level(v: u8) -> Vec<u8> {
+        // [706] EXPLICIT INTEGER
+        tlv(0xa0, TAG_OS_PATCH_LEVEL, &tlv(0, 2, &[0x03, 0x16, v]))
+    }
+
+    fn description(hw: Vec<u8>) -> Vec<u8> {
+        seq(&[
+            tlv(0, 2, &[100]),
+            tlv(0, 10, &[1]),
+            tlv(0, 2, &[100]),
+            tlv(0, 10, &[1]),
+            tlv(0, 4, b"challenge"),
+            tlv(0, 4, b""),
+            seq(&[]),
+            hw,
+        ])
+    }
+
+    #[test]
+    fn a_hand_built_description_parses() {
+        let kd = KeyDescription::parse(&description(seq(&[patch_level(0x01)]))).unwrap();
+        assert_eq!(kd.challenge, b"challenge");
+        assert_eq!(kd.hardware_enforced.os_patch_level, Some(0x031601));
+    }
+
+    /// A list naming a tag twice could make a reader that keeps the first and one that keeps
+    /// the last disagree about the same certificate: refused.
+    #[test]
+    fn a_tag_given_twice_in_one_list_is_refused() {
+        let twice = description(seq(&[patch_level(0x01), patch_level(0x02)]));
+        let err = KeyDescription::parse(&twice).unwrap_err();
+        assert!(err.reason.contains("appears twice"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_security_level_is_refused() {
+        let mut d = description(seq(&[]));
+        // attestationSecurityLevel is the second field: ENUMERATED 1 → 9.
+        let at = d.windows(3).position(|w| w == [0x0a, 0x01, 0x01]).unwrap();
+        d[at + 2] = 9;
+        assert!(
+            KeyDescription::parse(&d)
+                .unwrap_err()
+                .reason
+                .contains("unknown security level")
+        );
+    }
+}

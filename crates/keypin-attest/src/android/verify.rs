@@ -55,16 +55,37 @@ pub fn verify_android(chain_pem: &[u8], request: &AndroidRequest<'_>) -> Android
     let mut report = AndroidReport::new();
     let certs = match read_chain(chain_pem) {
         Ok(c) => c,
-        Err(reason) => {
-            report.check(
-                "chain",
-                "unreadable",
-                Err(AndroidFailure::ChainUnreadable { reason }),
-            );
-            return report;
-        }
+        Err(reason) => return unreadable(report, "unreadable", reason),
     };
-    let parsed = match certs
+    let parsed = match parse_certs(&certs) {
+        Ok(p) => p,
+        Err(reason) => return unreadable(report, "unparsable", reason),
+    };
+    // 1. The chain to one of Google's roots, at the injected time.
+    check_chain(&mut report, &certs, &parsed, request.now);
+    // 2. Every certificate's serial against the status list.
+    check_revocation(&mut report, &parsed, request.revocation);
+    // 3. The KeyDescription: on the leaf, once, and nowhere else.
+    let Some(kd) = key_description(&mut report, &parsed) else {
+        return report;
+    };
+    // 4-8.
+    judge(&mut report, &kd, request);
+    report.key_description = Some(kd);
+    report
+}
+
+fn unreadable(mut report: AndroidReport, detail: &str, reason: String) -> AndroidReport {
+    report.check(
+        "chain",
+        detail,
+        Err(AndroidFailure::ChainUnreadable { reason }),
+    );
+    report
+}
+
+fn parse_certs<'a>(certs: &'a [CertificateDer<'_>]) -> Result<Vec<X509Certificate<'a>>, String> {
+    certs
         .iter()
         .enumerate()
         .map(|(i, c)| {
@@ -72,21 +93,15 @@ pub fn verify_android(chain_pem: &[u8], request: &AndroidRequest<'_>) -> Android
                 .map(|(_, x)| x)
                 .map_err(|e| format!("certificate {i}: {e}"))
         })
-        .collect::<Result<Vec<_>, _>>()
-    {
-        Ok(p) => p,
-        Err(reason) => {
-            report.check(
-                "chain",
-                "unparsable",
-                Err(AndroidFailure::ChainUnreadable { reason }),
-            );
-            return report;
-        }
-    };
+        .collect()
+}
 
-    // 1. The chain to one of Google's roots, at the injected time.
-    let now = request.now;
+fn check_chain(
+    report: &mut AndroidReport,
+    certs: &[CertificateDer<'_>],
+    parsed: &[X509Certificate<'_>],
+    now: UnixTime,
+) {
     let result = chain::verify(&certs[0], &certs[1..], google_roots(), now).map_err(|e| match e {
         ChainError::UnknownRoot => AndroidFailure::ChainToUnknownRoot,
         ChainError::Expired { not_after } => AndroidFailure::CertificateExpired {
@@ -103,52 +118,58 @@ pub fn verify_android(chain_pem: &[u8], request: &AndroidRequest<'_>) -> Android
         .last()
         .map(|c| c.issuer().to_string())
         .unwrap_or_default();
-    report.check(
-        "chain",
-        format!(
-            "{} certificates, topmost issuer {top}, at {}",
-            certs.len(),
-            rfc3339(now)
-        ),
-        result,
+    let detail = format!(
+        "{} certificates, topmost issuer {top}, at {}",
+        certs.len(),
+        rfc3339(now)
     );
+    report.check("chain", detail, result);
+}
 
-    // 2. Every certificate's serial against the status list.
+fn check_revocation(
+    report: &mut AndroidReport,
+    parsed: &[X509Certificate<'_>],
+    revocation: Revocation<'_>,
+) {
     for (position, cert) in parsed.iter().enumerate() {
         let serial = hex(cert.raw_serial());
-        match request.revocation {
-            Revocation::NotChecked => report.info(
-                format!("revocation[{position}]"),
+        let check = format!("revocation[{position}]");
+        let Revocation::Checked(list) = revocation else {
+            report.info(
+                check,
                 format!("serial {serial}: not checked (no status list given)"),
+            );
+            continue;
+        };
+        match list.status_of(cert.raw_serial()) {
+            None => report.check(check, format!("serial {serial}: not listed"), Ok(())),
+            Some(s) => report.check(
+                check,
+                format!("serial {serial}: {}", s.status),
+                Err(AndroidFailure::Revoked {
+                    position,
+                    serial,
+                    status: s.status.clone(),
+                    reason: s.reason.clone().unwrap_or_else(|| "none given".into()),
+                }),
             ),
-            Revocation::Checked(list) => match list.status_of(cert.raw_serial()) {
-                None => report.check(
-                    format!("revocation[{position}]"),
-                    format!("serial {serial}: not listed"),
-                    Ok(()),
-                ),
-                Some(s) => report.check(
-                    format!("revocation[{position}]"),
-                    format!("serial {serial}: {}", s.status),
-                    Err(AndroidFailure::Revoked {
-                        position,
-                        serial,
-                        status: s.status.clone(),
-                        reason: s.reason.clone().unwrap_or_else(|| "none given".into()),
-                    }),
-                ),
-            },
         }
     }
+}
 
-    // 3. The KeyDescription: on the leaf, once, and nowhere else.
+/// The leaf's KeyDescription, parsed; every other copy (on another certificate, or a second
+/// one on the leaf) is a failure.
+fn key_description(
+    report: &mut AndroidReport,
+    parsed: &[X509Certificate<'_>],
+) -> Option<KeyDescription> {
     let mut on_leaf = None;
     for (position, cert) in parsed.iter().enumerate() {
-        for ext in cert
+        let copies = cert
             .extensions()
             .iter()
-            .filter(|e| e.oid.to_id_string() == KEY_DESCRIPTION_OID)
-        {
+            .filter(|e| e.oid.to_id_string() == KEY_DESCRIPTION_OID);
+        for ext in copies {
             if position == 0 && on_leaf.is_none() {
                 on_leaf = Some(ext.value);
             } else {
@@ -166,29 +187,26 @@ pub fn verify_android(chain_pem: &[u8], request: &AndroidRequest<'_>) -> Android
             "absent from the leaf",
             Err(AndroidFailure::ExtensionMissing),
         );
-        return report;
+        return None;
     };
-    let kd = match KeyDescription::parse(ext) {
-        Ok(kd) => kd,
+    match KeyDescription::parse(ext) {
+        Ok(kd) => {
+            let detail = format!(
+                "attestation version {}, KeyMint version {}",
+                kd.attestation_version, kd.keymint_version
+            );
+            report.info("key description", detail);
+            Some(kd)
+        }
         Err(e) => {
             report.check(
                 "key description",
                 e.reason.clone(),
                 Err(AndroidFailure::KeyDescriptionMalformed(e)),
             );
-            return report;
+            None
         }
-    };
-    report.info(
-        "key description",
-        format!(
-            "attestation version {}, KeyMint version {}",
-            kd.attestation_version, kd.keymint_version
-        ),
-    );
-    judge(&mut report, &kd, request);
-    report.key_description = Some(kd);
-    report
+    }
 }
 
 fn read_chain(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
@@ -255,6 +273,20 @@ fn judge(report: &mut AndroidReport, kd: &KeyDescription, request: &AndroidReque
     }
 
     // 6. The application id: the keystore fills it in, so it sits in either list.
+    check_application_id(report, kd, policy);
+
+    // 7. Root of trust, hardware-enforced only: a software-enforced claim proves nothing.
+    root_of_trust(report, &kd.hardware_enforced, policy.boot);
+
+    // 8. OS patch level, hardware-enforced only.
+    check_patch_level(
+        report,
+        kd.hardware_enforced.os_patch_level,
+        policy.min_os_patch_level,
+    );
+}
+
+fn check_application_id(report: &mut AndroidReport, kd: &KeyDescription, policy: &AndroidPolicy) {
     match kd
         .hardware_enforced
         .application_id
@@ -300,13 +332,10 @@ fn judge(report: &mut AndroidReport, kd: &KeyDescription, request: &AndroidReque
             report.check("signing certificate sha256", digests.join(", "), result);
         }
     }
+}
 
-    // 7. Root of trust, hardware-enforced only: a software-enforced claim proves nothing.
-    root_of_trust(report, &kd.hardware_enforced, policy.boot);
-
-    // 8. OS patch level, hardware-enforced only.
-    let found = kd.hardware_enforced.os_patch_level;
-    match (policy.min_os_patch_level, found) {
+fn check_patch_level(report: &mut AndroidReport, found: Option<i64>, minimum: Option<i64>) {
+    match (minimum, found) {
         (None, f) => report.info(
             "os patch level",
             f.map_or("absent".into(), |f| f.to_string()),
@@ -371,5 +400,159 @@ fn printable(bytes: &[u8]) -> String {
         format!("{:?}", String::from_utf8_lossy(bytes))
     } else {
         hex(bytes)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::android::key_description::{ApplicationId, PackageInfo, RootOfTrust};
+
+    const NOW: UnixTime = UnixTime::since_unix_epoch(std::time::Duration::from_secs(0));
+
+    fn genuine() -> KeyDescription {
+        let rot = RootOfTrust {
+            verified_boot_key: vec![1; 32],
+            device_locked: true,
+            verified_boot_state: VerifiedBootState::Verified,
+        };
+        KeyDescription {
+            attestation_version: 300,
+            attestation_security_level: SecurityLevel::TrustedEnvironment,
+            keymint_version: 300,
+            keymint_security_level: SecurityLevel::TrustedEnvironment,
+            challenge: b"nonce".to_vec(),
+            software_enforced: AuthorizationList {
+                application_id: Some(ApplicationId {
+                    packages: vec![PackageInfo {
+                        name: "com.example.app".into(),
+                        version: 7,
+                    }],
+                    signature_digests: vec![vec![0xab; 32]],
+                }),
+                ..AuthorizationList::default()
+            },
+            hardware_enforced: AuthorizationList {
+                root_of_trust: Some(rot),
+                os_patch_level: Some(202405),
+                ..AuthorizationList::default()
+            },
+        }
+    }
+
+    fn strict() -> AndroidPolicy {
+        AndroidPolicy::from_toml(&format!(
+            "packages = [\"com.example.app\"]\nsigning_cert_sha256 = [\"{}\"]\nmin_security_level = \"tee\"\nrequire_verified_boot = true\nmin_os_patch_level = 202401\n",
+            "ab".repeat(32)
+        ))
+        .unwrap()
+    }
+
+    fn judged(kd: &KeyDescription) -> Vec<AndroidFailure> {
+        let policy = strict();
+        let request = AndroidRequest {
+            challenge: b"nonce",
+            policy: &policy,
+            revocation: Revocation::NotChecked,
+            now: NOW,
+        };
+        let mut report = AndroidReport::new();
+        judge(&mut report, kd, &request);
+        report.failures
+    }
+
+    #[test]
+    fn the_genuine_description_passes_the_strict_policy() {
+        assert_eq!(judged(&genuine()), vec![]);
+    }
+
+    type Tamper = fn(&mut KeyDescription);
+
+    /// Claims that only the software-enforced list makes, or weaker hardware, are refused.
+    #[test]
+    fn attacks_on_the_key_description_are_refused_with_the_named_failure() {
+        #[allow(clippy::type_complexity)]
+        let table: &[(&str, Tamper, fn(&AndroidFailure) -> bool)] = &[
+            (
+                "software_backed_key_when_tee_required",
+                |k| k.keymint_security_level = SecurityLevel::Software,
+                |f| {
+                    matches!(
+                        f,
+                        AndroidFailure::SecurityLevelTooLow {
+                            which: "KeyMint",
+                            ..
+                        }
+                    )
+                },
+            ),
+            (
+                "software_attestation_when_tee_required",
+                |k| k.attestation_security_level = SecurityLevel::Software,
+                |f| {
+                    matches!(
+                        f,
+                        AndroidFailure::SecurityLevelTooLow {
+                            which: "attestation",
+                            ..
+                        }
+                    )
+                },
+            ),
+            (
+                "root_of_trust_claimed_only_in_software_list",
+                |k| k.software_enforced.root_of_trust = k.hardware_enforced.root_of_trust.take(),
+                |f| matches!(f, AndroidFailure::RootOfTrustMissing),
+            ),
+            (
+                "self_signed_boot",
+                |k| {
+                    k.hardware_enforced
+                        .root_of_trust
+                        .as_mut()
+                        .unwrap()
+                        .verified_boot_state = VerifiedBootState::SelfSigned
+                },
+                |f| matches!(f, AndroidFailure::BootNotVerified { .. }),
+            ),
+            (
+                "unlocked_bootloader",
+                |k| {
+                    k.hardware_enforced
+                        .root_of_trust
+                        .as_mut()
+                        .unwrap()
+                        .device_locked = false
+                },
+                |f| matches!(f, AndroidFailure::DeviceNotLocked),
+            ),
+            (
+                "patch_level_claimed_only_in_software_list",
+                |k| k.software_enforced.os_patch_level = k.hardware_enforced.os_patch_level.take(),
+                |f| matches!(f, AndroidFailure::OsPatchLevelMissing { .. }),
+            ),
+            (
+                "old_patch_level",
+                |k| k.hardware_enforced.os_patch_level = Some(202312),
+                |f| matches!(f, AndroidFailure::OsPatchLevelTooOld { .. }),
+            ),
+            (
+                "no_application_id",
+                |k| k.software_enforced.application_id = None,
+                |f| matches!(f, AndroidFailure::ApplicationIdMissing),
+            ),
+            (
+                "another_challenge",
+                |k| k.challenge = b"replayed".to_vec(),
+                |f| matches!(f, AndroidFailure::ChallengeMismatch { .. }),
+            ),
+        ];
+        for (name, tamper, expected) in table {
+            let mut kd = genuine();
+            tamper(&mut kd);
+            let failures = judged(&kd);
+            assert!(failures.iter().any(expected), "{name}: {failures:?}");
+        }
     }
 }

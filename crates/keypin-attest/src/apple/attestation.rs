@@ -71,11 +71,7 @@ pub fn verify_attestation(
     request: &AttestationRequest<'_>,
 ) -> Result<AttestedKey, AppleFailure> {
     // Decoding, bounded: the object is {fmt, attStmt: {x5c, receipt}, authData}.
-    let object = crate::cbor::decode_attestation_object(attestation_object)
-        .map_err(AppleFailure::AttestationUnreadable)?;
-    if object.fmt != FORMAT {
-        return Err(AppleFailure::WrongFormat { fmt: object.fmt });
-    }
+    let object = decode(attestation_object)?;
     let header = auth_data::parse("attestation", &object.auth_data)?;
     let credential = auth_data::attested_credential(&object.auth_data)?;
 
@@ -141,14 +137,7 @@ pub fn verify_attestation(
 
     // 8. The AAGUID must be `appattestdevelop` (development) or `appattest` and seven zero
     //    bytes (production), as the server expects.
-    if credential.aaguid != request.environment.aaguid() {
-        let found = Environment::from_aaguid(credential.aaguid)
-            .map_or_else(|| hex(credential.aaguid), |e| e.to_string());
-        return Err(AppleFailure::EnvironmentMismatch {
-            expected: request.environment,
-            found,
-        });
-    }
+    check_environment(credential.aaguid, request.environment)?;
 
     // 9. The credential id must be the key id.
     if credential.credential_id != key_id.as_slice() {
@@ -164,6 +153,24 @@ pub fn verify_attestation(
         environment: request.environment,
         receipt: object.receipt,
     })
+}
+
+fn decode(attestation_object: &[u8]) -> Result<crate::cbor::AttestationObject, AppleFailure> {
+    let object = crate::cbor::decode_attestation_object(attestation_object)
+        .map_err(AppleFailure::AttestationUnreadable)?;
+    if object.fmt != FORMAT {
+        return Err(AppleFailure::WrongFormat { fmt: object.fmt });
+    }
+    Ok(object)
+}
+
+/// Step 8.
+fn check_environment(aaguid: &[u8], expected: Environment) -> Result<(), AppleFailure> {
+    if aaguid == expected.aaguid() {
+        return Ok(());
+    }
+    let found = Environment::from_aaguid(aaguid).map_or_else(|| hex(aaguid), |e| e.to_string());
+    Err(AppleFailure::EnvironmentMismatch { expected, found })
 }
 
 /// Step 4's extension: `SEQUENCE { [1] EXPLICIT OCTET STRING }`, the octets being the nonce.
