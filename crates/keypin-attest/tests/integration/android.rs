@@ -13,6 +13,8 @@ use crate::common::{at, data};
 /// 2024-09-20T00:00:00Z: inside akita's Droid CA2 (2024-09-11 to 2024-11-20) and batch
 /// certificate (2024-09-10 to 2024-10-08).
 const AKITA_TIME: u64 = 1_726_790_400;
+/// 2024-08-30T00:00:00Z: before akita's batch certificate (2024-09-10) and Droid CA2.
+const BEFORE_AKITA_INTERMEDIATES: u64 = 1_724_976_000;
 /// 2026-03-01T00:00:00Z: inside tegu's batch certificate (2026-02-22 to 2026-03-08).
 const TEGU_TIME: u64 = 1_772_323_200;
 /// 2026-03-09T00:00:00Z: the day after tegu's batch certificate expired.
@@ -240,6 +242,15 @@ fn attacks_on_android_attestation_are_refused_with_the_named_failure() {
             |f| matches!(f, AndroidFailure::ChainToUnknownRoot),
         ),
         (
+            "chain_verified_before_its_intermediates_were_issued",
+            akita.clone(),
+            b"challenge",
+            policy(&base),
+            None,
+            BEFORE_AKITA_INTERMEDIATES,
+            |f| matches!(f, AndroidFailure::CertificateNotYetValid { .. }),
+        ),
+        (
             "leaf_only_no_intermediates",
             first_cert(&akita),
             b"challenge",
@@ -316,7 +327,7 @@ const KEY_DESCRIPTION_OID: &[u64] = &[1, 3, 6, 1, 4, 1, 11129, 2, 1, 17];
 /// A "Google" root made here, with the RSA root's exact subject (serialNumber=f92009e853b6b045),
 /// an intermediate, and a leaf carrying the real leaf's KeyDescription (and optionally a
 /// KeyDescription on the intermediate too).
-fn fake_google_chain(extension_on_intermediate: bool, leaf_extension: Vec<u8>) -> Vec<u8> {
+fn fake_google_chain(extension_on_intermediate: bool, leaf_extension: Option<Vec<u8>>) -> Vec<u8> {
     let mut root = CertificateParams::new(Vec::<String>::new()).unwrap();
     root.distinguished_name = rcgen::DistinguishedName::new();
     root.distinguished_name
@@ -333,7 +344,7 @@ fn fake_google_chain(extension_on_intermediate: bool, leaf_extension: Vec<u8>) -
         mid.custom_extensions
             .push(CustomExtension::from_oid_content(
                 KEY_DESCRIPTION_OID,
-                leaf_extension.clone(),
+                leaf_extension.clone().unwrap_or_default(),
             ));
     }
     let mid_key = KeyPair::generate().unwrap();
@@ -343,11 +354,10 @@ fn fake_google_chain(extension_on_intermediate: bool, leaf_extension: Vec<u8>) -
     let mut leaf = CertificateParams::new(Vec::<String>::new()).unwrap();
     leaf.distinguished_name
         .push(DnType::CommonName, "Android Keystore Key");
-    leaf.custom_extensions
-        .push(CustomExtension::from_oid_content(
-            KEY_DESCRIPTION_OID,
-            leaf_extension,
-        ));
+    if let Some(ext) = leaf_extension {
+        leaf.custom_extensions
+            .push(CustomExtension::from_oid_content(KEY_DESCRIPTION_OID, ext));
+    }
     let leaf_key = KeyPair::generate().unwrap();
     let leaf_cert = leaf.signed_by(&leaf_key, &mid_issuer).unwrap();
     [leaf_cert.pem(), mid_cert.pem(), root_cert.pem()]
@@ -356,7 +366,7 @@ fn fake_google_chain(extension_on_intermediate: bool, leaf_extension: Vec<u8>) -
 }
 
 fn re_rooted(_genuine: &[u8]) -> Vec<u8> {
-    fake_google_chain(false, akita_key_description())
+    fake_google_chain(false, Some(akita_key_description()))
 }
 
 /// The report holds the failure (the verdict may be an earlier one: these chains are made here,
@@ -371,7 +381,7 @@ fn assert_failure(report: &AndroidReport, name: &str, expected: Expect) {
 
 #[test]
 fn key_description_on_an_intermediate_is_refused() {
-    let chain = fake_google_chain(true, akita_key_description());
+    let chain = fake_google_chain(true, Some(akita_key_description()));
     let report = verify(
         &chain,
         b"challenge",
@@ -398,7 +408,7 @@ fn malformed_key_descriptions_are_refused_with_the_field() {
         ("not_a_sequence", vec![0x04, 0x01, 0x00]),
     ] {
         let report = verify(
-            &fake_google_chain(false, ext),
+            &fake_google_chain(false, Some(ext)),
             b"challenge",
             &policy(&akita_policy()),
             None,
@@ -443,4 +453,18 @@ fn status_lists_are_read_in_googles_format() {
     ] {
         assert!(RevocationList::from_json(bad).is_err());
     }
+}
+
+#[test]
+fn leaf_without_a_key_description_is_refused() {
+    let report = verify(
+        &fake_google_chain(false, None),
+        b"challenge",
+        &policy(&akita_policy()),
+        None,
+        AKITA_TIME,
+    );
+    assert_failure(&report, "no_extension", |f| {
+        matches!(f, AndroidFailure::ExtensionMissing)
+    });
 }

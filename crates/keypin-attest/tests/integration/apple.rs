@@ -375,6 +375,23 @@ fn tampered_assertions_are_refused_with_the_named_failure() {
             0,
             |f| matches!(f, AppleFailure::AssertionUnreadable(_)),
         ),
+        (
+            "authenticator_data_shorter_than_its_header",
+            short_assertion(),
+            &key,
+            APP_ID,
+            hash.clone(),
+            0,
+            |f| {
+                matches!(
+                    f,
+                    AppleFailure::AuthDataMalformed {
+                        what: "assertion",
+                        ..
+                    }
+                )
+            },
+        ),
     ];
     for (name, assertion, key, app_id, hash, previous, expected) in table {
         match assert_with(&assertion, key, app_id, &hash, previous) {
@@ -408,4 +425,22 @@ fn app_ids_are_parsed_strictly() {
     ] {
         assert_eq!(AppId::parse(text).is_ok(), ok, "{text}");
     }
+}
+
+/// `{signature, authenticatorData}` with 10 bytes of authenticator data.
+fn short_assertion() -> Vec<u8> {
+    use ciborium::value::Value;
+    let value = Value::Map(vec![
+        (
+            Value::Text("signature".into()),
+            Value::Bytes(vec![0x30; 70]),
+        ),
+        (
+            Value::Text("authenticatorData".into()),
+            Value::Bytes(vec![0; 10]),
+        ),
+    ]);
+    let mut out = Vec::new();
+    ciborium::ser::into_writer(&value, &mut out).unwrap();
+    out
 }
