@@ -272,6 +272,7 @@ fn main() {
     sct_seeds();
     http_seeds();
     ocsp_seeds();
+    attest_seeds();
     println!("seeds written under fuzz/seeds/");
 }
 
@@ -444,4 +445,52 @@ fn replace(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
     }
     assert!(found > 0, "the hash is in the response");
     out
+}
+
+/// attest_apple_cbor and attest_key_description: the real vectors of keypin-attest's tests
+/// (the iOS 14.4 attestation and assertion; the KeyDescription of the akita and tegu leaves)
+/// and a few shapes the decoders refuse.
+fn attest_seeds() {
+    let data = Path::new("../crates/keypin-attest/tests/data");
+    let attestation = fs::read(data.join("ios-14.4-attestation.cbor")).unwrap();
+    write(
+        "attest_apple_cbor",
+        "ios-14.4-attestation.cbor",
+        &attestation,
+    );
+    write(
+        "attest_apple_cbor",
+        "ios-14.4-assertion.cbor",
+        fs::read(data.join("ios-14.4-assertion.cbor")).unwrap(),
+    );
+    // {"fmt": "apple-appattest", "fmt": "x"}: a key given twice.
+    write(
+        "attest_apple_cbor",
+        "duplicate-key.cbor",
+        b"\xa2\x63fmt\x6fapple-appattest\x63fmt\x61x",
+    );
+    write("attest_apple_cbor", "deep.cbor", [0x81u8; 64]);
+    for name in ["akita_TEE_EC_NONE.pem", "tegu_TEE_EC_2026_ROOT.pem"] {
+        let pem = fs::read(data.join(name)).unwrap();
+        use rustls_pki_types::pem::PemObject as _;
+        let leaf = CertificateDer::pem_slice_iter(&pem)
+            .next()
+            .unwrap()
+            .unwrap();
+        let (_, cert) = x509_parser::parse_x509_certificate(leaf.as_ref()).unwrap();
+        let ext = cert
+            .extensions()
+            .iter()
+            .find(|e| e.oid.to_id_string() == "1.3.6.1.4.1.11129.2.1.17")
+            .unwrap();
+        assert!(
+            keypin_attest::__fuzz::KeyDescription::parse(ext.value).is_ok(),
+            "{name}"
+        );
+        write(
+            "attest_key_description",
+            &format!("{}.der", name.trim_end_matches(".pem")),
+            ext.value,
+        );
+    }
 }

@@ -42,6 +42,9 @@ pub enum Command {
     Lab(crate::cmd::lab::LabArgs),
     /// Signed, versioned pin bundles: keys, roots, signing, verification, serving.
     Bundle(crate::cmd::bundle::BundleArgs),
+    /// App attestation as a server checks it: iOS App Attest and Android Key Attestation
+    /// (exit 0 valid, 1 invalid with the named failure, 2 usage or unreadable input).
+    Attest(crate::cmd::attest::AttestArgs),
 }
 
 /// Output spelling of a pin.

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod attest;
 pub mod bundle;
 pub mod check;
 pub mod collector;
@@ -30,6 +31,7 @@ pub(crate) fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Collector(a) => collector::run(a),
         Command::Lab(a) => lab::run(a),
         Command::Bundle(a) => bundle::run(a),
+        Command::Attest(a) => attest::run(a),
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod common;
 
+mod attest_cli;
 mod bundle_cli;
 mod bundle_update_e2e;
 mod cli;
