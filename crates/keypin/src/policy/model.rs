@@ -189,6 +189,9 @@ pub struct Rule {
     pub(super) report_uris: Vec<String>,
     pub(super) report_delivery: ReportDelivery,
     pub(super) ocsp: OcspMode,
+    pub(super) single_pin_may_brick: bool,
+    pub(super) public_suffix_covers_others: bool,
+    pub(super) bad_pins: Vec<Pin>,
 }
 
 impl Rule {
@@ -235,6 +238,26 @@ impl Rule {
     /// What the rule does with stapled OCSP responses.
     pub fn ocsp(&self) -> OcspMode {
         self.ocsp
+    }
+    /// `single_pin_may_brick = true`: the rule enforces with fewer than two pins, accepting
+    /// that clients pinned to its one key fail until an update ships a new pin, once that key
+    /// is lost or replaced.
+    pub fn single_pin_may_brick(&self) -> bool {
+        self.single_pin_may_brick
+    }
+    /// `public_suffix_covers_others = true`: the rule may carry patterns on a public suffix
+    /// (see [`HostPattern::spans_public_suffix`]), which reach sites other parties own.
+    pub fn public_suffix_covers_others(&self) -> bool {
+        self.public_suffix_covers_others
+    }
+    /// Keys that must never be on the verified path (Chromium's `bad_static_spki_hashes`): a
+    /// candidate path carrying one does not count as pinned, whatever else it carries.
+    pub fn bad_pins(&self) -> &[Pin] {
+        &self.bad_pins
+    }
+    /// Is `pin` one of the rule's bad pins?
+    pub fn is_bad_pin(&self, pin: &Pin) -> bool {
+        self.bad_pins.contains(pin)
     }
     /// The line of the rule's `[[rule]]` header in its policy file.
     pub fn line(&self) -> usize {
@@ -309,4 +332,16 @@ pub struct RuleSpec {
     #[serde(skip_serializing_if = "Option::is_none")]
     /// `ignore` (default), `check-if-stapled` or `require`.
     pub ocsp: Option<String>,
+    /// `single_pin_may_brick = true`: an enforcing rule may have one pin (default false: an
+    /// enforcing rule needs a backup pin). Left out of the serde form when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub single_pin_may_brick: bool,
+    /// `public_suffix_covers_others = true`: host patterns on a public suffix load (default
+    /// false: refused). Left out of the serde form when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub public_suffix_covers_others: bool,
+    /// Keys that must never be on the verified path, in any accepted pin spelling. Left out
+    /// of the serde form when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bad_pins: Vec<String>,
 }

@@ -89,6 +89,12 @@ struct RawRule {
     require_sct: Option<Spanned<toml::Value>>,
     #[serde(default)]
     ocsp: Option<Spanned<String>>,
+    #[serde(default)]
+    single_pin_may_brick: Option<bool>,
+    #[serde(default)]
+    public_suffix_covers_others: Option<bool>,
+    #[serde(default)]
+    bad_pins: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 pub(super) fn parse(
@@ -108,7 +114,8 @@ pub(super) fn parse(
             if message.contains("unknown field") {
                 Some(
                     "a [[rule]] takes hosts, pins, include_subdomains, expires, mode, on_expiry, \
-                     trust_anchors, name, report_uris, report_delivery, require_sct and ocsp; \
+                     trust_anchors, name, report_uris, report_delivery, require_sct, ocsp, \
+                     single_pin_may_brick, public_suffix_covers_others and bad_pins; \
                      the top level takes only [[rule]] tables"
                         .to_string(),
                 )
@@ -185,6 +192,19 @@ pub(super) fn parse(
                 _ => "(a table, array or date)".to_string(),
             }
         });
+        let bad_pins = match r.bad_pins {
+            Some(list) => {
+                spec_spans.bad_pins = Some(list.span().start);
+                list.into_inner()
+                    .into_iter()
+                    .map(|p| {
+                        spec_spans.bad_pin_items.push(p.span().start);
+                        p.into_inner()
+                    })
+                    .collect()
+            }
+            None => Vec::new(),
+        };
         v.spans = spec_spans;
         v.r.table_line = Some(rule_line);
         let spec = RuleSpec {
@@ -200,6 +220,9 @@ pub(super) fn parse(
             report_delivery,
             require_sct,
             ocsp,
+            single_pin_may_brick: r.single_pin_may_brick.unwrap_or(false),
+            public_suffix_covers_others: r.public_suffix_covers_others.unwrap_or(false),
+            bad_pins,
         };
         if let Some(out) = specs_out.as_deref_mut() {
             out.push(spec.clone());
@@ -224,6 +247,8 @@ struct Spans {
     report_delivery: Option<usize>,
     require_sct: Option<usize>,
     ocsp: Option<usize>,
+    bad_pins: Option<usize>,
+    bad_pin_items: Vec<usize>,
 }
 
 pub(super) struct Validator {
@@ -318,7 +343,11 @@ impl Validator {
         let mut hosts = Vec::new();
         for (j, h) in spec.hosts.iter().enumerate() {
             let at = self.spans.host_items.get(j).copied().or(self.spans.hosts);
-            match HostPattern::parse(h, spec.include_subdomains) {
+            match HostPattern::parse_with(
+                h,
+                spec.include_subdomains,
+                spec.public_suffix_covers_others,
+            ) {
                 Ok(p) => {
                     let here = at.map(|o| self.r.lines.line(o));
                     if let Some((other, other_line)) = self.seen_patterns.get(&p) {
@@ -350,7 +379,9 @@ impl Validator {
             let at = self.spans.pin_items.get(j).copied().or(self.spans.pins);
             (at, p.as_str())
         });
-        let pins = self.r.pins(pin_items, &format!("rule[{i}]"), PIN_HINT_RULE);
+        let pins = self
+            .r
+            .pins(pin_items, &format!("rule[{i}]"), "pins", PIN_HINT_RULE);
         if spec.pins.is_empty() {
             self.r.report(
                 self.spans.pins,
@@ -360,6 +391,7 @@ impl Validator {
             );
         } else if mode == Some(Mode::Enforce)
             && pins.len() < 2
+            && !spec.single_pin_may_brick
             && self.r.count() == pin_errors_before
         {
             self.r.report(
@@ -368,10 +400,24 @@ impl Validator {
                 "an enforcing rule needs at least two pins: the current key and a backup".into(),
                 Some(
                     "add a backup pin for a spare key kept offline (`keypin pin spare.key`) or for \
-                     another CA, as RFC 7469 and TrustKit require; or set mode = \"report-only\"",
+                     another CA, as RFC 7469 and TrustKit require; or set mode = \"report-only\"; \
+                     or, accepting that losing or replacing that one key breaks every client \
+                     until new pins ship, set single_pin_may_brick = true",
                 ),
             );
         }
+        let bad_items = spec.bad_pins.iter().enumerate().map(|(j, p)| {
+            let at = self
+                .spans
+                .bad_pin_items
+                .get(j)
+                .copied()
+                .or(self.spans.bad_pins);
+            (at, p.as_str())
+        });
+        let bad_pins = self
+            .r
+            .pins(bad_items, &format!("rule[{i}]"), "bad_pins", PIN_HINT_RULE);
 
         let mut anchors = Vec::new();
         for (j, a) in spec.trust_anchors.iter().enumerate() {
@@ -441,6 +487,9 @@ impl Validator {
                 report_uris,
                 report_delivery,
                 ocsp,
+                single_pin_may_brick: spec.single_pin_may_brick,
+                public_suffix_covers_others: spec.public_suffix_covers_others,
+                bad_pins,
             });
         }
     }
