@@ -260,7 +260,12 @@ impl<'a> Cx<'a> {
         for (rule_index, rule) in policy.rules().iter().enumerate() {
             // Certificate pins: none of these targets has them, and dropping one could leave
             // a set that never matches or, worse, hide that the policy relied on it.
-            if rule.pins().iter().any(|p| p.kind() == PinKind::Certificate) {
+            if rule
+                .pins()
+                .iter()
+                .chain(rule.bad_pins())
+                .any(|p| p.kind() == PinKind::Certificate)
+            {
                 self.refuse(
                     rule,
                     format!(
@@ -277,6 +282,30 @@ impl<'a> Cx<'a> {
                     format!(
                         "{target} cannot require Certificate Transparency ({req}); export a policy without require_sct and enable the platform's own CT checks"
                     ),
+                );
+                continue;
+            }
+            // bad_pins: only Chromium's static pins can say "never this key" (its
+            // bad_static_spki_hashes); dropping them would accept chains the policy refuses.
+            if !rule.bad_pins().is_empty() && self.format != ExportFormat::Chromium {
+                self.refuse(
+                    rule,
+                    format!(
+                        "{target} cannot refuse a chain for carrying a key (bad_pins: {} key(s)); only the chromium format has bad_static_spki_hashes, and dropping them would accept chains this policy refuses",
+                        rule.bad_pins().len()
+                    ),
+                );
+                continue;
+            }
+            // One enforced pin (single_pin_may_brick): a browser ignores an HPKP header without
+            // a backup pin (RFC 7469 §4.3), which would leave the host unpinned.
+            if self.format == ExportFormat::Hpkp
+                && rule.pins().len() < 2
+                && rule.mode() == Mode::Enforce
+            {
+                self.refuse(
+                    rule,
+                    "HPKP needs a backup pin (RFC 7469 §4.3): a browser ignores a header with one pin, so the host would not be pinned at all; add a backup pin".into(),
                 );
                 continue;
             }
@@ -706,20 +735,23 @@ impl<'a> Cx<'a> {
             let set_name = format!("keypin_rule_{}", e.rule_index);
             if !seen_rules.contains(&e.rule_index) {
                 seen_rules.push(e.rule_index);
-                let names: Vec<String> = e
-                    .pins
-                    .iter()
-                    .enumerate()
-                    .map(|(j, p)| {
-                        let n = format!("Keypin_{}_{}", e.rule_index, j);
-                        hashes.insert(n.clone(), p.to_format(PinFormat::OkHttp).into());
-                        n
-                    })
-                    .collect();
+                // Values travel by name, like Chromium's .pins file.
+                let mut named = |pins: &[Pin], tag: &str| -> Vec<String> {
+                    pins.iter()
+                        .enumerate()
+                        .map(|(j, p)| {
+                            let n = format!("Keypin_{}_{tag}{j}", e.rule_index);
+                            hashes.insert(n.clone(), p.to_format(PinFormat::OkHttp).into());
+                            n
+                        })
+                        .collect()
+                };
+                let names = named(&e.pins, "");
+                let bad = named(e.rule.bad_pins(), "bad_");
                 pinsets.push(serde_json::json!({
                     "name": set_name,
                     "static_spki_hashes": names,
-                    "bad_static_spki_hashes": [],
+                    "bad_static_spki_hashes": bad,
                 }));
             }
             json_entries.push(serde_json::json!({

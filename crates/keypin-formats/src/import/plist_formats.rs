@@ -120,6 +120,7 @@ fn ats(cx: &mut Cx<'_>, top: &plist::Dictionary) -> Vec<RawRule> {
             report_only: false,
             require_sct: None,
             refused: None,
+            bad_pins: Vec::new(),
         });
     }
     rules
@@ -195,6 +196,7 @@ fn trustkit(cx: &mut Cx<'_>, top: &plist::Dictionary) -> Vec<RawRule> {
             report_only: !enforce,
             require_sct: None,
             refused: None,
+            bad_pins: Vec::new(),
         });
     }
     rules

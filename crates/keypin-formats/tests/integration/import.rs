@@ -206,11 +206,6 @@ fn nsc_errors_name_the_line() {
             "<network-security-config>\n<domain-config>\n</oops>",
             "n.xml:3:",
         ),
-        (
-            // One pin: Android accepts it, keypin wants a backup pin.
-            "<network-security-config>\n<domain-config>\n<domain>a.example.com</domain>\n<pin-set>\n<pin digest=\"SHA-256\">AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=</pin>\n</pin-set>\n</domain-config>\n</network-security-config>",
-            "n.xml:2: an enforcing rule needs at least two pins: the platform accepts a single pin, but keypin has no opt-out field",
-        ),
     ];
     for (doc, words) in rows {
         let e = import(
