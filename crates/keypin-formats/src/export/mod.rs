@@ -297,17 +297,23 @@ impl<'a> Cx<'a> {
                 );
                 continue;
             }
-            // One enforced pin (single_pin_may_brick): a browser ignores an HPKP header without
-            // a backup pin (RFC 7469 §4.3), which would leave the host unpinned.
-            if self.format == ExportFormat::Hpkp
-                && rule.pins().len() < 2
-                && rule.mode() == Mode::Enforce
-            {
-                self.refuse(
-                    rule,
-                    "HPKP needs a backup pin (RFC 7469 §4.3): a browser ignores a header with one pin, so the host would not be pinned at all; add a backup pin".into(),
-                );
-                continue;
+            // One enforced pin (single_pin_may_brick) where the platform refuses it: a browser
+            // ignores an HPKP header without a backup pin (RFC 7469 §4.3), leaving the host
+            // unpinned, and TrustKit (iOS) raises at initialisation.
+            if rule.pins().len() < 2 && rule.mode() == Mode::Enforce {
+                let why = match self.format {
+                    ExportFormat::Hpkp => Some(
+                        "HPKP needs a backup pin (RFC 7469 §4.3): a browser ignores a header with one pin, so the host would not be pinned at all",
+                    ),
+                    ExportFormat::Trustkit | ExportFormat::TrustkitSwift => Some(
+                        "TrustKit refuses an enforced domain with fewer than two pins at initialisation, so the app would not start pinning",
+                    ),
+                    _ => None,
+                };
+                if let Some(why) = why {
+                    self.refuse(rule, format!("{why}; add a backup pin"));
+                    continue;
+                }
             }
             // OCSP staple checks: none of these targets has them; dropping one is weaker.
             if rule.ocsp() != OcspMode::Ignore {

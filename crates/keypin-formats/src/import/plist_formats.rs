@@ -184,6 +184,15 @@ fn trustkit(cx: &mut Cx<'_>, top: &plist::Dictionary) -> Vec<RawRule> {
             }
             None => cx.problem(&path, "TSKPublicKeyHashes missing or not an array".into()),
         }
+        // TrustKit raises at initialisation for an enforced domain with fewer than two pins
+        // ("less than 2 pins (ie. no backup pins)"): the file does not work on the platform.
+        if enforce && pins.len() == 1 {
+            cx.problem(
+                &path,
+                "one pin with TSKEnforcePinning: TrustKit refuses this configuration at initialisation (it requires a backup pin when enforcing), so the app never pins with it; add the backup pin".into(),
+            );
+            continue;
+        }
         rules.push(RawRule {
             origin: path,
             hosts: vec![if subs {
