@@ -20,7 +20,20 @@
 //! require_sct = 2              # optional, feature `ct`: SCTs from 2 distinct logs (embedded, or in a validated OCSP staple),
 //!                              # or "chrome" for a policy like Chrome's (see `SctRequirement`)
 //! ocsp = "check-if-stapled"    # optional, feature `ocsp`: "ignore" (default), "check-if-stapled", "require"
+//! bad_pins = ["sha256/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="]  # optional: keys that must
+//!                              # never be on the verified path (Chromium's bad_static_spki_hashes)
+//! single_pin_may_brick = false # opt-out: true lets an enforcing rule have one pin
+//! public_suffix_covers_others = false  # opt-out: true lets patterns on a public suffix load
 //! ```
+//!
+//! An enforcing rule needs two pins (the current key and a backup) unless it says
+//! `single_pin_may_brick = true`: it then enforces its one pin (never report-only), and losing
+//! or replacing that key breaks clients until new pins ship. A wildcard or subdomain pattern on
+//! a public suffix (`**.co.uk`, `*.github.io`) is refused unless the rule says
+//! `public_suffix_covers_others = true`: it then pins every site under the suffix, other
+//! parties' too. `keypin lint` warns about both. A verified path carrying a key of `bad_pins`
+//! never counts as pinned, whatever good pin it carries (see
+//! [`PinFailure::bad_pins_on_path`](crate::verify::PinFailure::bad_pins_on_path)).
 //!
 //! Every problem in a file is reported at once, each with its line and a hint.
 
