@@ -115,6 +115,41 @@ impl OcspMode {
     }
 }
 
+/// Where on the verified path a rule's pins count (`pin_position`), as iOS keeps its
+/// `NSPinnedLeafIdentities` and `NSPinnedCAIdentities` apart. Exhaustive on purpose, like the
+/// other settings: every exporter handles a new variant at compile time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum PinPosition {
+    /// Anywhere: the leaf, an intermediate or the trust anchor (default).
+    #[default]
+    Any,
+    /// Only the leaf (iOS `NSPinnedLeafIdentities`).
+    Leaf,
+    /// Only a CA certificate: an intermediate or the trust anchor (iOS `NSPinnedCAIdentities`).
+    Ca,
+}
+
+impl PinPosition {
+    /// The spelling used in policy files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Any => "any",
+            Self::Leaf => "leaf",
+            Self::Ca => "ca",
+        }
+    }
+
+    /// Does a certificate at `position` of a verified path count?
+    pub fn admits(self, position: crate::verify::Position) -> bool {
+        use crate::verify::Position as P;
+        match self {
+            Self::Any => true,
+            Self::Leaf => position == P::Leaf,
+            Self::Ca => position != P::Leaf,
+        }
+    }
+}
+
 /// An extra trust anchor a rule brings (for private PKIs), with its certificate so that
 /// certificate pins can match it too.
 #[derive(Debug, Clone)]
@@ -192,6 +227,8 @@ pub struct Rule {
     pub(super) single_pin_may_brick: bool,
     pub(super) public_suffix_covers_others: bool,
     pub(super) bad_pins: Vec<Pin>,
+    pub(super) pin_position: PinPosition,
+    pub(super) leaf_pins: Vec<Pin>,
 }
 
 impl Rule {
@@ -258,6 +295,15 @@ impl Rule {
     /// Is `pin` one of the rule's bad pins?
     pub fn is_bad_pin(&self, pin: &Pin) -> bool {
         self.bad_pins.contains(pin)
+    }
+    /// Where on the verified path [`Rule::pins`] count (`pin_position`; default anywhere).
+    pub fn pin_position(&self) -> PinPosition {
+        self.pin_position
+    }
+    /// `leaf_pins`, beside CA pins (`pin_position = "ca"`): the leaf must carry one of these
+    /// too, as iOS requires a match in each of its two lists. Empty: no leaf requirement.
+    pub fn leaf_pins(&self) -> &[Pin] {
+        &self.leaf_pins
     }
     /// The line of the rule's `[[rule]]` header in its policy file.
     pub fn line(&self) -> usize {
@@ -344,4 +390,10 @@ pub struct RuleSpec {
     /// of the serde form when empty.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub bad_pins: Vec<String>,
+    /// `any` (default), `leaf` or `ca`. Left out of the serde form when not set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pin_position: Option<String>,
+    /// Pins the leaf must also carry, beside CA pins. Left out of the serde form when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub leaf_pins: Vec<String>,
 }

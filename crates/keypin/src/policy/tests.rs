@@ -461,3 +461,72 @@ fn new_rule_fields_travel_in_the_serde_form_only_when_set() {
     assert!(r.single_pin_may_brick() && r.public_suffix_covers_others());
     assert_eq!(r.bad_pins().len(), 1);
 }
+
+/// `pin_position` and `leaf_pins` (iOS's CA and leaf identity lists): read and checked.
+/// (extra fields, loads, position, leaf pins)
+#[test]
+fn pin_position_and_leaf_pins_are_read_and_checked() {
+    let rows: Vec<(String, bool, PinPosition, usize)> = vec![
+        (String::new(), true, PinPosition::Any, 0),
+        ("pin_position = \"any\"".into(), true, PinPosition::Any, 0),
+        ("pin_position = \"leaf\"".into(), true, PinPosition::Leaf, 0),
+        ("pin_position = \"ca\"".into(), true, PinPosition::Ca, 0),
+        ("pin_position = \"root\"".into(), false, PinPosition::Any, 0),
+        (
+            format!("pin_position = \"ca\"\nleaf_pins = [\"{P1}\", \"{P2}\"]"),
+            true,
+            PinPosition::Ca,
+            2,
+        ),
+        // leaf_pins say "and a leaf pin too": only beside CA pins.
+        (
+            format!("leaf_pins = [\"{P1}\", \"{P2}\"]"),
+            false,
+            PinPosition::Any,
+            0,
+        ),
+        // One leaf pin is a single point of failure like one pin.
+        (
+            format!("pin_position = \"ca\"\nleaf_pins = [\"{P1}\"]"),
+            false,
+            PinPosition::Ca,
+            0,
+        ),
+        (
+            format!("pin_position = \"ca\"\nleaf_pins = [\"{P1}\"]\nsingle_pin_may_brick = true"),
+            true,
+            PinPosition::Ca,
+            1,
+        ),
+    ];
+    for (extra, loads, position, leaf) in rows {
+        let text = rule("\"a.example.com\"", &extra);
+        match Policy::from_toml_str(&text, "t.toml") {
+            Ok(p) => {
+                assert!(loads, "{text}");
+                assert_eq!(p.rules()[0].pin_position(), position, "{text}");
+                assert_eq!(p.rules()[0].leaf_pins().len(), leaf, "{text}");
+                let spec = Policy::rule_specs_from_toml(&text, "t").unwrap();
+                let json = serde_json::to_string(&spec[0]).unwrap();
+                assert_eq!(
+                    json.contains("pin_position"),
+                    extra.contains("pin_position")
+                );
+                let back: RuleSpec = serde_json::from_str(&json).unwrap();
+                assert_eq!(back, spec[0]);
+            }
+            Err(e) => {
+                assert!(!loads, "{text}: {e}");
+                let msg = e.to_string();
+                assert!(
+                    msg.contains("t.toml:5") || msg.contains("t.toml:6"),
+                    "{msg}"
+                );
+                assert!(
+                    msg.contains("pin_position") || msg.contains("leaf_pins"),
+                    "{msg}"
+                );
+            }
+        }
+    }
+}

@@ -357,7 +357,8 @@ impl PinningVerifier {
             .map_err(|e| VerifyError::Certificate(pki_error(e)))
     }
 
-    /// The first pin of `rule` found on `path`, leaf first.
+    /// The first pin of `rule` found on `path` at the rule's `pin_position`, leaf first; with
+    /// `leaf_pins`, only when the leaf carries one of them too.
     fn match_path(
         &self,
         rule: &Rule,
@@ -367,7 +368,22 @@ impl PinningVerifier {
         describe: Describe,
     ) -> Option<PinMatch> {
         let spki_pin = |spki: &[u8]| self.spki_memo.pin(spki);
+        let position = rule.pin_position();
+        if !rule.leaf_pins().is_empty() {
+            let cert_pins = rule
+                .leaf_pins()
+                .iter()
+                .any(|p| p.kind() == PinKind::Certificate);
+            // The leaf comes first: stop there, with or without one of the leaf pins.
+            let on_leaf = path::find_on_path(path, roots, spki_pin, |cert| {
+                Some(cert.pin_in(cert_pins, |p| rule.leaf_pins().contains(p)))
+            });
+            on_leaf.flatten()?;
+        }
         path::find_on_path(path, roots, spki_pin, |cert| {
+            if !position.admits(cert.position) {
+                return None;
+            }
             let pin = cert.pin_in(wants_cert_pins, |p| rule.has_pin(p))?;
             Some(PinMatch {
                 pin,
@@ -579,6 +595,8 @@ impl<'a> Attempt<'a> {
             enforcement,
             served_chain: served_chain(self.end_entity, self.intermediates),
             bad_pins_on_path,
+            pin_position: self.rule.pin_position(),
+            expected_leaf: self.rule.leaf_pins().to_vec(),
         });
         match enforcement {
             Enforcement::Enforce => {

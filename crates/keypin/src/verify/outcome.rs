@@ -9,7 +9,7 @@ use rustls_pki_types::CertificateDer;
 
 use crate::clock::Date;
 use crate::pin::Pin;
-use crate::policy::{Enforcement, ReportOnlyReason};
+use crate::policy::{Enforcement, PinPosition, ReportOnlyReason};
 
 /// Where a certificate sits on a verified path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,6 +91,10 @@ pub struct PinFailure {
     /// Keys from the rule's `bad_pins` found on the paths above (each once): a path carrying
     /// one is never pinned, even when a good pin is on it too. Empty when no path had one.
     pub bad_pins_on_path: Vec<BadPinOnPath>,
+    /// Where the expected pins count (`pin_position`).
+    pub pin_position: PinPosition,
+    /// Pins the leaf had to carry as well (`leaf_pins`); empty when the rule has none.
+    pub expected_leaf: Vec<Pin>,
 }
 
 impl fmt::Display for PinFailure {
@@ -129,6 +133,23 @@ impl fmt::Display for PinFailure {
         )?;
         for p in &self.expected {
             write!(f, "\n    {p}")?;
+        }
+        match self.pin_position {
+            PinPosition::Any => {}
+            PinPosition::Leaf => write!(
+                f,
+                "\n  (pin_position = \"leaf\": they count only on the leaf)"
+            )?,
+            PinPosition::Ca => write!(
+                f,
+                "\n  (pin_position = \"ca\": they count only on an intermediate or the trust anchor)"
+            )?,
+        }
+        if !self.expected_leaf.is_empty() {
+            write!(f, "\n  and on the leaf one of (leaf_pins):")?;
+            for p in &self.expected_leaf {
+                write!(f, "\n    {p}")?;
+            }
         }
         write!(
             f,

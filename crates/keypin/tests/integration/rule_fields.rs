@@ -186,3 +186,89 @@ fn cross_signed_path_without_the_bad_key_is_accepted() {
     assert_eq!(failure.bad_pins_on_path[0].position, Position::TrustAnchor);
     assert_eq!(failure.bad_pins_on_path[0].subject, "CN=Root A");
 }
+
+/// `pin_position` (iOS's NSPinnedCAIdentities / NSPinnedLeafIdentities): a pin counts only at
+/// its position; with `leaf_pins` beside CA pins, a match in each is required.
+/// (what, extra fields, pins, accepted)
+#[test]
+fn pins_count_only_at_their_position() {
+    let chain = genuine(KeyAlg::EcdsaP256);
+    let server = serve(chain.served(), &chain.leaf);
+    let (leaf, inter, root) = (
+        pin_of(&chain.leaf),
+        pin_of(&chain.intermediate),
+        pin_of(&chain.root),
+    );
+    let spare = spare_pin();
+    let leaf_pins = |pins: &[Pin]| {
+        let list: Vec<String> = pins.iter().map(|p| format!("\"{p}\"")).collect();
+        format!("pin_position = \"ca\"\nleaf_pins = [{}]", list.join(", "))
+    };
+    let rows: Vec<(&str, String, Vec<Pin>, bool)> = vec![
+        (
+            "leaf rule, leaf key",
+            "pin_position = \"leaf\"".into(),
+            vec![leaf, spare],
+            true,
+        ),
+        (
+            "leaf rule, CA key",
+            "pin_position = \"leaf\"".into(),
+            vec![inter, root],
+            false,
+        ),
+        (
+            "ca rule, intermediate",
+            "pin_position = \"ca\"".into(),
+            vec![inter, spare],
+            true,
+        ),
+        (
+            "ca rule, root",
+            "pin_position = \"ca\"".into(),
+            vec![root, spare],
+            true,
+        ),
+        (
+            "ca rule, leaf key",
+            "pin_position = \"ca\"".into(),
+            vec![leaf, spare],
+            false,
+        ),
+        ("any, leaf key", String::new(), vec![leaf, spare], true),
+        (
+            "both lists, both match",
+            leaf_pins(&[leaf, spare]),
+            vec![inter, spare],
+            true,
+        ),
+        (
+            "both lists, leaf list misses",
+            leaf_pins(&[spare, root]),
+            vec![inter, spare],
+            false,
+        ),
+        (
+            "both lists, CA list misses",
+            leaf_pins(&[leaf, spare]),
+            vec![leaf, spare],
+            false,
+        ),
+    ];
+    for (what, extra, pins, accepted) in rows {
+        let c = client(policy(HOST, &pins, &extra), roots(&[&chain.root]));
+        match request(&c.config, server.addr(), HOST) {
+            Ok(_) => assert!(accepted, "{what}: accepted"),
+            Err(e) => {
+                assert!(!accepted, "{what}: {e}");
+                let failure = pin_failure(&e);
+                assert_eq!(failure.enforcement, Enforcement::Enforce, "{what}");
+                let text = failure.to_string();
+                assert!(
+                    text.contains("pin_position") || text.contains("leaf_pins"),
+                    "{what}: {text}"
+                );
+            }
+        }
+    }
+}
