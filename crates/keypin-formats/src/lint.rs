@@ -8,7 +8,8 @@ use core::fmt;
 
 use std::collections::BTreeSet;
 
-use keypin::{Policy, pin::Pin, pin::PinKind, policy::Mode, policy::PolicyError, policy::Rule};
+use keypin::policy::{Mode, PinPosition, PolicyError, Rule};
+use keypin::{Policy, pin::Pin, pin::PinKind};
 use serde::Serialize;
 
 /// How bad a finding is.
@@ -284,10 +285,24 @@ fn suffix_and_bad_pins(rule: &Rule, at: &str, hosts: &str, out: &mut Vec<Finding
 
 fn live_rule(rule: &Rule, at: &str, chain: &LiveChain, out: &mut Vec<Finding>) {
     let on_path = |p: &Pin| chain.path.iter().position(|c| c.pin == *p);
+    // A pin counts only at the rule's pin_position, and with leaf_pins only when the leaf
+    // carries one of them too: what the verifier accepts.
+    let position = rule.pin_position();
+    let leaf_ok = rule.leaf_pins().is_empty()
+        || chain
+            .path
+            .first()
+            .is_some_and(|c| c.is_leaf && rule.leaf_pins().contains(&c.pin));
     let matched: Vec<(usize, &LiveCert)> = rule
         .pins()
         .iter()
         .filter_map(|p| on_path(p).map(|i| (i, &chain.path[i])))
+        .filter(|(_, c)| match position {
+            PinPosition::Any => true,
+            PinPosition::Leaf => c.is_leaf,
+            PinPosition::Ca => !c.is_leaf,
+        })
+        .filter(|_| leaf_ok)
         .collect();
     let host = &chain.host;
     if matched.is_empty() {

@@ -101,6 +101,24 @@ fn live_findings() {
     assert_eq!(code, 0);
     assert_eq!(ids, ["KP021", "KP024"]);
 
+    // Pins at the wrong position match nothing the verifier counts (pin_position, leaf_pins).
+    for extra in [
+        "pin_position = \"leaf\"".to_string(),
+        format!(
+            "pin_position = \"ca\"\nleaf_pins = [\"{}\", \"{}\"]",
+            spare(),
+            spare()
+        ),
+    ] {
+        let p = live.policy(&[pin(&chain.intermediate), spare()], &extra);
+        assert_eq!(live.lint(&p), (2, vec!["KP020".to_string()]), "{extra}");
+    }
+    let p = live.policy(
+        &[pin(&chain.intermediate), spare()],
+        "pin_position = \"ca\"",
+    );
+    assert_eq!(live.lint(&p).0, 0);
+
     // A short-lived leaf is the only thing pinned.
     let now = time::OffsetDateTime::now_utc();
     let short = issue(

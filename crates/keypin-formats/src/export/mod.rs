@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 
 mod ios_ats;
 
+use keypin::policy::PinPosition as RulePosition;
 use keypin::{
     Policy, host::HostPattern, pin::Pin, pin::PinFormat, pin::PinKind, policy::Mode,
     policy::OcspMode, policy::OnExpiry, policy::Rule,
@@ -247,6 +248,38 @@ impl<'a> Cx<'a> {
         self.problems.push(Notice { location, message });
     }
 
+    /// Why this target cannot carry `rule`'s `pin_position` / `leaf_pins`, if it cannot.
+    fn position_refusal(&self, rule: &Rule) -> Option<String> {
+        let target = self.format.name();
+        let position = rule.pin_position();
+        let both = !rule.leaf_pins().is_empty();
+        match self.format {
+            ExportFormat::IosAts => None,
+            _ if position == RulePosition::Any && !both => None,
+            ExportFormat::Curl if position == RulePosition::Leaf && !both => None,
+            ExportFormat::Curl => Some(format!(
+                "curl checks only the leaf key, so the CA pins of pin_position = \"ca\" would never match{}; export this rule to ios-ats, or pin leaf keys",
+                if both {
+                    " (and leaf_pins alone would drop them)"
+                } else {
+                    ""
+                }
+            )),
+            _ if both => Some(format!(
+                "{target} cannot require a CA pin and a leaf pin together (pin_position = \"ca\" with leaf_pins, iOS's two lists); dropping either list would be weaker"
+            )),
+            _ => Some(format!(
+                "{target} matches pins anywhere on the chain, weaker than pin_position = \"{}\"; export to ios-ats{}, or set pin_position = \"any\" in a copy of the policy if anywhere is acceptable",
+                position.as_str(),
+                if position == RulePosition::Leaf {
+                    " or curl"
+                } else {
+                    ""
+                }
+            )),
+        }
+    }
+
     /// The entries of every rule as the target can carry them, with notices and refusals.
     fn entries(
         &mut self,
@@ -314,6 +347,12 @@ impl<'a> Cx<'a> {
                     self.refuse(rule, format!("{why}; add a backup pin"));
                     continue;
                 }
+            }
+            // Pin positions: iOS keeps leaf and CA pins apart, curl checks only the leaf; every
+            // other target matches a pin anywhere, which would be weaker than a position rule.
+            if let Some(why) = self.position_refusal(rule) {
+                self.refuse(rule, why);
+                continue;
             }
             // OCSP staple checks: none of these targets has them; dropping one is weaker.
             if rule.ocsp() != OcspMode::Ignore {
@@ -709,7 +748,10 @@ impl<'a> Cx<'a> {
                 .map(|p| p.to_format(PinFormat::Curl))
                 .collect();
             let _ = writeln!(s, "{}\t--pinnedpubkey '{}'", e.name, pins.join(";"));
-            leaf_notice.push(e.rule);
+            // A rule whose pins count only on the leaf means exactly what curl checks.
+            if e.rule.pin_position() != RulePosition::Leaf {
+                leaf_notice.push(e.rule);
+            }
         }
         for rule in leaf_notice {
             let location = self.location(rule);

@@ -79,6 +79,7 @@ pub(super) fn rules(cx: &mut Cx<'_>, bytes: &[u8], pins_file: Option<&PinsFile>)
             require_sct: None,
             refused: None,
             bad_pins: bad_pins.clone(),
+            ..RawRule::default()
         });
     }
     rules

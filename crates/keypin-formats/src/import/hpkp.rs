@@ -73,5 +73,6 @@ pub(super) fn rules(cx: &mut Cx<'_>, bytes: &[u8], options: &ImportOptions) -> V
         require_sct: None,
         refused: None,
         bad_pins: Vec::new(),
+        ..RawRule::default()
     }]
 }

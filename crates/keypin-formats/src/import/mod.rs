@@ -188,13 +188,17 @@ struct RawRule {
     refused: Option<String>,
     /// Keys that must never be on the path (Chromium's `bad_static_spki_hashes`).
     bad_pins: Vec<Pin>,
+    /// `pin_position` as written (`"leaf"`, `"ca"`): iOS's identity lists.
+    pin_position: Option<&'static str>,
+    /// Pins the leaf must carry beside the CA pins (iOS with both lists).
+    leaf_pins: Vec<Pin>,
 }
 
 impl RawRule {
     /// One pin, enforced: the platform accepts it, so the rule says `single_pin_may_brick`
     /// (never report-only, which would be weaker than the app).
     fn single_pin(&self) -> bool {
-        self.pins.len() == 1 && !self.report_only
+        (self.pins.len() == 1 || self.leaf_pins.len() == 1) && !self.report_only
     }
 
     /// The host patterns that reach under a public suffix (they need
@@ -423,6 +427,12 @@ fn render(source_name: &str, rules: &[RawRule]) -> String {
         }
         if !r.suffix_hosts().is_empty() {
             let _ = writeln!(s, "public_suffix_covers_others = true");
+        }
+        if let Some(position) = r.pin_position {
+            let _ = writeln!(s, "pin_position = {}", toml_string(position));
+        }
+        if !r.leaf_pins.is_empty() {
+            let _ = writeln!(s, "leaf_pins = [{}]", toml_pins(&r.leaf_pins));
         }
         if !r.bad_pins.is_empty() {
             let _ = writeln!(s, "bad_pins = [{}]", toml_pins(&r.bad_pins));

@@ -312,6 +312,7 @@ impl Reader<'_, '_> {
                     require_sct: (inherited.ct == Some(true)).then_some("chrome"),
                     refused: None,
                     bad_pins: Vec::new(),
+                    ..RawRule::default()
                 });
             }
             _ if !hosts.is_empty() => cx.notice(

@@ -84,7 +84,9 @@ fn ats(cx: &mut Cx<'_>, top: &plist::Dictionary) -> Vec<RawRule> {
                 lists.push((key, pins));
             }
         }
-        let pins = match lists.as_slice() {
+        // iOS matches CA identities only on CA certificates and leaf identities only on the
+        // leaf; with both lists, a match in each is required.
+        let (pins, pin_position, leaf_pins) = match lists.as_slice() {
             [] => {
                 cx.problem(
                     &path,
@@ -92,20 +94,9 @@ fn ats(cx: &mut Cx<'_>, top: &plist::Dictionary) -> Vec<RawRule> {
                 );
                 continue;
             }
-            [(key, pins)] => {
-                cx.notice(
-                    &path,
-                    format!("{key} pins match only {} certificates on iOS; keypin matches them anywhere on the verified path", if *key == "NSPinnedCAIdentities" { "CA" } else { "leaf" }),
-                );
-                pins.clone()
-            }
-            _ => {
-                cx.problem(
-                    &path,
-                    "both CA and leaf identities: iOS requires a match in each list, which a keypin rule cannot say; merging them would weaken the policy".into(),
-                );
-                continue;
-            }
+            [("NSPinnedCAIdentities", pins)] => (pins.clone(), "ca", Vec::new()),
+            [(_, pins)] => (pins.clone(), "leaf", Vec::new()),
+            [(_, ca), (_, leaf), ..] => (ca.clone(), "ca", leaf.clone()),
         };
         // Apple's NSIncludesSubdomains: the domain and one more label.
         let mut hosts = vec![domain.clone()];
@@ -121,6 +112,8 @@ fn ats(cx: &mut Cx<'_>, top: &plist::Dictionary) -> Vec<RawRule> {
             require_sct: None,
             refused: None,
             bad_pins: Vec::new(),
+            pin_position: Some(pin_position),
+            leaf_pins,
         });
     }
     rules
@@ -206,6 +199,7 @@ fn trustkit(cx: &mut Cx<'_>, top: &plist::Dictionary) -> Vec<RawRule> {
             require_sct: None,
             refused: None,
             bad_pins: Vec::new(),
+            ..RawRule::default()
         });
     }
     rules

@@ -253,3 +253,114 @@ fn bad_pins_export_to_chromium_and_are_refused_elsewhere() {
         );
     }
 }
+
+/// An iOS plist keeps its pin positions: CA identities → `pin_position = "ca"`, leaf
+/// identities → `"leaf"`, both lists → CA pins with `leaf_pins` (a match in each); and each
+/// exports to `ios-ats` again without any position options, to the same lists.
+#[test]
+fn ios_identity_lists_keep_their_positions_and_round_trip() {
+    use keypin::policy::PinPosition;
+    let entry = |lists: &[(&str, &[&str])]| {
+        let body: String = lists
+            .iter()
+            .map(|(key, pins)| {
+                let items: String = pins
+                    .iter()
+                    .map(|p| {
+                        format!("<dict><key>SPKI-SHA256-BASE64</key><string>{p}</string></dict>")
+                    })
+                    .collect();
+                format!("<key>{key}</key><array>{items}</array>")
+            })
+            .collect();
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<plist version=\"1.0\"><dict><key>NSAppTransportSecurity</key><dict><key>NSPinnedDomains</key><dict>\
+             <key>api.example.com</key><dict>{body}</dict></dict></dict></dict></plist>\n"
+        )
+    };
+    let ca: &[&str] = &[A, B];
+    let leaf: &[&str] = &[C, B];
+    // (lists, position, leaf pins)
+    type Lists<'a> = Vec<(&'a str, &'a [&'a str])>;
+    let rows: [(Lists, PinPosition, usize); 3] = [
+        (vec![("NSPinnedCAIdentities", ca)], PinPosition::Ca, 0),
+        (vec![("NSPinnedLeafIdentities", leaf)], PinPosition::Leaf, 0),
+        (
+            vec![
+                ("NSPinnedCAIdentities", ca),
+                ("NSPinnedLeafIdentities", leaf),
+            ],
+            PinPosition::Ca,
+            2,
+        ),
+    ];
+    for (lists, position, leaf_count) in rows {
+        let plist = entry(&lists);
+        let imported = import_as(ImportFormat::IosAts, &plist, "api.example.com").unwrap();
+        assert!(
+            !imported
+                .notices
+                .iter()
+                .any(|n| n.message.contains("anywhere")),
+            "{:?}",
+            imported.notices
+        );
+        let policy = Policy::from_toml_str(&imported.toml, "p.toml").unwrap();
+        let r = &policy.rules()[0];
+        assert_eq!(
+            (r.pin_position(), r.leaf_pins().len()),
+            (position, leaf_count),
+            "{lists:?}"
+        );
+
+        // Back to ios-ats with no positions given: the same lists.
+        let out = export(&policy, ExportFormat::IosAts, 0).unwrap().text;
+        let doc = format!("<plist version=\"1.0\"><dict>{out}</dict></plist>");
+        let v = plist::Value::from_reader_xml(doc.as_bytes()).unwrap();
+        let dict = |v: &plist::Value, key: &str| {
+            v.as_dictionary()
+                .and_then(|d| d.get(key))
+                .cloned()
+                .unwrap_or_else(|| panic!("{key}: {out}"))
+        };
+        let d = dict(
+            &dict(&dict(&v, "NSAppTransportSecurity"), "NSPinnedDomains"),
+            "api.example.com",
+        );
+        let d = d.as_dictionary().unwrap();
+        for (key, pins) in &lists {
+            let got = d
+                .get(key)
+                .and_then(plist::Value::as_array)
+                .map_or(0, Vec::len);
+            assert_eq!(got, pins.len(), "{key}: {out}");
+        }
+        assert_eq!(d.len(), lists.len() + 1, "only these lists: {out}");
+
+        // Targets that match anywhere refuse instead of weakening the position.
+        let e = export(&policy, ExportFormat::AndroidNsc, 0)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("pin_position") || e.contains("leaf_pins"), "{e}");
+    }
+}
+
+/// curl checks only the leaf key: a leaf-position rule exports without the "CA pins never
+/// match" notice; a CA-position rule is refused.
+#[test]
+fn curl_takes_leaf_position_rules_and_refuses_ca_ones() {
+    let leaf = policy("pin_position = \"leaf\"", &[A, B]);
+    let out = export(&leaf, ExportFormat::Curl, 0).unwrap();
+    assert!(out.notices.is_empty(), "{:?}", out.notices);
+    assert!(out.text.contains(A));
+    let any = policy("", &[A, B]);
+    assert!(
+        !export(&any, ExportFormat::Curl, 0)
+            .unwrap()
+            .notices
+            .is_empty()
+    );
+    let ca = policy("pin_position = \"ca\"", &[A, B]);
+    let e = export(&ca, ExportFormat::Curl, 0).unwrap_err().to_string();
+    assert!(e.contains("curl checks only the leaf key"), "{e}");
+}
