@@ -224,6 +224,11 @@ pub fn respec(policy: &Policy) -> Vec<RuleSpec> {
                 SctRequirement::ChromeLike => "chrome".into(),
             }),
             ocsp: Some(r.ocsp().as_str().into()),
+            single_pin_may_brick: r.single_pin_may_brick(),
+            public_suffix_covers_others: r.public_suffix_covers_others(),
+            bad_pins: r.bad_pins().iter().map(ToString::to_string).collect(),
+            pin_position: Some(r.pin_position().as_str().into()),
+            leaf_pins: r.leaf_pins().iter().map(ToString::to_string).collect(),
         })
         .collect()
 }

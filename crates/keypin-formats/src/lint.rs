@@ -8,7 +8,8 @@ use core::fmt;
 
 use std::collections::BTreeSet;
 
-use keypin::{Policy, pin::Pin, pin::PinKind, policy::Mode, policy::PolicyError, policy::Rule};
+use keypin::policy::{Mode, PinPosition, PolicyError, Rule};
+use keypin::{Policy, pin::Pin, pin::PinKind};
 use serde::Serialize;
 
 /// How bad a finding is.
@@ -194,20 +195,26 @@ fn static_rule(rule: &Rule, at: &str, options: &LintOptions, out: &mut Vec<Findi
     let hosts: Vec<String> = rule.hosts().iter().map(ToString::to_string).collect();
     let hosts = hosts.join(", ");
     if rule.pins().len() < 2 {
+        let opted_out = rule.mode() == Mode::Enforce && rule.single_pin_may_brick();
         out.push(Finding {
             id: "KP001",
-            severity: if rule.mode() == Mode::Enforce {
+            severity: if rule.mode() == Mode::Enforce && !opted_out {
                 Severity::Error
             } else {
                 Severity::Warning
             },
             location: at.to_string(),
-            message: format!(
-                "{hosts}: one pin and no backup; the next key rotation breaks every client"
-            ),
-            fix: "add the pin of a spare key kept offline (`keypin pin spare.key`)".into(),
+            message: if opted_out {
+                format!(
+                    "{hosts}: one pin and no backup, enforced (single_pin_may_brick = true); losing or replacing that key breaks every client until new pins ship"
+                )
+            } else {
+                format!("{hosts}: one pin and no backup; the next key rotation breaks every client")
+            },
+            fix: "add the pin of a spare key kept offline (`keypin pin spare.key`), then remove single_pin_may_brick".into(),
         });
     }
+    suffix_and_bad_pins(rule, at, &hosts, out);
     if let Some(expires) = rule.expires() {
         let end = expires.start_secs() + 86_400;
         let days_left = (end - options.now_secs).div_euclid(86_400);
@@ -242,12 +249,60 @@ fn static_rule(rule: &Rule, at: &str, options: &LintOptions, out: &mut Vec<Findi
     }
 }
 
+/// KP002: patterns on a public suffix (loaded under `public_suffix_covers_others`); KP032: a
+/// key listed both as a pin and as a bad pin (a path carrying it is never pinned).
+fn suffix_and_bad_pins(rule: &Rule, at: &str, hosts: &str, out: &mut Vec<Finding>) {
+    let spanning: Vec<String> = rule
+        .hosts()
+        .iter()
+        .filter(|h| h.spans_public_suffix())
+        .map(ToString::to_string)
+        .collect();
+    if !spanning.is_empty() {
+        out.push(Finding {
+            id: "KP002",
+            severity: Severity::Warning,
+            location: at.to_string(),
+            message: format!(
+                "{}: on a public suffix (public_suffix_covers_others = true): these pins apply to every site registered under it, including other parties' sites",
+                spanning.join(", ")
+            ),
+            fix: "pin your own registrable domains instead, unless you run the suffix".into(),
+        });
+    }
+    for pin in rule.pins().iter().filter(|p| rule.is_bad_pin(p)) {
+        out.push(Finding {
+            id: "KP032",
+            severity: Severity::Error,
+            location: at.to_string(),
+            message: format!(
+                "{hosts}: {pin} is both a pin and a bad pin; a path carrying it is never pinned, so it backs up nothing"
+            ),
+            fix: "remove it from pins or from bad_pins".into(),
+        });
+    }
+}
+
 fn live_rule(rule: &Rule, at: &str, chain: &LiveChain, out: &mut Vec<Finding>) {
     let on_path = |p: &Pin| chain.path.iter().position(|c| c.pin == *p);
+    // A pin counts only at the rule's pin_position, and with leaf_pins only when the leaf
+    // carries one of them too: what the verifier accepts.
+    let position = rule.pin_position();
+    let leaf_ok = rule.leaf_pins().is_empty()
+        || chain
+            .path
+            .first()
+            .is_some_and(|c| c.is_leaf && rule.leaf_pins().contains(&c.pin));
     let matched: Vec<(usize, &LiveCert)> = rule
         .pins()
         .iter()
         .filter_map(|p| on_path(p).map(|i| (i, &chain.path[i])))
+        .filter(|(_, c)| match position {
+            PinPosition::Any => true,
+            PinPosition::Leaf => c.is_leaf,
+            PinPosition::Ca => !c.is_leaf,
+        })
+        .filter(|_| leaf_ok)
         .collect();
     let host = &chain.host;
     if matched.is_empty() {

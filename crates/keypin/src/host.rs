@@ -61,6 +61,17 @@ impl HostPattern {
     /// label, wildcards or subdomain rules on a public suffix (`*.com`, `**.co.uk`,
     /// `**.github.io`), `include_subdomains` on a one-label wildcard or an IP address.
     pub fn parse(text: &str, include_subdomains: bool) -> Result<Self, HostPatternError> {
+        Self::parse_with(text, include_subdomains, false)
+    }
+
+    /// [`HostPattern::parse`], except that with `public_suffix_covers_others` a wildcard or
+    /// subdomain pattern on a public suffix loads (a rule's `public_suffix_covers_others =
+    /// true`: the owner of a private-section suffix, or Chromium's pins for a whole gTLD).
+    pub fn parse_with(
+        text: &str,
+        include_subdomains: bool,
+        public_suffix_covers_others: bool,
+    ) -> Result<Self, HostPatternError> {
         let err = |message: String, hint: Option<&str>| HostPatternError {
             message,
             hint: hint.map(str::to_string),
@@ -120,12 +131,16 @@ impl HostPattern {
             }
             (k, _) => k,
         };
-        if kind != Kind::Exact && is_public_suffix(base) {
+        if kind != Kind::Exact && !public_suffix_covers_others && is_public_suffix(base) {
             return Err(err(
                 format!(
                     "{text:?} would pin every site under the public suffix {base:?}, which no single party controls"
                 ),
-                Some("pin your own registrable domain, like **.example.co.uk"),
+                Some(
+                    "pin your own registrable domain, like **.example.co.uk; or, if this rule \
+                     must cover every site under the suffix (you run the suffix, or copy \
+                     Chromium's pins for a whole TLD), set public_suffix_covers_others = true",
+                ),
             ));
         }
         let base: Box<str> = base.into();
@@ -134,6 +149,16 @@ impl HostPattern {
             Kind::OneLabel => Self::OneLabel(base),
             Kind::AnyDepth => Self::AnyDepth(base),
         })
+    }
+
+    /// Does this pattern reach names under a public suffix (a wildcard or subdomain pattern
+    /// whose base is a public suffix), so that it covers sites other parties own? Such a
+    /// pattern loads only in a rule with `public_suffix_covers_others = true`.
+    pub fn spans_public_suffix(&self) -> bool {
+        match self {
+            Self::Exact(_) => false,
+            Self::OneLabel(b) | Self::AnyDepth(b) => is_public_suffix(b),
+        }
     }
 
     /// The name part of the pattern, without wildcard.

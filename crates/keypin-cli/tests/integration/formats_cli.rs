@@ -144,6 +144,7 @@ fn import_refuses_a_binary_plist_shared_reference_bomb() {
 
 const A: &str = "+89GigSuV1Gxkawpccc7tcRwBWhui2H/sW8CBhdNHSo=";
 const B: &str = "qwZ2c1CAhsCMleNcrkNPt4VqkS1h7e/slG0n4ue2wp4=";
+const C: &str = "TwaMQAMjwj7UXYmIsEY2IMY07jyxBm+WhqBkTkKt57Y=";
 
 /// What Android skips or reads leniently imports with notes on stderr and exit 0; the notes
 /// are the importer's, printed by the command.
@@ -213,13 +214,13 @@ fn import_chromium_with_pins_file_writes_the_rest_and_exits_2() {
     let json = dir.path().join("transport_security_state_static.json");
     std::fs::write(
         &json,
-        "// Copyright 2026 The Example Authors\n{\n  \"pinsets\": [\n    { \"name\": \"example\", \"static_spki_hashes\": [\"ExampleRoot\", \"ExampleBackup\"] },\n    { \"name\": \"bad\", \"static_spki_hashes\": [\"ExampleRoot\", \"ExampleBackup\"], \"bad_static_spki_hashes\": [\"ExampleEvil\"] }\n  ],\n  \"entries\": [\n    // pinned\n    { \"name\": \"www.example.com\", \"include_subdomains\": true, \"pins\": \"example\" },\n    { \"name\": \"evil.example.org\", \"pins\": \"bad\" }\n  ]\n}\n",
+        "// Copyright 2026 The Example Authors\n{\n  \"pinsets\": [\n    { \"name\": \"example\", \"static_spki_hashes\": [\"ExampleRoot\", \"ExampleBackup\"] },\n    { \"name\": \"bad\", \"static_spki_hashes\": [\"ExampleRoot\", \"ExampleBackup\"], \"bad_static_spki_hashes\": [\"ExampleEvil\"] },\n    { \"name\": \"old\", \"static_spki_hashes\": [\"ExampleRoot\", \"ExampleSha1\"] }\n  ],\n  \"entries\": [\n    // pinned\n    { \"name\": \"www.example.com\", \"include_subdomains\": true, \"pins\": \"example\" },\n    { \"name\": \"evil.example.org\", \"pins\": \"bad\" },\n    { \"name\": \"old.example.org\", \"pins\": \"old\" }\n  ]\n}\n",
     )
     .unwrap();
     let pins = dir.path().join("transport_security_state_static.pins");
     std::fs::write(
         &pins,
-        format!("# keys\nPinsListTimestamp\n1780000000\n\nExampleRoot\nsha256/{A}\n\nExampleBackup\nsha256/{B}\n\nExampleEvil\nsha256/{A}\n"),
+        format!("# keys\nPinsListTimestamp\n1780000000\n\nExampleRoot\nsha256/{A}\n\nExampleBackup\nsha256/{B}\n\nExampleEvil\nsha256/{C}\n\nExampleSha1\nsha1/AAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"),
     )
     .unwrap();
     keypin()
@@ -230,10 +231,15 @@ fn import_chromium_with_pins_file_writes_the_rest_and_exits_2() {
         .assert()
         .code(2)
         .stdout(predicate::str::contains("hosts = [\"**.www.example.com\"]"))
-        .stdout(predicate::str::contains("evil.example.org\"]").not())
+        // Chromium's bad keys are the rule's bad_pins.
+        .stdout(predicate::str::contains("hosts = [\"evil.example.org\"]"))
+        .stdout(predicate::str::contains(format!(
+            "bad_pins = [\"sha256/{C}\"]"
+        )))
+        .stdout(predicate::str::contains("old.example.org\"]").not())
         .stderr(predicate::str::contains("keypin: refused: "))
         .stderr(predicate::str::contains(
-            "entries[1] evil.example.org: pinset \"bad\": its bad_static_spki_hashes",
+            "entries[2] old.example.org: pinset \"old\": its key \"ExampleSha1\"",
         ))
         .stderr(predicate::str::contains("1 entries of"));
     // Without the .pins file the pinsets have no values: refused, saying what to pass.

@@ -101,6 +101,24 @@ fn live_findings() {
     assert_eq!(code, 0);
     assert_eq!(ids, ["KP021", "KP024"]);
 
+    // Pins at the wrong position match nothing the verifier counts (pin_position, leaf_pins).
+    for extra in [
+        "pin_position = \"leaf\"".to_string(),
+        format!(
+            "pin_position = \"ca\"\nleaf_pins = [\"{}\", \"{}\"]",
+            spare(),
+            spare()
+        ),
+    ] {
+        let p = live.policy(&[pin(&chain.intermediate), spare()], &extra);
+        assert_eq!(live.lint(&p), (2, vec!["KP020".to_string()]), "{extra}");
+    }
+    let p = live.policy(
+        &[pin(&chain.intermediate), spare()],
+        "pin_position = \"ca\"",
+    );
+    assert_eq!(live.lint(&p).0, 0);
+
     // A short-lived leaf is the only thing pinned.
     let now = time::OffsetDateTime::now_utc();
     let short = issue(
@@ -227,6 +245,36 @@ fn static_findings_and_exit_codes() {
         ),
         (
             write(
+                "single_pin_may_brick.toml",
+                format!(
+                    "[[rule]]\nhosts = [\"a.example.com\"]\npins = [\"{a}\"]\nsingle_pin_may_brick = true\n"
+                ),
+            ),
+            vec!["KP001"],
+            1,
+        ),
+        (
+            write(
+                "public_suffix.toml",
+                format!(
+                    "[[rule]]\nhosts = [\"**.github.io\"]\npins = [\"{a}\", \"{b}\"]\npublic_suffix_covers_others = true\n"
+                ),
+            ),
+            vec!["KP002"],
+            1,
+        ),
+        (
+            write(
+                "bad_pin_is_a_pin.toml",
+                format!(
+                    "[[rule]]\nhosts = [\"a.example.com\"]\npins = [\"{a}\", \"{b}\"]\nbad_pins = [\"{b}\"]\n"
+                ),
+            ),
+            vec!["KP032"],
+            2,
+        ),
+        (
+            write(
                 "clean.toml",
                 format!("[[rule]]\nhosts = [\"a.example.com\"]\npins = [\"{a}\", \"{b}\"]\n"),
             ),
@@ -251,6 +299,16 @@ fn static_findings_and_exit_codes() {
             .collect();
         assert_eq!(got, ids, "{}", file.display());
         assert_eq!(out.status.code(), Some(code), "{}", file.display());
+        // The opt-outs are warnings: without --strict they pass.
+        if code == 1 {
+            let plain = Command::cargo_bin("keypin")
+                .unwrap()
+                .arg("lint")
+                .arg(&file)
+                .output()
+                .unwrap();
+            assert_eq!(plain.status.code(), Some(0), "{}", file.display());
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use keypin::pin::PinFormat;
+use keypin::policy::PinPosition as RulePosition;
 
 use super::{
     Cx, ExpirySupport, ExportOptions, PinPosition, ReportOnlySupport, Subdomains, xml_escape,
@@ -28,8 +29,16 @@ impl Cx<'_> {
         for e in &entries {
             let mut leaf = Vec::new();
             let mut ca = Vec::new();
+            // A rule that says where its pins sit needs no positions from outside.
+            let fixed = match e.rule.pin_position() {
+                RulePosition::Any => None,
+                RulePosition::Leaf => Some(PinPosition::Leaf),
+                RulePosition::Ca => Some(PinPosition::Ca),
+            };
+            leaf.extend_from_slice(e.rule.leaf_pins());
             for p in &e.pins {
-                match options.positions.get(p).copied().or(options.backup_position) {
+                let position = fixed.or_else(|| options.positions.get(p).copied());
+                match position.or(options.backup_position) {
                     Some(PinPosition::Leaf) => leaf.push(*p),
                     Some(PinPosition::Ca) => ca.push(*p),
                     None => refusals.push((
@@ -41,7 +50,7 @@ impl Cx<'_> {
                     )),
                 }
             }
-            if !leaf.is_empty() && !ca.is_empty() {
+            if !leaf.is_empty() && !ca.is_empty() && e.rule.leaf_pins().is_empty() {
                 notices.push((
                     e.rule,
                     format!(

@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 
 mod ios_ats;
 
+use keypin::policy::PinPosition as RulePosition;
 use keypin::{
     Policy, host::HostPattern, pin::Pin, pin::PinFormat, pin::PinKind, policy::Mode,
     policy::OcspMode, policy::OnExpiry, policy::Rule,
@@ -247,6 +248,38 @@ impl<'a> Cx<'a> {
         self.problems.push(Notice { location, message });
     }
 
+    /// Why this target cannot carry `rule`'s `pin_position` / `leaf_pins`, if it cannot.
+    fn position_refusal(&self, rule: &Rule) -> Option<String> {
+        let target = self.format.name();
+        let position = rule.pin_position();
+        let both = !rule.leaf_pins().is_empty();
+        match self.format {
+            ExportFormat::IosAts => None,
+            _ if position == RulePosition::Any && !both => None,
+            ExportFormat::Curl if position == RulePosition::Leaf && !both => None,
+            ExportFormat::Curl => Some(format!(
+                "curl checks only the leaf key, so the CA pins of pin_position = \"ca\" would never match{}; export this rule to ios-ats, or pin leaf keys",
+                if both {
+                    " (and leaf_pins alone would drop them)"
+                } else {
+                    ""
+                }
+            )),
+            _ if both => Some(format!(
+                "{target} cannot require a CA pin and a leaf pin together (pin_position = \"ca\" with leaf_pins, iOS's two lists); dropping either list would be weaker"
+            )),
+            _ => Some(format!(
+                "{target} matches pins anywhere on the chain, weaker than pin_position = \"{}\"; export to ios-ats{}, or set pin_position = \"any\" in a copy of the policy if anywhere is acceptable",
+                position.as_str(),
+                if position == RulePosition::Leaf {
+                    " or curl"
+                } else {
+                    ""
+                }
+            )),
+        }
+    }
+
     /// The entries of every rule as the target can carry them, with notices and refusals.
     fn entries(
         &mut self,
@@ -260,7 +293,12 @@ impl<'a> Cx<'a> {
         for (rule_index, rule) in policy.rules().iter().enumerate() {
             // Certificate pins: none of these targets has them, and dropping one could leave
             // a set that never matches or, worse, hide that the policy relied on it.
-            if rule.pins().iter().any(|p| p.kind() == PinKind::Certificate) {
+            if rule
+                .pins()
+                .iter()
+                .chain(rule.bad_pins())
+                .any(|p| p.kind() == PinKind::Certificate)
+            {
                 self.refuse(
                     rule,
                     format!(
@@ -278,6 +316,42 @@ impl<'a> Cx<'a> {
                         "{target} cannot require Certificate Transparency ({req}); export a policy without require_sct and enable the platform's own CT checks"
                     ),
                 );
+                continue;
+            }
+            // bad_pins: only Chromium's static pins can say "never this key" (its
+            // bad_static_spki_hashes); dropping them would accept chains the policy refuses.
+            if !rule.bad_pins().is_empty() && self.format != ExportFormat::Chromium {
+                self.refuse(
+                    rule,
+                    format!(
+                        "{target} cannot refuse a chain for carrying a key (bad_pins: {} key(s)); only the chromium format has bad_static_spki_hashes, and dropping them would accept chains this policy refuses",
+                        rule.bad_pins().len()
+                    ),
+                );
+                continue;
+            }
+            // One enforced pin (single_pin_may_brick) where the platform refuses it: a browser
+            // ignores an HPKP header without a backup pin (RFC 7469 §4.3), leaving the host
+            // unpinned, and TrustKit (iOS) raises at initialisation.
+            if rule.pins().len() < 2 && rule.mode() == Mode::Enforce {
+                let why = match self.format {
+                    ExportFormat::Hpkp => Some(
+                        "HPKP needs a backup pin (RFC 7469 §4.3): a browser ignores a header with one pin, so the host would not be pinned at all",
+                    ),
+                    ExportFormat::Trustkit | ExportFormat::TrustkitSwift => Some(
+                        "TrustKit refuses an enforced domain with fewer than two pins at initialisation, so the app would not start pinning",
+                    ),
+                    _ => None,
+                };
+                if let Some(why) = why {
+                    self.refuse(rule, format!("{why}; add a backup pin"));
+                    continue;
+                }
+            }
+            // Pin positions: iOS keeps leaf and CA pins apart, curl checks only the leaf; every
+            // other target matches a pin anywhere, which would be weaker than a position rule.
+            if let Some(why) = self.position_refusal(rule) {
+                self.refuse(rule, why);
                 continue;
             }
             // OCSP staple checks: none of these targets has them; dropping one is weaker.
@@ -674,7 +748,10 @@ impl<'a> Cx<'a> {
                 .map(|p| p.to_format(PinFormat::Curl))
                 .collect();
             let _ = writeln!(s, "{}\t--pinnedpubkey '{}'", e.name, pins.join(";"));
-            leaf_notice.push(e.rule);
+            // A rule whose pins count only on the leaf means exactly what curl checks.
+            if e.rule.pin_position() != RulePosition::Leaf {
+                leaf_notice.push(e.rule);
+            }
         }
         for rule in leaf_notice {
             let location = self.location(rule);
@@ -706,20 +783,23 @@ impl<'a> Cx<'a> {
             let set_name = format!("keypin_rule_{}", e.rule_index);
             if !seen_rules.contains(&e.rule_index) {
                 seen_rules.push(e.rule_index);
-                let names: Vec<String> = e
-                    .pins
-                    .iter()
-                    .enumerate()
-                    .map(|(j, p)| {
-                        let n = format!("Keypin_{}_{}", e.rule_index, j);
-                        hashes.insert(n.clone(), p.to_format(PinFormat::OkHttp).into());
-                        n
-                    })
-                    .collect();
+                // Values travel by name, like Chromium's .pins file.
+                let mut named = |pins: &[Pin], tag: &str| -> Vec<String> {
+                    pins.iter()
+                        .enumerate()
+                        .map(|(j, p)| {
+                            let n = format!("Keypin_{}_{tag}{j}", e.rule_index);
+                            hashes.insert(n.clone(), p.to_format(PinFormat::OkHttp).into());
+                            n
+                        })
+                        .collect()
+                };
+                let names = named(&e.pins, "");
+                let bad = named(e.rule.bad_pins(), "bad_");
                 pinsets.push(serde_json::json!({
                     "name": set_name,
                     "static_spki_hashes": names,
-                    "bad_static_spki_hashes": [],
+                    "bad_static_spki_hashes": bad,
                 }));
             }
             json_entries.push(serde_json::json!({

@@ -46,8 +46,8 @@ pub(super) fn rules(cx: &mut Cx<'_>, bytes: &[u8], pins_file: Option<&PinsFile>)
             continue;
         };
         let path = format!("entries[{i}] {name}");
-        let set = match sets.get(set_name) {
-            Some(Ok(pins)) => pins,
+        let (set, bad_pins) = match sets.get(set_name) {
+            Some(Ok((pins, bad))) => (pins, bad),
             Some(Err(why)) => {
                 rules.push(RawRule {
                     origin: path,
@@ -78,19 +78,74 @@ pub(super) fn rules(cx: &mut Cx<'_>, bytes: &[u8], pins_file: Option<&PinsFile>)
             report_only: false,
             require_sct: None,
             refused: None,
+            bad_pins: bad_pins.clone(),
+            ..RawRule::default()
         });
     }
     rules
 }
 
-/// Every pinset by name: its pins, or why its entries cannot be imported.
+/// A pinset's pins and bad pins.
+type PinSet = (Vec<Pin>, Vec<Pin>);
+
+/// Where the values of a pinset's key names are: keypin's inline `spki_hashes`, or the
+/// `.pins` file.
+struct Keys<'a> {
+    inline: Option<&'a serde_json::Map<String, serde_json::Value>>,
+    named: &'a HashMap<String, Result<Pin, String>>,
+    have_pins_file: bool,
+}
+
+impl Keys<'_> {
+    /// The pins named in `set[list]`; a key that has no pin (SHA-1, a certificate that does
+    /// not parse) sets `bad` to why the set cannot be imported.
+    fn resolve(
+        &self,
+        cx: &mut Cx<'_>,
+        set: &serde_json::Value,
+        list: &str,
+        path: &str,
+        bad: &mut Option<String>,
+    ) -> Vec<Pin> {
+        let mut pins = Vec::new();
+        for (j, n) in set[list].as_array().into_iter().flatten().enumerate() {
+            let hp = format!("{path}.{list}[{j}]");
+            let hash_name = n.as_str().unwrap_or_default();
+            if let Some(value) = self
+                .inline
+                .and_then(|h| h.get(hash_name))
+                .and_then(serde_json::Value::as_str)
+            {
+                if let Some(p) = cx.pin(&hp, value) {
+                    push_pin(cx, &hp, &mut pins, p);
+                }
+                continue;
+            }
+            match self.named.get(hash_name) {
+                Some(Ok(p)) => push_pin(cx, &hp, &mut pins, *p),
+                Some(Err(why)) => *bad = Some(format!("its key {hash_name:?} {why}")),
+                None if self.have_pins_file => cx.problem(
+                    &hp,
+                    format!("{hash_name:?} is in neither the .pins file nor \"spki_hashes\""),
+                ),
+                None => cx.problem(
+                    &hp,
+                    format!("no value for {hash_name:?}: Chromium keeps them in its .pins file; pass it with --pins FILE.pins"),
+                ),
+            }
+        }
+        pins
+    }
+}
+
+/// Every pinset by name: its pins and bad pins, or why its entries cannot be imported.
 fn pinsets(
     cx: &mut Cx<'_>,
     v: &serde_json::Value,
     inline: Option<&serde_json::Map<String, serde_json::Value>>,
     named: &HashMap<String, Result<Pin, String>>,
     have_pins_file: bool,
-) -> HashMap<String, Result<Vec<Pin>, String>> {
+) -> HashMap<String, Result<PinSet, String>> {
     let mut sets = HashMap::new();
     for (i, set) in v["pinsets"].as_array().into_iter().flatten().enumerate() {
         let path = format!("pinsets[{i}]");
@@ -101,55 +156,17 @@ fn pinsets(
                 format!("pinset {name:?}: report_uri {uri} is not imported (add it to the rules' report_uris to keep reporting)"),
             );
         }
-        if set["bad_static_spki_hashes"]
-            .as_array()
-            .is_some_and(|a| !a.is_empty())
-        {
-            // Chromium refuses a chain carrying one of these keys even when a good pin
-            // matches; keypin has no rule field for that yet, and dropping it would weaken
-            // the set.
-            sets.insert(
-                name,
-                Err(format!(
-                    "its bad_static_spki_hashes (keys that must never appear on the path; Chromium refuses a chain carrying one even when a good pin matches) cannot be said in a keypin rule yet, and dropping them would weaken the pinset (at {}:{path})",
-                    cx.source_name
-                )),
-            );
-            continue;
-        }
-        let mut pins = Vec::new();
+        let keys = Keys {
+            inline,
+            named,
+            have_pins_file,
+        };
         let mut bad = None;
-        for (j, n) in set["static_spki_hashes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            let hp = format!("{path}.static_spki_hashes[{j}]");
-            let hash_name = n.as_str().unwrap_or_default();
-            if let Some(value) = inline
-                .and_then(|h| h.get(hash_name))
-                .and_then(serde_json::Value::as_str)
-            {
-                if let Some(p) = cx.pin(&hp, value) {
-                    push_pin(cx, &hp, &mut pins, p);
-                }
-                continue;
-            }
-            match named.get(hash_name) {
-                Some(Ok(p)) => push_pin(cx, &hp, &mut pins, *p),
-                Some(Err(why)) => bad = Some(format!("its key {hash_name:?} {why}")),
-                None if have_pins_file => cx.problem(
-                    &hp,
-                    format!("{hash_name:?} is in neither the .pins file nor \"spki_hashes\""),
-                ),
-                None => cx.problem(
-                    &hp,
-                    format!("no value for {hash_name:?}: Chromium keeps them in its .pins file; pass it with --pins FILE.pins"),
-                ),
-            }
-        }
-        sets.insert(name, bad.map_or(Ok(pins), Err));
+        let pins = keys.resolve(cx, set, "static_spki_hashes", &path, &mut bad);
+        // Keys that must never be on the path: a chain carrying one is refused even when a
+        // good pin matches (keypin's bad_pins).
+        let bad_pins = keys.resolve(cx, set, "bad_static_spki_hashes", &path, &mut bad);
+        sets.insert(name, bad.map_or(Ok((pins, bad_pins)), Err));
     }
     sets
 }

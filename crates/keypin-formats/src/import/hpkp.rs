@@ -55,6 +55,15 @@ pub(super) fn rules(cx: &mut Cx<'_>, bytes: &[u8], options: &ImportOptions) -> V
             );
         }
     }
+    // RFC 7469 §4.3: a UA does not note a pinned host whose header has no backup pin; such a
+    // header pins nothing, which a user must learn rather than get an enforcing rule.
+    if pins.len() == 1 && !report_only {
+        cx.problem(
+            "1",
+            "one pin and no backup: browsers ignore such a Public-Key-Pins header (RFC 7469 §4.3), so it pins nothing; add the backup pin the header should carry".into(),
+        );
+        return Vec::new();
+    }
     vec![RawRule {
         origin: "1".into(),
         hosts: vec![if subs { format!("**.{host}") } else { host }],
@@ -63,5 +72,7 @@ pub(super) fn rules(cx: &mut Cx<'_>, bytes: &[u8], options: &ImportOptions) -> V
         report_only,
         require_sct: None,
         refused: None,
+        bad_pins: Vec::new(),
+        ..RawRule::default()
     }]
 }

@@ -15,7 +15,7 @@ mod plist_formats;
 use core::fmt;
 use std::fmt::Write as _;
 
-use keypin::{Policy, pin::Pin, pin::PinFormat};
+use keypin::{Policy, host::HostPattern, pin::Pin, pin::PinFormat};
 
 use crate::budget::{CountedEvents, PlistStop};
 pub use crate::budget::{MAX_IMPORT_NODES, MAX_IMPORT_STRING_BYTES};
@@ -186,6 +186,54 @@ struct RawRule {
     require_sct: Option<&'static str>,
     /// Why this entry cannot be expressed (see [`Imported::refused`]); then the rest is unused.
     refused: Option<String>,
+    /// Keys that must never be on the path (Chromium's `bad_static_spki_hashes`).
+    bad_pins: Vec<Pin>,
+    /// `pin_position` as written (`"leaf"`, `"ca"`): iOS's identity lists.
+    pin_position: Option<&'static str>,
+    /// Pins the leaf must carry beside the CA pins (iOS with both lists).
+    leaf_pins: Vec<Pin>,
+}
+
+impl RawRule {
+    /// One pin, enforced: the platform accepts it, so the rule says `single_pin_may_brick`
+    /// (never report-only, which would be weaker than the app).
+    fn single_pin(&self) -> bool {
+        (self.pins.len() == 1 || self.leaf_pins.len() == 1) && !self.report_only
+    }
+
+    /// The host patterns that reach under a public suffix (they need
+    /// `public_suffix_covers_others`).
+    fn suffix_hosts(&self) -> Vec<&str> {
+        self.hosts
+            .iter()
+            .filter(|h| {
+                HostPattern::parse_with(h, false, true).is_ok_and(|p| p.spans_public_suffix())
+            })
+            .map(String::as_str)
+            .collect()
+    }
+}
+
+/// Says where the import wrote an opt-out field, so that nobody meets it first in `lint`.
+fn opt_out_notices(cx: &mut Cx<'_>, rules: &[RawRule]) {
+    for r in rules {
+        if r.single_pin() {
+            cx.notice(
+                &r.origin,
+                "one pin, enforced as the platform enforces it: written with single_pin_may_brick = true (losing or replacing that key breaks the app until new pins ship; add a backup pin)".into(),
+            );
+        }
+        let suffix = r.suffix_hosts();
+        if !suffix.is_empty() {
+            cx.notice(
+                &r.origin,
+                format!(
+                    "{} reaches every site under a public suffix, as the platform reads it: written with public_suffix_covers_others = true",
+                    suffix.join(", ")
+                ),
+            );
+        }
+    }
 }
 
 struct Cx<'a> {
@@ -291,6 +339,7 @@ pub fn import(
         }
         ImportFormat::Hpkp => hpkp::rules(&mut cx, bytes, options),
     };
+    opt_out_notices(&mut cx, &rules);
     if !cx.problems.is_empty() {
         return Err(ImportError {
             source_name: source_name.to_string(),
@@ -338,18 +387,6 @@ fn loads(source_name: &str, toml: &str, rules: &[RawRule]) -> Result<(), Vec<Not
                 .and_then(|f| f.split(']').next())
                 .and_then(|n| n.parse::<usize>().ok())
                 .and_then(|n| rules.get(n));
-            let single_pin = rule.is_some_and(|r| {
-                r.pins.len() == 1
-                    && !r.report_only
-                    && d.field.as_deref().is_some_and(|f| f.ends_with(".pins"))
-            });
-            if single_pin {
-                // keypin's own hint offers report-only, which is weaker than the app.
-                return Notice {
-                    location: rule.map_or_else(String::new, |r| format!("{source_name}:{}", r.origin)),
-                    message: "an enforcing rule needs at least two pins: the platform accepts a single pin, but keypin has no opt-out field for that yet, and importing it as report-only would be weaker than the app (fix: add a backup pin, such as a spare key kept offline: `keypin pin spare.key`)".into(),
-                };
-            }
             Notice {
                 location: rule.map_or_else(
                     || source_name.to_string(),
@@ -375,12 +412,7 @@ fn render(source_name: &str, rules: &[RawRule]) -> String {
         let _ = writeln!(s, "[[rule]]");
         let hosts: Vec<String> = r.hosts.iter().map(|h| toml_string(h)).collect();
         let _ = writeln!(s, "hosts = [{}]", hosts.join(", "));
-        let pins: Vec<String> = r
-            .pins
-            .iter()
-            .map(|p| toml_string(&p.to_format(PinFormat::OkHttp)))
-            .collect();
-        let _ = writeln!(s, "pins = [{}]", pins.join(", "));
+        let _ = writeln!(s, "pins = [{}]", toml_pins(&r.pins));
         if let Some(d) = &r.expires {
             let _ = writeln!(s, "expires = {}", toml_string(d));
         }
@@ -390,8 +422,32 @@ fn render(source_name: &str, rules: &[RawRule]) -> String {
         if let Some(req) = r.require_sct {
             let _ = writeln!(s, "require_sct = {}", toml_string(req));
         }
+        if r.single_pin() {
+            let _ = writeln!(s, "single_pin_may_brick = true");
+        }
+        if !r.suffix_hosts().is_empty() {
+            let _ = writeln!(s, "public_suffix_covers_others = true");
+        }
+        if let Some(position) = r.pin_position {
+            let _ = writeln!(s, "pin_position = {}", toml_string(position));
+        }
+        if !r.leaf_pins.is_empty() {
+            let _ = writeln!(s, "leaf_pins = [{}]", toml_pins(&r.leaf_pins));
+        }
+        if !r.bad_pins.is_empty() {
+            let _ = writeln!(s, "bad_pins = [{}]", toml_pins(&r.bad_pins));
+        }
     }
     s
+}
+
+/// Pins as the items of a TOML array, in keypin's `sha256/` spelling.
+fn toml_pins(pins: &[Pin]) -> String {
+    let items: Vec<String> = pins
+        .iter()
+        .map(|p| toml_string(&p.to_format(PinFormat::OkHttp)))
+        .collect();
+    items.join(", ")
 }
 
 fn toml_string(s: &str) -> String {

@@ -311,6 +311,8 @@ impl Reader<'_, '_> {
                     report_only: false,
                     require_sct: (inherited.ct == Some(true)).then_some("chrome"),
                     refused: None,
+                    bad_pins: Vec::new(),
+                    ..RawRule::default()
                 });
             }
             _ if !hosts.is_empty() => cx.notice(

@@ -84,7 +84,9 @@ fn ats(cx: &mut Cx<'_>, top: &plist::Dictionary) -> Vec<RawRule> {
                 lists.push((key, pins));
             }
         }
-        let pins = match lists.as_slice() {
+        // iOS matches CA identities only on CA certificates and leaf identities only on the
+        // leaf; with both lists, a match in each is required.
+        let (pins, pin_position, leaf_pins) = match lists.as_slice() {
             [] => {
                 cx.problem(
                     &path,
@@ -92,20 +94,9 @@ fn ats(cx: &mut Cx<'_>, top: &plist::Dictionary) -> Vec<RawRule> {
                 );
                 continue;
             }
-            [(key, pins)] => {
-                cx.notice(
-                    &path,
-                    format!("{key} pins match only {} certificates on iOS; keypin matches them anywhere on the verified path", if *key == "NSPinnedCAIdentities" { "CA" } else { "leaf" }),
-                );
-                pins.clone()
-            }
-            _ => {
-                cx.problem(
-                    &path,
-                    "both CA and leaf identities: iOS requires a match in each list, which a keypin rule cannot say; merging them would weaken the policy".into(),
-                );
-                continue;
-            }
+            [("NSPinnedCAIdentities", pins)] => (pins.clone(), "ca", Vec::new()),
+            [(_, pins)] => (pins.clone(), "leaf", Vec::new()),
+            [(_, ca), (_, leaf), ..] => (ca.clone(), "ca", leaf.clone()),
         };
         // Apple's NSIncludesSubdomains: the domain and one more label.
         let mut hosts = vec![domain.clone()];
@@ -120,6 +111,9 @@ fn ats(cx: &mut Cx<'_>, top: &plist::Dictionary) -> Vec<RawRule> {
             report_only: false,
             require_sct: None,
             refused: None,
+            bad_pins: Vec::new(),
+            pin_position: Some(pin_position),
+            leaf_pins,
         });
     }
     rules
@@ -183,6 +177,15 @@ fn trustkit(cx: &mut Cx<'_>, top: &plist::Dictionary) -> Vec<RawRule> {
             }
             None => cx.problem(&path, "TSKPublicKeyHashes missing or not an array".into()),
         }
+        // TrustKit raises at initialisation for an enforced domain with fewer than two pins
+        // ("less than 2 pins (ie. no backup pins)"): the file does not work on the platform.
+        if enforce && pins.len() == 1 {
+            cx.problem(
+                &path,
+                "one pin with TSKEnforcePinning: TrustKit refuses this configuration at initialisation (it requires a backup pin when enforcing), so the app never pins with it; add the backup pin".into(),
+            );
+            continue;
+        }
         rules.push(RawRule {
             origin: path,
             hosts: vec![if subs {
@@ -195,6 +198,8 @@ fn trustkit(cx: &mut Cx<'_>, top: &plist::Dictionary) -> Vec<RawRule> {
             report_only: !enforce,
             require_sct: None,
             refused: None,
+            bad_pins: Vec::new(),
+            ..RawRule::default()
         });
     }
     rules

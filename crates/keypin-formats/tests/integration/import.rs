@@ -136,15 +136,14 @@ fn ios_ats_plist_xml_and_binary() {
         imported.toml.replace("Info.plist", "")
     );
 
-    // Both identity lists: iOS needs a match in each; keypin cannot say that, so refuse.
+    // Both identity lists: iOS needs a match in each: CA pins plus leaf_pins.
     let both = xml.replace("NSPinnedCAIdentities</key><array>", "NSPinnedLeafIdentities</key><array><dict><key>SPKI-SHA256-BASE64</key><string>{C}</string></dict></array><key>NSPinnedCAIdentities</key><array>").replace("{C}", C);
-    let e = import(both.as_bytes(), "Info.plist", None, &no_opts())
-        .unwrap_err()
-        .to_string();
-    assert!(
-        e.contains("NSPinnedDomains.example.com") && e.contains("both CA and leaf"),
-        "{e}"
-    );
+    let imported = import(both.as_bytes(), "Info.plist", None, &no_opts()).unwrap();
+    let p = Policy::from_toml_str(&imported.toml, "t").unwrap();
+    let r = p.rule_for("example.com").unwrap();
+    assert_eq!(r.pin_position(), keypin::policy::PinPosition::Ca);
+    assert_eq!(r.leaf_pins().len(), 1, "{}", imported.toml);
+    assert!(r.single_pin_may_brick(), "one leaf pin: {}", imported.toml);
 }
 
 fn python_binary_plist(xml: &str) -> Vec<u8> {
@@ -205,11 +204,6 @@ fn nsc_errors_name_the_line() {
         (
             "<network-security-config>\n<domain-config>\n</oops>",
             "n.xml:3:",
-        ),
-        (
-            // One pin: Android accepts it, keypin wants a backup pin.
-            "<network-security-config>\n<domain-config>\n<domain>a.example.com</domain>\n<pin-set>\n<pin digest=\"SHA-256\">AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=</pin>\n</pin-set>\n</domain-config>\n</network-security-config>",
-            "n.xml:2: an enforcing rule needs at least two pins: the platform accepts a single pin, but keypin has no opt-out field",
         ),
     ];
     for (doc, words) in rows {

@@ -8,3 +8,4 @@ mod import;
 mod import_android;
 mod import_apple_hpkp;
 mod import_chromium;
+mod import_rule_fields;

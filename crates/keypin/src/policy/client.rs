@@ -252,7 +252,7 @@ fn parse(text: &str, source_name: &str) -> Result<ClientPolicy, PolicyError> {
             .pins
             .iter()
             .map(|p| (Some(p.span().start), p.get_ref().as_str()));
-        let pins = r.pins(pin_items, &prefix, PIN_HINT_CLIENT);
+        let pins = r.pins(pin_items, &prefix, "pins", PIN_HINT_CLIENT);
         let mut rule = ClientIdentityRule::new(&c.name, pins);
         rule.line = line;
         rule.expires = r.expires(

@@ -126,16 +126,17 @@ impl Reporter {
     }
 
     /// A list of pins, each at its offset; a pin that does not parse or is listed twice in the
-    /// list is reported under `{prefix}.pins[j]`. Returns the distinct pins that parsed.
+    /// list is reported under `{prefix}.{list}[j]`. Returns the distinct pins that parsed.
     pub(super) fn pins<'s>(
         &mut self,
         items: impl IntoIterator<Item = (Option<usize>, &'s str)>,
         prefix: &str,
+        list: &str,
         parse_hint: &str,
     ) -> Vec<Pin> {
         let mut pins: Vec<Pin> = Vec::new();
         for (j, (at, text)) in items.into_iter().enumerate() {
-            let field = format!("{prefix}.pins[{j}]");
+            let field = format!("{prefix}.{list}[{j}]");
             match Pin::parse(text) {
                 Ok(pin) if pins.contains(&pin) => self.report(
                     at,

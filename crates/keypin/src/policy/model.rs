@@ -115,6 +115,41 @@ impl OcspMode {
     }
 }
 
+/// Where on the verified path a rule's pins count (`pin_position`), as iOS keeps its
+/// `NSPinnedLeafIdentities` and `NSPinnedCAIdentities` apart. Exhaustive on purpose, like the
+/// other settings: every exporter handles a new variant at compile time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum PinPosition {
+    /// Anywhere: the leaf, an intermediate or the trust anchor (default).
+    #[default]
+    Any,
+    /// Only the leaf (iOS `NSPinnedLeafIdentities`).
+    Leaf,
+    /// Only a CA certificate: an intermediate or the trust anchor (iOS `NSPinnedCAIdentities`).
+    Ca,
+}
+
+impl PinPosition {
+    /// The spelling used in policy files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Any => "any",
+            Self::Leaf => "leaf",
+            Self::Ca => "ca",
+        }
+    }
+
+    /// Does a certificate at `position` of a verified path count?
+    pub fn admits(self, position: crate::verify::Position) -> bool {
+        use crate::verify::Position as P;
+        match self {
+            Self::Any => true,
+            Self::Leaf => position == P::Leaf,
+            Self::Ca => position != P::Leaf,
+        }
+    }
+}
+
 /// An extra trust anchor a rule brings (for private PKIs), with its certificate so that
 /// certificate pins can match it too.
 #[derive(Debug, Clone)]
@@ -189,6 +224,11 @@ pub struct Rule {
     pub(super) report_uris: Vec<String>,
     pub(super) report_delivery: ReportDelivery,
     pub(super) ocsp: OcspMode,
+    pub(super) single_pin_may_brick: bool,
+    pub(super) public_suffix_covers_others: bool,
+    pub(super) bad_pins: Vec<Pin>,
+    pub(super) pin_position: PinPosition,
+    pub(super) leaf_pins: Vec<Pin>,
 }
 
 impl Rule {
@@ -235,6 +275,35 @@ impl Rule {
     /// What the rule does with stapled OCSP responses.
     pub fn ocsp(&self) -> OcspMode {
         self.ocsp
+    }
+    /// `single_pin_may_brick = true`: the rule enforces with fewer than two pins, accepting
+    /// that clients pinned to its one key fail until an update ships a new pin, once that key
+    /// is lost or replaced.
+    pub fn single_pin_may_brick(&self) -> bool {
+        self.single_pin_may_brick
+    }
+    /// `public_suffix_covers_others = true`: the rule may carry patterns on a public suffix
+    /// (see [`HostPattern::spans_public_suffix`]), which reach sites other parties own.
+    pub fn public_suffix_covers_others(&self) -> bool {
+        self.public_suffix_covers_others
+    }
+    /// Keys that must never be on the verified path (Chromium's `bad_static_spki_hashes`): a
+    /// candidate path carrying one does not count as pinned, whatever else it carries.
+    pub fn bad_pins(&self) -> &[Pin] {
+        &self.bad_pins
+    }
+    /// Is `pin` one of the rule's bad pins?
+    pub fn is_bad_pin(&self, pin: &Pin) -> bool {
+        self.bad_pins.contains(pin)
+    }
+    /// Where on the verified path [`Rule::pins`] count (`pin_position`; default anywhere).
+    pub fn pin_position(&self) -> PinPosition {
+        self.pin_position
+    }
+    /// `leaf_pins`, beside CA pins (`pin_position = "ca"`): the leaf must carry one of these
+    /// too, as iOS requires a match in each of its two lists. Empty: no leaf requirement.
+    pub fn leaf_pins(&self) -> &[Pin] {
+        &self.leaf_pins
     }
     /// The line of the rule's `[[rule]]` header in its policy file.
     pub fn line(&self) -> usize {
@@ -309,4 +378,22 @@ pub struct RuleSpec {
     #[serde(skip_serializing_if = "Option::is_none")]
     /// `ignore` (default), `check-if-stapled` or `require`.
     pub ocsp: Option<String>,
+    /// `single_pin_may_brick = true`: an enforcing rule may have one pin (default false: an
+    /// enforcing rule needs a backup pin). Left out of the serde form when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub single_pin_may_brick: bool,
+    /// `public_suffix_covers_others = true`: host patterns on a public suffix load (default
+    /// false: refused). Left out of the serde form when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub public_suffix_covers_others: bool,
+    /// Keys that must never be on the verified path, in any accepted pin spelling. Left out
+    /// of the serde form when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bad_pins: Vec<String>,
+    /// `any` (default), `leaf` or `ca`. Left out of the serde form when not set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pin_position: Option<String>,
+    /// Pins the leaf must also carry, beside CA pins. Left out of the serde form when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub leaf_pins: Vec<String>,
 }

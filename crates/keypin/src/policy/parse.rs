@@ -9,12 +9,13 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::host::HostPattern;
+use crate::pin::Pin;
 
 use super::diagnostic::PolicyError;
 use super::fields::{PIN_HINT_RULE, Reporter};
 use super::model::{
-    AnchorSource, ExtraAnchor, Mode, OcspMode, OnExpiry, ReportDelivery, Rule, RuleSpec,
-    SctRequirement,
+    AnchorSource, ExtraAnchor, Mode, OcspMode, OnExpiry, PinPosition, ReportDelivery, Rule,
+    RuleSpec, SctRequirement,
 };
 use super::toml_text::{self, Position};
 
@@ -89,6 +90,16 @@ struct RawRule {
     require_sct: Option<Spanned<toml::Value>>,
     #[serde(default)]
     ocsp: Option<Spanned<String>>,
+    #[serde(default)]
+    single_pin_may_brick: Option<bool>,
+    #[serde(default)]
+    public_suffix_covers_others: Option<bool>,
+    #[serde(default)]
+    bad_pins: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    pin_position: Option<Spanned<String>>,
+    #[serde(default)]
+    leaf_pins: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 pub(super) fn parse(
@@ -108,7 +119,9 @@ pub(super) fn parse(
             if message.contains("unknown field") {
                 Some(
                     "a [[rule]] takes hosts, pins, include_subdomains, expires, mode, on_expiry, \
-                     trust_anchors, name, report_uris, report_delivery, require_sct and ocsp; \
+                     trust_anchors, name, report_uris, report_delivery, require_sct, ocsp, \
+                     single_pin_may_brick, public_suffix_covers_others, bad_pins, pin_position \
+                     and leaf_pins; \
                      the top level takes only [[rule]] tables"
                         .to_string(),
                 )
@@ -185,6 +198,9 @@ pub(super) fn parse(
                 _ => "(a table, array or date)".to_string(),
             }
         });
+        let bad_pins = pin_list(r.bad_pins, &mut spec_spans.bad_pins);
+        let leaf_pins = pin_list(r.leaf_pins, &mut spec_spans.leaf_pins);
+        let pin_position = take(r.pin_position, &mut spec_spans.pin_position);
         v.spans = spec_spans;
         v.r.table_line = Some(rule_line);
         let spec = RuleSpec {
@@ -200,6 +216,11 @@ pub(super) fn parse(
             report_delivery,
             require_sct,
             ocsp,
+            single_pin_may_brick: r.single_pin_may_brick.unwrap_or(false),
+            public_suffix_covers_others: r.public_suffix_covers_others.unwrap_or(false),
+            bad_pins,
+            pin_position,
+            leaf_pins,
         };
         if let Some(out) = specs_out.as_deref_mut() {
             out.push(spec.clone());
@@ -207,6 +228,24 @@ pub(super) fn parse(
         v.add_rule(i, spec);
     }
     v.finish()
+}
+
+/// A list of pins as written, its offsets recorded in `spans` (the list's, then each item's).
+fn pin_list(
+    list: Option<Spanned<Vec<Spanned<String>>>>,
+    spans: &mut (Option<usize>, Vec<usize>),
+) -> Vec<String> {
+    let Some(list) = list else {
+        return Vec::new();
+    };
+    spans.0 = Some(list.span().start);
+    list.into_inner()
+        .into_iter()
+        .map(|p| {
+            spans.1.push(p.span().start);
+            p.into_inner()
+        })
+        .collect()
 }
 
 /// Byte offsets of a rule's fields, for line numbers in messages.
@@ -224,6 +263,11 @@ struct Spans {
     report_delivery: Option<usize>,
     require_sct: Option<usize>,
     ocsp: Option<usize>,
+    /// `bad_pins`: the list's offset, then each item's.
+    bad_pins: (Option<usize>, Vec<usize>),
+    pin_position: Option<usize>,
+    /// `leaf_pins`: the list's offset, then each item's.
+    leaf_pins: (Option<usize>, Vec<usize>),
 }
 
 pub(super) struct Validator {
@@ -318,7 +362,11 @@ impl Validator {
         let mut hosts = Vec::new();
         for (j, h) in spec.hosts.iter().enumerate() {
             let at = self.spans.host_items.get(j).copied().or(self.spans.hosts);
-            match HostPattern::parse(h, spec.include_subdomains) {
+            match HostPattern::parse_with(
+                h,
+                spec.include_subdomains,
+                spec.public_suffix_covers_others,
+            ) {
                 Ok(p) => {
                     let here = at.map(|o| self.r.lines.line(o));
                     if let Some((other, other_line)) = self.seen_patterns.get(&p) {
@@ -350,7 +398,9 @@ impl Validator {
             let at = self.spans.pin_items.get(j).copied().or(self.spans.pins);
             (at, p.as_str())
         });
-        let pins = self.r.pins(pin_items, &format!("rule[{i}]"), PIN_HINT_RULE);
+        let pins = self
+            .r
+            .pins(pin_items, &format!("rule[{i}]"), "pins", PIN_HINT_RULE);
         if spec.pins.is_empty() {
             self.r.report(
                 self.spans.pins,
@@ -360,6 +410,7 @@ impl Validator {
             );
         } else if mode == Some(Mode::Enforce)
             && pins.len() < 2
+            && !spec.single_pin_may_brick
             && self.r.count() == pin_errors_before
         {
             self.r.report(
@@ -368,10 +419,15 @@ impl Validator {
                 "an enforcing rule needs at least two pins: the current key and a backup".into(),
                 Some(
                     "add a backup pin for a spare key kept offline (`keypin pin spare.key`) or for \
-                     another CA, as RFC 7469 and TrustKit require; or set mode = \"report-only\"",
+                     another CA, as RFC 7469 and TrustKit require; or set mode = \"report-only\"; \
+                     or, accepting that losing or replacing that one key breaks every client \
+                     until new pins ship, set single_pin_may_brick = true",
                 ),
             );
         }
+        let bad_spans = self.spans.bad_pins.clone();
+        let bad_pins = self.pin_list(i, "bad_pins", &spec.bad_pins, &bad_spans);
+        let (pin_position, leaf_pins) = self.positions(i, &spec, mode);
 
         let mut anchors = Vec::new();
         for (j, a) in spec.trust_anchors.iter().enumerate() {
@@ -441,8 +497,79 @@ impl Validator {
                 report_uris,
                 report_delivery,
                 ocsp,
+                single_pin_may_brick: spec.single_pin_may_brick,
+                public_suffix_covers_others: spec.public_suffix_covers_others,
+                bad_pins,
+                pin_position,
+                leaf_pins,
             });
         }
+    }
+
+    /// A pin list other than `pins` (`bad_pins`, `leaf_pins`), each pin checked at its place.
+    fn pin_list(
+        &mut self,
+        i: usize,
+        name: &str,
+        pins: &[String],
+        spans: &(Option<usize>, Vec<usize>),
+    ) -> Vec<Pin> {
+        let items = pins.iter().enumerate().map(|(j, p)| {
+            let at = spans.1.get(j).copied().or(spans.0);
+            (at, p.as_str())
+        });
+        self.r
+            .pins(items, &format!("rule[{i}]"), name, PIN_HINT_RULE)
+    }
+
+    /// `pin_position` and `leaf_pins`: leaf pins only beside CA pins (iOS's both lists), and
+    /// like `pins`, two of them when enforcing unless `single_pin_may_brick`.
+    fn positions(
+        &mut self,
+        i: usize,
+        spec: &RuleSpec,
+        mode: Option<Mode>,
+    ) -> (PinPosition, Vec<Pin>) {
+        let field = |name: &str| format!("rule[{i}].{name}");
+        let position = self
+            .r
+            .keyword(
+                spec.pin_position.as_deref(),
+                PinPosition::Any,
+                &[
+                    ("any", PinPosition::Any),
+                    ("leaf", PinPosition::Leaf),
+                    ("ca", PinPosition::Ca),
+                ],
+                (self.spans.pin_position, field("pin_position"), "pin_position"),
+                "use \"any\" (default), \"leaf\" (the leaf only) or \"ca\" (an intermediate or the trust anchor)",
+            )
+            .unwrap_or(PinPosition::Any);
+        let before = self.r.count();
+        let spans = self.spans.leaf_pins.clone();
+        let leaf_pins = self.pin_list(i, "leaf_pins", &spec.leaf_pins, &spans);
+        if leaf_pins.is_empty() || self.r.count() > before {
+            return (position, leaf_pins);
+        }
+        if position != PinPosition::Ca {
+            self.r.report(
+                spans.0,
+                field("leaf_pins"),
+                format!(
+                    "leaf_pins require the leaf to carry one of them beside the CA pins of pin_position = \"ca\", but this rule's pin_position is \"{}\"",
+                    position.as_str()
+                ),
+                Some("set pin_position = \"ca\" for CA pins plus leaf pins (iOS's two lists), or list leaf pins in pins with pin_position = \"leaf\""),
+            );
+        } else if mode == Some(Mode::Enforce) && leaf_pins.len() < 2 && !spec.single_pin_may_brick {
+            self.r.report(
+                spans.0,
+                field("leaf_pins"),
+                "an enforcing rule needs at least two leaf pins: the current leaf key and a backup".into(),
+                Some("add the pin of a spare leaf key, or set single_pin_may_brick = true accepting that losing that key breaks every client until new pins ship"),
+            );
+        }
+        (position, leaf_pins)
     }
 
     fn sct_requirement(&mut self, text: &str, field: &str) -> Option<SctRequirement> {

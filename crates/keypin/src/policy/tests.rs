@@ -341,3 +341,192 @@ fn report_fields_travel_in_the_serde_form_only_when_set() {
     assert_eq!(p.rules()[0].report_uris(), ["https://r.example.com/"]);
     assert_eq!(p.rules()[0].report_delivery(), ReportDelivery::Unpinned);
 }
+
+/// `single_pin_may_brick`: an enforcing one-pin rule loads only with it; it never changes the
+/// mode. (extra fields, pins, loads, single_pin_may_brick as read)
+#[test]
+fn single_pin_may_brick_is_the_only_way_to_enforce_one_pin() {
+    let one = format!("\"{P1}\"");
+    let two = format!("\"{P1}\", \"{P2}\"");
+    let rows: &[(&str, &str, bool, bool)] = &[
+        ("", &one, false, false),
+        ("single_pin_may_brick = false", &one, false, false),
+        ("single_pin_may_brick = true", &one, true, true),
+        ("mode = \"report-only\"", &one, true, false),
+        ("single_pin_may_brick = true", &two, true, true),
+    ];
+    for (extra, pins, loads, flag) in rows {
+        let text = format!("[[rule]]\nhosts = [\"a.example.com\"]\npins = [{pins}]\n{extra}\n");
+        match Policy::from_toml_str(&text, "t.toml") {
+            Ok(p) => {
+                assert!(loads, "{text}");
+                let r = &p.rules()[0];
+                assert_eq!(r.single_pin_may_brick(), *flag, "{text}");
+                if extra.contains("single_pin_may_brick") {
+                    assert_eq!(r.mode(), Mode::Enforce, "never made report-only: {text}");
+                }
+            }
+            Err(e) => {
+                assert!(!loads, "{text}: {e}");
+                let msg = e.to_string();
+                assert!(msg.contains("at least two pins"), "{msg}");
+                assert!(msg.contains("single_pin_may_brick = true"), "{msg}");
+            }
+        }
+    }
+}
+
+/// `public_suffix_covers_others`: a wildcard on a public suffix loads only with it.
+/// (host, include_subdomains, loads without, loads with)
+#[test]
+fn public_suffix_covers_others_lets_a_suffix_pattern_load() {
+    let rows: &[(&str, bool, bool, bool)] = &[
+        ("**.co.uk", false, false, true),
+        ("*.com", false, false, true),
+        ("google", true, false, true),
+        ("**.github.io", false, false, true),
+        ("**.example.co.uk", false, true, true),
+        ("co.uk", false, true, true),
+    ];
+    for (host, subs, without, with) in rows {
+        for flag in [false, true] {
+            let extra = if flag {
+                "public_suffix_covers_others = true\n"
+            } else {
+                ""
+            };
+            let text = format!(
+                "[[rule]]\nhosts = [\"{host}\"]\npins = [\"{P1}\", \"{P2}\"]\ninclude_subdomains = {subs}\n{extra}"
+            );
+            let got = Policy::from_toml_str(&text, "t.toml");
+            let want = if flag { *with } else { *without };
+            assert_eq!(got.is_ok(), want, "{text}: {got:?}");
+            if let Err(e) = &got {
+                assert!(
+                    e.to_string().contains("public_suffix_covers_others = true"),
+                    "the hint names the opt-out: {e}"
+                );
+            }
+            if let Ok(p) = &got {
+                assert_eq!(p.rules()[0].public_suffix_covers_others(), flag);
+                let spans = p.rules()[0].hosts()[0].spans_public_suffix();
+                assert_eq!(spans, !*without, "{host}");
+            }
+        }
+    }
+}
+
+/// `bad_pins`: parsed like pins, located when wrong.
+#[test]
+fn bad_pins_are_read_and_located() {
+    let ok = rule(
+        "\"a.example.com\"",
+        "bad_pins = [\"sha256/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"]",
+    );
+    let p = Policy::from_toml_str(&ok, "t.toml").unwrap();
+    assert_eq!(p.rules()[0].bad_pins().len(), 1);
+    let bad = rule("\"a.example.com\"", "bad_pins = [\"sha256/nope\"]");
+    let e = Policy::from_toml_str(&bad, "t.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("t.toml:5") && e.contains("rule[0].bad_pins[0]"),
+        "{e}"
+    );
+}
+
+/// New fields travel in a bundle's JSON only when set, so older clients (which refuse
+/// unknown fields) keep reading bundles that do not use them, and they round-trip.
+#[test]
+fn new_rule_fields_travel_in_the_serde_form_only_when_set() {
+    let plain = Policy::rule_specs_from_toml(&rule(r#""a.example.com""#, ""), "t").unwrap();
+    let json = serde_json::to_string(&plain[0]).unwrap();
+    for field in [
+        "single_pin_may_brick",
+        "public_suffix_covers_others",
+        "bad_pins",
+    ] {
+        assert!(!json.contains(field), "{json}");
+    }
+    let text = format!(
+        "[[rule]]\nhosts = [\"**.co.uk\"]\npins = [\"{P1}\"]\nsingle_pin_may_brick = true\n\
+         public_suffix_covers_others = true\nbad_pins = [\"{P2}\"]\n"
+    );
+    let with = Policy::rule_specs_from_toml(&text, "t").unwrap();
+    let json = serde_json::to_string(&with[0]).unwrap();
+    let back: RuleSpec = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, with[0]);
+    let p = Policy::from_rules("bundle", vec![back]).unwrap();
+    let r = &p.rules()[0];
+    assert!(r.single_pin_may_brick() && r.public_suffix_covers_others());
+    assert_eq!(r.bad_pins().len(), 1);
+}
+
+/// `pin_position` and `leaf_pins` (iOS's CA and leaf identity lists): read and checked.
+/// (extra fields, loads, position, leaf pins)
+#[test]
+fn pin_position_and_leaf_pins_are_read_and_checked() {
+    let rows: Vec<(String, bool, PinPosition, usize)> = vec![
+        (String::new(), true, PinPosition::Any, 0),
+        ("pin_position = \"any\"".into(), true, PinPosition::Any, 0),
+        ("pin_position = \"leaf\"".into(), true, PinPosition::Leaf, 0),
+        ("pin_position = \"ca\"".into(), true, PinPosition::Ca, 0),
+        ("pin_position = \"root\"".into(), false, PinPosition::Any, 0),
+        (
+            format!("pin_position = \"ca\"\nleaf_pins = [\"{P1}\", \"{P2}\"]"),
+            true,
+            PinPosition::Ca,
+            2,
+        ),
+        // leaf_pins say "and a leaf pin too": only beside CA pins.
+        (
+            format!("leaf_pins = [\"{P1}\", \"{P2}\"]"),
+            false,
+            PinPosition::Any,
+            0,
+        ),
+        // One leaf pin is a single point of failure like one pin.
+        (
+            format!("pin_position = \"ca\"\nleaf_pins = [\"{P1}\"]"),
+            false,
+            PinPosition::Ca,
+            0,
+        ),
+        (
+            format!("pin_position = \"ca\"\nleaf_pins = [\"{P1}\"]\nsingle_pin_may_brick = true"),
+            true,
+            PinPosition::Ca,
+            1,
+        ),
+    ];
+    for (extra, loads, position, leaf) in rows {
+        let text = rule("\"a.example.com\"", &extra);
+        match Policy::from_toml_str(&text, "t.toml") {
+            Ok(p) => {
+                assert!(loads, "{text}");
+                assert_eq!(p.rules()[0].pin_position(), position, "{text}");
+                assert_eq!(p.rules()[0].leaf_pins().len(), leaf, "{text}");
+                let spec = Policy::rule_specs_from_toml(&text, "t").unwrap();
+                let json = serde_json::to_string(&spec[0]).unwrap();
+                assert_eq!(
+                    json.contains("pin_position"),
+                    extra.contains("pin_position")
+                );
+                let back: RuleSpec = serde_json::from_str(&json).unwrap();
+                assert_eq!(back, spec[0]);
+            }
+            Err(e) => {
+                assert!(!loads, "{text}: {e}");
+                let msg = e.to_string();
+                assert!(
+                    msg.contains("t.toml:5") || msg.contains("t.toml:6"),
+                    "{msg}"
+                );
+                assert!(
+                    msg.contains("pin_position") || msg.contains("leaf_pins"),
+                    "{msg}"
+                );
+            }
+        }
+    }
+}

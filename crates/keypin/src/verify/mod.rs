@@ -19,8 +19,8 @@ mod spki_memo;
 
 pub use client::PinnedClientVerifier;
 pub use outcome::{
-    ClientMatch, ClientPinFailure, ClientVerifyError, PathEntry, PinFailure, PinMatch, Position,
-    Verdict, VerifyError,
+    BadPinOnPath, ClientMatch, ClientPinFailure, ClientVerifyError, PathEntry, PinFailure,
+    PinMatch, Position, Verdict, VerifyError,
 };
 
 use core::fmt;
@@ -270,7 +270,7 @@ impl PinningVerifier {
         //    report-only rule (configured, or pins expired) goes on to the checks.
         let verdict = match found.matched {
             Some(m) => Verdict::Matched(m),
-            None => attempt.pin_mismatch(found.rejected)?,
+            None => attempt.pin_mismatch(found.rejected, found.bad_pins)?,
         };
 
         // 6. The optional checks (CT, then OCSP: `Checks::plan` says why). Last: they need the
@@ -357,7 +357,8 @@ impl PinningVerifier {
             .map_err(|e| VerifyError::Certificate(pki_error(e)))
     }
 
-    /// The first pin of `rule` found on `path`, leaf first.
+    /// The first pin of `rule` found on `path` at the rule's `pin_position`, leaf first; with
+    /// `leaf_pins`, only when the leaf carries one of them too.
     fn match_path(
         &self,
         rule: &Rule,
@@ -367,14 +368,23 @@ impl PinningVerifier {
         describe: Describe,
     ) -> Option<PinMatch> {
         let spki_pin = |spki: &[u8]| self.spki_memo.pin(spki);
+        let position = rule.pin_position();
+        if !rule.leaf_pins().is_empty() {
+            let cert_pins = rule
+                .leaf_pins()
+                .iter()
+                .any(|p| p.kind() == PinKind::Certificate);
+            // The leaf comes first: stop there, with or without one of the leaf pins.
+            let on_leaf = path::find_on_path(path, roots, spki_pin, |cert| {
+                Some(cert.pin_in(cert_pins, |p| rule.leaf_pins().contains(p)))
+            });
+            on_leaf.flatten()?;
+        }
         path::find_on_path(path, roots, spki_pin, |cert| {
-            let pin = if rule.has_pin(&cert.spki_pin) {
-                Some(cert.spki_pin)
-            } else if wants_cert_pins {
-                cert.cert_pin().filter(|p| rule.has_pin(p))
-            } else {
-                None
-            }?;
+            if !position.admits(cert.position) {
+                return None;
+            }
+            let pin = cert.pin_in(wants_cert_pins, |p| rule.has_pin(p))?;
             Some(PinMatch {
                 pin,
                 position: cert.position,
@@ -384,6 +394,32 @@ impl PinningVerifier {
                 } else {
                     cert.subject()
                 },
+            })
+        })
+    }
+
+    /// The first of `rule`'s bad pins found on `path`, leaf first (only for rules that list
+    /// some). Formats the subject: a failure path, not a handshake's.
+    fn bad_pin_on(
+        &self,
+        rule: &Rule,
+        roots: &Anchors,
+        path: &webpki::VerifiedPath<'_>,
+    ) -> Option<BadPinOnPath> {
+        if rule.bad_pins().is_empty() {
+            return None;
+        }
+        let wants_cert_pins = rule
+            .bad_pins()
+            .iter()
+            .any(|p| p.kind() == PinKind::Certificate);
+        let spki_pin = |spki: &[u8]| self.spki_memo.pin(spki);
+        path::find_on_path(path, roots, spki_pin, |cert| {
+            let pin = cert.pin_in(wants_cert_pins, |p| rule.is_bad_pin(p))?;
+            Some(BadPinOnPath {
+                pin,
+                position: cert.position,
+                subject: cert.subject(),
             })
         })
     }
@@ -422,6 +458,8 @@ struct PathFound {
     accepted: Vec<PathEntry>,
     /// Validated paths without a pin, described.
     rejected: Vec<Vec<PathEntry>>,
+    /// Bad pins found on rejected paths, each once.
+    bad_pins: Vec<BadPinOnPath>,
 }
 
 /// One verification of a pinned host: what its failures name.
@@ -462,6 +500,7 @@ impl<'a> Attempt<'a> {
         let (v, rule, roots) = (self.verifier, self.rule, self.roots);
         let wants_cert_pins = rule.pins().iter().any(|p| p.kind() == PinKind::Certificate);
         let accepted: RefCell<Vec<PathEntry>> = RefCell::new(Vec::new());
+        let bad_pins: RefCell<Vec<BadPinOnPath>> = RefCell::new(Vec::new());
         let found = path::build_pinned(
             ee,
             v.algs.all,
@@ -470,7 +509,18 @@ impl<'a> Attempt<'a> {
             self.now,
             webpki::KeyUsage::server_auth(),
             |path| {
-                let m = v.match_path(rule, roots, path, wants_cert_pins, describe);
+                // A path carrying a bad key is never pinned, whatever pin it also carries
+                // (Chromium's bad_static_spki_hashes); webpki then tries the other paths.
+                let m = match v.bad_pin_on(rule, roots, path) {
+                    Some(bad) => {
+                        let mut seen = bad_pins.borrow_mut();
+                        if !seen.contains(&bad) {
+                            seen.push(bad);
+                        }
+                        None
+                    }
+                    None => v.match_path(rule, roots, path, wants_cert_pins, describe),
+                };
                 checks.borrow_mut().see_path(path, m.is_some());
                 if m.is_some() && describe == Describe::Path {
                     *accepted.borrow_mut() = describe_path(path, roots);
@@ -483,12 +533,15 @@ impl<'a> Attempt<'a> {
                 matched: Some(m),
                 accepted: accepted.into_inner(),
                 rejected: found.rejected,
+                bad_pins: Vec::new(),
             }),
-            // Every validated path lacked a pin (webpki's own error then is only our marker).
+            // Every validated path lacked a pin or carried a bad key (webpki's own error then
+            // is only our marker).
             (Err(_), None) if !found.rejected.is_empty() => Ok(PathFound {
                 matched: None,
                 accepted: Vec::new(),
                 rejected: found.rejected,
+                bad_pins: bad_pins.into_inner(),
             }),
             (Err(e), _) => Err(self.invalid(pki_error(e))),
             // webpki accepted a path only through our callback, which records a match first.
@@ -525,7 +578,11 @@ impl<'a> Attempt<'a> {
 
     /// Step 5 for validated paths without a pin: refused when the rule enforces, else the
     /// report-only verdict (reported once the checks passed).
-    fn pin_mismatch(&self, rejected: Vec<Vec<PathEntry>>) -> Result<Verdict, VerifyError> {
+    fn pin_mismatch(
+        &self,
+        rejected: Vec<Vec<PathEntry>>,
+        bad_pins_on_path: Vec<BadPinOnPath>,
+    ) -> Result<Verdict, VerifyError> {
         let v = self.verifier;
         v.note_expiry(self.rule, self.host, self.now);
         let enforcement = self.rule.enforcement_at(self.now);
@@ -537,6 +594,9 @@ impl<'a> Attempt<'a> {
             rule_location: self.rule_location(),
             enforcement,
             served_chain: served_chain(self.end_entity, self.intermediates),
+            bad_pins_on_path,
+            pin_position: self.rule.pin_position(),
+            expected_leaf: self.rule.leaf_pins().to_vec(),
         });
         match enforcement {
             Enforcement::Enforce => {

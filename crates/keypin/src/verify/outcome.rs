@@ -9,7 +9,7 @@ use rustls_pki_types::CertificateDer;
 
 use crate::clock::Date;
 use crate::pin::Pin;
-use crate::policy::{Enforcement, ReportOnlyReason};
+use crate::policy::{Enforcement, PinPosition, ReportOnlyReason};
 
 /// Where a certificate sits on a verified path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,7 +47,30 @@ pub struct PathEntry {
     pub der: Option<CertificateDer<'static>>,
 }
 
-/// A verified path whose certificates carry none of the expected pins.
+/// A key the rule lists in `bad_pins`, found on a candidate verified path: that path did not
+/// count as pinned, whatever pins it carried.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BadPinOnPath {
+    /// The bad pin (as listed in the rule).
+    pub pin: Pin,
+    /// Where it sat on the path.
+    pub position: Position,
+    /// That certificate's subject.
+    pub subject: String,
+}
+
+impl fmt::Display for BadPinOnPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.position {
+            Position::Intermediate(i) => write!(f, "{} at intermediate #{i}", self.pin)?,
+            p => write!(f, "{} at the {p}", self.pin)?,
+        }
+        write!(f, " ({})", self.subject)
+    }
+}
+
+/// A verified path whose certificates carry none of the expected pins, or only paths that
+/// carry a key the rule lists in `bad_pins`.
 #[derive(Clone, Debug)]
 pub struct PinFailure {
     /// The server name connected to.
@@ -65,6 +88,13 @@ pub struct PinFailure {
     /// The chain as the server sent it, leaf first (for reports: RFC 7469's
     /// `served-certificate-chain`).
     pub served_chain: Vec<CertificateDer<'static>>,
+    /// Keys from the rule's `bad_pins` found on the paths above (each once): a path carrying
+    /// one is never pinned, even when a good pin is on it too. Empty when no path had one.
+    pub bad_pins_on_path: Vec<BadPinOnPath>,
+    /// Where the expected pins count (`pin_position`).
+    pub pin_position: PinPosition,
+    /// Pins the leaf had to carry as well (`leaf_pins`); empty when the rule has none.
+    pub expected_leaf: Vec<Pin>,
 }
 
 impl fmt::Display for PinFailure {
@@ -78,11 +108,22 @@ impl fmt::Display for PinFailure {
                 "allowed because the pins EXPIRED after {expires}: pinning is not enforced for this host until new pins ship"
             ),
         };
-        write!(
-            f,
-            "pin verification failed for {}: no certificate on the verified path matches the pinned keys; {verdict}",
-            self.host
-        )?;
+        if self.bad_pins_on_path.is_empty() {
+            write!(
+                f,
+                "pin verification failed for {}: no certificate on the verified path matches the pinned keys; {verdict}",
+                self.host
+            )?;
+        } else {
+            write!(
+                f,
+                "pin verification failed for {}: the verified path carries a key the rule lists in bad_pins; {verdict}",
+                self.host
+            )?;
+            for bad in &self.bad_pins_on_path {
+                write!(f, "\n  bad key on the path: {bad}")?;
+            }
+        }
         write_paths(f, &self.paths)?;
         write!(
             f,
@@ -92,6 +133,23 @@ impl fmt::Display for PinFailure {
         )?;
         for p in &self.expected {
             write!(f, "\n    {p}")?;
+        }
+        match self.pin_position {
+            PinPosition::Any => {}
+            PinPosition::Leaf => write!(
+                f,
+                "\n  (pin_position = \"leaf\": they count only on the leaf)"
+            )?,
+            PinPosition::Ca => write!(
+                f,
+                "\n  (pin_position = \"ca\": they count only on an intermediate or the trust anchor)"
+            )?,
+        }
+        if !self.expected_leaf.is_empty() {
+            write!(f, "\n  and on the leaf one of (leaf_pins):")?;
+            for p in &self.expected_leaf {
+                write!(f, "\n    {p}")?;
+            }
         }
         write!(
             f,

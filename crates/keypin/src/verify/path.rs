@@ -91,6 +91,18 @@ impl PathCert<'_> {
         }
     }
 
+    /// This certificate's SPKI pin, or (when `cert_pins`: the set holds certificate pins) its
+    /// certificate pin, if `in_set` holds it.
+    pub(crate) fn pin_in(&self, cert_pins: bool, in_set: impl Fn(&Pin) -> bool) -> Option<Pin> {
+        if in_set(&self.spki_pin) {
+            Some(self.spki_pin)
+        } else if cert_pins {
+            self.cert_pin().filter(|p| in_set(p))
+        } else {
+            None
+        }
+    }
+
     /// The subject, formatted (not on the handshake path).
     pub(crate) fn subject(&self) -> String {
         format_name(self.name)

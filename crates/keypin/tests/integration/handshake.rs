@@ -14,18 +14,18 @@ use keypin::{
 use keypin_pki::{CertSpec, Chain, Issued, KeyAlg, ServerOptions, TlsServer, issue, self_signed};
 use rustls_pki_types::{CertificateDer, ServerName};
 
-const HOST: &str = "api.keypin.test";
+pub(super) const HOST: &str = "api.keypin.test";
 
-fn pin_of(issued: &Issued) -> Pin {
+pub(super) fn pin_of(issued: &Issued) -> Pin {
     Pin::from_spki_der(&issued.spki_der())
 }
 
 /// A pin nobody has (a spare key that is not deployed).
-fn spare_pin() -> Pin {
+pub(super) fn spare_pin() -> Pin {
     pin_of(&self_signed(CertSpec::ca("Spare key")).unwrap())
 }
 
-fn policy(host: &str, pins: &[Pin], extra: &str) -> Policy {
+pub(super) fn policy(host: &str, pins: &[Pin], extra: &str) -> Policy {
     let pins: Vec<String> = pins.iter().map(|p| format!("\"{p}\"")).collect();
     let text = format!(
         "[[rule]]\nhosts = [\"{host}\"]\npins = [{}]\n{extra}\n",
@@ -34,7 +34,7 @@ fn policy(host: &str, pins: &[Pin], extra: &str) -> Policy {
     Policy::from_toml_str(&text, "test-policy.toml").unwrap()
 }
 
-fn roots(certs: &[&Issued]) -> Roots {
+pub(super) fn roots(certs: &[&Issued]) -> Roots {
     let mut r = Roots::empty();
     for c in certs {
         r.add_cert(c.cert.clone()).unwrap();
@@ -42,12 +42,12 @@ fn roots(certs: &[&Issued]) -> Roots {
     r
 }
 
-struct Client {
-    config: Arc<rustls::ClientConfig>,
-    events: Receiver<PinEvent>,
+pub(super) struct Client {
+    pub(super) config: Arc<rustls::ClientConfig>,
+    pub(super) events: Receiver<PinEvent>,
 }
 
-fn client(policy: Policy, roots: Roots) -> Client {
+pub(super) fn client(policy: Policy, roots: Roots) -> Client {
     let (sink, events) = ChannelSink::new(64);
     let config = PinnedConfig::builder(policy, roots)
         .events(Arc::new(sink))
@@ -59,18 +59,18 @@ fn client(policy: Policy, roots: Roots) -> Client {
     }
 }
 
-fn serve(chain: Vec<CertificateDer<'static>>, key: &Issued) -> TlsServer {
+pub(super) fn serve(chain: Vec<CertificateDer<'static>>, key: &Issued) -> TlsServer {
     TlsServer::start(ServerOptions::new(chain, key.key.clone_key())).unwrap()
 }
 
 #[derive(Debug)]
-struct Outcome {
+pub(super) struct Outcome {
     reply: String,
     resumed: bool,
 }
 
 /// Handshake and one HTTP request. Err carries the io error (with the rustls error inside).
-fn request(
+pub(super) fn request(
     config: &Arc<rustls::ClientConfig>,
     addr: SocketAddr,
     host: &str,
@@ -93,7 +93,7 @@ fn request(
     })
 }
 
-fn pin_failure(e: &std::io::Error) -> PinFailure {
+pub(super) fn pin_failure(e: &std::io::Error) -> PinFailure {
     VerifyError::pin_failure_of_io(e)
         .unwrap_or_else(|| panic!("expected a pin failure, got {e:?}"))
         .clone()
@@ -106,7 +106,7 @@ fn cert_error(e: &std::io::Error) -> rustls::CertificateError {
     }
 }
 
-fn genuine(alg: KeyAlg) -> Chain {
+pub(super) fn genuine(alg: KeyAlg) -> Chain {
     Chain::generate("Genuine", &[HOST], alg).unwrap()
 }
 
@@ -234,16 +234,42 @@ fn pin_stuffing_off_the_verified_path_is_refused() {
     );
 }
 
-#[test]
-fn cross_signed_path_carrying_the_pin_is_found() {
-    // The issuing CA's key is certified twice: by root A and by root B (cross-sign).
-    // Only root B is pinned; the server sends the A-signed intermediate first.
+/// One issuing CA key certified by two roots (a cross-sign), and a leaf it issued for `HOST`.
+pub(super) struct CrossSigned {
+    pub(super) root_a: Issued,
+    pub(super) root_b: Issued,
+    pub(super) inter_a: Issued,
+    pub(super) inter_b: Issued,
+    pub(super) leaf: Issued,
+}
+
+pub(super) fn cross_signed() -> CrossSigned {
     let root_a = self_signed(CertSpec::ca("Root A")).unwrap();
     let root_b = self_signed(CertSpec::ca("Root B")).unwrap();
     let inter_a = issue(CertSpec::ca("Shared Issuing CA"), &root_a).unwrap();
     let inter_b = issue(CertSpec::reissue(&inter_a), &root_b).unwrap();
-    assert_eq!(inter_a.spki_der(), inter_b.spki_der());
     let leaf = issue(CertSpec::leaf(&[HOST]), &inter_a).unwrap();
+    CrossSigned {
+        root_a,
+        root_b,
+        inter_a,
+        inter_b,
+        leaf,
+    }
+}
+
+#[test]
+fn cross_signed_path_carrying_the_pin_is_found() {
+    // The issuing CA's key is certified twice: by root A and by root B (cross-sign).
+    // Only root B is pinned; the server sends the A-signed intermediate first.
+    let CrossSigned {
+        root_a,
+        root_b,
+        inter_a,
+        inter_b,
+        leaf,
+    } = cross_signed();
+    assert_eq!(inter_a.spki_der(), inter_b.spki_der());
     let pins = [pin_of(&root_b), spare_pin()];
 
     let both = serve(

@@ -47,6 +47,7 @@ mod pkcs12;
 mod properties;
 #[cfg(feature = "reports")]
 mod report_sender;
+mod rule_fields;
 #[cfg(feature = "updater")]
 mod updater_mark;
 mod verification_cache;

@@ -141,6 +141,30 @@ fn a_refusal_is_never_cached() {
     assert_eq!(s.events().len(), 3, "every refusal is reported");
 }
 
+/// A chain whose path carries a key of `bad_pins` is never cached as accepted, even though a
+/// good pin is on the same path: enforcing, every handshake is refused; report-only, every
+/// handshake is reported. (mode line, accepted)
+#[test]
+fn a_chain_with_a_bad_key_is_never_cached_as_accepted() {
+    let chain = chain();
+    let bad = format!("bad_pins = [\"{}\"]\n", pin(&chain.root));
+    for (mode, accepted) in [("", false), ("mode = \"report-only\"\n", true)] {
+        let s = setup(
+            &chain,
+            policy(&[HOST], &[pin(&chain.leaf)], &format!("{mode}{bad}")),
+            Duration::from_secs(300),
+        );
+        let served = chain.served();
+        for _ in 0..3 {
+            assert_eq!(s.verify(&served, HOST, &[]), accepted, "{mode}");
+        }
+        assert_eq!(s.stats().entries, 0, "{mode}");
+        assert_eq!(hits_misses(s.stats()), (0, 3), "{mode}");
+        let events = s.events();
+        assert_eq!(events.len(), 3, "every handshake decides again: {events:?}");
+    }
+}
+
 #[test]
 fn a_report_only_mismatch_is_reported_on_every_handshake_never_cached() {
     let chain = chain();
