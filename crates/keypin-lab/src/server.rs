@@ -16,7 +16,8 @@ use serde::Serialize;
 use crate::Error;
 use crate::scenario::{Endpoint, Scenario};
 
-/// How long a connection may stay idle before the server gives up on it.
+/// How long a connection to a scenario server may stay idle before the server gives up on it
+/// (the proxy's tunnels wait longer: an app holds its connections open).
 const IO_TIMEOUT: Duration = Duration::from_secs(3);
 const MAX_REQUEST: usize = 64 * 1024;
 /// How often an idle listener checks for new connections and for the stop flag.
@@ -369,7 +370,15 @@ fn accept_loop(
         let spawned = thread::Builder::new()
             .name("keypin-lab-conn".into())
             .spawn(move || {
-                let outcome = serve(stream, behaviour, config, redirect.as_deref(), &log, row);
+                let outcome = serve(
+                    stream,
+                    behaviour,
+                    config,
+                    redirect.as_deref(),
+                    &log,
+                    row,
+                    IO_TIMEOUT,
+                );
                 update(&log, row, |r| {
                     if let Err(e) = outcome {
                         r.alert_or_error.get_or_insert(e);
@@ -390,11 +399,12 @@ pub(crate) fn serve(
     redirect: Option<&str>,
     log: &Log,
     row: usize,
+    idle: Duration,
 ) -> Result<(), String> {
     stream
         .set_nonblocking(false)
-        .and_then(|()| stream.set_read_timeout(Some(IO_TIMEOUT)))
-        .and_then(|()| stream.set_write_timeout(Some(IO_TIMEOUT)))
+        .and_then(|()| stream.set_read_timeout(Some(idle)))
+        .and_then(|()| stream.set_write_timeout(Some(idle)))
         .map_err(|e| format!("configuring the socket: {e}"))?;
     match (behaviour, config) {
         (Behaviour::Tls, Some(config)) => serve_tls(stream, config, redirect, log, row),

@@ -440,7 +440,7 @@ fn run_tunnel(
     };
     let log: Log = Arc::new(Mutex::new(vec![ConnRow::default()]));
     let client = stream.try_clone().map_err(|e| e.to_string())?;
-    let outcome = serve(client, behaviour, config, None, &log, 0);
+    let outcome = serve(client, behaviour, config, None, &log, 0, relay::IDLE);
     let row = lock(&log).first().cloned().unwrap_or_default();
     Ok(judge(scenario, &row, outcome.err()))
 }

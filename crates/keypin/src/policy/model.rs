@@ -138,16 +138,6 @@ impl PinPosition {
             Self::Ca => "ca",
         }
     }
-
-    /// Does a certificate at `position` of a verified path count?
-    pub fn admits(self, position: crate::verify::Position) -> bool {
-        use crate::verify::Position as P;
-        match self {
-            Self::Any => true,
-            Self::Leaf => position == P::Leaf,
-            Self::Ca => position != P::Leaf,
-        }
-    }
 }
 
 /// An extra trust anchor a rule brings (for private PKIs), with its certificate so that

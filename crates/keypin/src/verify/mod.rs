@@ -381,7 +381,7 @@ impl PinningVerifier {
             on_leaf.flatten()?;
         }
         path::find_on_path(path, roots, spki_pin, |cert| {
-            if !position.admits(cert.position) {
+            if !admits(position, cert.position) {
                 return None;
             }
             let pin = cert.pin_in(wants_cert_pins, |p| rule.has_pin(p))?;
@@ -718,5 +718,16 @@ fn host_string<'a>(server_name: &'a ServerName<'_>) -> std::borrow::Cow<'a, str>
             std::borrow::Cow::Owned(std::net::IpAddr::from(*ip).to_string())
         }
         other => std::borrow::Cow::Owned(format!("{other:?}")),
+    }
+}
+
+/// Does a certificate at `position` of a verified path count for a rule whose pins must sit
+/// at `pin_position`?
+fn admits(pin_position: crate::policy::PinPosition, position: Position) -> bool {
+    use crate::policy::PinPosition as P;
+    match pin_position {
+        P::Any => true,
+        P::Leaf => position == Position::Leaf,
+        P::Ca => position != Position::Leaf,
     }
 }
