@@ -53,3 +53,4 @@ for r in $(seq "$rounds"); do
         "$(echo "$k" | awk '{print $2}')" "$(echo "$m" | awk '{print $2}')"
 done
 "$load" hold 127.0.0.1:$kport $target "$count"
+"$load" newhosts 127.0.0.1:$kport 200

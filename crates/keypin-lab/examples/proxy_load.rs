@@ -5,7 +5,7 @@
 //!
 //! `proxy_load rate PROXY TARGET THREADS SECONDS` or `proxy_load hold PROXY TARGET COUNT`
 //! (opens COUNT tunnels at once, holds them all, then sends a request on each: every one must
-//! answer).
+//! answer) or `proxy_load newhosts PROXY COUNT` (what minting a leaf for a new host costs).
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -222,17 +222,51 @@ fn hold(proxy: SocketAddr, target: &str, count: usize) {
     );
 }
 
+/// Mean latency of a tunnel to a host the proxy has not seen (it mints a leaf) against one to
+/// a host it has (cached), sequentially, `count` of each.
+fn new_hosts(proxy: SocketAddr, count: usize) {
+    let config = config();
+    let once = |target: &str| -> Duration {
+        let t = Instant::now();
+        let host = target
+            .rsplit_once(':')
+            .map_or(target, |(h, _)| h)
+            .to_owned();
+        open(proxy, target, &config)
+            .and_then(|mut tls| get(&mut tls, &host))
+            .expect("tunnel");
+        t.elapsed()
+    };
+    let warm = "warm.keypin.test:443";
+    once(warm);
+    let fresh: Duration = (0..count)
+        .map(|i| once(&format!("host-{i}-{}.keypin.test:443", std::process::id())))
+        .sum();
+    let cached: Duration = (0..count).map(|_| once(warm)).sum();
+    let per = |d: Duration| d.as_secs_f64() * 1000.0 / count as f64;
+    println!(
+        "new host {:.2} ms  known host {:.2} ms  minting costs {:.2} ms per new host",
+        per(fresh),
+        per(cached),
+        per(fresh) - per(cached)
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "proxy_load rate PROXY TARGET THREADS SECONDS | proxy_load hold PROXY TARGET COUNT";
+    let usage = "proxy_load rate PROXY TARGET THREADS SECONDS | proxy_load hold PROXY TARGET COUNT | proxy_load newhosts PROXY COUNT";
     let proxy: SocketAddr = args.get(2).and_then(|a| a.parse().ok()).expect(usage);
-    let target = args.get(3).expect(usage);
+    let target = args.get(3).map_or("", String::as_str);
     match args.get(1).map(String::as_str) {
         Some("rate") => rate(
             proxy,
             target,
             args.get(4).and_then(|a| a.parse().ok()).expect(usage),
             args.get(5).and_then(|a| a.parse().ok()).expect(usage),
+        ),
+        Some("newhosts") => new_hosts(
+            proxy,
+            args.get(3).and_then(|a| a.parse().ok()).expect(usage),
         ),
         Some("hold") => hold(
             proxy,
