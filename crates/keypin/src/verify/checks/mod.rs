@@ -24,9 +24,11 @@ use crate::policy::Rule;
 pub(crate) struct Inputs<'a> {
     /// Where the policy came from, for failures.
     pub(crate) policy_source: &'a str,
-    /// The signature algorithms of the verifier's provider.
+    /// The signature algorithms of the verifier's provider (the OCSP check's signatures).
+    #[cfg_attr(not(feature = "ocsp"), allow(dead_code))]
     pub(crate) algs: &'a WebPkiSupportedAlgorithms,
     /// The CT log list SCTs are checked against.
+    #[cfg_attr(not(feature = "ct"), allow(dead_code))]
     pub(crate) ct_logs: &'a CtLogs,
     /// Where the checks' refusals are sent as events.
     pub(crate) events: Option<&'a Arc<dyn PinEventSink>>,
