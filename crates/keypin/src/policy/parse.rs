@@ -8,6 +8,7 @@ use rustls_pki_types::pem::PemObject;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::clock::Date;
 use crate::host::HostPattern;
 use crate::pin::Pin;
 
@@ -270,6 +271,15 @@ struct Spans {
     leaf_pins: (Option<usize>, Vec<usize>),
 }
 
+/// A rule's keyword settings, checked.
+struct Settings {
+    mode: Option<Mode>,
+    on_expiry: OnExpiry,
+    ocsp: OcspMode,
+    expires: Option<Date>,
+    report_delivery: ReportDelivery,
+}
+
 pub(super) struct Validator {
     source_name: String,
     anchor_files: AnchorFiles,
@@ -291,10 +301,50 @@ impl Validator {
         }
     }
 
+    /// Checks one rule's fields, each problem at its place; keeps the rule when it has none.
     pub(super) fn add_rule(&mut self, i: usize, spec: RuleSpec) {
         let errors_before = self.r.count();
         let field = |name: &str| format!("rule[{i}].{name}");
+        let settings = self.settings(i, &spec);
+        let hosts = self.hosts(i, &spec);
+        let pins = self.pins(i, &spec, settings.mode);
+        let bad_spans = self.spans.bad_pins.clone();
+        let bad_pins = self.pin_list(i, "bad_pins", &spec.bad_pins, &bad_spans);
+        let (pin_position, leaf_pins) = self.positions(i, &spec, settings.mode);
+        let anchors = self.anchors(i, &spec);
+        let report_uris = self.report_uris(i, &spec);
+        let require_sct = spec
+            .require_sct
+            .as_deref()
+            .and_then(|t| self.sct_requirement(t, &field("require_sct")));
 
+        if self.r.count() == errors_before {
+            self.rules.push(Rule {
+                name: spec.name,
+                hosts,
+                pins,
+                mode: settings.mode.unwrap_or(Mode::Enforce),
+                expires: settings.expires,
+                on_expiry: settings.on_expiry,
+                anchors: anchors.into(),
+                require_sct,
+                line: self.r.table_line.unwrap_or(0),
+                report_uris,
+                report_delivery: settings.report_delivery,
+                ocsp: settings.ocsp,
+                single_pin_may_brick: spec.single_pin_may_brick,
+                public_suffix_covers_others: spec.public_suffix_covers_others,
+                bad_pins,
+                pin_position,
+                leaf_pins,
+            });
+        }
+    }
+
+    /// The rule's keyword settings and `expires` (`mode` is `None` when misspelled: the pin
+    /// count rule then does not apply).
+    fn settings(&mut self, i: usize, spec: &RuleSpec) -> Settings {
+        let field = |name: &str| format!("rule[{i}].{name}");
         let mode = self.r.keyword(
             spec.mode.as_deref(),
             Mode::Enforce,
@@ -351,6 +401,36 @@ impl Validator {
             "write the last day the pins are valid, like expires = \"2027-06-30\"",
         );
 
+        let report_delivery = self
+            .r
+            .keyword(
+                spec.report_delivery.as_deref(),
+                ReportDelivery::Pinned,
+                &[
+                    ("pinned", ReportDelivery::Pinned),
+                    ("unpinned", ReportDelivery::Unpinned),
+                ],
+                (
+                    self.spans.report_delivery,
+                    field("report_delivery"),
+                    "report_delivery",
+                ),
+                "use \"pinned\" (default: reports to these hosts are pinned too) or \
+                 \"unpinned\" (reports to these hosts skip this rule's pins)",
+            )
+            .unwrap_or(ReportDelivery::Pinned);
+        Settings {
+            mode,
+            on_expiry,
+            ocsp,
+            expires,
+            report_delivery,
+        }
+    }
+
+    /// The host patterns, each at most once in the whole policy.
+    fn hosts(&mut self, i: usize, spec: &RuleSpec) -> Vec<HostPattern> {
+        let field = |name: &str| format!("rule[{i}].{name}");
         if spec.hosts.is_empty() {
             self.r.report(
                 self.spans.hosts,
@@ -393,6 +473,12 @@ impl Validator {
             }
         }
 
+        hosts
+    }
+
+    /// The pins; an enforcing rule needs two unless it says `single_pin_may_brick`.
+    fn pins(&mut self, i: usize, spec: &RuleSpec, mode: Option<Mode>) -> Vec<Pin> {
+        let field = |name: &str| format!("rule[{i}].{name}");
         let pin_errors_before = self.r.count();
         let pin_items = spec.pins.iter().enumerate().map(|(j, p)| {
             let at = self.spans.pin_items.get(j).copied().or(self.spans.pins);
@@ -425,10 +511,11 @@ impl Validator {
                 ),
             );
         }
-        let bad_spans = self.spans.bad_pins.clone();
-        let bad_pins = self.pin_list(i, "bad_pins", &spec.bad_pins, &bad_spans);
-        let (pin_position, leaf_pins) = self.positions(i, &spec, mode);
+        pins
+    }
 
+    /// The extra trust anchors (inline PEM, or files only for `Policy::from_file`).
+    fn anchors(&mut self, i: usize, spec: &RuleSpec) -> Vec<ExtraAnchor> {
         let mut anchors = Vec::new();
         for (j, a) in spec.trust_anchors.iter().enumerate() {
             let at = self.spans.anchor_items.get(j).copied();
@@ -441,24 +528,11 @@ impl Validator {
             }
         }
 
-        let report_delivery = self
-            .r
-            .keyword(
-                spec.report_delivery.as_deref(),
-                ReportDelivery::Pinned,
-                &[
-                    ("pinned", ReportDelivery::Pinned),
-                    ("unpinned", ReportDelivery::Unpinned),
-                ],
-                (
-                    self.spans.report_delivery,
-                    field("report_delivery"),
-                    "report_delivery",
-                ),
-                "use \"pinned\" (default: reports to these hosts are pinned too) or \
-                 \"unpinned\" (reports to these hosts skip this rule's pins)",
-            )
-            .unwrap_or(ReportDelivery::Pinned);
+        anchors
+    }
+
+    /// The report URIs, each a full http(s) URL, listed once.
+    fn report_uris(&mut self, i: usize, spec: &RuleSpec) -> Vec<String> {
         let mut report_uris = Vec::new();
         for (j, u) in spec.report_uris.iter().enumerate() {
             let at = self.spans.report_uri_items.get(j).copied();
@@ -478,32 +552,7 @@ impl Validator {
                 ),
             }
         }
-        let require_sct = spec
-            .require_sct
-            .as_deref()
-            .and_then(|t| self.sct_requirement(t, &field("require_sct")));
-
-        if self.r.count() == errors_before {
-            self.rules.push(Rule {
-                name: spec.name,
-                hosts,
-                pins,
-                mode: mode.unwrap_or(Mode::Enforce),
-                expires,
-                on_expiry,
-                anchors: anchors.into(),
-                require_sct,
-                line: self.r.table_line.unwrap_or(0),
-                report_uris,
-                report_delivery,
-                ocsp,
-                single_pin_may_brick: spec.single_pin_may_brick,
-                public_suffix_covers_others: spec.public_suffix_covers_others,
-                bad_pins,
-                pin_position,
-                leaf_pins,
-            });
-        }
+        report_uris
     }
 
     /// A pin list other than `pins` (`bad_pins`, `leaf_pins`), each pin checked at its place.
