@@ -43,7 +43,7 @@ mod der;
 pub use rustls_pki_types::UnixTime;
 
 /// SHA-256 of `parts` concatenated, computed without building the concatenation.
-pub(crate) fn sha256(parts: &[&[u8]]) -> [u8; 32] {
+pub fn sha256(parts: &[&[u8]]) -> [u8; 32] {
     let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
     for p in parts {
         ctx.update(p);
