@@ -333,7 +333,10 @@ fn check_channel(gate: &Gate, install: &Install, cd: &ClientData) -> Result<(), 
         Some(seen) if served.contains(seen) => Ok(()),
         Some(seen) => refused(format!(
             "the app saw SPKI sha256/{}, which this API does not serve (intercepted)",
-            b64url(seen)
+            {
+                use base64::Engine as _;
+                base64::engine::general_purpose::STANDARD.encode(seen)
+            }
         )),
     }
 }
