@@ -145,8 +145,16 @@ impl Store {
             .optional()?)
     }
 
-    /// Every install's id and counter, and how many challenges are unspent (for checks after
-    /// a load run).
+    /// How many issued challenges are not spent yet (expired ones included).
+    pub fn unspent_challenges(&self) -> Result<u64, GateError> {
+        Ok(self
+            .conn()
+            .query_row("SELECT COUNT(*) FROM challenges WHERE used = 0", [], |r| {
+                r.get(0)
+            })?)
+    }
+
+    /// Every install's id and counter (for checks after a load run).
     pub fn counters(&self) -> Result<Vec<(String, u32)>, GateError> {
         let conn = self.conn();
         let mut stmt = conn.prepare("SELECT id, counter FROM installs ORDER BY id")?;

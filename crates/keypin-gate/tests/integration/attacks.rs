@@ -227,3 +227,19 @@ async fn token_signed_by_a_key_not_in_the_set() {
     .unwrap_err();
     assert!(err.to_string().contains("not in the key set"), "{err}");
 }
+
+#[tokio::test]
+async fn simulated_device_without_the_danger_flag() {
+    // The production configuration trusts Apple's and Google's roots only.
+    let g = start_trusting("", "production", false).await;
+    let ((status, body), _) = g
+        .register_ios(&AppleAttestationSpec::genuine(IOS_APP))
+        .await;
+    refused(
+        status,
+        &body,
+        "does not lead to the Apple App Attestation Root CA",
+    );
+    let ((status, body), _) = g.register_android(|_| {}).await;
+    refused(status, &body, "Android attestation refused");
+}

@@ -34,6 +34,15 @@ pub(crate) struct TestGate {
 
 /// Extra gate.toml lines (top level) go in `extra`.
 pub(crate) async fn start(extra: &str, ios_environment: &str) -> TestGate {
+    start_trusting(extra, ios_environment, true).await
+}
+
+/// As [`start`]; `danger_test_roots` false leaves the production roots in place.
+pub(crate) async fn start_trusting(
+    extra: &str,
+    ios_environment: &str,
+    danger_test_roots: bool,
+) -> TestGate {
     let dir = tempfile::tempdir().unwrap();
     let apple = AppleAttestCa::generate().unwrap();
     let android = AndroidAttestCa::generate().unwrap();
@@ -46,7 +55,7 @@ pub(crate) async fn start(extra: &str, ios_environment: &str) -> TestGate {
         r#"audience = "{AUDIENCE}"
 served_spki_sha256 = ["{pin}"]
 rate_limit_per_sec = 10000
-danger_trust_test_attestation_roots = "test-roots.pem"
+{danger}
 {extra}
 [[app]]
 name = "example"
@@ -59,6 +68,11 @@ android_require_verified_boot = true
 "#,
         pin = base64::engine::general_purpose::STANDARD.encode(SERVED_PIN),
         signer = "3f".repeat(32),
+        danger = if danger_test_roots {
+            "danger_trust_test_attestation_roots = \"test-roots.pem\""
+        } else {
+            ""
+        },
     );
     let config = GateConfig::from_toml(&toml, dir.path()).unwrap();
     let store = Store::open(&dir.path().join("gate.db")).unwrap();

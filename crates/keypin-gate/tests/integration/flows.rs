@@ -80,3 +80,32 @@ async fn oversized_and_malformed_bodies_get_clear_4xx_reasons() {
     assert_eq!(status, 400);
     assert!(error_of(&body).contains("/v1/assert"), "{body}");
 }
+
+#[tokio::test]
+async fn signing_keys_rotate_and_old_tokens_still_verify() {
+    let g = start("key_rotation_secs = 1", "production").await;
+    let (install, mut key) = g.genuine_ios().await;
+    let (_, first) = g.assert_ios(&install, &mut key).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let (_, second) = g.assert_ios(&install, &mut key).await;
+    let kid = |body: &serde_json::Value| jsonwebtoken_kid(body["token"].as_str().unwrap());
+    assert_ne!(kid(&first), kid(&second), "the key did not rotate");
+    let set = jwks(&g).await;
+    assert!(set.keys.len() >= 2, "{set:?}");
+    for body in [&first, &second] {
+        verify_token(body["token"].as_str().unwrap(), &set, AUDIENCE).unwrap();
+    }
+}
+
+/// The `kid` of a JWT's header.
+fn jsonwebtoken_kid(token: &str) -> String {
+    use base64::Engine as _;
+    let header = token.split('.').next().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap(),
+    )
+    .unwrap();
+    json["kid"].as_str().unwrap().to_string()
+}
