@@ -100,7 +100,8 @@ impl ClientData {
     }
 }
 
-/// Builds client data JSON (for apps written in Rust, tests and the demo).
+/// Builds client data JSON (for apps written in Rust, tests and the demo) with the SPKI pin
+/// of the server key the app saw, if given.
 pub fn build(
     challenge: &[u8],
     method: &str,
@@ -108,7 +109,23 @@ pub fn build(
     body: &[u8],
     server_spki_sha256: Option<&[u8; 32]>,
 ) -> Vec<u8> {
+    build_bound(challenge, method, path, body, server_spki_sha256, None)
+}
+
+/// As [`build`], with the connection's `tls-exporter` value too (see
+/// `keypin::channel_binding` for the client's side).
+pub fn build_bound(
+    challenge: &[u8],
+    method: &str,
+    path: &str,
+    body: &[u8],
+    server_spki_sha256: Option<&[u8; 32]>,
+    tls_exporter: Option<&[u8; 32]>,
+) -> Vec<u8> {
     let mut channel = serde_json::Map::new();
+    if let Some(value) = tls_exporter {
+        channel.insert("tls_exporter".into(), crate::b64url(value).into());
+    }
     if let Some(pin) = server_spki_sha256 {
         channel.insert("server_spki_sha256".into(), crate::b64url(pin).into());
     }

@@ -21,6 +21,9 @@ use crate::token::Signer;
 use crate::{GateError, unix_now};
 
 mod flows;
+mod tls;
+
+pub use tls::{TLS_EXPORTER_LABEL, TlsExporter, serve_tls};
 
 /// How long a request body may take to arrive.
 pub const BODY_DEADLINE: Duration = Duration::from_secs(10);

@@ -20,7 +20,8 @@ pub struct GateArgs {
 #[derive(Debug, clap::Subcommand)]
 pub enum GateCommand {
     /// Serve /v1/challenge, /v1/register, /v1/assert and /.well-known/jwks.json until
-    /// interrupted (plain HTTP: put it behind the API's TLS terminator).
+    /// interrupted: over TLS with --tls-cert and --tls-key (assertions must then carry this
+    /// connection's tls-exporter value), else plain HTTP behind the API's TLS terminator.
     Serve(ServeArgs),
     /// Verify a gate token against a JWKS file: exit 0 valid (claims printed), 1 invalid, 2
     /// usage or unreadable input.
@@ -41,6 +42,12 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8443", value_name = "ADDR")]
     pub listen: String,
+    /// Certificate chain (PEM) to serve TLS with.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -72,6 +79,13 @@ fn serve(a: ServeArgs) -> Result<u8, Failure> {
     }
     let store =
         Store::open(&a.db).map_err(|e| Failure::usage(anyhow!("{}: {e}", a.db.display())))?;
+    let tls = match (&a.tls_cert, &a.tls_key) {
+        (Some(cert), Some(key)) => Some(
+            keypin_collector::tls::server_config(cert, key)
+                .map_err(|e| Failure::usage(anyhow!(e)))?,
+        ),
+        _ => None,
+    };
     let gate = Gate::new(config, store);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -83,12 +97,19 @@ fn serve(a: ServeArgs) -> Result<u8, Failure> {
                 .await
                 .with_context(|| format!("cannot listen on {}", a.listen))?;
             say!(
-                "keypin gate listening on http://{} (database {})",
+                "keypin gate listening on {}://{} (database {})",
+                if tls.is_some() { "https" } else { "http" },
                 listener.local_addr()?,
                 a.db.display()
             );
+            let served = async {
+                match tls {
+                    Some(config) => keypin_gate::server::serve_tls(listener, gate, config).await,
+                    None => keypin_gate::server::serve(listener, gate).await,
+                }
+            };
             tokio::select! {
-                r = keypin_gate::server::serve(listener, gate) => r.context("server failed"),
+                r = served => r.context("server failed"),
                 () = super::shutdown_signal() => Ok(()),
             }
         })

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::response::{IntoResponse, Response};
 use keypin_attest::UnixTime;
 use keypin_attest::android::{AndroidRequest, Revocation, SecurityLevel, verify_android};
@@ -15,7 +15,7 @@ use keypin_attest::apple::{
 use keypin_attest::danger::{verify_android_with_test_roots, verify_attestation_with_test_roots};
 use serde::Deserialize;
 
-use super::{Gate, parse_json};
+use super::{Gate, TlsExporter, parse_json};
 use crate::client_data::ClientData;
 use crate::config::App;
 use crate::store::Install;
@@ -219,12 +219,21 @@ struct AssertBody {
     signature: Option<String>,
 }
 
-pub(super) async fn assert(State(gate): State<Arc<Gate>>, body: Bytes) -> Response {
-    let result = assert_flow(&gate, &body);
+pub(super) async fn assert(
+    State(gate): State<Arc<Gate>>,
+    exporter: Option<Extension<TlsExporter>>,
+    body: Bytes,
+) -> Response {
+    let exporter = exporter.map(|Extension(e)| e);
+    let result = assert_flow(&gate, exporter.as_ref(), &body);
     respond(result, &gate, "assert refused")
 }
 
-fn assert_flow(gate: &Gate, body: &[u8]) -> Result<serde_json::Value, GateError> {
+fn assert_flow(
+    gate: &Gate,
+    exporter: Option<&TlsExporter>,
+    body: &[u8],
+) -> Result<serde_json::Value, GateError> {
     let req: AssertBody = parse_json("/v1/assert", body)?;
     let install = gate.store.install(&req.install_id)?.ok_or_else(|| {
         GateError::NotFound(format!("install {:?} is not registered", req.install_id))
@@ -233,7 +242,7 @@ fn assert_flow(gate: &Gate, body: &[u8]) -> Result<serde_json::Value, GateError>
     let client_data_bytes = from_b64url("client_data", &req.client_data)?;
     let client_data = ClientData::parse(&client_data_bytes)?;
     let counter = check_signature(app, &install, &req, &client_data_bytes)?;
-    check_channel(gate, &install, &client_data)?;
+    check_channel(gate, &install, &client_data, exporter)?;
     let now = unix_now();
     gate.store
         .spend_and_advance(&client_data.challenge, now, &install.id, counter)?;
@@ -310,13 +319,16 @@ fn check_signature(
     }
 }
 
-/// Channel binding: the SPKI the app saw must be one the API serves. A mismatch means a party
-/// in between presented its own key (an interception the app's pinning did not stop).
-fn check_channel(gate: &Gate, install: &Install, cd: &ClientData) -> Result<(), GateError> {
-    let served = &gate.config.served_spki_sha256;
-    if served.is_empty() {
-        return Ok(());
-    }
+/// Channel binding. Where the gate terminates TLS, the app's `tls-exporter` must be this
+/// connection's; where the API's keys are configured, the SPKI the app saw must be one of
+/// them. A mismatch means a party in between terminated the app's TLS (an interception the
+/// app's pinning did not stop).
+fn check_channel(
+    gate: &Gate,
+    install: &Install,
+    cd: &ClientData,
+    exporter: Option<&TlsExporter>,
+) -> Result<(), GateError> {
     let refused = |detail: String| {
         gate.store.audit(
             unix_now(),
@@ -328,6 +340,21 @@ fn check_channel(gate: &Gate, install: &Install, cd: &ClientData) -> Result<(), 
             "channel binding mismatch: {detail}"
         )))
     };
+    if let Some(TlsExporter(ours)) = exporter {
+        match &cd.tls_exporter {
+            None => return refused("the client data names no tls-exporter value".into()),
+            Some(theirs) if theirs.as_slice() != ours.as_slice() => {
+                return refused(
+                    "the app's tls-exporter value is not this connection's (intercepted)".into(),
+                );
+            }
+            Some(_) => {}
+        }
+    }
+    let served = &gate.config.served_spki_sha256;
+    if served.is_empty() {
+        return Ok(());
+    }
     match &cd.server_spki_sha256 {
         None => refused("the client data names no server SPKI".into()),
         Some(seen) if served.contains(seen) => Ok(()),

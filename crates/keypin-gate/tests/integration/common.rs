@@ -53,7 +53,7 @@ pub(crate) async fn start_trusting(
     .unwrap();
     let toml = format!(
         r#"audience = "{AUDIENCE}"
-served_spki_sha256 = ["{pin}"]
+{pin}
 rate_limit_per_sec = 10000
 {danger}
 {extra}
@@ -66,7 +66,14 @@ android_signing_cert_sha256 = ["{signer}"]
 android_min_security_level = "tee"
 android_require_verified_boot = true
 "#,
-        pin = base64::engine::general_purpose::STANDARD.encode(SERVED_PIN),
+        pin = if extra.contains("served_spki_sha256") {
+            String::new()
+        } else {
+            format!(
+                "served_spki_sha256 = [\"{}\"]",
+                base64::engine::general_purpose::STANDARD.encode(SERVED_PIN)
+            )
+        },
         signer = "3f".repeat(32),
         danger = if danger_test_roots {
             "danger_trust_test_attestation_roots = \"test-roots.pem\""

@@ -6,3 +6,4 @@ mod attacks;
 mod common;
 mod concurrency;
 mod flows;
+mod tls_binding;
