@@ -109,18 +109,27 @@ pub fn build(
     body: &[u8],
     server_spki_sha256: Option<&[u8; 32]>,
 ) -> Vec<u8> {
-    build_bound(challenge, method, path, body, server_spki_sha256, None)
+    build_full(
+        challenge,
+        method,
+        path,
+        body,
+        server_spki_sha256,
+        None,
+        None,
+    )
 }
 
-/// As [`build`], with the connection's `tls-exporter` value too (see
-/// `keypin::channel_binding` for the client's side).
-pub fn build_bound(
+/// As [`build`], with the connection's `tls-exporter` value (see `keypin::channel_binding`
+/// for the client's side) and an ephemeral X25519 public key to seal secrets to, if given.
+pub fn build_full(
     challenge: &[u8],
     method: &str,
     path: &str,
     body: &[u8],
     server_spki_sha256: Option<&[u8; 32]>,
     tls_exporter: Option<&[u8; 32]>,
+    ephemeral_key: Option<&[u8]>,
 ) -> Vec<u8> {
     let mut channel = serde_json::Map::new();
     if let Some(value) = tls_exporter {
@@ -129,13 +138,15 @@ pub fn build_bound(
     if let Some(pin) = server_spki_sha256 {
         channel.insert("server_spki_sha256".into(), crate::b64url(pin).into());
     }
-    serde_json::json!({
+    let mut data = serde_json::json!({
         "challenge": crate::b64url(challenge),
         "method": method,
         "path": path,
         "body_sha256": crate::b64url(&crate::sha256(&[body])),
         "channel": channel,
-    })
-    .to_string()
-    .into_bytes()
+    });
+    if let Some(key) = ephemeral_key {
+        data["ephemeral_key"] = crate::b64url(key).into();
+    }
+    data.to_string().into_bytes()
 }

@@ -51,6 +51,8 @@ pub struct GateConfig {
     pub danger_test_roots: Option<TestRoots>,
     /// The apps, by name.
     pub apps: HashMap<String, App>,
+    /// The secrets apps may receive.
+    pub secrets: Vec<crate::secrets::Secret>,
 }
 
 /// One app the gate admits.
@@ -81,6 +83,18 @@ struct Raw {
     danger_trust_test_attestation_roots: Option<String>,
     #[serde(default)]
     app: Vec<RawApp>,
+    #[serde(default)]
+    secret: Vec<RawSecret>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSecret {
+    name: String,
+    value_env: Option<String>,
+    value_file: Option<String>,
+    apps: Vec<String>,
+    min_security_level: Option<RequiredLevel>,
 }
 
 #[derive(Deserialize)]
@@ -173,6 +187,14 @@ impl GateConfig {
         if apps.is_empty() {
             return Err("no [[app]]".into());
         }
+        let secrets = raw
+            .secret
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| {
+                parse_secret(s, &apps, base_dir).map_err(|e| format!("[[secret]] {}: {e}", i + 1))
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Self {
             audience: raw.audience,
             token_lifetime_secs: bounded("token_lifetime_secs", raw.token_lifetime_secs, 3600)?,
@@ -186,6 +208,7 @@ impl GateConfig {
             served_spki_sha256,
             danger_test_roots,
             apps,
+            secrets,
         })
     }
 }
@@ -247,4 +270,34 @@ fn parse_app(raw: RawApp) -> Result<App, String> {
         ios,
         android,
     })
+}
+
+fn parse_secret(
+    raw: RawSecret,
+    apps: &HashMap<String, App>,
+    base_dir: &std::path::Path,
+) -> Result<crate::secrets::Secret, String> {
+    let value = match (&raw.value_env, &raw.value_file) {
+        (Some(var), None) => std::env::var(var)
+            .map_err(|_| format!("{}: environment variable {var} is not set", raw.name))?
+            .into_bytes(),
+        (None, Some(file)) => std::fs::read(base_dir.join(file))
+            .map_err(|e| format!("{}: value_file {file}: {e}", raw.name))?,
+        _ => {
+            return Err(format!(
+                "{}: exactly one of value_env and value_file",
+                raw.name
+            ));
+        }
+    };
+    if let Some(unknown) = raw.apps.iter().find(|a| !apps.contains_key(*a)) {
+        return Err(format!("{}: app {unknown:?} is not an [[app]]", raw.name));
+    }
+    let min_rank = match raw.min_security_level {
+        None | Some(RequiredLevel::Tee) => 1,
+        Some(RequiredLevel::Strongbox) => 2,
+    };
+    Ok(crate::secrets::Secret::new(
+        raw.name, value, raw.apps, min_rank,
+    ))
 }

@@ -20,6 +20,7 @@
 pub mod client_data;
 pub mod config;
 mod error;
+pub mod secrets;
 pub mod server;
 pub mod store;
 pub mod token;

@@ -50,7 +50,11 @@ fn gate_demo_accepts_genuine_apps_and_refuses_each_attack() {
         .success();
     let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
     for (label, verdict) in [
-        ("iOS assertion (counter 1)", "accepted"),
+        ("iOS assertion (counter 1, ephemeral key)", "accepted"),
+        (
+            "secret maps_api_key",
+            "opened by the app: \"demo-maps-key-0123\"",
+        ),
         ("Android signed client data", "accepted"),
         ("repackaged iOS app", "made for another team or bundle"),
         ("repackaged APK", "are not allowed by the policy"),

@@ -260,7 +260,36 @@ fn assert_flow(
         bdh: b64url(&client_data.body_sha256),
     };
     let token = gate.signer.issue(&gate.store, &claims, now)?;
-    Ok(serde_json::json!({ "token": token, "expires_at": claims.exp }))
+    let secrets = release_secrets(gate, &install, &client_data, &client_data_bytes, now)?;
+    Ok(serde_json::json!({ "token": token, "expires_at": claims.exp, "secrets": secrets }))
+}
+
+/// Every secret the install is entitled to, sealed to the client data's ephemeral key (none
+/// without one); the AAD is the client data hash the attested key signed.
+fn release_secrets(
+    gate: &Gate,
+    install: &Install,
+    cd: &ClientData,
+    cd_bytes: &[u8],
+    now: i64,
+) -> Result<Vec<serde_json::Value>, GateError> {
+    let Some(key) = &cd.ephemeral_key else {
+        return Ok(Vec::new());
+    };
+    let aad = sha256(&[cd_bytes]);
+    let mut out = Vec::new();
+    for secret in &gate.config.secrets {
+        if !secret.entitled(&install.app, &install.security_level) {
+            continue;
+        }
+        let (enc, ciphertext) = secret.seal(key, &aad)?;
+        gate.store
+            .audit(now, "secret released", Some(&install.id), &secret.name);
+        out.push(serde_json::json!({
+            "name": secret.name, "enc": b64url(&enc), "ciphertext": b64url(&ciphertext),
+        }));
+    }
+    Ok(out)
 }
 
 /// The signature over the client data, by the install's key; for App Attest, also the

@@ -18,6 +18,8 @@ pub(crate) const PACKAGE: &str = "com.example.app";
 pub(crate) const SIGNER: [u8; 32] = [0x3f; 32];
 pub(crate) const SERVED_PIN: [u8; 32] = [0x51; 32];
 pub(crate) const AUDIENCE: &str = "https://api.example.com";
+/// The content of `secret.txt` in every test gate's directory.
+pub(crate) const SECRET_VALUE: &[u8] = b"sk_live_maps_0123456789";
 
 pub(crate) fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
@@ -46,6 +48,7 @@ pub(crate) async fn start_trusting(
     let dir = tempfile::tempdir().unwrap();
     let apple = AppleAttestCa::generate().unwrap();
     let android = AndroidAttestCa::generate().unwrap();
+    std::fs::write(dir.path().join("secret.txt"), SECRET_VALUE).unwrap();
     std::fs::write(
         dir.path().join("test-roots.pem"),
         apple.root_pem() + &android.root_pem(),

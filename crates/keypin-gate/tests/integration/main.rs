@@ -6,4 +6,5 @@ mod attacks;
 mod common;
 mod concurrency;
 mod flows;
+mod secrets;
 mod tls_binding;

@@ -94,13 +94,14 @@ async fn setup() -> Setup {
 /// Client data for `challenge` naming `bound_to`'s channel, as the app makes it.
 fn bound_client_data(challenge: &[u8], bound_to: &Tls) -> Vec<u8> {
     let binding = keypin::channel_binding::channel_binding(&bound_to.conn).unwrap();
-    keypin_gate::client_data::build_bound(
+    keypin_gate::client_data::build_full(
         challenge,
         "POST",
         "/v1/orders",
         b"{}",
         Some(binding.server_spki.digest()),
         Some(&binding.tls_exporter),
+        None,
     )
 }
 

@@ -145,8 +145,9 @@ fn run_in(dir: &std::path::Path) -> anyhow::Result<u8> {
         dir.join("test-roots.pem"),
         apple.root_pem() + &android.root_pem(),
     )?;
+    std::fs::write(dir.join("maps.key"), "demo-maps-key-0123")?;
     let toml = format!(
-        "audience = \"{AUDIENCE}\"\nserved_spki_sha256 = [\"{}\"]\ndanger_trust_test_attestation_roots = \"test-roots.pem\"\n\n[[app]]\nname = \"example\"\nios_app_id = \"{IOS_APP}\"\nandroid_package = \"{PACKAGE}\"\nandroid_signing_cert_sha256 = [\"{}\"]\nandroid_require_verified_boot = true\n",
+        "audience = \"{AUDIENCE}\"\nserved_spki_sha256 = [\"{}\"]\ndanger_trust_test_attestation_roots = \"test-roots.pem\"\n\n[[app]]\nname = \"example\"\nios_app_id = \"{IOS_APP}\"\nandroid_package = \"{PACKAGE}\"\nandroid_signing_cert_sha256 = [\"{}\"]\nandroid_require_verified_boot = true\n\n[[secret]]\nname = \"maps_api_key\"\nvalue_file = \"maps.key\"\napps = [\"example\"]\n",
         base64::engine::general_purpose::STANDARD.encode(SERVED_PIN),
         "3f".repeat(32)
     );
@@ -187,10 +188,38 @@ fn genuine(d: &Demo) -> anyhow::Result<()> {
     let ((status, body), mut key) = d.register_ios(IOS_APP)?;
     outcome("iOS App Attest registration", &(status, body.clone()));
     let install = body["install_id"].as_str().unwrap_or_default().to_string();
-    let cd = d.client_data(&SERVED_PIN)?;
+    let (ephemeral_private, ephemeral_public) = keypin_gate::secrets::ephemeral_keypair();
+    let cd = client_data::build_full(
+        &d.challenge()?,
+        "POST",
+        "/v1/orders",
+        b"{}",
+        Some(&SERVED_PIN),
+        None,
+        Some(&ephemeral_public),
+    );
     let assertion = key.assert(&sha256(&[&cd]))?;
     let r = d.assert(&install, &cd, "assertion", &assertion)?;
-    outcome("iOS assertion (counter 1)", &r);
+    outcome("iOS assertion (counter 1, ephemeral key)", &r);
+    for s in r.1["secrets"].as_array().into_iter().flatten() {
+        let unb64 = |v: &Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(v.as_str().unwrap_or_default())
+        };
+        let name = s["name"].as_str().unwrap_or_default();
+        let value = keypin_gate::secrets::open(
+            &ephemeral_private,
+            name,
+            &unb64(&s["enc"])?,
+            &unb64(&s["ciphertext"])?,
+            &sha256(&[&cd]),
+        )
+        .map_err(|e| anyhow!(e))?;
+        say!(
+            "    secret {name}: {} bytes sealed with HPKE to the app's ephemeral key, opened by the app: {:?}",
+            s["ciphertext"].as_str().unwrap_or_default().len() * 3 / 4,
+            String::from_utf8_lossy(&value)
+        );
+    }
     if let Some(token) = r.1["token"].as_str() {
         let claims = keypin_gate::verify_token(token, &d.gate.jwks()?, AUDIENCE)?;
         say!(
