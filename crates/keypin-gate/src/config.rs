@@ -10,6 +10,9 @@
 //!                                      # serves; an assertion must name one of them
 //! # Trust the simulator's test roots instead of Apple's and Google's. Never in production.
 //! danger_trust_test_attestation_roots = "test-roots.pem"
+//! # A keypin collector that hears of every channel-binding mismatch (http:// only).
+//! report_uri = "http://collector.internal:8088/v1/reports"
+//! report_hostname = "api.example.com"  # optional: the audience's host
 //!
 //! [[app]]
 //! name = "example"
@@ -53,6 +56,8 @@ pub struct GateConfig {
     pub apps: HashMap<String, App>,
     /// The secrets apps may receive.
     pub secrets: Vec<crate::secrets::Secret>,
+    /// Where channel-binding mismatches are reported (a keypin collector), if anywhere.
+    pub report: Option<crate::report::ReportTarget>,
 }
 
 /// One app the gate admits.
@@ -81,6 +86,8 @@ struct Raw {
     #[serde(default)]
     served_spki_sha256: Vec<String>,
     danger_trust_test_attestation_roots: Option<String>,
+    report_uri: Option<String>,
+    report_hostname: Option<String>,
     #[serde(default)]
     app: Vec<RawApp>,
     #[serde(default)]
@@ -195,7 +202,17 @@ impl GateConfig {
                 parse_secret(s, &apps, base_dir).map_err(|e| format!("[[secret]] {}: {e}", i + 1))
             })
             .collect::<Result<_, _>>()?;
+        let report = match raw.report_uri {
+            None => None,
+            Some(uri) => {
+                let hostname = raw
+                    .report_hostname
+                    .unwrap_or_else(|| host_of(&raw.audience));
+                Some(crate::report::ReportTarget::parse(&uri, hostname)?)
+            }
+        };
         Ok(Self {
+            report,
             audience: raw.audience,
             token_lifetime_secs: bounded("token_lifetime_secs", raw.token_lifetime_secs, 3600)?,
             challenge_lifetime_secs: bounded(
@@ -270,6 +287,13 @@ fn parse_app(raw: RawApp) -> Result<App, String> {
         ios,
         android,
     })
+}
+
+/// The host of a URL-like audience (`https://api.example.com/x` → `api.example.com`), or the
+/// audience itself.
+fn host_of(audience: &str) -> String {
+    let rest = audience.split_once("://").map_or(audience, |(_, r)| r);
+    rest.split(['/', ':']).next().unwrap_or(rest).to_string()
 }
 
 fn parse_secret(

@@ -20,6 +20,7 @@
 pub mod client_data;
 pub mod config;
 mod error;
+pub mod report;
 pub mod secrets;
 pub mod server;
 pub mod store;

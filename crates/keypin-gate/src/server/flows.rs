@@ -359,12 +359,12 @@ fn check_channel(
     exporter: Option<&TlsExporter>,
 ) -> Result<(), GateError> {
     let refused = |detail: String| {
-        gate.store.audit(
-            unix_now(),
-            "channel binding mismatch",
-            Some(&install.id),
-            &detail,
-        );
+        let now = unix_now();
+        gate.store
+            .audit(now, "channel binding mismatch", Some(&install.id), &detail);
+        if let Some(target) = &gate.config.report {
+            target.send(&install.app, &install.platform, &detail, now);
+        }
         Err(GateError::Refused(format!(
             "channel binding mismatch: {detail}"
         )))

@@ -243,3 +243,53 @@ async fn simulated_device_without_the_danger_flag() {
     let ((status, body), _) = g.register_android(|_| {}).await;
     refused(status, &body, "Android attestation refused");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channel_binding_mismatch_reaches_the_collector() {
+    use std::sync::Arc;
+
+    use keypin_collector::store::{Query, Store as _};
+    use keypin_collector::{Settings, SqliteStore};
+
+    let dir = tempfile::tempdir().unwrap();
+    let reports = Arc::new(SqliteStore::open(&dir.path().join("reports.db")).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let collector = listener.local_addr().unwrap();
+    let store: Arc<dyn keypin_collector::Store> = reports.clone();
+    tokio::spawn(keypin_collector::serve(
+        listener,
+        store,
+        Settings::new("a-collector-token-of-32-characters"),
+        std::future::pending(),
+    ));
+    let g = start(
+        &format!("report_uri = \"http://{collector}/v1/reports\""),
+        "production",
+    )
+    .await;
+    let (install, mut key) = g.genuine_ios().await;
+    let cd = TestGate::client_data(&g.challenge().await, &[0x66; 32]);
+    let assertion = key.assert(&keypin_gate::sha256(&[&cd])).unwrap();
+    let (status, body) = g
+        .post("/v1/assert", ios_assert_body(&install, &cd, &assertion))
+        .await;
+    refused(status, &body, "channel binding mismatch");
+    let query = Query {
+        limit: 10,
+        ..Query::default()
+    };
+    let mut stored = Vec::new();
+    for _ in 0..100 {
+        stored = reports.reports(&query).unwrap();
+        if !stored.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let [report] = stored.as_slice() else {
+        panic!("expected one report at the collector, got {stored:?}");
+    };
+    assert_eq!(report.host, "api.example.com");
+    assert_eq!(report.failure.as_deref(), Some("channel-binding-mismatch"));
+    assert_eq!(report.app_bundle_id.as_deref(), Some("example"));
+}
