@@ -37,6 +37,7 @@ PRAGMA journal_mode = WAL;
 PRAGMA synchronous = NORMAL;
 PRAGMA busy_timeout = 5000;
 CREATE TABLE IF NOT EXISTS challenges (value BLOB PRIMARY KEY, expires INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS challenges_expires ON challenges (expires);
 CREATE TABLE IF NOT EXISTS installs (id TEXT PRIMARY KEY, app TEXT NOT NULL, platform TEXT NOT NULL,
   public_key BLOB NOT NULL, counter INTEGER NOT NULL, security_level TEXT NOT NULL, created INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS signing_keys (kid TEXT PRIMARY KEY, pkcs8 BLOB NOT NULL, created INTEGER NOT NULL);
@@ -63,15 +64,11 @@ impl Store {
     /// Stores a new challenge valid until `expires`.
     pub fn add_challenge(&self, value: &[u8], expires: i64) -> Result<(), GateError> {
         let conn = self.conn();
-        conn.execute(
-            "INSERT INTO challenges (value, expires) VALUES (?1, ?2)",
-            params![value, expires],
-        )?;
+        conn.prepare_cached("INSERT INTO challenges (value, expires) VALUES (?1, ?2)")?
+            .execute(params![value, expires])?;
         // Spent and expired challenges are of no more use.
-        conn.execute(
-            "DELETE FROM challenges WHERE expires < ?1",
-            params![expires - 3600],
-        )?;
+        conn.prepare_cached("DELETE FROM challenges WHERE expires < ?1")?
+            .execute(params![expires - 3600])?;
         Ok(())
     }
 
@@ -110,10 +107,9 @@ impl Store {
         let tx = conn.transaction()?;
         spend(&tx, challenge, now)?;
         if let Some(counter) = counter {
-            let changed = tx.execute(
-                "UPDATE installs SET counter = ?1 WHERE id = ?2 AND counter < ?1",
-                params![counter, install],
-            )?;
+            let changed = tx
+                .prepare_cached("UPDATE installs SET counter = ?1 WHERE id = ?2 AND counter < ?1")?
+                .execute(params![counter, install])?;
             if changed != 1 {
                 return Err(GateError::Refused(format!(
                     "counter {counter} is not above the stored counter of install {install}: a replayed or rolled-back assertion"
@@ -128,8 +124,10 @@ impl Store {
     pub fn install(&self, id: &str) -> Result<Option<Install>, GateError> {
         Ok(self
             .conn()
-            .query_row(
+            .prepare_cached(
                 "SELECT id, app, platform, public_key, counter, security_level FROM installs WHERE id = ?1",
+            )?
+            .query_row(
                 params![id],
                 |r| {
                     Ok(Install {
@@ -204,10 +202,11 @@ impl Store {
 
 /// Marks the challenge used if it exists, is unused and unexpired; otherwise refuses.
 fn spend(tx: &rusqlite::Transaction<'_>, challenge: &[u8], now: i64) -> Result<(), GateError> {
-    let changed = tx.execute(
-        "UPDATE challenges SET used = 1 WHERE value = ?1 AND used = 0 AND expires >= ?2",
-        params![challenge, now],
-    )?;
+    let changed = tx
+        .prepare_cached(
+            "UPDATE challenges SET used = 1 WHERE value = ?1 AND used = 0 AND expires >= ?2",
+        )?
+        .execute(params![challenge, now])?;
     if changed == 1 {
         return Ok(());
     }

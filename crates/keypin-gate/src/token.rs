@@ -5,7 +5,7 @@
 //! that does ES256 with a JWKS works too).
 
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
 
 use crate::store::Store;
@@ -65,12 +65,15 @@ pub struct Jwk {
     pub alg: String,
 }
 
+/// The key in use, parsed once: (kid, key pair, created).
+type Current = (String, std::sync::Arc<EcdsaKeyPair>, i64);
+
 /// Issues tokens with the store's current key.
 #[derive(Debug)]
 pub struct Signer {
     rotation_secs: i64,
     lifetime_secs: i64,
-    current: std::sync::Mutex<Option<(String, EncodingKey, i64)>>,
+    current: std::sync::Mutex<Option<Current>>,
 }
 
 fn jwk(kid: &str, pkcs8: &[u8]) -> Result<Jwk, GateError> {
@@ -97,7 +100,11 @@ impl Signer {
         }
     }
 
-    fn key(&self, store: &Store, now: i64) -> Result<(String, EncodingKey), GateError> {
+    fn key(
+        &self,
+        store: &Store,
+        now: i64,
+    ) -> Result<(String, std::sync::Arc<EcdsaKeyPair>), GateError> {
         let mut current = self
             .current
             .lock()
@@ -105,7 +112,7 @@ impl Signer {
         if let Some((kid, key, created)) = current.as_ref()
             && now - created < self.rotation_secs
         {
-            return Ok((kid.clone(), key.clone()));
+            return Ok((kid.clone(), std::sync::Arc::clone(key)));
         }
         let newest = store
             .signing_keys(now - self.rotation_secs + 1)?
@@ -126,17 +133,35 @@ impl Signer {
                 (kid, pkcs8, now)
             }
         };
-        let key = EncodingKey::from_ec_der(&pkcs8);
-        *current = Some((kid.clone(), key.clone(), created));
+        let key = std::sync::Arc::new(
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8)
+                .map_err(|e| GateError::Token(format!("signing key {kid}: {e}")))?,
+        );
+        *current = Some((kid.clone(), std::sync::Arc::clone(&key), created));
         Ok((kid, key))
     }
 
-    /// Signs `claims` with the current key (made or rotated as needed).
+    /// Signs `claims` with the current key (made or rotated as needed): a compact JWS,
+    /// ES256 (the fixed-width R ‖ S signature of RFC 7518 §3.4). Signing here rather than
+    /// through jsonwebtoken keeps the parsed key pair between tokens (its `EncodingKey` parses
+    /// the PKCS#8 document on every signature); verification stays with jsonwebtoken.
     pub fn issue(&self, store: &Store, claims: &Claims, now: i64) -> Result<String, GateError> {
         let (kid, key) = self.key(store, now)?;
-        let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some(kid);
-        jsonwebtoken::encode(&header, claims, &key).map_err(|e| GateError::Token(e.to_string()))
+        let header = serde_json::json!({ "alg": "ES256", "typ": "JWT", "kid": kid });
+        let payload =
+            serde_json::to_vec(claims).map_err(|e| GateError::Token(format!("claims: {e}")))?;
+        let signing_input = format!(
+            "{}.{}",
+            b64url(header.to_string().as_bytes()),
+            b64url(&payload)
+        );
+        let signature = key
+            .sign(
+                &aws_lc_rs::rand::SystemRandom::new(),
+                signing_input.as_bytes(),
+            )
+            .map_err(|e| GateError::Token(format!("signing: {e}")))?;
+        Ok(format!("{signing_input}.{}", b64url(signature.as_ref())))
     }
 
     /// The keys a token still alive may have been signed with.
