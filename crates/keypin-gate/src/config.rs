@@ -10,6 +10,7 @@
 //!                                      # serves; an assertion must name one of them
 //! # Trust the simulator's test roots instead of Apple's and Google's. Never in production.
 //! danger_trust_test_attestation_roots = "test-roots.pem"
+//! android_revocation_list = "status.json"  # Google's attestation status list (JSON)
 //! # A keypin collector that hears of every channel-binding mismatch (http:// only).
 //! report_uri = "http://collector.internal:8088/v1/reports"
 //! report_hostname = "api.example.com"  # optional: the audience's host
@@ -56,6 +57,9 @@ pub struct GateConfig {
     pub apps: HashMap<String, App>,
     /// The secrets apps may receive.
     pub secrets: Vec<crate::secrets::Secret>,
+    /// Google's attestation status list (`android_revocation_list`), if given; without one
+    /// Android registrations are not checked for revoked certificates (said at startup).
+    pub android_revocation: Option<keypin_attest::android::RevocationList>,
     /// Where channel-binding mismatches are reported (a keypin collector), if anywhere.
     pub report: Option<crate::report::ReportTarget>,
 }
@@ -88,6 +92,7 @@ struct Raw {
     danger_trust_test_attestation_roots: Option<String>,
     report_uri: Option<String>,
     report_hostname: Option<String>,
+    android_revocation_list: Option<String>,
     #[serde(default)]
     app: Vec<RawApp>,
     #[serde(default)]
@@ -211,7 +216,20 @@ impl GateConfig {
                 Some(crate::report::ReportTarget::parse(&uri, hostname)?)
             }
         };
+        let android_revocation = match raw.android_revocation_list {
+            None => None,
+            Some(file) => {
+                let path = base_dir.join(&file);
+                let bytes = std::fs::read(&path)
+                    .map_err(|e| format!("android_revocation_list: {}: {e}", path.display()))?;
+                Some(
+                    keypin_attest::android::RevocationList::from_json(&bytes)
+                        .map_err(|e| format!("android_revocation_list: {}: {e}", path.display()))?,
+                )
+            }
+        };
         Ok(Self {
+            android_revocation,
             report,
             audience: raw.audience,
             token_lifetime_secs: bounded("token_lifetime_secs", raw.token_lifetime_secs, 3600)?,

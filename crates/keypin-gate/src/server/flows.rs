@@ -173,7 +173,11 @@ fn register_android(
     let request = AndroidRequest {
         challenge,
         policy,
-        revocation: Revocation::NotChecked,
+        revocation: gate
+            .config
+            .android_revocation
+            .as_ref()
+            .map_or(Revocation::NotChecked, Revocation::Checked),
         now: now(),
     };
     let report = match &gate.config.danger_test_roots {

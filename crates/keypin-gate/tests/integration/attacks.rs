@@ -293,3 +293,49 @@ async fn channel_binding_mismatch_reaches_the_collector() {
     assert_eq!(report.failure.as_deref(), Some("channel-binding-mismatch"));
     assert_eq!(report.app_bundle_id.as_deref(), Some("example"));
 }
+
+#[tokio::test]
+async fn expired_attestation_certificate() {
+    let g = start("", "production").await;
+    let mut spec = AppleAttestationSpec::genuine(IOS_APP);
+    spec.expired = true;
+    let ((status, body), _) = g.register_ios(&spec).await;
+    refused(status, &body, "step 1: a certificate expired at");
+    let ((status, body), _) = g.register_android(|s| s.expired = true).await;
+    refused(status, &body, "expired at");
+}
+
+#[tokio::test]
+async fn revoked_attestation_certificate() {
+    use keypin_pki::attest_sim::{AndroidAttestCa, AndroidKeySpec};
+    use x509_parser::prelude::{FromDer as _, X509Certificate};
+
+    // Google's status list names the batch (intermediate) certificate as revoked.
+    let ca = AndroidAttestCa::generate().unwrap();
+    let probe = ca
+        .attest(&AndroidKeySpec::genuine(b"x", PACKAGE, SIGNER))
+        .unwrap();
+    let intermediate = rustls_pki_types::pem::PemObject::pem_slice_iter(probe.chain_pem.as_bytes())
+        .nth(1)
+        .map(|c: Result<rustls_pki_types::CertificateDer<'static>, _>| c.unwrap())
+        .unwrap();
+    let (_, cert) = X509Certificate::from_der(intermediate.as_ref()).unwrap();
+    let serial: String = cert
+        .raw_serial()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let list = format!(
+        "{{\"entries\": {{\"{serial}\": {{\"status\": \"REVOKED\", \"reason\": \"KEY_COMPROMISE\"}}}}}}"
+    );
+    let g = start_full(
+        "android_revocation_list = \"status.json\"",
+        "production",
+        true,
+        Some(ca),
+        &[("status.json", &list)],
+    )
+    .await;
+    let ((status, body), _) = g.register_android(|_| {}).await;
+    refused(status, &body, "REVOKED");
+}

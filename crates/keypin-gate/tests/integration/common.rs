@@ -45,9 +45,23 @@ pub(crate) async fn start_trusting(
     ios_environment: &str,
     danger_test_roots: bool,
 ) -> TestGate {
+    start_full(extra, ios_environment, danger_test_roots, None, &[]).await
+}
+
+/// As [`start_trusting`], with a given Android CA and extra files in the gate's directory.
+pub(crate) async fn start_full(
+    extra: &str,
+    ios_environment: &str,
+    danger_test_roots: bool,
+    android: Option<AndroidAttestCa>,
+    files: &[(&str, &str)],
+) -> TestGate {
     let dir = tempfile::tempdir().unwrap();
+    for (name, content) in files {
+        std::fs::write(dir.path().join(name), content).unwrap();
+    }
     let apple = AppleAttestCa::generate().unwrap();
-    let android = AndroidAttestCa::generate().unwrap();
+    let android = android.unwrap_or_else(|| AndroidAttestCa::generate().unwrap());
     std::fs::write(dir.path().join("secret.txt"), SECRET_VALUE).unwrap();
     std::fs::write(
         dir.path().join("test-roots.pem"),

@@ -61,6 +61,8 @@ pub struct AndroidKeySpec {
     pub os_patch_level: u32,
     /// Sign the leaf with a key that is not the intermediate's (a chain that does not verify).
     pub forged_leaf_signature: bool,
+    /// The leaf's validity ended yesterday.
+    pub expired: bool,
 }
 
 impl AndroidKeySpec {
@@ -77,6 +79,7 @@ impl AndroidKeySpec {
             device_locked: true,
             os_patch_level: 202_601,
             forged_leaf_signature: false,
+            expired: false,
         }
     }
 }
@@ -121,7 +124,7 @@ impl AndroidAttestCa {
     /// An attestation of a fresh P-256 key as `spec` says.
     pub fn attest(&self, spec: &AndroidKeySpec) -> Result<AndroidAttestation, Error> {
         let (signer, cert_key) = p256_key()?;
-        let mut params = leaf_params("Android Keystore Key");
+        let mut params = leaf_params("Android Keystore Key", spec.expired);
         params
             .custom_extensions
             .push(CustomExtension::from_oid_content(

@@ -66,6 +66,8 @@ pub struct AppleAttestationSpec {
     pub counter: u32,
     /// Replaces the credential id (normally the key id).
     pub credential_id: Option<Vec<u8>>,
+    /// The credential certificate's validity ended yesterday.
+    pub expired: bool,
 }
 
 impl AppleAttestationSpec {
@@ -78,6 +80,7 @@ impl AppleAttestationSpec {
             credential_key: CredentialKey::P256,
             counter: 0,
             credential_id: None,
+            expired: false,
         }
     }
 }
@@ -148,7 +151,7 @@ impl AppleAttestCa {
             &point,
         );
         let nonce = sha256(&[&auth_data, client_data_hash]);
-        let cred_cert = self.credential_certificate(&cert_key, &nonce, spec.nonce, &key_id)?;
+        let cred_cert = self.credential_certificate(&cert_key, &nonce, spec, &key_id)?;
         let object = Value::Map(vec![
             (text("fmt"), text("apple-appattest")),
             (
@@ -182,12 +185,12 @@ impl AppleAttestCa {
         &self,
         key: &KeyPair,
         nonce: &[u8; 32],
-        how: NonceExtension,
+        spec: &AppleAttestationSpec,
         key_id: &[u8; 32],
     ) -> Result<Vec<u8>, Error> {
-        let mut params = leaf_params(&super::hex(key_id));
+        let mut params = leaf_params(&super::hex(key_id), spec.expired);
         let octets = tlv(TAG_OCTET_STRING, nonce);
-        let content = match how {
+        let content = match spec.nonce {
             NonceExtension::Correct => Some(sequence(&[&tlv(0xa1, &octets)])),
             NonceExtension::Malformed => Some(octets),
             NonceExtension::Missing => None,

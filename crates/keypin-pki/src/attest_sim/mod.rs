@@ -63,16 +63,20 @@ impl Ca {
     }
 }
 
-/// A leaf certificate's parameters: short validity like a device's, no CA.
-pub(crate) fn leaf_params(common_name: &str) -> CertificateParams {
+/// A leaf certificate's parameters: short validity like a device's (or one that ended
+/// yesterday), no CA.
+pub(crate) fn leaf_params(common_name: &str, expired: bool) -> CertificateParams {
     let mut params = CertificateParams::default();
     params
         .distinguished_name
         .push(DnType::CommonName, common_name);
     params.is_ca = IsCa::ExplicitNoCa;
     let now = OffsetDateTime::now_utc();
-    params.not_before = now - Duration::hours(1);
-    params.not_after = now + Duration::days(30);
+    (params.not_before, params.not_after) = if expired {
+        (now - Duration::days(30), now - Duration::days(1))
+    } else {
+        (now - Duration::hours(1), now + Duration::days(30))
+    };
     params
 }
 
