@@ -151,3 +151,69 @@ async fn channel_binding_mismatch_tls_exporter_of_another_connection() {
         "{log:?}"
     );
 }
+
+/// A TLS-terminating interceptor on 127.0.0.1: presents `rogue` to the app and forwards the
+/// bytes over its own TLS connection to the gate on `upstream`.
+async fn intercepting_proxy(rogue: &Chain, gate_chain: &Chain, upstream: u16) -> u16 {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let server = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(rogue.served(), rogue.leaf.key.clone_key())
+        .unwrap();
+    let client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(gate_chain.root_store())
+        .with_no_client_auth();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let (acceptor, connector) = (acceptor.clone(), connector.clone());
+            tokio::spawn(async move {
+                let mut app_side = acceptor.accept(sock).await.unwrap();
+                let tcp = tokio::net::TcpStream::connect(("127.0.0.1", upstream))
+                    .await
+                    .unwrap();
+                let mut gate_side = connector
+                    .connect("localhost".try_into().unwrap(), tcp)
+                    .await
+                    .unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut app_side, &mut gate_side).await;
+            });
+        }
+    });
+    port
+}
+
+/// The scenario: the app's pinning is off and a rogue CA is trusted on the device (a
+/// user-installed CA), so its TLS connection ends at an interceptor that relays to the gate.
+/// The assertion is genuine, but the channel it names is not the gate's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channel_binding_mismatch_through_an_intercepting_proxy_with_a_trusted_rogue_ca() {
+    let s = setup().await;
+    let rogue = Chain::generate("Rogue", &["localhost"], KeyAlg::EcdsaP256).unwrap();
+    let proxy = intercepting_proxy(&rogue, &s.chain, s.port).await;
+    let (install, mut key) = s.g.genuine_ios().await;
+    let challenge = s.g.challenge().await;
+    let (status, body) = tokio::task::block_in_place(|| {
+        // Pinning off: the app accepts whatever its trust store accepts, here the rogue CA.
+        let conn = connect(proxy, &rogue);
+        let cd = bound_client_data(&challenge, &conn);
+        let assertion = key.assert(&keypin_gate::sha256(&[&cd])).unwrap();
+        post(
+            conn,
+            "/v1/assert",
+            &ios_assert_body(&install, &cd, &assertion),
+        )
+    });
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        error_of(&body).contains("tls-exporter value is not this connection's"),
+        "{body}"
+    );
+}
