@@ -105,6 +105,22 @@ fn bound_client_data(challenge: &[u8], bound_to: &Tls) -> Vec<u8> {
     )
 }
 
+/// An assertion naming `conn`'s channel, sent on `conn`.
+fn assert_bound_to(
+    conn: Tls,
+    challenge: &[u8],
+    install: &str,
+    key: &mut keypin_pki::attest_sim::SimAppleKey,
+) -> (u16, Value) {
+    let cd = bound_client_data(challenge, &conn);
+    let assertion = key.assert(&keypin_gate::sha256(&[&cd])).unwrap();
+    post(
+        conn,
+        "/v1/assert",
+        &ios_assert_body(install, &cd, &assertion),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_exporter_of_the_same_connection_is_accepted() {
     let s = setup().await;
