@@ -128,13 +128,7 @@ async fn tls_exporter_of_the_same_connection_is_accepted() {
     let challenge = s.g.challenge().await;
     let (status, body) = tokio::task::block_in_place(|| {
         let conn = connect(s.port, &s.chain);
-        let cd = bound_client_data(&challenge, &conn);
-        let assertion = key.assert(&keypin_gate::sha256(&[&cd])).unwrap();
-        post(
-            conn,
-            "/v1/assert",
-            &ios_assert_body(&install, &cd, &assertion),
-        )
+        assert_bound_to(conn, &challenge, &install, &mut key)
     });
     assert_eq!(status, 200, "{body}");
 }
@@ -219,13 +213,7 @@ async fn channel_binding_mismatch_through_an_intercepting_proxy_with_a_trusted_r
     let (status, body) = tokio::task::block_in_place(|| {
         // Pinning off: the app accepts whatever its trust store accepts, here the rogue CA.
         let conn = connect(proxy, &rogue);
-        let cd = bound_client_data(&challenge, &conn);
-        let assertion = key.assert(&keypin_gate::sha256(&[&cd])).unwrap();
-        post(
-            conn,
-            "/v1/assert",
-            &ios_assert_body(&install, &cd, &assertion),
-        )
+        assert_bound_to(conn, &challenge, &install, &mut key)
     });
     assert_eq!(status, 401, "{body}");
     assert!(
