@@ -5,9 +5,21 @@
 //! channel the app saw, buys a short-lived ES256 token that API backends verify
 //! ([`verify_token`]) without calling the gate.
 //!
-//! Routes ([`server::router`]): `POST /v1/challenge`, `POST /v1/register`, `POST /v1/assert`,
-//! `GET /.well-known/jwks.json`. State lives in SQLite ([`store::Store`]); a challenge's use
-//! and a key's counter update are one transaction.
+//! Routes ([`server::router`]; JSON in and out, binary fields base64url without padding):
+//!
+//! - `POST /v1/challenge {app}` → `{challenge, expires_at}`: 32 random bytes, single use.
+//! - `POST /v1/register {app, platform: "ios", challenge, key_id, attestation}`: App Attest,
+//!   the client data hash being SHA-256 of the challenge; or `{app, platform: "android",
+//!   challenge, chain_pem}`: Key Attestation with the challenge as attestation challenge.
+//!   → `{install_id}`.
+//! - `POST /v1/assert {install_id, client_data, assertion | signature}`: the client data
+//!   ([`client_data`]) signed by App Attest (client data hash = SHA-256 of its bytes) or by the
+//!   attested Android key (ECDSA P-256, SHA-256, DER). → `{token, expires_at, secrets}`.
+//! - `GET /.well-known/jwks.json`: the token keys.
+//!
+//! State lives in SQLite ([`store::Store`]); a challenge's use and a key's counter update are
+//! one transaction. [`server::serve`] is plain HTTP (behind the API's TLS terminator: the SPKI
+//! binding); [`server::serve_tls`] terminates TLS itself (the tls-exporter binding).
 //!
 //! What it does not stop: an attacker who controls a genuine device and hooks the code that
 //! fills in the client data can lie about the channel; a genuine app's token, once issued, is
