@@ -339,3 +339,28 @@ async fn revoked_attestation_certificate() {
     let ((status, body), _) = g.register_android(|_| {}).await;
     refused(status, &body, "REVOKED");
 }
+
+#[tokio::test]
+async fn expired_challenge() {
+    let g = start("challenge_lifetime_secs = 1", "production").await;
+    let (install, mut key) = g.genuine_ios().await;
+    let cd = TestGate::client_data(&g.challenge().await, &SERVED_PIN);
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let assertion = key.assert(&keypin_gate::sha256(&[&cd])).unwrap();
+    let (status, body) = g
+        .post("/v1/assert", ios_assert_body(&install, &cd, &assertion))
+        .await;
+    refused(status, &body, "challenge expired");
+}
+
+#[tokio::test]
+async fn challenge_not_issued_by_the_gate() {
+    let g = start("", "production").await;
+    let (install, mut key) = g.genuine_ios().await;
+    let cd = TestGate::client_data(&[0x42; 32], &SERVED_PIN);
+    let assertion = key.assert(&keypin_gate::sha256(&[&cd])).unwrap();
+    let (status, body) = g
+        .post("/v1/assert", ios_assert_body(&install, &cd, &assertion))
+        .await;
+    refused(status, &body, "challenge unknown");
+}
