@@ -162,10 +162,7 @@ async fn channel_binding_mismatch_intercepted_channel() {
     // The app's pinning is off; a proxy with a trusted rogue CA presented its own key.
     let rogue_pin = [0x66; 32];
     let cd = TestGate::client_data(&g.challenge().await, &rogue_pin);
-    let assertion = key.assert(&keypin_gate::sha256(&[&cd])).unwrap();
-    let (status, body) = g
-        .post("/v1/assert", ios_assert_body(&install, &cd, &assertion))
-        .await;
+    let (status, body) = g.assert_signed(&install, &mut key, &cd).await;
     refused(status, &body, "channel binding mismatch");
     let log = g.gate.store.audit_log().unwrap();
     assert!(
@@ -182,10 +179,7 @@ async fn channel_binding_absent() {
     let (install, mut key) = g.genuine_ios().await;
     let cd =
         keypin_gate::client_data::build(&g.challenge().await, "POST", "/v1/orders", b"{}", None);
-    let assertion = key.assert(&keypin_gate::sha256(&[&cd])).unwrap();
-    let (status, body) = g
-        .post("/v1/assert", ios_assert_body(&install, &cd, &assertion))
-        .await;
+    let (status, body) = g.assert_signed(&install, &mut key, &cd).await;
     refused(status, &body, "names no server SPKI");
 }
 
@@ -269,10 +263,7 @@ async fn channel_binding_mismatch_reaches_the_collector() {
     .await;
     let (install, mut key) = g.genuine_ios().await;
     let cd = TestGate::client_data(&g.challenge().await, &[0x66; 32]);
-    let assertion = key.assert(&keypin_gate::sha256(&[&cd])).unwrap();
-    let (status, body) = g
-        .post("/v1/assert", ios_assert_body(&install, &cd, &assertion))
-        .await;
+    let (status, body) = g.assert_signed(&install, &mut key, &cd).await;
     refused(status, &body, "channel binding mismatch");
     let query = Query {
         limit: 10,
@@ -346,10 +337,7 @@ async fn expired_challenge() {
     let (install, mut key) = g.genuine_ios().await;
     let cd = TestGate::client_data(&g.challenge().await, &SERVED_PIN);
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    let assertion = key.assert(&keypin_gate::sha256(&[&cd])).unwrap();
-    let (status, body) = g
-        .post("/v1/assert", ios_assert_body(&install, &cd, &assertion))
-        .await;
+    let (status, body) = g.assert_signed(&install, &mut key, &cd).await;
     refused(status, &body, "challenge expired");
 }
 
@@ -358,9 +346,6 @@ async fn challenge_not_issued_by_the_gate() {
     let g = start("", "production").await;
     let (install, mut key) = g.genuine_ios().await;
     let cd = TestGate::client_data(&[0x42; 32], &SERVED_PIN);
-    let assertion = key.assert(&keypin_gate::sha256(&[&cd])).unwrap();
-    let (status, body) = g
-        .post("/v1/assert", ios_assert_body(&install, &cd, &assertion))
-        .await;
+    let (status, body) = g.assert_signed(&install, &mut key, &cd).await;
     refused(status, &body, "challenge unknown");
 }

@@ -181,12 +181,22 @@ impl TestGate {
         client_data::build(challenge, "POST", "/v1/orders", b"{}", Some(pin))
     }
 
+    /// An iOS assertion over `cd`, sent; returns (status, body).
+    pub(crate) async fn assert_signed(
+        &self,
+        install: &str,
+        key: &mut SimAppleKey,
+        cd: &[u8],
+    ) -> (u16, Value) {
+        let assertion = key.assert(&keypin_gate::sha256(&[cd])).unwrap();
+        self.post("/v1/assert", ios_assert_body(install, cd, &assertion))
+            .await
+    }
+
     /// An iOS assertion request over fresh client data; returns (status, body).
     pub(crate) async fn assert_ios(&self, install: &str, key: &mut SimAppleKey) -> (u16, Value) {
         let cd = Self::client_data(&self.challenge().await, &SERVED_PIN);
-        let assertion = key.assert(&keypin_gate::sha256(&[&cd])).unwrap();
-        self.post("/v1/assert", ios_assert_body(install, &cd, &assertion))
-            .await
+        self.assert_signed(install, key, &cd).await
     }
 }
 
