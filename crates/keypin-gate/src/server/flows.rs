@@ -331,7 +331,13 @@ fn check_signature(
             })?;
             Ok(Some(verified.counter))
         }
-        _ => {
+        "android" => {
+            if app.android.is_none() {
+                return Err(GateError::Refused(format!(
+                    "app {:?} is no longer on Android",
+                    app.name
+                )));
+            }
             let signature = from_b64url(
                 "signature",
                 req.signature.as_deref().ok_or_else(|| {
@@ -349,6 +355,10 @@ fn check_signature(
                 })?;
             Ok(None)
         }
+        other => Err(GateError::Refused(format!(
+            "install {} has platform {other:?}, neither ios nor android",
+            install.id
+        ))),
     }
 }
 
