@@ -11,6 +11,8 @@
 //! - [`android`]: Key Attestation certificate chains: the chain to one of Google's roots, the
 //!   revocation status list, and the KeyDescription extension judged against a
 //!   [`android::AndroidPolicy`]; the result is a report of every fact checked and the verdict.
+//! - [`danger`]: the same checks against test roots instead of Apple's and Google's, for
+//!   simulated devices in tests and demos; never for production.
 //!
 //! ```
 //! use keypin_attest::apple::{AppId, AttestationRequest, Environment, verify_attestation};
@@ -35,12 +37,13 @@ pub mod android;
 pub mod apple;
 mod cbor;
 mod chain;
+pub mod danger;
 mod der;
 
 pub use rustls_pki_types::UnixTime;
 
 /// SHA-256 of `parts` concatenated, computed without building the concatenation.
-pub(crate) fn sha256(parts: &[&[u8]]) -> [u8; 32] {
+pub fn sha256(parts: &[&[u8]]) -> [u8; 32] {
     let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
     for p in parts {
         ctx.update(p);

@@ -45,6 +45,9 @@ pub enum Command {
     /// App attestation as a server checks it: iOS App Attest and Android Key Attestation
     /// (exit 0 valid, 1 invalid with the named failure, 2 usage or unreadable input).
     Attest(crate::cmd::attest::AttestArgs),
+    /// The attestation gate: genuine app instances on an unintercepted channel get short-lived
+    /// tokens (serve, verify-token, demo).
+    Gate(crate::cmd::gate::GateArgs),
 }
 
 /// Output spelling of a pin.

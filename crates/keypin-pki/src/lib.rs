@@ -39,6 +39,7 @@
 #![warn(unreachable_pub)]
 #![warn(missing_docs)]
 
+pub mod attest_sim;
 mod cert;
 mod chain;
 mod ct;

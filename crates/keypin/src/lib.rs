@@ -54,6 +54,7 @@
 #![warn(unreachable_pub)]
 #![warn(missing_docs)]
 
+pub mod channel_binding;
 pub mod clock;
 #[cfg(feature = "ct")]
 pub mod ct;

@@ -16,6 +16,7 @@ pub use report::{AndroidFailure, AndroidReport, Fact, Outcome};
 pub use revocation::{
     MAX_STATUS_LIST_BYTES, Revocation, RevocationList, RevocationListError, Status,
 };
+pub(crate) use verify::verify_android_to;
 pub use verify::{AndroidRequest, MAX_CHAIN_BYTES, MAX_CHAIN_CERTS, verify_android};
 
 /// Google's RSA-4096 attestation root (2022–2042; the same key as the 2016 and 2019 roots).

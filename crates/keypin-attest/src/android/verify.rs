@@ -50,8 +50,19 @@ fn google_roots() -> &'static [TrustAnchor<'static>] {
     ROOTS.get_or_init(|| chain::anchors_from_pem(&[GOOGLE_RSA_ROOT_PEM, GOOGLE_EC_ROOT_PEM]))
 }
 
-/// Verifies an Android Key Attestation chain (PEM, leaf first).
+/// Verifies an Android Key Attestation chain (PEM, leaf first), trusting Google's attestation
+/// roots only.
 pub fn verify_android(chain_pem: &[u8], request: &AndroidRequest<'_>) -> AndroidReport {
+    verify_android_to(chain_pem, request, google_roots())
+}
+
+/// [`verify_android`] with the trust anchors given (Google's, or the test roots of
+/// [`crate::danger`]).
+pub(crate) fn verify_android_to(
+    chain_pem: &[u8],
+    request: &AndroidRequest<'_>,
+    anchors: &[TrustAnchor<'_>],
+) -> AndroidReport {
     let mut report = AndroidReport::new();
     let certs = match read_chain(chain_pem) {
         Ok(c) => c,
@@ -62,7 +73,7 @@ pub fn verify_android(chain_pem: &[u8], request: &AndroidRequest<'_>) -> Android
         Err(reason) => return unreadable(report, "unparsable", reason),
     };
     // 1. The chain to one of Google's roots, at the injected time.
-    check_chain(&mut report, &certs, &parsed, request.now);
+    check_chain(&mut report, &certs, &parsed, anchors, request.now);
     // 2. Every certificate's serial against the status list.
     check_revocation(&mut report, &parsed, request.revocation);
     // 3. The KeyDescription: on the leaf, once, and nowhere else.
@@ -100,9 +111,10 @@ fn check_chain(
     report: &mut AndroidReport,
     certs: &[CertificateDer<'_>],
     parsed: &[X509Certificate<'_>],
+    anchors: &[TrustAnchor<'_>],
     now: UnixTime,
 ) {
-    let result = chain::verify(&certs[0], &certs[1..], google_roots(), now).map_err(|e| match e {
+    let result = chain::verify(&certs[0], &certs[1..], anchors, now).map_err(|e| match e {
         ChainError::UnknownRoot => AndroidFailure::ChainToUnknownRoot,
         ChainError::Expired { not_after } => AndroidFailure::CertificateExpired {
             not_after: rfc3339(not_after),

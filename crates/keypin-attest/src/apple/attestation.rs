@@ -65,10 +65,21 @@ pub(crate) fn chain_failure(e: ChainError, now: UnixTime) -> AppleFailure {
     }
 }
 
-/// Verifies an App Attest attestation object (raw CBOR) against `request`.
+/// Verifies an App Attest attestation object (raw CBOR) against `request`, trusting the Apple
+/// App Attestation Root CA only.
 pub fn verify_attestation(
     attestation_object: &[u8],
     request: &AttestationRequest<'_>,
+) -> Result<AttestedKey, AppleFailure> {
+    verify_attestation_to(attestation_object, request, apple_root())
+}
+
+/// [`verify_attestation`] with the trust anchors given (the Apple root, or the test roots of
+/// [`crate::danger`]).
+pub(crate) fn verify_attestation_to(
+    attestation_object: &[u8],
+    request: &AttestationRequest<'_>,
+    anchors: &[TrustAnchor<'_>],
 ) -> Result<AttestedKey, AppleFailure> {
     // Decoding, bounded: the object is {fmt, attStmt: {x5c, receipt}, authData}.
     let object = decode(attestation_object)?;
@@ -86,7 +97,7 @@ pub fn verify_attestation(
     let (cred_cert_der, intermediates) = certs.split_first().ok_or(AppleFailure::ChainInvalid {
         reason: "x5c is empty".into(),
     })?;
-    chain::verify(cred_cert_der, intermediates, apple_root(), request.now)
+    chain::verify(cred_cert_der, intermediates, anchors, request.now)
         .map_err(|e| chain_failure(e, request.now))?;
     let (_, cred_cert) = X509Certificate::from_der(cred_cert_der.as_ref()).map_err(|e| {
         AppleFailure::ChainInvalid {

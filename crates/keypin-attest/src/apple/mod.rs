@@ -12,6 +12,7 @@ mod attestation;
 mod auth_data;
 
 pub use assertion::{AssertionRequest, VerifiedAssertion, verify_assertion};
+pub(crate) use attestation::verify_attestation_to;
 pub use attestation::{AttestationRequest, AttestedKey, verify_attestation};
 
 pub use crate::cbor::{

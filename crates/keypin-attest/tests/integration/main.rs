@@ -5,3 +5,4 @@
 mod android;
 mod apple;
 mod common;
+mod simulated;

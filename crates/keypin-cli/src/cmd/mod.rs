@@ -6,6 +6,7 @@ pub mod check;
 pub mod collector;
 pub mod demo;
 pub mod export;
+pub mod gate;
 pub mod import;
 pub mod inspect;
 pub mod lab;
@@ -32,6 +33,7 @@ pub(crate) fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Lab(a) => lab::run(a),
         Command::Bundle(a) => bundle::run(a),
         Command::Attest(a) => attest::run(a),
+        Command::Gate(a) => gate::run(a),
     }
 }
 

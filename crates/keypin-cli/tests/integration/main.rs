@@ -12,6 +12,7 @@ mod cli;
 mod collector_cli;
 mod faults_tls;
 mod formats_cli;
+mod gate_cli;
 mod lab_cli;
 mod lab_proxy_cli;
 mod lab_reports_e2e;
