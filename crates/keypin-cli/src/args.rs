@@ -45,6 +45,9 @@ pub enum Command {
     /// App attestation as a server checks it: iOS App Attest and Android Key Attestation
     /// (exit 0 valid, 1 invalid with the named failure, 2 usage or unreadable input).
     Attest(crate::cmd::attest::AttestArgs),
+    /// Runtime integrity checks on this process: debugger, instrumentation, patched pin check
+    /// (exit 0 no finding, 1 findings, 2 error).
+    Shield(crate::cmd::shield::ShieldArgs),
 }
 
 /// Output spelling of a pin.

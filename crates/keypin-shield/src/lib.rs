@@ -172,18 +172,34 @@ impl Shield {
     /// Every check: tracer, instrumentation (maps, threads, Frida's port, `LD_PRELOAD`,
     /// libraries from unexpected places), guarded code, and on Android root hints.
     pub fn scan(&self) -> Result<Report, Error> {
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        return linux::scan(self, linux::Depth::Full);
-        #[cfg(not(any(target_os = "linux", target_os = "android")))]
-        Ok(Report::unsupported(std::env::consts::OS))
+        self.run(&Check::ALL)
     }
 
     /// The cheap checks for hot paths: tracer, `LD_PRELOAD` and guarded code.
     pub fn quick(&self) -> Result<Report, Error> {
+        self.run(&Self::QUICK)
+    }
+
+    /// The checks [`Shield::quick`] runs.
+    pub const QUICK: [Check; 5] = [
+        Check::Tracer,
+        Check::Preload,
+        Check::Breakpoint,
+        Check::PatchedCode,
+        Check::UnreadableCode,
+    ];
+
+    /// The checks in `checks` (and those that come with them from the same reading, such as
+    /// every check on `/proc/self/maps`); [`Report::checks`] says which ran. Guarded code is
+    /// checked only when a function is guarded, root hints only on Android.
+    pub fn run(&self, checks: &[Check]) -> Result<Report, Error> {
         #[cfg(any(target_os = "linux", target_os = "android"))]
-        return linux::scan(self, linux::Depth::Quick);
+        return linux::scan(self, checks);
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
-        Ok(Report::unsupported(std::env::consts::OS))
+        {
+            let _ = checks;
+            Ok(Report::unsupported(std::env::consts::OS))
+        }
     }
 
     fn android_root_path(&self) -> &Path {

@@ -13,6 +13,7 @@ mod lab_proxy;
 pub mod lint;
 pub mod monitor;
 pub mod pin;
+pub mod shield;
 
 use crate::Failure;
 use crate::args::{Cli, Command};
@@ -32,6 +33,7 @@ pub(crate) fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Lab(a) => lab::run(a),
         Command::Bundle(a) => bundle::run(a),
         Command::Attest(a) => attest::run(a),
+        Command::Shield(a) => shield::run(a),
     }
 }
 

@@ -8,47 +8,54 @@ use std::path::Path;
 
 use crate::{Check, Coverage, Error, Evidence, Finding, Report, Shield};
 
-/// How much a scan does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Depth {
-    /// Tracer, `LD_PRELOAD`, guarded code.
-    Quick,
-    /// Everything.
-    Full,
-}
-
-pub(crate) fn scan(shield: &Shield, depth: Depth) -> Result<Report, Error> {
+pub(crate) fn scan(shield: &Shield, wanted: &[Check]) -> Result<Report, Error> {
+    let want = |group: &[Check]| group.iter().any(|c| wanted.contains(c));
     let mut findings = Vec::new();
-    let mut checks = vec![Check::Tracer, Check::Preload];
-    findings.extend(tracer()?);
-    findings.extend(instrument::preload(Path::new("/etc/ld.so.preload")));
-    if depth == Depth::Full {
+    let mut checks = Vec::new();
+    let mut ran = |group: &[Check]| checks.extend_from_slice(group);
+    if want(&[Check::Tracer]) {
+        findings.extend(tracer()?);
+        ran(&[Check::Tracer]);
+    }
+    if want(&[Check::Preload]) {
+        findings.extend(instrument::preload(Path::new("/etc/ld.so.preload")));
+        ran(&[Check::Preload]);
+    }
+    // One read of the maps serves three checks.
+    let from_maps = [
+        Check::InstrumentationLibrary,
+        Check::AnonymousExecutable,
+        Check::UnexpectedLibrary,
+    ];
+    if want(&from_maps) {
         let path = "/proc/self/maps";
         let text = procfs::read(Path::new(path))?;
         let maps = procfs::maps(&text, path)?;
         findings.extend(instrument::maps(&maps, shield.allowed_dirs()));
-        findings.extend(instrument::threads()?);
-        findings.extend(instrument::frida_port()?);
-        checks.extend([
-            Check::InstrumentationLibrary,
-            Check::AnonymousExecutable,
-            Check::InstrumentationThread,
-            Check::FridaPort,
-            Check::UnexpectedLibrary,
-        ]);
-        if cfg!(target_os = "android") {
-            findings.extend(crate::root_hints(shield.android_root_path()));
-            checks.extend([
-                Check::SuBinary,
-                Check::Magisk,
-                Check::TestKeys,
-                Check::DebuggableBuild,
-            ]);
-        }
+        ran(&from_maps);
     }
-    if !shield.guarded.is_empty() {
-        checks.extend([Check::Breakpoint, Check::PatchedCode, Check::UnreadableCode]);
+    if want(&[Check::InstrumentationThread]) {
+        findings.extend(instrument::threads()?);
+        ran(&[Check::InstrumentationThread]);
+    }
+    if want(&[Check::FridaPort]) {
+        findings.extend(instrument::frida_port()?);
+        ran(&[Check::FridaPort]);
+    }
+    let code = [Check::Breakpoint, Check::PatchedCode, Check::UnreadableCode];
+    if want(&code) && !shield.guarded.is_empty() {
         findings.extend(integrity::check_all(&shield.guarded));
+        ran(&code);
+    }
+    let root = [
+        Check::SuBinary,
+        Check::Magisk,
+        Check::TestKeys,
+        Check::DebuggableBuild,
+    ];
+    if want(&root) && cfg!(target_os = "android") {
+        findings.extend(crate::root_hints(shield.android_root_path()));
+        ran(&root);
     }
     checks.sort();
     findings.sort_by_key(|f| f.id);
