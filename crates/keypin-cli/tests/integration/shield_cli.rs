@@ -54,6 +54,17 @@ fn shared_library(dir: &Path, name: &str, source: &str) -> PathBuf {
     so
 }
 
+/// `keypin shield scan --json EXTRA` with `so` preloaded: the exit code and the report.
+fn scan_preloaded(dir: &Path, so: &Path, extra: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let out = keypin(dir)
+        .env("LD_PRELOAD", so)
+        .args(["shield", "scan", "--json"])
+        .args(extra)
+        .output()
+        .unwrap();
+    (out.status.code(), report(&out.stdout))
+}
+
 #[test]
 fn clean_run_has_no_findings() {
     let _port = port_lock();
@@ -150,13 +161,8 @@ fn ld_preload_of_frida_agent_is_found() {
         "frida-agent-64.so",
         "int frida_agent_main(void) { return 0; }\n",
     );
-    let out = keypin(dir.path())
-        .env("LD_PRELOAD", &so)
-        .args(["shield", "scan", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let r = report(&out.stdout);
+    let (code, r) = scan_preloaded(dir.path(), &so, &[]);
+    assert_eq!(code, Some(1));
     let lib = finding(&r, "SH002");
     assert_eq!(lib["evidence"]["path"], so.to_str().unwrap());
     assert!(
@@ -190,13 +196,8 @@ __attribute__((constructor)) static void start(void) {
 }
 "#,
     );
-    let out = keypin(dir.path())
-        .env("LD_PRELOAD", &so)
-        .args(["shield", "scan", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let r = report(&out.stdout);
+    let (code, r) = scan_preloaded(dir.path(), &so, &[]);
+    assert_eq!(code, Some(1));
     let thread = finding(&r, "SH004");
     assert!(
         thread["evidence"]["detail"]
@@ -241,12 +242,11 @@ fn allow_dir_accepts_a_library_directory() {
         "libplugin.so",
         "int plugin(void) { return 1; }\n",
     );
-    let out = keypin(dir.path())
-        .env("LD_PRELOAD", &so)
-        .args(["shield", "scan", "--json", "--allow-dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let (_, r) = scan_preloaded(
+        dir.path(),
+        &so,
+        &["--allow-dir", dir.path().to_str().unwrap()],
+    );
     // The preload itself is still a finding; where it came from no longer is.
-    assert_eq!(ids(&report(&out.stdout)), vec!["SH006".to_owned()]);
+    assert_eq!(ids(&r), vec!["SH006".to_owned()]);
 }
