@@ -201,6 +201,15 @@ pub enum Coverage {
     },
 }
 
+/// A check that could not run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Unavailable {
+    /// The check.
+    pub id: Check,
+    /// Why not.
+    pub reason: String,
+}
+
 /// The result of a scan.
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
@@ -209,6 +218,9 @@ pub struct Report {
     pub coverage: Coverage,
     /// The checks that ran (ids).
     pub checks: Vec<Check>,
+    /// Checks asked for that could not run here, and why (not a clean result for them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unavailable: Vec<Unavailable>,
     /// The guarded functions whose code was compared.
     pub functions: Vec<String>,
     /// What they saw, in check order.
@@ -221,6 +233,7 @@ impl Report {
         Self {
             coverage: Coverage::Unsupported { os: os.to_owned() },
             checks: Vec::new(),
+            unavailable: Vec::new(),
             functions: Vec::new(),
             findings: Vec::new(),
         }

@@ -44,7 +44,7 @@ mod watch;
 use std::path::{Path, PathBuf};
 
 pub use android::root_hints;
-pub use finding::{Check, Coverage, Evidence, Finding, Report, Severity};
+pub use finding::{Check, Coverage, Evidence, Finding, Report, Severity, Unavailable};
 pub use watch::{Change, Watcher};
 
 /// Why a scan could not be made. A scan that fails is never reported as clean.

@@ -85,6 +85,9 @@ fn scan(args: ScanArgs) -> Result<u8, Failure> {
         for f in &report.functions {
             say!("guarded: {f}");
         }
+        for u in &report.unavailable {
+            say!("not run: {} ({})", u.id.id(), u.reason);
+        }
         if report.findings.is_empty() {
             say!("no findings");
         } else {

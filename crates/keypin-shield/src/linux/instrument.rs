@@ -143,27 +143,46 @@ pub(crate) fn threads() -> Result<Vec<Finding>, Error> {
 /// frida-server's default port.
 const FRIDA_PORT: u16 = 27042;
 
-/// SH005: a socket listening on 27042, from the kernel's table (no connection is made).
-pub(crate) fn frida_port() -> Result<Vec<Finding>, Error> {
+/// SH005: a socket listening on 27042, from the kernel's tables (no connection is made):
+/// sock_diag, else `/proc/net/tcp{,6}`. `Err` carries why neither could be read (Android 10
+/// and later deny both to apps): the check did not run.
+pub(crate) fn frida_port() -> Result<Vec<Finding>, String> {
+    let found = |source: &str, local: String| {
+        Finding::new(
+            Check::FridaPort,
+            Evidence {
+                path: Some(source.to_owned()),
+                detail: format!("listening socket {local}"),
+                ..Evidence::default()
+            },
+        )
+    };
+    let netlink_err = match super::sockets::tcp_listeners() {
+        Ok(listeners) => {
+            return Ok(listeners
+                .into_iter()
+                .filter(|a| a.port() == FRIDA_PORT)
+                .map(|a| found("sock_diag", a.to_string()))
+                .collect());
+        }
+        Err(e) => e,
+    };
     let mut out = Vec::new();
     for path in ["/proc/net/tcp", "/proc/net/tcp6"] {
         // A kernel without IPv6 has no tcp6.
         if path.ends_with('6') && !Path::new(path).exists() {
             continue;
         }
-        let text = procfs::read(Path::new(path))?;
-        for l in procfs::listeners(&text, path)? {
-            if l.port == FRIDA_PORT {
-                out.push(Finding::new(
-                    Check::FridaPort,
-                    Evidence {
-                        path: Some(path.to_owned()),
-                        detail: format!("listening socket {}", l.local),
-                        ..Evidence::default()
-                    },
-                ));
-            }
-        }
+        let listeners = procfs::read(Path::new(path))
+            .and_then(|text| {
+                Ok(procfs::listeners(&text, path)?
+                    .into_iter()
+                    .filter(|l| l.port == FRIDA_PORT)
+                    .map(|l| found(path, l.local.to_owned()))
+                    .collect::<Vec<_>>())
+            })
+            .map_err(|e| format!("{netlink_err}; {e}"))?;
+        out.extend(listeners);
     }
     Ok(out)
 }

@@ -3,10 +3,11 @@
 pub(crate) mod instrument;
 pub(crate) mod integrity;
 pub(crate) mod procfs;
+pub(crate) mod sockets;
 
 use std::path::Path;
 
-use crate::{Check, Coverage, Error, Evidence, Finding, Report, Shield};
+use crate::{Check, Coverage, Error, Evidence, Finding, Report, Shield, Unavailable};
 
 pub(crate) fn scan(shield: &Shield, wanted: &[Check]) -> Result<Report, Error> {
     let want = |group: &[Check]| group.iter().any(|c| wanted.contains(c));
@@ -38,9 +39,18 @@ pub(crate) fn scan(shield: &Shield, wanted: &[Check]) -> Result<Report, Error> {
         findings.extend(instrument::threads()?);
         ran(&[Check::InstrumentationThread]);
     }
+    let mut unavailable = Vec::new();
     if want(&[Check::FridaPort]) {
-        findings.extend(instrument::frida_port()?);
-        ran(&[Check::FridaPort]);
+        match instrument::frida_port() {
+            Ok(found) => {
+                findings.extend(found);
+                ran(&[Check::FridaPort]);
+            }
+            Err(reason) => unavailable.push(Unavailable {
+                id: Check::FridaPort,
+                reason,
+            }),
+        }
     }
     let code = [Check::Breakpoint, Check::PatchedCode, Check::UnreadableCode];
     if want(&code) && !shield.guarded.is_empty() {
@@ -62,6 +72,7 @@ pub(crate) fn scan(shield: &Shield, wanted: &[Check]) -> Result<Report, Error> {
     Ok(Report {
         coverage: Coverage::Full,
         checks,
+        unavailable,
         functions: shield.guarded(),
         findings,
     })

@@ -34,9 +34,9 @@ fn frida_server_port_listener_is_found() {
         .filter(|f| f.id == Check::FridaPort)
         .collect();
     assert_eq!(found.len(), 1, "{:#?}", report.findings);
-    assert_eq!(found[0].evidence.path.as_deref(), Some("/proc/net/tcp"));
+    assert_eq!(found[0].evidence.path.as_deref(), Some("sock_diag"));
     assert!(
-        found[0].evidence.detail.contains("0100007F:69A2"),
+        found[0].evidence.detail.contains("127.0.0.1:27042"),
         "{}",
         found[0].evidence.detail
     );
