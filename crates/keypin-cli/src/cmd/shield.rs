@@ -40,7 +40,9 @@ pub(crate) fn run(args: ShieldArgs) -> Result<u8, Failure> {
 
 /// The pin check's entry points: rustls calls `verify_server_cert` in every handshake, and
 /// `verify_chain` is the same check without one (`keypin check`). A breakpoint or hook that
-/// switches pinning off sits in one of these or below them.
+/// switches pinning off sits in one of these or below them. rustls reaches
+/// `verify_server_cert` through the `dyn ServerCertVerifier` vtable, so the guarded copy is
+/// the one every handshake runs; a direct caller of `verify_chain` may have it inlined.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn guard_pin_checks(shield: &mut Shield) -> anyhow::Result<()> {
     use keypin::verify::PinningVerifier;
