@@ -48,6 +48,9 @@ pub enum Command {
     /// The attestation gate: genuine app instances on an unintercepted channel get short-lived
     /// tokens (serve, verify-token, demo).
     Gate(crate::cmd::gate::GateArgs),
+    /// Runtime integrity checks on this process: debugger, instrumentation, patched pin check
+    /// (exit 0 no finding, 1 findings, 2 error).
+    Shield(crate::cmd::shield::ShieldArgs),
 }
 
 /// Output spelling of a pin.

@@ -14,6 +14,7 @@ mod lab_proxy;
 pub mod lint;
 pub mod monitor;
 pub mod pin;
+pub mod shield;
 
 use crate::Failure;
 use crate::args::{Cli, Command};
@@ -34,6 +35,7 @@ pub(crate) fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Bundle(a) => bundle::run(a),
         Command::Attest(a) => attest::run(a),
         Command::Gate(a) => gate::run(a),
+        Command::Shield(a) => shield::run(a),
     }
 }
 

@@ -19,3 +19,4 @@ mod lab_reports_e2e;
 mod lint_cli;
 mod monitor_cli;
 mod pin_cli;
+mod shield_cli;
