@@ -29,7 +29,7 @@ pub(crate) fn run(args: CollectorArgs) -> Result<u8, Failure> {
         _ => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let store = open(&a)?;
+    let store = open(&a.db, a.max_db_size)?;
     let settings = Settings {
         rate_limit: a.rate_limit,
         retention_days: a.retention_days,
@@ -103,16 +103,16 @@ impl Opened {
     }
 }
 
-fn open(a: &crate::args::CollectorServeArgs) -> Result<Opened, Failure> {
-    let url =
-        a.db.to_str()
-            .filter(|s| s.starts_with("postgres://") || s.starts_with("postgresql://"));
+fn open(db: &std::path::Path, max_db_size: Option<u64>) -> Result<Opened, Failure> {
+    let url = db
+        .to_str()
+        .filter(|s| s.starts_with("postgres://") || s.starts_with("postgresql://"));
     let Some(url) = url else {
-        let max_bytes = a.max_db_size.map(|mib| mib << 20);
-        let store = SqliteStore::open_with_max_size(&a.db, max_bytes).map_err(|e| anyhow!(e))?;
-        return Ok(Opened::Sqlite(Arc::new(store), a.db.display().to_string()));
+        let max_bytes = max_db_size.map(|mib| mib << 20);
+        let store = SqliteStore::open_with_max_size(db, max_bytes).map_err(|e| anyhow!(e))?;
+        return Ok(Opened::Sqlite(Arc::new(store), db.display().to_string()));
     };
-    if a.max_db_size.is_some() {
+    if max_db_size.is_some() {
         return Err(Failure::usage(anyhow!(
             "--max-db-size limits an SQLite file; a PostgreSQL database's size is set there"
         )));
