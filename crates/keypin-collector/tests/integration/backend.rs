@@ -1,9 +1,10 @@
 //! The two store backends, for tests that run on each: [`on_both_backends!`] makes one test
 //! per backend from a `fn name(backend: Backend)`.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use keypin_collector::{PostgresStore, SqliteStore, Store};
+use keypin_collector::{PostgresStore, Settings, SqliteStore, Store};
 
 /// Where a test's reports go.
 #[derive(Clone, Copy, Debug)]
@@ -40,6 +41,52 @@ impl Backend {
                 }
             }
         }
+    }
+}
+
+/// A collector serving on a loopback port from its own thread and runtime; stopped (in-flight
+/// requests finished) when dropped.
+pub struct Served {
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Serves `store` with `settings` on 127.0.0.1 (a free port).
+pub fn serve(store: Arc<dyn Store>, settings: Settings) -> Served {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            addr_tx.send(listener.local_addr().unwrap()).unwrap();
+            keypin_collector::serve(listener, store, settings, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+    });
+    Served {
+        addr: addr_rx.recv().unwrap(),
+        stop: Some(stop),
+        thread: Some(thread),
     }
 }
 

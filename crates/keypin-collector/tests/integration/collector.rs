@@ -6,27 +6,15 @@ use std::sync::Arc;
 
 use keypin_collector::{Settings, Store};
 
-use crate::backend::Backend;
+use crate::backend::{Backend, Served, serve};
 
 const TOKEN: &str = "test-token-0123456789";
 
 struct Running {
     addr: SocketAddr,
     store: Arc<dyn Store>,
+    _served: Served,
     _dir: Option<tempfile::TempDir>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
 }
 
 fn start(rate_limit: u32) -> Running {
@@ -49,32 +37,12 @@ fn start_with(settings: Settings) -> Running {
 
 fn start_with_on(backend: Backend, settings: Settings) -> Running {
     let opened = backend.open();
-    let (store, dir) = (opened.store, opened._dir);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let s = store.clone();
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            addr_tx.send(listener.local_addr().unwrap()).unwrap();
-            keypin_collector::serve(listener, s, settings, async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-        });
-    });
+    let served = serve(opened.store.clone(), settings);
     Running {
-        addr: addr_rx.recv().unwrap(),
-        store,
-        _dir: dir,
-        stop: Some(stop),
-        thread: Some(thread),
+        addr: served.addr,
+        store: opened.store,
+        _served: served,
+        _dir: opened._dir,
     }
 }
 

@@ -13,62 +13,23 @@ use std::time::{Duration, Instant};
 
 use keypin_collector::{PostgresStore, Settings, Store};
 
-use crate::backend::Backend;
+use crate::backend::{self, Backend, Served};
 use crate::pg;
 
 const TOKEN: &str = "test-token-0123456789";
 
 /// A collector serving in this process on `url`.
-struct Instance {
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn instance(url: &str) -> Instance {
+fn instance(url: &str) -> Served {
     let store: Arc<dyn Store> = Arc::new(PostgresStore::open(url).unwrap());
     serve(store)
 }
 
-fn serve(store: Arc<dyn Store>) -> Instance {
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            addr_tx.send(listener.local_addr().unwrap()).unwrap();
-            let settings = Settings {
-                rate_limit: 1_000_000,
-                ..Settings::new(TOKEN)
-            };
-            keypin_collector::serve(listener, store, settings, async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-        });
-    });
-    Instance {
-        addr: addr_rx.recv().unwrap(),
-        stop: Some(stop),
-        thread: Some(thread),
-    }
+fn serve(store: Arc<dyn Store>) -> Served {
+    let settings = Settings {
+        rate_limit: 1_000_000,
+        ..Settings::new(TOKEN)
+    };
+    backend::serve(store, settings)
 }
 
 /// One request; `None` when the connection failed (nothing was acknowledged).
