@@ -197,7 +197,7 @@ impl PostgresStore {
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, String> {
-        self.pool.get().await.map_err(|e| e.to_string())
+        self.pool.get().await.map_err(|e| chain(&e))
     }
 }
 
@@ -233,7 +233,7 @@ async fn migrate(pool: &Pool) -> Result<(), String> {
     let mut client = pool
         .get()
         .await
-        .map_err(|e| format!("cannot connect: {e}"))?;
+        .map_err(|e| format!("cannot connect: {}", chain(&e)))?;
     let tx = client
         .transaction()
         .await
@@ -291,7 +291,7 @@ async fn writer(pool: Pool, rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>) {
 async fn write_jobs(pool: &Pool, jobs: &[Job]) -> Result<(), String> {
     let client = match tokio::time::timeout(CALL_DEADLINE, pool.get()).await {
         Ok(Ok(c)) => c,
-        Ok(Err(e)) => return Err(format!("no connection: {e}")),
+        Ok(Err(e)) => return Err(format!("no connection: {}", chain(&e))),
         Err(_) => return Err("no connection within the deadline".into()),
     };
     match tokio::time::timeout(CALL_DEADLINE, insert_rows(&client, jobs)).await {
@@ -312,8 +312,22 @@ async fn write_jobs(pool: &Pool, jobs: &[Job]) -> Result<(), String> {
 fn why(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{} {}: {}", db.severity(), db.code().code(), db.message()),
-        None => e.to_string(),
+        None => chain(e),
     }
+}
+
+/// An error and its causes, each once ("error connecting to server: Connection refused").
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out = format!("{out}: {text}");
+        }
+        source = s.source();
+    }
+    out
 }
 
 /// Text as PostgreSQL stores it: it has no NUL character (a JSON `\u0000` in a report's field
