@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use keypin_collector::{PostgresStore, Settings, SqliteStore, Store};
+use keypin_collector::{Limits, PostgresStore, Settings, SqliteStore, Store};
 
 /// Where a test's reports go.
 #[derive(Clone, Copy, Debug)]
@@ -44,6 +44,20 @@ impl Backend {
     }
 }
 
+/// The hosts of the reports in `store` (at most 10,000).
+pub fn stored_hosts(store: &dyn Store) -> std::collections::BTreeSet<String> {
+    let q = keypin_collector::store::Query {
+        limit: 10_000,
+        ..Default::default()
+    };
+    store
+        .reports(&q)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.host)
+        .collect()
+}
+
 /// A collector serving on a loopback port from its own thread and runtime; stopped (in-flight
 /// requests finished) when dropped.
 pub struct Served {
@@ -65,6 +79,11 @@ impl Drop for Served {
 
 /// Serves `store` with `settings` on 127.0.0.1 (a free port).
 pub fn serve(store: Arc<dyn Store>, settings: Settings) -> Served {
+    serve_with_limits(store, settings, Limits::default())
+}
+
+/// [`serve`] with these connection limits.
+pub fn serve_with_limits(store: Arc<dyn Store>, settings: Settings, limits: Limits) -> Served {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
@@ -76,7 +95,7 @@ pub fn serve(store: Arc<dyn Store>, settings: Settings) -> Served {
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             addr_tx.send(listener.local_addr().unwrap()).unwrap();
-            keypin_collector::serve(listener, store, settings, async {
+            keypin_collector::serve_with_limits(listener, store, settings, limits, async {
                 let _ = stopped.await;
             })
             .await
