@@ -158,7 +158,8 @@ impl Drop for PgServer {
     }
 }
 
-/// Stops the server once this test process is gone, however it ended.
+/// Stops the server once this test process is gone, however it ended, and removes its
+/// directory (the shared server's is never dropped).
 fn watchdog(s: &PgServer) {
     let runuser = match &s.user {
         Some(u) => format!("runuser -u {u} -- "),
@@ -166,10 +167,11 @@ fn watchdog(s: &PgServer) {
     };
     let stop = format!(
         "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
-         {runuser}{pg_ctl} -D {data} stop -m immediate",
+         {runuser}{pg_ctl} -D {data} stop -m immediate; rm -rf {dir}",
         pid = std::process::id(),
         pg_ctl = s.bin.join("pg_ctl").display(),
         data = s.data.display(),
+        dir = s._dir.path().display(),
     );
     let _ = Command::new("sh")
         .args(["-c", &stop])
