@@ -36,7 +36,8 @@ pub enum Command {
     Lint(LintArgs),
     /// Check every host of one or more policies against what it serves now (concurrently).
     Monitor(MonitorArgs),
-    /// The report collector: stores pin-failure reports in SQLite and serves a dashboard.
+    /// The report collector: stores pin-failure reports in SQLite or PostgreSQL and serves a
+    /// dashboard.
     Collector(CollectorArgs),
     /// Attack lab: test a TLS client's pinning against forged and broken chains.
     Lab(crate::cmd::lab::LabArgs),
@@ -259,8 +260,9 @@ pub enum CollectorCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct CollectorServeArgs {
-    /// The SQLite database file (created and migrated on first start).
-    #[arg(long, value_name = "FILE")]
+    /// The SQLite database file, or a PostgreSQL database several instances may share
+    /// (`postgres://USER[:PASSWORD]@HOST[:PORT]/DB`, no TLS). Created or migrated on start.
+    #[arg(long, value_name = "FILE|URL")]
     pub db: PathBuf,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8088")]
@@ -276,7 +278,7 @@ pub struct CollectorServeArgs {
     pub retention_days: u32,
     /// Largest size of the database file, in MiB. Past it ingest answers 507 (the report
     /// store is full) while the query API and dashboard keep working; space freed by retention
-    /// is reused. Default: no limit beyond the disk.
+    /// is reused. Default: no limit beyond the disk. SQLite only.
     #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=1 << 30))]
     pub max_db_size: Option<u64>,
     /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key. Reports

@@ -1,4 +1,5 @@
-//! keypin-collector: stores pin-failure reports in SQLite and shows them on a web page.
+//! keypin-collector: stores pin-failure reports in SQLite (one file) or PostgreSQL (shared by
+//! several instances) and shows them on a web page.
 //!
 //! Ingest (`POST /v1/reports`) takes keypin reports and, unchanged, HPKP (RFC 7469) and
 //! TrustKit reports, one or a batch. Acknowledged reports are durable. The query API
@@ -23,4 +24,4 @@ pub use accept::Limits;
 pub use client::Cidr;
 pub use error::ConfigError;
 pub use server::{Settings, serve, serve_with_limits};
-pub use store::{SqliteStore, Store};
+pub use store::{PostgresStore, SqliteStore, Store};

@@ -40,6 +40,13 @@ const LOGIN_REFILL_SECS: u64 = 12;
 /// the map cleared (which would hand every throttled client a fresh allowance).
 const MAX_TRACKED_CLIENTS: usize = 100_000;
 
+/// How often each instance asks whether retention is due.
+const RETENTION_TICK_SECS: u64 = 3600;
+
+/// Retention runs at most once in this many seconds across the instances sharing a store:
+/// under the tick, so one instance's next tick always finds it due.
+const RETENTION_PERIOD_SECS: i64 = 3000;
+
 /// The dashboard's session cookie.
 const SESSION_COOKIE: &str = "keypin_session";
 
@@ -135,13 +142,17 @@ pub async fn serve_with_limits(
     let retention_store = store.clone();
     let days = i64::from(settings.retention_days);
     let clock = settings.clock.clone();
+    // Every instance ticks; the store lets one of those sharing it run each period.
     let retention = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        let mut tick = tokio::time::interval(Duration::from_secs(RETENTION_TICK_SECS));
         loop {
             tick.tick().await;
             let s = retention_store.clone();
-            let cutoff = now(clock.as_ref()) - days * 86_400;
-            let _ = tokio::task::spawn_blocking(move || s.delete_before(cutoff)).await;
+            let t = now(clock.as_ref());
+            let cutoff = t - days * 86_400;
+            let _ =
+                tokio::task::spawn_blocking(move || s.retention(t, cutoff, RETENTION_PERIOD_SECS))
+                    .await;
         }
     });
     let front = Front {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow};
-use keypin_collector::{Limits, Settings, SqliteStore, Store};
+use keypin_collector::{Limits, PostgresStore, Settings, SqliteStore, Store};
 
 use crate::Failure;
 use crate::args::{CollectorArgs, CollectorCommand};
@@ -29,9 +29,7 @@ pub(crate) fn run(args: CollectorArgs) -> Result<u8, Failure> {
         _ => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let max_bytes = a.max_db_size.map(|mib| mib << 20);
-    let store =
-        Arc::new(SqliteStore::open_with_max_size(&a.db, max_bytes).map_err(|e| anyhow!(e))?);
+    let store = open(&a.db, a.max_db_size)?;
     let settings = Settings {
         rate_limit: a.rate_limit,
         retention_days: a.retention_days,
@@ -56,9 +54,9 @@ pub(crate) fn run(args: CollectorArgs) -> Result<u8, Failure> {
         let addr = listener.local_addr()?;
         say!(
             "keypin collector listening on {scheme}://{addr} (database {})",
-            a.db.display()
+            store.describe()
         );
-        let dyn_store: Arc<dyn Store> = store.clone();
+        let dyn_store = store.as_store();
         keypin_collector::serve_with_limits(
             listener,
             dyn_store,
@@ -74,4 +72,51 @@ pub(crate) fn run(args: CollectorArgs) -> Result<u8, Failure> {
     served.map_err(Failure::usage)?;
     eprintln!("keypin collector stopped");
     Ok(0)
+}
+
+/// The store `--db` names: a PostgreSQL URL, or else an SQLite file.
+enum Opened {
+    Sqlite(Arc<SqliteStore>, String),
+    Postgres(Arc<PostgresStore>),
+}
+
+impl Opened {
+    fn describe(&self) -> &str {
+        match self {
+            Self::Sqlite(_, path) => path,
+            Self::Postgres(s) => s.db(),
+        }
+    }
+
+    fn as_store(&self) -> Arc<dyn Store> {
+        match self {
+            Self::Sqlite(s, _) => s.clone(),
+            Self::Postgres(s) => s.clone(),
+        }
+    }
+
+    fn close(&self) {
+        match self {
+            Self::Sqlite(s, _) => s.close(),
+            Self::Postgres(s) => s.close(),
+        }
+    }
+}
+
+fn open(db: &std::path::Path, max_db_size: Option<u64>) -> Result<Opened, Failure> {
+    let url = db
+        .to_str()
+        .filter(|s| s.starts_with("postgres://") || s.starts_with("postgresql://"));
+    let Some(url) = url else {
+        let max_bytes = max_db_size.map(|mib| mib << 20);
+        let store = SqliteStore::open_with_max_size(db, max_bytes).map_err(|e| anyhow!(e))?;
+        return Ok(Opened::Sqlite(Arc::new(store), db.display().to_string()));
+    };
+    if max_db_size.is_some() {
+        return Err(Failure::usage(anyhow!(
+            "--max-db-size limits an SQLite file; a PostgreSQL database's size is set there"
+        )));
+    }
+    let store = PostgresStore::open(url).map_err(|e| anyhow!(e))?;
+    Ok(Opened::Postgres(Arc::new(store)))
 }

@@ -4,64 +4,45 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 
-use keypin_collector::{Settings, SqliteStore, Store};
+use keypin_collector::{Settings, Store};
+
+use crate::backend::{Backend, Served, serve};
 
 const TOKEN: &str = "test-token-0123456789";
 
 struct Running {
     addr: SocketAddr,
-    store: Arc<SqliteStore>,
-    _dir: tempfile::TempDir,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+    store: Arc<dyn Store>,
+    _served: Served,
+    _dir: Option<tempfile::TempDir>,
 }
 
 fn start(rate_limit: u32) -> Running {
-    start_with(Settings {
-        rate_limit,
-        ..Settings::new(TOKEN)
-    })
+    start_on(Backend::Sqlite, rate_limit)
+}
+
+fn start_on(backend: Backend, rate_limit: u32) -> Running {
+    start_with_on(
+        backend,
+        Settings {
+            rate_limit,
+            ..Settings::new(TOKEN)
+        },
+    )
 }
 
 fn start_with(settings: Settings) -> Running {
-    let dir = tempfile::TempDir::new().unwrap();
-    let store = Arc::new(SqliteStore::open(&dir.path().join("reports.db")).unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let s: Arc<dyn Store> = store.clone();
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            addr_tx.send(listener.local_addr().unwrap()).unwrap();
-            keypin_collector::serve(listener, s, settings, async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-        });
-    });
+    start_with_on(Backend::Sqlite, settings)
+}
+
+fn start_with_on(backend: Backend, settings: Settings) -> Running {
+    let opened = backend.open();
+    let served = serve(opened.store.clone(), settings);
     Running {
-        addr: addr_rx.recv().unwrap(),
-        store,
-        _dir: dir,
-        stop: Some(stop),
-        thread: Some(thread),
+        addr: served.addr,
+        store: opened.store,
+        _served: served,
+        _dir: opened._dir,
     }
 }
 
@@ -156,9 +137,8 @@ const HPKP: &str = r#"{ "date-time": "2026-11-28T01:00:00Z", "hostname": "api.ex
   "noted-hostname": "api.example.com", "served-certificate-chain": [], "validated-certificate-chain": [],
   "known-pins": ["pin-sha256=\"7HIpactkIAq2Y49orFOOQKurWxmmSFZhBCoQYcRhJ3Y=\""] }"#;
 
-#[test]
-fn ingests_hpkp_trustkit_and_keypin_reports_unchanged() {
-    let c = start(10_000);
+fn ingests_hpkp_trustkit_and_keypin_reports_unchanged(backend: Backend) {
+    let c = start_on(backend, 10_000);
     let trustkit = HPKP.replace(
         "\"port\": 443,",
         "\"port\": 0, \"app-bundle-id\": \"com.bank.app\", \"app-version\": \"4.2\", \"app-platform\": \"ANDROID\", \"trustkit-version\": \"1.7\", \"enforce-pinning\": true, \"validation-result\": 1,",
@@ -231,9 +211,8 @@ fn query_api_and_dashboard_need_the_token() {
     assert_eq!(http(c.addr, "GET", "/", &[(h, &v)], b"").0, 200);
 }
 
-#[test]
-fn bad_input_gets_4xx_and_the_service_keeps_serving() {
-    let c = start(10_000);
+fn bad_input_gets_4xx_and_the_service_keeps_serving(backend: Backend) {
+    let c = start_on(backend, 10_000);
     let big_batch = format!(
         "[{}]",
         vec!["{\"hostname\":\"a.example.com\"}"; 1001].join(",")
@@ -292,9 +271,8 @@ fn rate_limit_answers_429() {
     assert!(codes.contains(&429), "{codes:?}");
 }
 
-#[test]
-fn dashboard_escapes_hostile_strings() {
-    let c = start(10_000);
+fn dashboard_escapes_hostile_strings(backend: Backend) {
+    let c = start_on(backend, 10_000);
     let hostile = r#"{"hostname": "<script>alert('x')</script>.example.com", "app-version": "\"><img src=x onerror=alert(1)>"}"#;
     assert_eq!(post(c.addr, hostile).0, 202);
     let (h, v) = auth();
@@ -307,9 +285,8 @@ fn dashboard_escapes_hostile_strings() {
     );
 }
 
-#[test]
-fn served_keys_are_counted_with_an_interception_hint() {
-    let c = start(10_000);
+fn served_keys_are_counted_with_an_interception_hint(backend: Backend) {
+    let c = start_on(backend, 10_000);
     let rogue = keypin_pki::self_signed(keypin_pki::CertSpec::leaf(&["api.example.com"])).unwrap();
     let pem = rogue.cert_pem();
     let report = serde_json::json!({
@@ -511,11 +488,18 @@ fn post_via(addr: SocketAddr, forwarded: &str) -> u16 {
 
 /// A collector that trusts 127.0.0.1 as its proxy, rate limit 1/s (burst 2).
 fn behind_loopback_proxy() -> Running {
-    start_with(Settings {
-        rate_limit: 1,
-        trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
-        ..Settings::new(TOKEN)
-    })
+    behind_loopback_proxy_on(Backend::Sqlite)
+}
+
+fn behind_loopback_proxy_on(backend: Backend) -> Running {
+    start_with_on(
+        backend,
+        Settings {
+            rate_limit: 1,
+            trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
+            ..Settings::new(TOKEN)
+        },
+    )
 }
 
 /// Each row: a report through the proxy for `X-Forwarded-For: forwarded` gets `want`.
@@ -526,7 +510,7 @@ fn check_forwarded(c: &Running, rows: &[(&str, u16)]) {
 }
 
 /// The sender networks of the stored reports, oldest first.
-fn networks(store: &SqliteStore) -> Vec<String> {
+fn networks(store: &dyn Store) -> Vec<String> {
     let q = keypin_collector::store::Query {
         limit: 1000,
         ..Default::default()
@@ -541,14 +525,16 @@ fn networks(store: &SqliteStore) -> Vec<String> {
     n
 }
 
-#[test]
-fn x_forwarded_for_is_ignored_unless_from_trusted_proxy() {
+fn x_forwarded_for_is_ignored_unless_from_trusted_proxy(backend: Backend) {
     // Rate limit 1/s, burst 2: a third request within the second is refused.
-    let untrusted = start_with(Settings {
-        rate_limit: 1,
-        trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
-        ..Settings::new(TOKEN)
-    });
+    let untrusted = start_with_on(
+        backend,
+        Settings {
+            rate_limit: 1,
+            trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
+            ..Settings::new(TOKEN)
+        },
+    );
     let codes: Vec<u16> = ["203.0.113.1", "203.0.113.2", "198.51.100.3"]
         .iter()
         .map(|f| post_via(untrusted.addr, f))
@@ -558,9 +544,9 @@ fn x_forwarded_for_is_ignored_unless_from_trusted_proxy() {
         [202, 202, 429],
         "a new X-Forwarded-For is no new client"
     );
-    assert_eq!(networks(&untrusted.store), ["127.0.0.0/24"; 2]);
+    assert_eq!(networks(untrusted.store.as_ref()), ["127.0.0.0/24"; 2]);
 
-    let behind_proxy = behind_loopback_proxy();
+    let behind_proxy = behind_loopback_proxy_on(backend);
     let rows: &[(&str, u16)] = &[
         ("203.0.113.1", 202),
         ("203.0.113.1", 202),
@@ -574,7 +560,7 @@ fn x_forwarded_for_is_ignored_unless_from_trusted_proxy() {
     ];
     check_forwarded(&behind_proxy, rows);
     assert_eq!(
-        networks(&behind_proxy.store),
+        networks(behind_proxy.store.as_ref()),
         [
             "203.0.113.0/24",
             "203.0.113.0/24",
@@ -635,3 +621,12 @@ fn rate_limited_client_is_refused_before_its_body_is_read() {
         "{text}"
     );
 }
+
+// The tests above that read what was stored, on each backend.
+on_both_backends!(
+    ingests_hpkp_trustkit_and_keypin_reports_unchanged,
+    bad_input_gets_4xx_and_the_service_keeps_serving,
+    dashboard_escapes_hostile_strings,
+    served_keys_are_counted_with_an_interception_hint,
+    x_forwarded_for_is_ignored_unless_from_trusted_proxy,
+);

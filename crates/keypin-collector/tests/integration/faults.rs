@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use keypin_collector::{Limits, Settings, SqliteStore, Store};
 
+use crate::backend::{Backend, Opened, Served, serve_with_limits, stored_hosts};
+
 const TOKEN: &str = "test-token-0123456789";
 
 struct Running {
@@ -114,6 +116,19 @@ fn start_with(
         stop: Some(stop),
         thread: Some(thread),
     }
+}
+
+/// A service on a store of `backend`, for the tests that run on both.
+fn start_on(backend: Backend, rate_limit: u32, limits: Limits) -> (Served, Opened) {
+    let opened = backend.open();
+    let settings = Settings {
+        rate_limit,
+        ..Settings::new(TOKEN)
+    };
+    (
+        serve_with_limits(opened.store.clone(), settings, limits),
+        opened,
+    )
 }
 
 fn report(marker: &str) -> String {
@@ -307,9 +322,8 @@ fn more_idle_connections_than_the_cap_do_not_lock_out_a_client_for_long() {
     assert!(took < Duration::from_secs(6), "waited {took:?}");
 }
 
-#[test]
-fn clients_that_disconnect_or_stall_mid_body_store_nothing() {
-    let srv = start(10_000, limits(256));
+fn clients_that_disconnect_or_stall_mid_body_store_nothing(backend: Backend) {
+    let (srv, opened) = start_on(backend, 10_000, limits(256));
     let body = report("partial.test");
     let head = format!(
         "POST /v1/reports HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
@@ -341,13 +355,12 @@ fn clients_that_disconnect_or_stall_mid_body_store_nothing() {
     }
     let (status, _) = send_one(srv.addr, "whole.test");
     assert_eq!(status, 202);
-    let hosts = stored(&srv.db);
+    let hosts = stored_hosts(opened.store.as_ref());
     assert_eq!(hosts, BTreeSet::from(["whole.test".to_string()]));
 }
 
-#[test]
-fn overload_beyond_the_rate_limit_loses_no_acknowledged_report_and_recovers() {
-    let srv = start(50, limits(256));
+fn overload_beyond_the_rate_limit_loses_no_acknowledged_report_and_recovers(backend: Backend) {
+    let (srv, opened) = start_on(backend, 50, limits(256));
     let addr = srv.addr;
     let before = rss_kib();
     let workers: Vec<_> = (0..8)
@@ -381,7 +394,7 @@ fn overload_beyond_the_rate_limit_loses_no_acknowledged_report_and_recovers() {
         "{} acknowledged",
         acked.len()
     );
-    let hosts = stored(&srv.db);
+    let hosts = stored_hosts(opened.store.as_ref());
     let lost: Vec<_> = acked.difference(&hosts).collect();
     assert!(lost.is_empty(), "acknowledged but not stored: {lost:?}");
     assert_eq!(
@@ -692,3 +705,9 @@ fn failed_logins_are_throttled_per_address() {
     // Another address is not affected.
     assert_eq!(login_from("127.0.0.3", TOKEN).0, 303);
 }
+
+// The tests above that need no SQLite-only fault, on each backend.
+on_both_backends!(
+    clients_that_disconnect_or_stall_mid_body_store_nothing,
+    overload_beyond_the_rate_limit_loses_no_acknowledged_report_and_recovers,
+);

@@ -9,61 +9,21 @@ use std::time::Duration;
 
 use keypin::report::{ReportSender, ReportSenderConfig};
 use keypin::{PinnedConfig, Policy, Roots, clock::SystemClock, pin::Pin};
-use keypin_collector::{Settings, SqliteStore, Store};
+use keypin_collector::Settings;
 use keypin_pki::{CertSpec, Chain, KeyAlg, TlsServer, self_signed};
 use rustls_pki_types::ServerName;
 
+use crate::backend::{Backend, Opened, Served, serve};
+
 const TOKEN: &str = "sender-test-token-0123456789";
 
-struct Running {
-    addr: SocketAddr,
-    _dir: tempfile::TempDir,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn start_collector() -> Running {
-    let dir = tempfile::TempDir::new().unwrap();
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("r.db")).unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            addr_tx.send(listener.local_addr().unwrap()).unwrap();
-            let settings = Settings {
-                rate_limit: 1000,
-                ..Settings::new(TOKEN)
-            };
-            keypin_collector::serve(listener, store, settings, async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-        });
-    });
-    Running {
-        addr: addr_rx.recv().unwrap(),
-        _dir: dir,
-        stop: Some(stop),
-        thread: Some(thread),
-    }
+fn start_collector(backend: Backend) -> (Served, Opened) {
+    let opened = backend.open();
+    let settings = Settings {
+        rate_limit: 1000,
+        ..Settings::new(TOKEN)
+    };
+    (serve(opened.store.clone(), settings), opened)
 }
 
 fn list_reports(addr: SocketAddr) -> Vec<serde_json::Value> {
@@ -97,9 +57,8 @@ fn handshake(config: &Arc<rustls::ClientConfig>, addr: SocketAddr, host: &str) -
     true
 }
 
-#[test]
-fn forged_chains_reach_the_collector_as_keypin_reports() {
-    let collector = start_collector();
+fn forged_chains_reach_the_collector_as_keypin_reports(backend: Backend) {
+    let (collector, _store) = start_collector(backend);
     let url = format!("http://{}/v1/reports", collector.addr);
     let genuine = Chain::generate("Genuine", &["api.bank.test"], KeyAlg::EcdsaP256).unwrap();
     // The rogue CA is installed on the device for api.bank.test (report-only rule) ...
@@ -176,3 +135,5 @@ fn forged_chains_reach_the_collector_as_keypin_reports() {
         Pin::from_spki_der(&unknown.leaf.spki_der()).to_string()
     );
 }
+
+on_both_backends!(forged_chains_reach_the_collector_as_keypin_reports);

@@ -3,9 +3,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
+mod backend;
 mod collector;
 // Bounds the RSS growth of the whole process under overload (64 MiB), which leaves room for
 // the tests running beside it in this process.
 mod faults;
 mod keypin_sender;
+mod pg;
+mod postgres;
 mod report_shapes;

@@ -1,5 +1,4 @@
-//! Storage: a small trait (so a PostgreSQL backend can follow without touching HTTP) and the
-//! SQLite implementation.
+//! The SQLite backend: one file in WAL mode, one writer thread.
 //!
 //! Durability: a report is acknowledged only after the transaction holding it has committed
 //! with `synchronous = FULL` in WAL mode, so a 2xx survives `kill -9`. One writer thread takes
@@ -11,129 +10,11 @@ use std::sync::Mutex;
 use std::sync::mpsc;
 
 use rusqlite::{Connection, OptionalExtension as _, params};
-use serde::Serialize;
 
+use super::{
+    HostSummary, KeySeen, Query, Store, StoreError, StoredReport, chart_start, per_day_window,
+};
 use crate::report::NewReport;
-
-/// Storage failures.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// SQLite said no.
-    #[error("database {path}: {source}")]
-    Sqlite {
-        /// The file.
-        path: PathBuf,
-        /// SQLite's error.
-        source: rusqlite::Error,
-    },
-    /// The writer thread is gone (shutting down).
-    #[error("the database writer has stopped")]
-    WriterGone,
-    /// The database reached its size limit (`max_page_count`) or the disk is full (SQLite
-    /// reports both as `SQLITE_FULL`). Nothing of the refused write was stored; writes work
-    /// again once space is freed (retention, a larger limit, disk space).
-    #[error("the report store is full ({path}: {message})")]
-    Full {
-        /// The file.
-        path: PathBuf,
-        /// SQLite's message.
-        message: String,
-    },
-    /// A schema from a newer keypin.
-    #[error("database {path} has schema version {found}; this keypin knows up to {known}")]
-    TooNew {
-        /// The file.
-        path: PathBuf,
-        /// Its version.
-        found: i64,
-        /// Ours.
-        known: i64,
-    },
-}
-
-/// A stored report, as the query API returns it.
-#[derive(Debug, Clone, Serialize)]
-pub struct StoredReport {
-    /// Row id.
-    pub id: i64,
-    /// When the collector received it (Unix seconds).
-    pub received_at: i64,
-    /// When the client says it happened.
-    pub reported_at: Option<i64>,
-    /// Host.
-    pub host: String,
-    /// Port.
-    pub port: Option<i64>,
-    /// `keypin`, `trustkit` or `hpkp`.
-    pub dialect: String,
-    /// SPKI pin of the served leaf.
-    pub served_leaf_pin: Option<String>,
-    /// Sender's network.
-    pub client_network: String,
-    /// App.
-    pub app_bundle_id: Option<String>,
-    /// App version.
-    pub app_version: Option<String>,
-    /// Failure kind.
-    pub failure: Option<String>,
-    /// The report itself.
-    pub report: serde_json::Value,
-}
-
-/// A key seen for a host.
-#[derive(Debug, Clone, Serialize)]
-pub struct KeySeen {
-    /// SPKI pin of the served leaf.
-    pub pin: String,
-    /// Reports carrying it.
-    pub count: i64,
-    /// First and last time seen (Unix seconds).
-    pub first_seen: i64,
-    /// Last time seen.
-    pub last_seen: i64,
-    /// Distinct sender networks.
-    pub networks: i64,
-}
-
-/// Per-host summary.
-#[derive(Debug, Clone, Serialize)]
-pub struct HostSummary {
-    /// Host.
-    pub host: String,
-    /// Reports in total.
-    pub reports: i64,
-    /// Last report (Unix seconds).
-    pub last_seen: i64,
-    /// Reports per day, oldest first: `(day start in Unix seconds, count)` over the last 14 days.
-    pub per_day: Vec<(i64, i64)>,
-    /// Served keys.
-    pub keys: Vec<KeySeen>,
-}
-
-/// Filters for [`Store::reports`].
-#[derive(Debug, Clone, Default)]
-pub struct Query {
-    /// Only this host.
-    pub host: Option<String>,
-    /// Received at or after (Unix seconds).
-    pub since: Option<i64>,
-    /// At most this many, newest first.
-    pub limit: usize,
-}
-
-/// What the HTTP layer needs from storage.
-pub trait Store: Send + Sync {
-    /// Stores reports durably; returns once they are committed.
-    fn insert(&self, received_at: i64, reports: Vec<NewReport>) -> Result<(), StoreError>;
-    /// Reports, newest first.
-    fn reports(&self, q: &Query) -> Result<Vec<StoredReport>, StoreError>;
-    /// Per-host summaries, most recent first; `now` sets the chart window.
-    fn summary(&self, now: i64) -> Result<Vec<HostSummary>, StoreError>;
-    /// Deletes reports received before `cutoff`; returns how many.
-    fn delete_before(&self, cutoff: i64) -> Result<usize, StoreError>;
-    /// Number of reports stored.
-    fn count(&self) -> Result<i64, StoreError>;
-}
 
 const SCHEMA_VERSION: i64 = 1;
 
@@ -408,8 +289,7 @@ impl Store for SqliteStore {
             .map_err(sq)?
             .collect::<Result<_, _>>()
             .map_err(sq)?;
-        let today = now.div_euclid(86_400) * 86_400;
-        let window_start = today - 13 * 86_400;
+        let window_start = chart_start(now);
         let mut out = Vec::new();
         for (host, reports, last_seen) in hosts {
             let mut day_stmt = conn
@@ -423,17 +303,7 @@ impl Store for SqliteStore {
                 .map_err(sq)?
                 .collect::<Result<_, _>>()
                 .map_err(sq)?;
-            let per_day = (0..14)
-                .map(|i| {
-                    let d = window_start + i * 86_400;
-                    (
-                        d,
-                        days.iter()
-                            .find(|(day, _)| *day == d)
-                            .map_or(0, |(_, c)| *c),
-                    )
-                })
-                .collect();
+            let per_day = per_day_window(now, &days);
             let mut key_stmt = conn
                 .prepare_cached(
                     "SELECT served_leaf_pin, COUNT(*), MIN(received_at), MAX(received_at),
