@@ -44,8 +44,11 @@ fuzz_target!(|data: &[u8]| {
         .iter()
         .any(|d| d.eq_ignore_ascii_case("includesubdomains"));
     // The policy names exactly the host it was given (nothing smuggled in through the host
-    // text into the generated TOML).
-    let want_host = HostPattern::parse(host, subs).ok().map(|p| p.to_string());
+    // text into the generated TOML). A subdomain pin on a public suffix is imported with the
+    // rule's `public_suffix_covers_others` opt-out (as the browser reads the header).
+    let want_host = HostPattern::parse_with(host, subs, true)
+        .ok()
+        .map(|p| p.to_string());
     let hosts: Vec<String> = policy
         .rules()
         .iter()
