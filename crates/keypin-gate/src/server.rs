@@ -23,7 +23,7 @@ use crate::{GateError, unix_now};
 mod flows;
 mod tls;
 
-pub use tls::{TLS_EXPORTER_LABEL, TlsExporter, serve_tls};
+pub use tls::{TLS_EXPORTER_LABEL, TlsExporter, serve_tls, serve_tls_with};
 
 /// How long a request body may take to arrive.
 pub const BODY_DEADLINE: Duration = Duration::from_secs(10);
@@ -98,6 +98,26 @@ fn json_error(status: StatusCode, message: String) -> Response {
     (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
 }
 
+/// What a connection may cost before it sends a request: the same discipline as the
+/// collector's accept loop (a client that drips a request head, or opens connections and sends
+/// nothing, cannot hold the gate).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// How long a client may take for its TLS handshake and for each request head.
+    pub header_deadline: Duration,
+    /// Connections open at once; one over it is closed at once.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            header_deadline: Duration::from_secs(10),
+            max_connections: 1024,
+        }
+    }
+}
+
 /// The routes, with body caps, deadlines and rate limits.
 pub fn router(gate: Arc<Gate>) -> Router {
     Router::new()
@@ -109,13 +129,19 @@ pub fn router(gate: Arc<Gate>) -> Router {
         .with_state(gate)
 }
 
-/// Serves `router` on `listener` until the future is dropped.
+/// Serves the gate in plain HTTP on `listener` (behind a TLS terminator) until the future is
+/// dropped, with the default [`Limits`].
 pub async fn serve(listener: tokio::net::TcpListener, gate: Arc<Gate>) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(gate).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .await
+    serve_with(listener, gate, Limits::default()).await
+}
+
+/// [`serve`] with `limits`.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    gate: Arc<Gate>,
+    limits: Limits,
+) -> std::io::Result<()> {
+    tls::accept_loop(listener, router(gate), None, limits).await
 }
 
 async fn jwks(State(gate): State<Arc<Gate>>) -> Response {

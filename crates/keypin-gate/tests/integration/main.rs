@@ -6,5 +6,6 @@ mod attacks;
 mod common;
 mod concurrency;
 mod flows;
+mod limits;
 mod secrets;
 mod tls_binding;
