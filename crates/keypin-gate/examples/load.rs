@@ -82,6 +82,7 @@ async fn main() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(keypin_gate::server::serve(listener, Arc::clone(&gate)));
+    let _already = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let http = reqwest::Client::new();
 
     // Preparation (not timed): installs, challenges, assertions.

@@ -34,6 +34,14 @@ pub(crate) struct TestGate {
     _dir: tempfile::TempDir,
 }
 
+/// A plain-HTTP client for the gate. In the workspace's test build reqwest also carries
+/// keypin's `rustls-no-provider` feature (features unify), and then it needs a process-wide
+/// provider even for plain HTTP: aws-lc-rs, the only one.
+pub(crate) fn http_client() -> reqwest::Client {
+    let _already = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 /// Extra gate.toml lines (top level) go in `extra`.
 pub(crate) async fn start(extra: &str, ios_environment: &str) -> TestGate {
     start_trusting(extra, ios_environment, true).await
@@ -106,7 +114,7 @@ android_require_verified_boot = true
     tokio::spawn(keypin_gate::server::serve(listener, Arc::clone(&gate)));
     TestGate {
         url,
-        http: reqwest::Client::new(),
+        http: http_client(),
         apple,
         android,
         gate,
