@@ -11,6 +11,7 @@
 //! # Trust the simulator's test roots instead of Apple's and Google's. Never in production.
 //! danger_trust_test_attestation_roots = "test-roots.pem"
 //! android_revocation_list = "status.json"  # Google's attestation status list (JSON)
+//! android_revocation_refresh_secs = 60      # re-read when the file changes, at most this often
 //! # A keypin collector that hears of every channel-binding mismatch (http:// only).
 //! report_uri = "http://collector.internal:8088/v1/reports"
 //! report_hostname = "api.example.com"  # optional: the audience's host
@@ -57,9 +58,10 @@ pub struct GateConfig {
     pub apps: HashMap<String, App>,
     /// The secrets apps may receive.
     pub secrets: Vec<crate::secrets::Secret>,
-    /// Google's attestation status list (`android_revocation_list`), if given; without one
-    /// Android registrations are not checked for revoked certificates (said at startup).
-    pub android_revocation: Option<keypin_attest::android::RevocationList>,
+    /// Google's attestation status list (`android_revocation_list`), if given, re-read when
+    /// the file changes (`android_revocation_refresh_secs`, default 60); without one Android
+    /// registrations are not checked for revoked certificates (said at startup).
+    pub android_revocation: Option<crate::revocation::RevocationSource>,
     /// Where channel-binding mismatches are reported (a keypin collector), if anywhere.
     pub report: Option<crate::report::ReportTarget>,
 }
@@ -93,6 +95,8 @@ struct Raw {
     report_uri: Option<String>,
     report_hostname: Option<String>,
     android_revocation_list: Option<String>,
+    #[serde(default = "default_revocation_refresh")]
+    android_revocation_refresh_secs: i64,
     #[serde(default)]
     app: Vec<RawApp>,
     #[serde(default)]
@@ -219,12 +223,17 @@ impl GateConfig {
         let android_revocation = match raw.android_revocation_list {
             None => None,
             Some(file) => {
-                let path = base_dir.join(&file);
-                let bytes = std::fs::read(&path)
-                    .map_err(|e| format!("android_revocation_list: {}: {e}", path.display()))?;
+                let every = bounded(
+                    "android_revocation_refresh_secs",
+                    raw.android_revocation_refresh_secs,
+                    86_400,
+                )?;
                 Some(
-                    keypin_attest::android::RevocationList::from_json(&bytes)
-                        .map_err(|e| format!("android_revocation_list: {}: {e}", path.display()))?,
+                    crate::revocation::RevocationSource::load(
+                        &base_dir.join(&file),
+                        std::time::Duration::from_secs(every.unsigned_abs()),
+                    )
+                    .map_err(|e| format!("android_revocation_list: {e}"))?,
                 )
             }
         };
@@ -342,4 +351,8 @@ fn parse_secret(
     Ok(crate::secrets::Secret::new(
         raw.name, value, raw.apps, min_rank,
     ))
+}
+
+fn default_revocation_refresh() -> i64 {
+    60
 }

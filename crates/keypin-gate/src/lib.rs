@@ -33,6 +33,7 @@ pub mod client_data;
 pub mod config;
 mod error;
 pub mod report;
+pub mod revocation;
 pub mod secrets;
 pub mod server;
 pub mod store;

@@ -170,13 +170,16 @@ fn register_android(
     let chain = req.chain_pem.as_deref().ok_or_else(|| {
         GateError::BadRequest("/v1/register: chain_pem is required for android".into())
     })?;
+    let list = gate
+        .config
+        .android_revocation
+        .as_ref()
+        .map(crate::revocation::RevocationSource::current);
     let request = AndroidRequest {
         challenge,
         policy,
-        revocation: gate
-            .config
-            .android_revocation
-            .as_ref()
+        revocation: list
+            .as_deref()
             .map_or(Revocation::NotChecked, Revocation::Checked),
         now: now(),
     };

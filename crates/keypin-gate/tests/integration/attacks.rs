@@ -298,10 +298,26 @@ async fn expired_attestation_certificate() {
 
 #[tokio::test]
 async fn revoked_attestation_certificate() {
+    let (ca, list) = ca_and_a_list_revoking_its_batch_certificate();
+    let g = start_full(
+        "android_revocation_list = \"status.json\"",
+        "production",
+        true,
+        Some(ca),
+        &[("status.json", &list)],
+    )
+    .await;
+    let ((status, body), _) = g.register_android(|_| {}).await;
+    refused(status, &body, "REVOKED");
+}
+
+/// A simulated Google CA, and a status list (Google's JSON format) naming its batch
+/// (intermediate) certificate as revoked.
+fn ca_and_a_list_revoking_its_batch_certificate()
+-> (keypin_pki::attest_sim::AndroidAttestCa, String) {
     use keypin_pki::attest_sim::{AndroidAttestCa, AndroidKeySpec};
     use x509_parser::prelude::{FromDer as _, X509Certificate};
 
-    // Google's status list names the batch (intermediate) certificate as revoked.
     let ca = AndroidAttestCa::generate().unwrap();
     let probe = ca
         .attest(&AndroidKeySpec::genuine(b"x", PACKAGE, SIGNER))
@@ -319,14 +335,28 @@ async fn revoked_attestation_certificate() {
     let list = format!(
         "{{\"entries\": {{\"{serial}\": {{\"status\": \"REVOKED\", \"reason\": \"KEY_COMPROMISE\"}}}}}}"
     );
+    (ca, list)
+}
+
+#[tokio::test]
+async fn a_revocation_published_while_the_gate_runs_counts_without_a_restart() {
+    let (ca, list) = ca_and_a_list_revoking_its_batch_certificate();
     let g = start_full(
-        "android_revocation_list = \"status.json\"",
+        "android_revocation_list = \"status.json\"\nandroid_revocation_refresh_secs = 1",
         "production",
         true,
         Some(ca),
-        &[("status.json", &list)],
+        &[("status.json", "{\"entries\": {}}")],
     )
     .await;
+    let ((status, body), _) = g.register_android(|_| {}).await;
+    assert_eq!(status, 200, "before the revocation: {body}");
+    let path = g.dir().join("status.json");
+    std::fs::write(&path, &list).unwrap();
+    let file = std::fs::File::options().write(true).open(&path).unwrap();
+    file.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let ((status, body), _) = g.register_android(|_| {}).await;
     refused(status, &body, "REVOKED");
 }

@@ -123,6 +123,11 @@ android_require_verified_boot = true
 }
 
 impl TestGate {
+    /// The gate's directory (gate.toml's relative files).
+    pub(crate) fn dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     pub(crate) async fn post(&self, path: &str, body: Value) -> (u16, Value) {
         let r = self
             .http
