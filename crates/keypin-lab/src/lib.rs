@@ -24,6 +24,7 @@
 mod client;
 mod ct;
 mod error;
+mod hello;
 mod mtls;
 mod pki;
 mod proxy;

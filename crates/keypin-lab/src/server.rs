@@ -561,25 +561,14 @@ fn max_offered_version(msg: &[u8]) -> Option<u16> {
     i += 1 + usize::from(*msg.get(i)?); // session id
     i += 2 + usize::from(u16::from_be_bytes([*msg.get(i)?, *msg.get(i + 1)?])); // suites
     i += 1 + usize::from(*msg.get(i)?); // compression
-    if i + 2 > msg.len() {
-        return Some(legacy);
+    match crate::hello::extension(msg, i, crate::hello::SUPPORTED_VERSIONS)? {
+        // A length byte, then 2-byte versions (GREASE ignored).
+        Some(data) => data
+            .get(1..)?
+            .chunks_exact(2)
+            .map(|v| u16::from_be_bytes([v[0], v[1]]))
+            .filter(|v| v & 0x0f0f != 0x0a0a)
+            .max(),
+        None => Some(legacy),
     }
-    let end = (i + 2 + usize::from(u16::from_be_bytes([msg[i], msg[i + 1]]))).min(msg.len());
-    i += 2;
-    while i + 4 <= end {
-        let kind = u16::from_be_bytes([msg[i], msg[i + 1]]);
-        let len = usize::from(u16::from_be_bytes([msg[i + 2], msg[i + 3]]));
-        let data = msg.get(i + 4..i + 4 + len)?;
-        if kind == 0x002b {
-            // supported_versions: a length byte, then 2-byte versions (GREASE ignored).
-            return data
-                .get(1..)?
-                .chunks_exact(2)
-                .map(|v| u16::from_be_bytes([v[0], v[1]]))
-                .filter(|v| v & 0x0f0f != 0x0a0a)
-                .max();
-        }
-        i += 4 + len;
-    }
-    Some(legacy)
 }

@@ -37,6 +37,9 @@ use request::ProxyRequest;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long dialling the real server may take.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(5);
+/// Tunnels one run logs; past it the proxy answers `503` (stop it and judge): a client that
+/// opens tunnels forever must not grow the log without bound.
+const MAX_LOGGED_TUNNELS: usize = 100_000;
 /// How often an idle listener checks its stop flag.
 const ACCEPT_POLL: Duration = Duration::from_millis(5);
 
@@ -236,14 +239,18 @@ impl Drop for InterceptProxy {
 
 fn accept_loop(listener: &TcpListener, state: &Arc<State>, stop: &AtomicBool) {
     while !stop.load(Ordering::SeqCst) {
-        let limit_reached = state
-            .options
-            .max_connections
-            .is_some_and(|n| state.accepted.load(Ordering::SeqCst) >= n);
+        let accepted = state.accepted.load(Ordering::SeqCst);
+        let limit_reached = accepted >= MAX_LOGGED_TUNNELS
+            || state.options.max_connections.is_some_and(|n| accepted >= n);
         let stream = match listener.accept() {
             Ok((stream, _)) if !limit_reached => stream,
             Ok((stream, _)) => {
-                refuse(&stream, 503, "the proxy took its --max-connections tunnels");
+                refuse(
+                    &stream,
+                    503,
+                    "the proxy took its --max-connections tunnels (or its log is full): stop it \
+                     and judge",
+                );
                 continue;
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
@@ -321,11 +328,16 @@ fn handle(mut stream: TcpStream, state: &State) {
 
 /// A cleartext request: noted (a pinned app should never send one), relayed to the server.
 fn plain_http(stream: TcpStream, state: &State, host: &str, port: u16, request: &[u8]) {
-    state
-        .cleartext
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .push(host.to_owned());
+    {
+        // Each host once, and a bounded list: the report names hosts, not requests.
+        let mut hosts = state
+            .cleartext
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if hosts.len() < MAX_LOGGED_TUNNELS && !hosts.iter().any(|h| h == host) {
+            hosts.push(host.to_owned());
+        }
+    }
     match dial(state, host, port) {
         Ok(upstream) => relay::splice(stream, upstream, request),
         Err(e) => refuse(&stream, 502, &e),

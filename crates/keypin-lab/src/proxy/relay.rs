@@ -98,19 +98,8 @@ fn server_hello_is_tls13(msg: &[u8]) -> bool {
         let mut i = 4 + 2 + 32; // header, legacy_version, random
         i += 1 + usize::from(*msg.get(i)?); // session id
         i += 2 + 1; // cipher suite, compression
-        let ext_len = usize::from(u16::from_be_bytes([*msg.get(i)?, *msg.get(i + 1)?]));
-        let end = (i + 2 + ext_len).min(msg.len());
-        i += 2;
-        while i + 4 <= end {
-            let kind = u16::from_be_bytes([msg[i], msg[i + 1]]);
-            let len = usize::from(u16::from_be_bytes([msg[i + 2], msg[i + 3]]));
-            let data = msg.get(i + 4..i + 4 + len)?;
-            if kind == 0x002b {
-                return Some(data == [0x03, 0x04]);
-            }
-            i += 4 + len;
-        }
-        Some(false)
+        let versions = crate::hello::extension(msg, i, crate::hello::SUPPORTED_VERSIONS)?;
+        Some(versions == Some(&[0x03, 0x04][..]))
     };
     parse().unwrap_or(false)
 }
