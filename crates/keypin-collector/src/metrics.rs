@@ -28,6 +28,16 @@ struct Outcome {
     outcome: &'static str,
 }
 
+/// Ingest's refusals: the status and the reason label it is counted under.
+const REFUSALS: [(u16, &str); 6] = [
+    (400, "invalid"),
+    (408, "body_timeout"),
+    (413, "too_large"),
+    (500, "internal"),
+    (503, "store_unavailable"),
+    (507, "store_full"),
+];
+
 type Latency = Family<Op, Histogram, fn() -> Histogram>;
 
 /// The collector's metrics, one set per instance.
@@ -98,6 +108,15 @@ impl Metrics {
             "Alert webhook deliveries, by outcome",
             deliveries.clone(),
         );
+        // Every series at 0 from the start: a rate() over a series that appears only at its
+        // first event misses that event.
+        for (_, reason) in REFUSALS {
+            let _ = refused.get_or_create(&Reason { reason });
+        }
+        for outcome in ["ok", "retried", "failed"] {
+            let _ = deliveries.get_or_create(&Outcome { outcome });
+        }
+        let _ = store_seconds.get_or_create(&Op { op: "insert" });
         Self {
             registry,
             accepted,
@@ -116,20 +135,13 @@ impl Metrics {
     /// An ingest answer with `status`: counted as rate-limited or refused by its reason
     /// (2xx and statuses ingest does not give are not counted).
     pub fn ingest_status(&self, status: u16) {
-        let reason = match status {
-            429 => {
-                self.rate_limited.inc();
-                return;
-            }
-            400 => "invalid",
-            408 => "body_timeout",
-            413 => "too_large",
-            503 => "store_unavailable",
-            507 => "store_full",
-            500 => "internal",
-            _ => return,
-        };
-        self.refused.get_or_create(&Reason { reason }).inc();
+        if status == 429 {
+            self.rate_limited.inc();
+            return;
+        }
+        if let Some((_, reason)) = REFUSALS.iter().find(|(s, _)| *s == status) {
+            self.refused.get_or_create(&Reason { reason }).inc();
+        }
     }
 
     /// Runs store call `op`, timing it.
