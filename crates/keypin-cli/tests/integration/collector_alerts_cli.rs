@@ -123,19 +123,6 @@ fn receiver() -> (u16, Arc<Mutex<Vec<String>>>) {
     (port, got)
 }
 
-fn post(port: u16, body: &str) -> String {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        s,
-        "POST /v1/reports HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
-}
-
 #[test]
 fn an_alert_from_a_running_collector_reaches_the_webhook_and_metrics_count_it() {
     let dir = tempfile::TempDir::new().unwrap();
@@ -185,7 +172,7 @@ fn an_alert_from_a_running_collector_reaches_the_webhook_and_metrics_count_it() 
     })
     .to_string();
     for _ in 0..2 {
-        assert!(post(port, &report).starts_with("HTTP/1.1 202"));
+        assert!(collector::post(port, &report).starts_with("HTTP/1.1 202"));
     }
     let deadline = Instant::now() + Duration::from_secs(15);
     while got.lock().unwrap().is_empty() && Instant::now() < deadline {
