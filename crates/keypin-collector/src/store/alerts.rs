@@ -48,14 +48,11 @@ pub enum Claim {
     Done,
 }
 
-/// Groups at most returned by [`AlertLedger::report_groups`]; past it the busiest are kept.
-pub const MAX_GROUPS: i64 = 10_000;
-
 /// Storage for alerting. Every call is blocking (as [`super::Store`]'s are).
 pub trait AlertLedger: Send + Sync {
     /// Creates the ledger's table if it is missing (safe when instances start together).
     fn prepare_alerts(&self) -> Result<(), StoreError>;
-    /// Reports received at or after `since`, grouped (at most [`MAX_GROUPS`], busiest first).
+    /// Reports received at or after `since`, grouped (the busiest 10,000 groups).
     fn report_groups(&self, since: i64) -> Result<Vec<ReportGroup>, StoreError>;
     /// `host`'s served keys and app versions over every stored report.
     fn host_history(&self, host: &str) -> Result<HostHistory, StoreError>;

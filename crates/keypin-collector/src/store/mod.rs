@@ -11,7 +11,7 @@ mod alerts;
 mod postgres;
 mod sqlite;
 
-pub use alerts::{AlertLedger, Claim, HostHistory, MAX_GROUPS, ReportGroup};
+pub use alerts::{AlertLedger, Claim, HostHistory, ReportGroup};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 

@@ -44,9 +44,15 @@ impl Receiver {
         Self::start_slow(fail_first, Duration::ZERO)
     }
 
-    /// [`Receiver::start`], answering each request after `delay` (a delivery in flight that
-    /// long: the window in which another instance could deliver it twice).
+    /// [`Receiver::start_slow`], answering failures with `fail_status`.
     pub(crate) fn start_slow(fail_first: usize, delay: Duration) -> Self {
+        Self::start_with(fail_first, 500, delay)
+    }
+
+    /// A receiver answering each request after `delay` (a delivery in flight that long: the
+    /// window in which another instance could deliver it twice), the first `fail_first` with
+    /// `fail_status`.
+    pub(crate) fn start_with(fail_first: usize, fail_status: u16, delay: Duration) -> Self {
         let got = Arc::new(Mutex::new(Vec::new()));
         let failures = Arc::new(AtomicUsize::new(fail_first));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -69,7 +75,7 @@ impl Receiver {
                                     n.checked_sub(1)
                                 })
                                 .is_ok();
-                            let status = if fail { 500 } else { 200 };
+                            let status = if fail { fail_status } else { 200 };
                             g.lock().unwrap().push(Received {
                                 path: uri.path().to_string(),
                                 id: headers
@@ -150,6 +156,24 @@ fn collector(opened: &Opened, clock: &Arc<ManualClock>, toml: &str) -> Served {
     )
 }
 
+/// A collector for `backend` with the rules `toml`, its clock at `T0 + 60`.
+fn running(backend: Backend, toml: &str) -> (Opened, Arc<ManualClock>, Served) {
+    let opened = backend.open();
+    let clock = Arc::new(ManualClock::at(T0 + 60));
+    let c = collector(&opened, &clock, toml);
+    (opened, clock, c)
+}
+
+/// POSTs `n` reports of `pem` for api.example.com from iOS app `version`; each must be stored.
+fn send(addr: SocketAddr, pem: &str, version: &str, n: usize) {
+    for _ in 0..n {
+        assert_eq!(
+            post(addr, &report("api.example.com", pem, version, "IOS")),
+            202
+        );
+    }
+}
+
 /// A rule on api.example.com: `threshold` reports in 1 h, to `url`, as `format`.
 fn rule(name: &str, threshold: u32, url: &str, format: &str, extra: &str) -> String {
     format!(
@@ -199,30 +223,16 @@ fn settle() {
 
 fn threshold_crossing_fires_once_and_a_second_burst_in_the_window_does_not(backend: Backend) {
     let hook = Receiver::start(0);
-    let opened = backend.open();
-    let clock = Arc::new(ManualClock::at(T0 + 60));
-    let c = collector(
-        &opened,
-        &clock,
-        &rule("keys", 3, &hook.url("/hook"), "json", ""),
-    );
+    let (_opened, _clock, c) = running(backend, &rule("keys", 3, &hook.url("/hook"), "json", ""));
     let (pem, pin) = rogue();
-    for _ in 0..2 {
-        assert_eq!(
-            post(c.addr, &report("api.example.com", &pem, "4.1", "IOS")),
-            202
-        );
-    }
+    send(c.addr, &pem, "4.1", 2);
     settle();
     assert!(
         hook.got().is_empty(),
         "under the threshold: {:?}",
         hook.got()
     );
-    assert_eq!(
-        post(c.addr, &report("api.example.com", &pem, "4.1", "IOS")),
-        202
-    );
+    send(c.addr, &pem, "4.1", 1);
     let got = hook.wait_for(1);
     assert_eq!(got.len(), 1);
     let b = &got[0].body;
@@ -242,41 +252,20 @@ fn threshold_crossing_fires_once_and_a_second_burst_in_the_window_does_not(backe
         "one network: {b}"
     );
     // A second burst, same window: nothing more.
-    for _ in 0..5 {
-        assert_eq!(
-            post(c.addr, &report("api.example.com", &pem, "4.1", "IOS")),
-            202
-        );
-    }
+    send(c.addr, &pem, "4.1", 5);
     settle();
     assert_eq!(hook.got().len(), 1, "{:?}", hook.got());
 }
 
 fn a_known_key_failing_for_a_new_app_version_says_so(backend: Backend) {
     let hook = Receiver::start(0);
-    let opened = backend.open();
-    let clock = Arc::new(ManualClock::at(T0 + 60));
-    let c = collector(
-        &opened,
-        &clock,
-        &rule("keys", 2, &hook.url("/hook"), "json", ""),
-    );
+    let (_opened, clock, c) = running(backend, &rule("keys", 2, &hook.url("/hook"), "json", ""));
     let (pem, _) = rogue();
-    for _ in 0..2 {
-        assert_eq!(
-            post(c.addr, &report("api.example.com", &pem, "4.1", "IOS")),
-            202
-        );
-    }
+    send(c.addr, &pem, "4.1", 2);
     assert_eq!(hook.wait_for(1)[0].body["change"]["kind"], "new_key");
     // The next window: the same key, now failing for 4.2 as well.
     clock.set(T0 + 3600 + 60);
-    for _ in 0..2 {
-        assert_eq!(
-            post(c.addr, &report("api.example.com", &pem, "4.2", "IOS")),
-            202
-        );
-    }
+    send(c.addr, &pem, "4.2", 2);
     let got = hook.wait_for(2);
     assert_eq!(got.len(), 2, "{got:?}");
     let b = &got[1].body;
@@ -287,18 +276,9 @@ fn a_known_key_failing_for_a_new_app_version_says_so(backend: Backend) {
 
 fn a_receiver_failing_twice_gets_one_delivery_after_retries(backend: Backend) {
     let hook = Receiver::start(2);
-    let opened = backend.open();
-    let clock = Arc::new(ManualClock::at(T0 + 60));
-    let c = collector(
-        &opened,
-        &clock,
-        &rule("keys", 1, &hook.url("/hook"), "json", ""),
-    );
+    let (_opened, _clock, c) = running(backend, &rule("keys", 1, &hook.url("/hook"), "json", ""));
     let (pem, _) = rogue();
-    assert_eq!(
-        post(c.addr, &report("api.example.com", &pem, "4.1", "IOS")),
-        202
-    );
+    send(c.addr, &pem, "4.1", 1);
     assert_eq!(hook.wait_for(1).len(), 1);
     settle();
     let got = hook.got();
@@ -351,6 +331,45 @@ fn two_instances_on_one_database_deliver_exactly_once(backend: Backend) {
     assert_eq!(delivered, 1, "one of the two instances delivered it");
 }
 
+fn a_claim_left_by_a_dead_instance_is_taken_over_when_its_lease_runs_out(backend: Backend) {
+    let hook = Receiver::start(0);
+    let opened = backend.open();
+    let now = T0 + 60;
+    // An instance claimed this window, made one attempt and died: its lease runs to now + 5.
+    opened.ledger.prepare_alerts().unwrap();
+    let claim = opened
+        .ledger
+        .claim_alert("keys", T0 as i64, "dead", now as i64, now as i64 + 5)
+        .unwrap();
+    assert_eq!(claim, Claim::Claimed { attempts: 0 });
+    assert!(
+        opened
+            .ledger
+            .alert_attempt("keys", T0 as i64, "dead", now as i64 + 5)
+            .unwrap()
+    );
+    let clock = Arc::new(ManualClock::at(now));
+    let c = collector(
+        &opened,
+        &clock,
+        &rule("keys", 1, &hook.url("/hook"), "json", ""),
+    );
+    let (pem, _) = rogue();
+    send(c.addr, &pem, "4.1", 1);
+    settle();
+    assert!(
+        hook.got().is_empty(),
+        "the lease is still live: {:?}",
+        hook.got()
+    );
+    clock.set(now + 6);
+    let got = hook.wait_for(1);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].id, format!("keys@{T0}"));
+    settle();
+    assert_eq!(hook.got().len(), 1);
+}
+
 fn the_ledger_lets_one_owner_deliver_and_another_take_over_an_expired_lease(backend: Backend) {
     let opened = backend.open();
     let l = opened.ledger.clone();
@@ -396,24 +415,64 @@ on_both_backends!(
     a_known_key_failing_for_a_new_app_version_says_so,
     a_receiver_failing_twice_gets_one_delivery_after_retries,
     two_instances_on_one_database_deliver_exactly_once,
+    a_claim_left_by_a_dead_instance_is_taken_over_when_its_lease_runs_out,
     the_ledger_lets_one_owner_deliver_and_another_take_over_an_expired_lease,
 );
 
 #[test]
+fn ingest_does_not_wait_for_a_slow_webhook() {
+    // Under the 2 s deadline of a try (alert_settings).
+    let hook = Receiver::start_slow(0, Duration::from_millis(1500));
+    let (_opened, _clock, c) = running(
+        Backend::Sqlite,
+        &rule("keys", 1, &hook.url("/hook"), "json", ""),
+    );
+    let (pem, _) = rogue();
+    send(c.addr, &pem, "4.1", 1);
+    // The delivery is now waiting on the receiver.
+    std::thread::sleep(Duration::from_millis(300));
+    let start = Instant::now();
+    send(c.addr, &pem, "4.1", 20);
+    assert!(
+        start.elapsed() < Duration::from_millis(1000),
+        "20 reports took {:?} while a webhook hung",
+        start.elapsed()
+    );
+    assert!(hook.got().is_empty(), "still waiting on the receiver");
+    assert_eq!(hook.wait_for(1).len(), 1);
+}
+
+#[test]
+fn a_webhook_refusing_with_4xx_is_not_retried() {
+    let hook = Receiver::start_with(usize::MAX, 404, Duration::ZERO);
+    let (_opened, _clock, c) = running(
+        Backend::Sqlite,
+        &rule("keys", 1, &hook.url("/gone"), "json", ""),
+    );
+    let (pem, _) = rogue();
+    send(c.addr, &pem, "4.1", 1);
+    settle();
+    assert_eq!(hook.got().len(), 1, "one try: {:?}", hook.got());
+    let m = crate::metrics::scrape(c.addr);
+    assert!(
+        m.contains("keypin_collector_alert_deliveries_total{outcome=\"failed\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("keypin_collector_alert_deliveries_total{outcome=\"retried\"} 0"),
+        "{m}"
+    );
+}
+
+#[test]
 fn slack_body_has_text_and_blocks_with_the_dashboard_link() {
     let hook = Receiver::start(0);
-    let opened = Backend::Sqlite.open();
-    let clock = Arc::new(ManualClock::at(T0 + 60));
-    let c = collector(
-        &opened,
-        &clock,
+    let (_opened, _clock, c) = running(
+        Backend::Sqlite,
         &rule("slack-keys", 1, &hook.url("/slack"), "slack", ""),
     );
     let (pem, pin) = rogue();
-    assert_eq!(
-        post(c.addr, &report("api.example.com", &pem, "4.1", "IOS")),
-        202
-    );
+    send(c.addr, &pem, "4.1", 1);
     let got = hook.wait_for(1);
     let b = &got[0].body;
     let text = b["text"].as_str().unwrap();
@@ -458,12 +517,7 @@ fn filters_count_only_matching_reports() {
     .concat();
     let c = collector(&opened, &clock, &toml);
     let (pem, _) = rogue();
-    for _ in 0..2 {
-        assert_eq!(
-            post(c.addr, &report("api.example.com", &pem, "4.1", "IOS")),
-            202
-        );
-    }
+    send(c.addr, &pem, "4.1", 2);
     hook.wait_for(4);
     settle();
     let mut paths: Vec<String> = hook.got().into_iter().map(|r| r.path).collect();
