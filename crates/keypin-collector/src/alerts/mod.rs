@@ -147,12 +147,12 @@ impl Evaluator {
             .ok()
     }
 
-    /// One pass over the rules: counts, claims, and starts a delivery for each claim won.
+    /// One pass over the rules: each rule's current window, and the windows another instance
+    /// claimed and abandoned (its lease ran out), which this one finishes.
     async fn evaluate(self: Arc<Self>) {
         let now = self.now();
-        let mut groups: HashMap<i64, Arc<Vec<ReportGroup>>> = HashMap::new();
         if let Ok(mut s) = self.settled.lock() {
-            // Forget windows that are over: their keys are never asked about again.
+            // Forget windows that are over: the ledger answers for them from now on.
             let rules = &self.settings.rules;
             s.retain(|(name, start)| {
                 rules
@@ -160,49 +160,87 @@ impl Evaluator {
                     .any(|r| &r.name == name && r.window_start(now) == *start)
             });
         }
-        for (i, rule) in self.settings.rules.iter().enumerate() {
-            let start = rule.window_start(now);
-            let key = (rule.name.clone(), start);
-            if self.settled.lock().map_or(true, |s| s.contains(&key)) {
-                continue;
+        let rules = &self.settings.rules;
+        let mut windows: Vec<(usize, i64, bool)> = rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (i, r.window_start(now), true))
+            .collect();
+        for (name, start) in self
+            .ledger(move |l| l.orphaned_alerts(now))
+            .await
+            .unwrap_or_default()
+        {
+            if let Some(i) = rules.iter().position(|r| r.name == name)
+                && !windows.iter().any(|w| (w.0, w.1) == (i, start))
+            {
+                // Claimed once, so its threshold was crossed.
+                windows.push((i, start, false));
             }
-            let g = match groups.get(&start) {
-                Some(g) => g.clone(),
-                None => {
-                    let Some(g) = self.ledger(move |l| l.report_groups(start)).await else {
-                        continue;
-                    };
-                    let g = Arc::new(g);
-                    groups.insert(start, g.clone());
-                    g
-                }
-            };
-            let counted = count(rule, &g);
-            let total: i64 = counted.hosts.iter().map(|(_, n)| n).sum();
-            if total < rule.threshold {
-                continue;
-            }
-            let lease = lease_secs(&self.settings.retry, 1);
-            let (name, owner) = (rule.name.clone(), self.owner.clone());
-            let claim = self
-                .ledger(move |l| l.claim_alert(&name, start, &owner, now, now + lease))
+        }
+        let mut groups = HashMap::new();
+        for (i, start, check) in windows {
+            self.clone()
+                .consider(i, start, check, now, &mut groups)
                 .await;
-            match claim {
-                Some(Claim::Claimed { attempts }) => {
-                    if let Ok(mut s) = self.settled.lock() {
-                        s.insert(key);
-                    }
-                    let ev = self.clone();
-                    tokio::spawn(async move { ev.deliver(i, start, counted, attempts).await });
-                }
-                Some(Claim::Done) => {
-                    if let Ok(mut s) = self.settled.lock() {
-                        s.insert(key);
-                    }
-                }
-                // Held by a live lease elsewhere, or the database did not answer: next tick.
-                _ => {}
+        }
+    }
+
+    /// Rule `i`'s window at `start`: counts its reports (`groups` keeps each window's counts
+    /// for the other rules), and, with the threshold crossed (or not `check`ed), claims it and
+    /// starts the delivery.
+    async fn consider(
+        self: Arc<Self>,
+        i: usize,
+        start: i64,
+        check: bool,
+        now: i64,
+        groups: &mut HashMap<(i64, i64), Arc<Vec<ReportGroup>>>,
+    ) {
+        let Some(rule) = self.settings.rules.get(i) else {
+            return;
+        };
+        let key = (rule.name.clone(), start);
+        if self.settled.lock().map_or(true, |s| s.contains(&key)) {
+            return;
+        }
+        let span = (start, start.saturating_add(rule.window_secs));
+        let g = match groups.get(&span) {
+            Some(g) => g.clone(),
+            None => {
+                let Some(g) = self.ledger(move |l| l.report_groups(span.0, span.1)).await else {
+                    return;
+                };
+                let g = Arc::new(g);
+                groups.insert(span, g.clone());
+                g
             }
+        };
+        let counted = count(rule, &g);
+        let total: i64 = counted.hosts.iter().map(|(_, n)| n).sum();
+        if check && total < rule.threshold {
+            return;
+        }
+        let lease = lease_secs(&self.settings.retry, 1);
+        let (name, owner) = (rule.name.clone(), self.owner.clone());
+        let claim = self
+            .ledger(move |l| l.claim_alert(&name, start, &owner, now, now + lease))
+            .await;
+        match claim {
+            Some(Claim::Claimed { attempts }) => {
+                if let Ok(mut s) = self.settled.lock() {
+                    s.insert(key);
+                }
+                let ev = self.clone();
+                tokio::spawn(async move { ev.deliver(i, start, counted, attempts).await });
+            }
+            Some(Claim::Done) => {
+                if let Ok(mut s) = self.settled.lock() {
+                    s.insert(key);
+                }
+            }
+            // Held by a live lease elsewhere, or the database did not answer: next tick.
+            _ => {}
         }
     }
 
@@ -212,6 +250,11 @@ impl Evaluator {
             return;
         };
         let Some((top, _)) = counted.hosts.first().cloned() else {
+            // An abandoned window whose reports are gone (retention): nothing to say.
+            let (name, owner, now) = (rule.name.clone(), self.owner.clone(), self.now());
+            let _ = self
+                .ledger(move |l| l.finish_alert(&name, start, &owner, false, now))
+                .await;
             return;
         };
         let history = self

@@ -52,8 +52,12 @@ pub enum Claim {
 pub trait AlertLedger: Send + Sync {
     /// Creates the ledger's table if it is missing (safe when instances start together).
     fn prepare_alerts(&self) -> Result<(), StoreError>;
-    /// Reports received at or after `since`, grouped (the busiest 10,000 groups).
-    fn report_groups(&self, since: i64) -> Result<Vec<ReportGroup>, StoreError>;
+    /// Reports received at or after `since` and before `until`, grouped (the busiest 10,000
+    /// groups).
+    fn report_groups(&self, since: i64, until: i64) -> Result<Vec<ReportGroup>, StoreError>;
+    /// Alerts left pending by an owner whose lease ended before `now` (it died, or lost the
+    /// database): `(rule, window start)`, at most 100.
+    fn orphaned_alerts(&self, now: i64) -> Result<Vec<(String, i64)>, StoreError>;
     /// `host`'s served keys and app versions over every stored report.
     fn host_history(&self, host: &str) -> Result<HostHistory, StoreError>;
     /// Claims the delivery of `rule`'s alert for the window starting at `window_start`, for
@@ -127,10 +131,16 @@ pub(crate) const FINISH_SQL: &str = "
 pub(crate) const STATE_SQL: &str =
     "SELECT state FROM alert_deliveries WHERE rule = $1 AND window_start = $2";
 
-/// Report groups since `$1`, busiest first.
+/// Alerts pending past their lease at `$1`.
+pub(crate) const ORPHANS_SQL: &str = "
+    SELECT rule, window_start FROM alert_deliveries
+    WHERE state = 'pending' AND lease_until < $1
+    ORDER BY window_start LIMIT 100";
+
+/// Report groups from `$1` to before `$2`, busiest first.
 pub(crate) const GROUPS_SQL: &str = "
     SELECT host, app_version, app_platform, failure, COUNT(*) AS n FROM reports
-    WHERE received_at >= $1
+    WHERE received_at >= $1 AND received_at < $2
     GROUP BY host, app_version, app_platform, failure
     ORDER BY n DESC LIMIT 10000";
 

@@ -370,6 +370,46 @@ fn a_claim_left_by_a_dead_instance_is_taken_over_when_its_lease_runs_out(backend
     assert_eq!(hook.got().len(), 1);
 }
 
+fn an_alert_abandoned_in_an_earlier_window_is_sent_by_another_instance(backend: Backend) {
+    let hook = Receiver::start(0);
+    let opened = backend.open();
+    let earlier = T0 - 3600;
+    // The window before T0: an instance claimed its alert and died; its lease ends at
+    // earlier + 65.
+    opened.ledger.prepare_alerts().unwrap();
+    let claim = opened
+        .ledger
+        .claim_alert(
+            "keys",
+            earlier as i64,
+            "dead",
+            earlier as i64 + 60,
+            earlier as i64 + 65,
+        )
+        .unwrap();
+    assert_eq!(claim, Claim::Claimed { attempts: 0 });
+    let clock = Arc::new(ManualClock::at(earlier + 60));
+    let c = collector(
+        &opened,
+        &clock,
+        &rule("keys", 2, &hook.url("/hook"), "json", ""),
+    );
+    let (pem, pin) = rogue();
+    send(c.addr, &pem, "4.1", 2);
+    settle();
+    assert!(hook.got().is_empty(), "the lease is live: {:?}", hook.got());
+    // The next window, with nothing in it: the abandoned alert is still sent, with its
+    // window's own count.
+    clock.set(T0 + 60);
+    let got = hook.wait_for(1);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].id, format!("keys@{earlier}"));
+    assert_eq!(got[0].body["reports"], 2);
+    assert_eq!(got[0].body["change"]["pins"][0], pin.as_str());
+    settle();
+    assert_eq!(hook.got().len(), 1);
+}
+
 fn the_ledger_lets_one_owner_deliver_and_another_take_over_an_expired_lease(backend: Backend) {
     let opened = backend.open();
     let l = opened.ledger.clone();
@@ -416,6 +456,7 @@ on_both_backends!(
     a_receiver_failing_twice_gets_one_delivery_after_retries,
     two_instances_on_one_database_deliver_exactly_once,
     a_claim_left_by_a_dead_instance_is_taken_over_when_its_lease_runs_out,
+    an_alert_abandoned_in_an_earlier_window_is_sent_by_another_instance,
     the_ledger_lets_one_owner_deliver_and_another_take_over_an_expired_lease,
 );
 
@@ -493,6 +534,30 @@ fn slack_body_has_text_and_blocks_with_the_dashboard_link() {
     assert_eq!(b["blocks"][0]["text"]["type"], "mrkdwn");
     assert_eq!(b["blocks"][0]["text"]["text"], text);
     assert_eq!(b["blocks"][1]["type"], "context");
+}
+
+#[test]
+fn a_hostile_host_name_cannot_mention_or_link_in_slack() {
+    let hook = Receiver::start(0);
+    let toml = "[[alert]]\nname = \"any\"\nhosts = [\"**.example.com\"]\nthreshold = 1\n\
+                window = \"1h\"\nwebhook = \"URL\"\nformat = \"slack\"\n"
+        .replace("URL", &hook.url("/slack"));
+    let (_opened, _clock, c) = running(Backend::Sqlite, &toml);
+    let (pem, _) = rogue();
+    let host = "<!channel>|<https://evil.test|x>.example.com";
+    assert_eq!(post(c.addr, &report(host, &pem, "4.1", "IOS")), 202);
+    let got = hook.wait_for(1);
+    let text = got[0].body["text"].as_str().unwrap().to_string();
+    assert!(!text.contains("<!channel>"), "{text}");
+    assert!(!text.contains("<https://evil.test"), "{text}");
+    assert!(
+        text.contains("&lt;!channel&gt;|&lt;https://evil.test|x&gt;.example.com"),
+        "{text}"
+    );
+    assert!(
+        text.contains("<http://dash.test/?host=%3C%21channel%3E%7C%3Chttps%3A%2F%2Fevil.test%7Cx%3E.example.com|Open the dashboard>"),
+        "the only link is the dashboard's, its host percent-encoded: {text}"
+    );
 }
 
 #[test]

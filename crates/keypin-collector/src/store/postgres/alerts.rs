@@ -5,7 +5,7 @@
 use super::{MIGRATION_LOCK, PostgresStore, why};
 use crate::store::alerts::{
     ATTEMPT_SQL, AlertLedger, CLAIM_SQL, Claim, FINISH_SQL, GROUPS_SQL, HostHistory, KEYS_SQL,
-    ReportGroup, STATE_SQL, TABLE_SQL, VERSIONS_SQL, claim_from_state,
+    ORPHANS_SQL, ReportGroup, STATE_SQL, TABLE_SQL, VERSIONS_SQL, claim_from_state,
 };
 use crate::store::{KeySeen, StoreError};
 
@@ -22,10 +22,13 @@ impl AlertLedger for PostgresStore {
         })
     }
 
-    fn report_groups(&self, since: i64) -> Result<Vec<ReportGroup>, StoreError> {
+    fn report_groups(&self, since: i64, until: i64) -> Result<Vec<ReportGroup>, StoreError> {
         self.call("alert report counts", async {
             let c = self.client().await?;
-            let rows = c.query(GROUPS_SQL, &[&since]).await.map_err(|e| why(&e))?;
+            let rows = c
+                .query(GROUPS_SQL, &[&since, &until])
+                .await
+                .map_err(|e| why(&e))?;
             Ok(rows
                 .iter()
                 .map(|r| ReportGroup {
@@ -36,6 +39,14 @@ impl AlertLedger for PostgresStore {
                     count: r.get(4),
                 })
                 .collect())
+        })
+    }
+
+    fn orphaned_alerts(&self, now: i64) -> Result<Vec<(String, i64)>, StoreError> {
+        self.call("orphaned alerts", async {
+            let c = self.client().await?;
+            let rows = c.query(ORPHANS_SQL, &[&now]).await.map_err(|e| why(&e))?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
         })
     }
 

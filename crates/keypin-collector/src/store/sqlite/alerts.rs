@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension as _, params};
 use super::SqliteStore;
 use crate::store::alerts::{
     ATTEMPT_SQL, AlertLedger, CLAIM_SQL, Claim, FINISH_SQL, GROUPS_SQL, HostHistory, KEYS_SQL,
-    ReportGroup, STATE_SQL, TABLE_SQL, VERSIONS_SQL, claim_from_state,
+    ORPHANS_SQL, ReportGroup, STATE_SQL, TABLE_SQL, VERSIONS_SQL, claim_from_state,
 };
 use crate::store::{KeySeen, StoreError};
 
@@ -23,13 +23,13 @@ impl AlertLedger for SqliteStore {
         conn.execute_batch(TABLE_SQL).map_err(|e| self.sqlite(e))
     }
 
-    fn report_groups(&self, since: i64) -> Result<Vec<ReportGroup>, StoreError> {
+    fn report_groups(&self, since: i64, until: i64) -> Result<Vec<ReportGroup>, StoreError> {
         let conn = self.reader.lock().map_err(|_| StoreError::WriterGone)?;
         let mut stmt = conn
             .prepare_cached(&sql(GROUPS_SQL))
             .map_err(|e| self.sqlite(e))?;
         let rows = stmt
-            .query_map(params![since], |r| {
+            .query_map(params![since, until], |r| {
                 Ok(ReportGroup {
                     host: r.get(0)?,
                     app_version: r.get(1)?,
@@ -38,6 +38,17 @@ impl AlertLedger for SqliteStore {
                     count: r.get(4)?,
                 })
             })
+            .map_err(|e| self.sqlite(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+    }
+
+    fn orphaned_alerts(&self, now: i64) -> Result<Vec<(String, i64)>, StoreError> {
+        let conn = self.reader.lock().map_err(|_| StoreError::WriterGone)?;
+        let mut stmt = conn
+            .prepare_cached(&sql(ORPHANS_SQL))
+            .map_err(|e| self.sqlite(e))?;
+        let rows = stmt
+            .query_map(params![now], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(|e| self.sqlite(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
     }
