@@ -7,6 +7,8 @@ use crate::store::{HostHistory, HostSummary};
 
 /// Hosts named in one alert at most.
 const MAX_HOSTS: usize = 10;
+/// Longest text of a Slack section block.
+const SLACK_SECTION: usize = 3000;
 /// Keys or versions named in one alert at most.
 const MAX_ITEMS: usize = 5;
 
@@ -180,6 +182,12 @@ impl Alert {
             slack_esc(&self.dashboard)
         ));
         let text = lines.join("\n");
+        // Slack refuses a section over 3,000 characters: a host name of 253 `<` (ingest's
+        // limit), escaped and percent-encoded, makes one. `text` alone (up to 40,000) carries
+        // it then.
+        if text.chars().count() > SLACK_SECTION {
+            return json!({ "text": text });
+        }
         json!({
             "text": text,
             "blocks": [

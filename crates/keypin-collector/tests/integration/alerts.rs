@@ -561,6 +561,32 @@ fn a_hostile_host_name_cannot_mention_or_link_in_slack() {
 }
 
 #[test]
+fn the_longest_hostile_host_name_still_gives_a_slack_body_slack_takes() {
+    let hook = Receiver::start(0);
+    let toml = "[[alert]]\nname = \"any\"\nhosts = [\"**.example.com\"]\nthreshold = 1\n\
+                window = \"1h\"\nwebhook = \"URL\"\nformat = \"slack\"\n"
+        .replace("URL", &hook.url("/slack"));
+    let (_opened, _clock, c) = running(Backend::Sqlite, &toml);
+    let (pem, _) = rogue();
+    // 253 characters, the most ingest takes, each escaped and percent-encoded.
+    let host = format!("{}.example.com", "<".repeat(241));
+    assert_eq!(post(c.addr, &report(&host, &pem, "4.1", "IOS")), 202);
+    let got = hook.wait_for(1);
+    let b = &got[0].body;
+    let text = b["text"].as_str().unwrap();
+    assert!(text.chars().count() < 40_000, "Slack's limit for text");
+    assert!(text.contains(&"&lt;".repeat(241)), "{text}");
+    assert!(
+        text.chars().count() > 3000,
+        "over a section's limit: {text}"
+    );
+    assert!(
+        b.get("blocks").is_none(),
+        "no section over Slack's limit: {b}"
+    );
+}
+
+#[test]
 fn filters_count_only_matching_reports() {
     let hook = Receiver::start(0);
     let opened = Backend::Sqlite.open();
