@@ -536,13 +536,17 @@ fn slack_body_has_text_and_blocks_with_the_dashboard_link() {
     assert_eq!(b["blocks"][1]["type"], "context");
 }
 
+/// A rule firing on one report for any host under example.com, to `hook` as Slack.
+fn any_host_to_slack(hook: &Receiver) -> String {
+    "[[alert]]\nname = \"any\"\nhosts = [\"**.example.com\"]\nthreshold = 1\n\
+     window = \"1h\"\nwebhook = \"URL\"\nformat = \"slack\"\n"
+        .replace("URL", &hook.url("/slack"))
+}
+
 #[test]
 fn a_hostile_host_name_cannot_mention_or_link_in_slack() {
     let hook = Receiver::start(0);
-    let toml = "[[alert]]\nname = \"any\"\nhosts = [\"**.example.com\"]\nthreshold = 1\n\
-                window = \"1h\"\nwebhook = \"URL\"\nformat = \"slack\"\n"
-        .replace("URL", &hook.url("/slack"));
-    let (_opened, _clock, c) = running(Backend::Sqlite, &toml);
+    let (_opened, _clock, c) = running(Backend::Sqlite, &any_host_to_slack(&hook));
     let (pem, _) = rogue();
     let host = "<!channel>|<https://evil.test|x>.example.com";
     assert_eq!(post(c.addr, &report(host, &pem, "4.1", "IOS")), 202);
@@ -563,10 +567,7 @@ fn a_hostile_host_name_cannot_mention_or_link_in_slack() {
 #[test]
 fn the_longest_hostile_host_name_still_gives_a_slack_body_slack_takes() {
     let hook = Receiver::start(0);
-    let toml = "[[alert]]\nname = \"any\"\nhosts = [\"**.example.com\"]\nthreshold = 1\n\
-                window = \"1h\"\nwebhook = \"URL\"\nformat = \"slack\"\n"
-        .replace("URL", &hook.url("/slack"));
-    let (_opened, _clock, c) = running(Backend::Sqlite, &toml);
+    let (_opened, _clock, c) = running(Backend::Sqlite, &any_host_to_slack(&hook));
     let (pem, _) = rogue();
     // 253 characters, the most ingest takes, each escaped and percent-encoded.
     let host = format!("{}.example.com", "<".repeat(241));
