@@ -89,8 +89,8 @@ fn alerts_and_public_url_flags_are_checked_before_serving() {
     assert!(!db.exists(), "nothing is created before the flags are good");
 }
 
-/// A webhook on loopback answering 200 to every POST; the bodies it got.
-fn receiver() -> (u16, Arc<Mutex<Vec<String>>>) {
+/// A webhook on loopback answering 200 to every POST after `delay`; the bodies it got.
+fn receiver(delay: Duration) -> (u16, Arc<Mutex<Vec<String>>>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     let got = Arc::new(Mutex::new(Vec::new()));
@@ -115,6 +115,7 @@ fn receiver() -> (u16, Arc<Mutex<Vec<String>>>) {
                     .unwrap()
                     .push(String::from_utf8_lossy(&body).into_owned());
             }
+            std::thread::sleep(delay);
             let mut w = s;
             let _ =
                 w.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
@@ -123,17 +124,21 @@ fn receiver() -> (u16, Arc<Mutex<Vec<String>>>) {
     (port, got)
 }
 
+/// `DIR/alerts.toml` with [`RULE`] to the receiver on `hook`, as `format`.
+fn alerts_file(dir: &std::path::Path, hook: u16, format: &str) -> std::path::PathBuf {
+    let file = dir.join("alerts.toml");
+    let text = RULE
+        .replace("URL", &format!("http://127.0.0.1:{hook}/hooks/keypin"))
+        .replace("FORMAT", format);
+    std::fs::write(&file, text).unwrap();
+    file
+}
+
 #[test]
 fn an_alert_from_a_running_collector_reaches_the_webhook_and_metrics_count_it() {
     let dir = tempfile::TempDir::new().unwrap();
-    let (hook, got) = receiver();
-    let file = dir.path().join("alerts.toml");
-    std::fs::write(
-        &file,
-        RULE.replace("URL", &format!("http://127.0.0.1:{hook}/hooks/keypin"))
-            .replace("FORMAT", "slack"),
-    )
-    .unwrap();
+    let (hook, got) = receiver(Duration::ZERO);
+    let file = alerts_file(dir.path(), hook, "slack");
     let port = free_port();
     let mut child = keypin()
         .args(["collector", "serve", "--token", TOKEN, "--listen"])
@@ -209,4 +214,65 @@ fn an_alert_from_a_running_collector_reaches_the_webhook_and_metrics_count_it() 
     }
     child.kill().unwrap();
     let _ = child.wait();
+}
+
+/// Starts `keypin collector serve` on `port` with the alerts file, checking every second.
+fn serve_with_alerts(
+    db: &std::path::Path,
+    alerts: &std::path::Path,
+    port: u16,
+) -> std::process::Child {
+    let child = keypin()
+        .args(["collector", "serve", "--token", TOKEN, "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--db")
+        .arg(db)
+        .arg("--alerts")
+        .arg(alerts)
+        .args(["--alert-every", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "collector did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+}
+
+#[test]
+fn two_collector_processes_on_one_sqlite_file_send_one_alert() {
+    let dir = tempfile::TempDir::new().unwrap();
+    // Each delivery takes a second: both processes evaluate meanwhile.
+    let (hook, got) = receiver(Duration::from_secs(1));
+    let file = alerts_file(dir.path(), hook, "json");
+    let db = dir.path().join("r.db");
+    let ports = [free_port(), free_port()];
+    let mut children: Vec<_> = ports
+        .iter()
+        .map(|p| serve_with_alerts(&db, &file, *p))
+        .collect();
+    let report = r#"{"hostname":"api.example.com","failure":"pin-mismatch"}"#;
+    for p in ports {
+        assert!(collector::post(p, report).starts_with("HTTP/1.1 202"));
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while got.lock().unwrap().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Several more evaluations by each.
+    std::thread::sleep(Duration::from_secs(3));
+    let bodies = got.lock().unwrap().clone();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    let body: serde_json::Value = serde_json::from_str(&bodies[0]).unwrap();
+    assert_eq!(
+        body["reports"], 2,
+        "both processes' reports counted: {body}"
+    );
+    for c in &mut children {
+        c.kill().unwrap();
+        let _ = c.wait();
+    }
 }
