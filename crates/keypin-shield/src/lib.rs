@@ -82,6 +82,14 @@ pub enum Error {
     /// Not on Linux or Android.
     #[error("runtime integrity checks are not supported on {0}")]
     Unsupported(&'static str),
+    /// A `prctl` call failed.
+    #[error("prctl {what}: {source}")]
+    Prctl {
+        /// The operation.
+        what: &'static str,
+        /// The cause.
+        source: std::io::Error,
+    },
 }
 
 /// The checks to run and what they may accept: directories libraries may come from, and the
@@ -92,6 +100,9 @@ pub struct Shield {
     android_root: PathBuf,
     #[cfg(any(target_os = "linux", target_os = "android"))]
     guarded: Vec<linux::integrity::Guarded>,
+    /// `/proc/self/mem`, opened at the first [`Shield::guard`] and kept (see [`harden`]).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    mem: Option<std::fs::File>,
 }
 
 impl Default for Shield {
@@ -128,6 +139,8 @@ impl Shield {
             android_root: PathBuf::from("/"),
             #[cfg(any(target_os = "linux", target_os = "android"))]
             guarded: Vec::new(),
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            mem: None,
         }
     }
 
@@ -158,6 +171,11 @@ impl Shield {
         let address = function as usize;
         self.guarded
             .push(linux::integrity::Guarded::new(label, address)?);
+        if self.mem.is_none() {
+            // Kept open: once the process is not dumpable only root may open it. A failure
+            // here is left to the scans, which open it again and report SH010.
+            self.mem = std::fs::File::open(linux::integrity::MEM).ok();
+        }
         Ok(self)
     }
 
@@ -205,6 +223,29 @@ impl Shield {
     fn android_root_path(&self) -> &Path {
         &self.android_root
     }
+}
+
+/// Makes this process non-dumpable (`PR_SET_DUMPABLE` 0): a debugger, `strace` or Frida's
+/// injector running as the same user can no longer attach, and no core dump (with the app's
+/// keys in it) is written. Root, or anyone with `CAP_SYS_PTRACE`, still can; so can whoever
+/// starts the app under a debugger (an attached tracer stays), which SH001 reports. The
+/// setting lasts until `execve` of a set-user-id program or the app resets it.
+///
+/// Call it after [`Shield::guard`]: guarding opens `/proc/self/mem` and keeps it, since
+/// `/proc/self` files belong to root once the process is not dumpable.
+pub fn harden() -> Result<(), Error> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    return linux::harden::harden();
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    Err(Error::Unsupported(std::env::consts::OS))
+}
+
+/// Whether the process is dumpable (`PR_GET_DUMPABLE`): false after [`harden`].
+pub fn is_dumpable() -> Result<bool, Error> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    return linux::harden::dumpable();
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    Err(Error::Unsupported(std::env::consts::OS))
 }
 
 /// [`Shield::scan`] with the defaults and nothing guarded.

@@ -1,5 +1,6 @@
 //! The checks on Linux and Android, all read from `/proc`.
 
+pub(crate) mod harden;
 pub(crate) mod instrument;
 pub(crate) mod integrity;
 pub(crate) mod procfs;
@@ -54,7 +55,7 @@ pub(crate) fn scan(shield: &Shield, wanted: &[Check]) -> Result<Report, Error> {
     }
     let code = [Check::Breakpoint, Check::PatchedCode, Check::UnreadableCode];
     if want(&code) && !shield.guarded.is_empty() {
-        findings.extend(integrity::check_all(&shield.guarded));
+        findings.extend(integrity::check_all(&shield.guarded, shield.mem.as_ref()));
         ran(&code);
     }
     let root = [
