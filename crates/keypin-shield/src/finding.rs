@@ -251,8 +251,9 @@ impl Report {
         }
     }
 
-    /// True when the checks ran and saw nothing.
+    /// True when every check asked for ran and saw nothing: a check that could not run
+    /// ([`Report::unavailable`]) is not clean.
     pub fn is_clean(&self) -> bool {
-        self.coverage == Coverage::Full && self.findings.is_empty()
+        self.coverage == Coverage::Full && self.findings.is_empty() && self.unavailable.is_empty()
     }
 }

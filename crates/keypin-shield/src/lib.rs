@@ -92,12 +92,29 @@ pub enum Error {
     },
 }
 
+/// Where SH005 (frida-server's port) reads the listening sockets.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ListenerSource {
+    /// The kernel's sock_diag netlink interface (a dump of the listen table only), falling
+    /// back to `/proc/net/tcp` and `tcp6` when netlink is refused.
+    #[default]
+    Auto,
+    /// Only the files `tcp` and `tcp6` in this directory (`/proc/net` on a real system): for
+    /// a system whose netlink misbehaves, and to test the fallback. A `tcp` that cannot be
+    /// read makes SH005 unavailable ([`Report::unavailable`]), never clean.
+    ProcNet(PathBuf),
+}
+
 /// The checks to run and what they may accept: directories libraries may come from, and the
 /// functions whose code is compared with the binary on disk.
 #[derive(Debug)]
 pub struct Shield {
     allowed_dirs: Vec<PathBuf>,
     android_root: PathBuf,
+    // Read only by the Linux and Android checks.
+    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
+    listener_source: ListenerSource,
     #[cfg(any(target_os = "linux", target_os = "android"))]
     guarded: Vec<linux::integrity::Guarded>,
     /// `/proc/self/mem`, opened at the first [`Shield::guard`] and kept (see [`harden`]).
@@ -137,6 +154,7 @@ impl Shield {
         Self {
             allowed_dirs: SYSTEM_LIBRARY_DIRS.iter().map(PathBuf::from).collect(),
             android_root: PathBuf::from("/"),
+            listener_source: ListenerSource::Auto,
             #[cfg(any(target_os = "linux", target_os = "android"))]
             guarded: Vec::new(),
             #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -154,6 +172,12 @@ impl Shield {
     /// fake tree).
     pub fn android_root(mut self, root: impl Into<PathBuf>) -> Self {
         self.android_root = root.into();
+        self
+    }
+
+    /// Where SH005 reads listening sockets ([`ListenerSource::Auto`] unless changed).
+    pub fn listener_source(mut self, source: ListenerSource) -> Self {
+        self.listener_source = source;
         self
     }
 

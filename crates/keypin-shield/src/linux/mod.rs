@@ -42,7 +42,7 @@ pub(crate) fn scan(shield: &Shield, wanted: &[Check]) -> Result<Report, Error> {
     }
     let mut unavailable = Vec::new();
     if want(&[Check::FridaPort]) {
-        match instrument::frida_port() {
+        match instrument::frida_port(&shield.listener_source) {
             Ok(found) => {
                 findings.extend(found);
                 ran(&[Check::FridaPort]);
