@@ -10,7 +10,10 @@
 //! - [`Shield::scan`]: every check (well under 2 ms; BENCHMARKS.md).
 //! - [`Shield::quick`]: the cheap ones (tracer, `LD_PRELOAD`, guarded code; tens of µs), for
 //!   hot paths. Neither belongs inside a TLS handshake.
-//! - [`Watcher`]: a background thread that scans every interval and reports changes.
+//! - [`Watcher`]: a background thread that scans every interval and reports changes, to a
+//!   callback or, with [`Watcher::spawn_events`], as keypin `PinEvent`s (give it keypin's
+//!   `ReportSender` and pin-failure reports carry the findings).
+//! - [`harden`]: makes the process non-dumpable, so a same-user debugger cannot attach.
 //!
 //! On other systems a scan says [`Coverage::Unsupported`]: never a clean result it did not
 //! check.
