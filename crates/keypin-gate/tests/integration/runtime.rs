@@ -98,3 +98,22 @@ async fn oversized_runtime_findings_are_a_bad_request() {
     assert_eq!(status, 400, "{body}");
     assert!(error_of(&body).contains("runtime_findings"), "{body}");
 }
+
+#[test]
+fn a_wrong_runtime_policy_is_a_configuration_error_naming_the_field() {
+    let app = "audience = \"https://api.example.com\"\n[[app]]\nname = \"a\"\nios_app_id = \"ABCDE12345.com.example.app\"\n";
+    for (line, words) in [
+        ("on_runtime_findings = \"maybe\"", "on_runtime_findings"),
+        (
+            "runtime_findings_min_severity = \"critical\"",
+            "runtime_findings_min_severity",
+        ),
+        ("downscoped_scope = \"\"", "downscoped_scope"),
+    ] {
+        let text = format!("{line}\n{app}");
+        let e = keypin_gate::GateConfig::from_toml(&text, std::path::Path::new(".")).unwrap_err();
+        assert!(e.contains(words), "{line}: {e}");
+    }
+    let ok = keypin_gate::GateConfig::from_toml(app, std::path::Path::new(".")).unwrap();
+    assert_eq!(ok.runtime, keypin_gate::config::RuntimePolicy::default());
+}
