@@ -59,10 +59,19 @@ fn harden_child() {
 fn a_same_user_debugger_cannot_attach_after_harden() {
     let exe = std::env::current_exe().unwrap();
     let root = rustix::process::geteuid().is_root();
+    // nobody may not reach the target directory (a checkout under /root): run a copy from a
+    // directory anyone can read.
+    let copy_dir = tempfile::tempdir().unwrap();
     let mut cmd = if root {
+        use std::os::unix::fs::PermissionsExt as _;
+        let copy = copy_dir.path().join("harden-child");
+        std::fs::copy(&exe, &copy).unwrap();
+        for path in [copy_dir.path(), copy.as_path()] {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
         let mut c = Command::new("setpriv");
         c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(&exe);
+            .arg(&copy);
         c
     } else {
         Command::new(&exe)
