@@ -105,6 +105,13 @@ pub fn render(hosts: &[HostSummary], now: i64) -> String {
             host.reports,
             date(host.last_seen)
         );
+        if host.instrumented > 0 {
+            let _ = write!(
+                h,
+                "<p class=\"instrumented\">{} of {} failures came from instrumented processes (client-reported).</p>",
+                host.instrumented, host.reports
+            );
+        }
         if let Some(text) = hint(host, now) {
             let _ = write!(h, "<p class=\"hint\">{}</p>", esc(&text));
         }

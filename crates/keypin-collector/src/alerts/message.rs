@@ -98,6 +98,8 @@ impl Alert {
             host: top.clone(),
             reports: count,
             last_seen: now,
+            // The hint reads keys only.
+            instrumented: 0,
             per_day: Vec::new(),
             keys: history.keys.clone(),
         };

@@ -115,6 +115,9 @@ pub struct HostSummary {
     pub reports: i64,
     /// Last report (Unix seconds).
     pub last_seen: i64,
+    /// Reports that carried at least one runtime integrity finding: "N of `reports` failures
+    /// came from instrumented processes" (client-reported signals).
+    pub instrumented: i64,
     /// Reports per day, oldest first: `(day start in Unix seconds, count)` over the last 14 days.
     pub per_day: Vec<(i64, i64)>,
     /// Served keys.

@@ -32,7 +32,7 @@ use crate::report::NewReport;
 // The alert ledger (AlertLedger), kept beside the store it uses.
 mod alerts;
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 /// The advisory lock migrations hold: "keypin" in ASCII, then 1.
 const MIGRATION_LOCK: i64 = 0x6b65_7970_696e_0001;
@@ -79,11 +79,19 @@ const V1: &str = "
     INSERT INTO keypin_schema (version) VALUES (1);
 ";
 
+/// How many runtime integrity findings a report carried (NULL: none sent).
+const V2: &str = "
+    ALTER TABLE reports ADD COLUMN IF NOT EXISTS runtime_findings BIGINT;
+    INSERT INTO keypin_schema (version) VALUES (2);
+";
+
 const INSERT: &str = "
     INSERT INTO reports (received_at, reported_at, host, port, dialect, served_leaf_pin,
-        client_network, app_bundle_id, app_version, app_platform, failure, body)
+        client_network, app_bundle_id, app_version, app_platform, failure, body,
+        runtime_findings)
     SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[], $4::int8[], $5::text[],
-        $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])";
+        $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
+        $13::int8[])";
 
 struct Job {
     received_at: i64,
@@ -264,6 +272,11 @@ async fn migrate(pool: &Pool) -> Result<(), String> {
             .await
             .map_err(step("schema version 1"))?;
     }
+    if version < 2 {
+        tx.batch_execute(V2)
+            .await
+            .map_err(step("schema version 2"))?;
+    }
     tx.commit().await.map_err(step("migration commit"))
 }
 
@@ -344,6 +357,7 @@ async fn insert_rows(
     let mut platform = Vec::with_capacity(n);
     let mut failure = Vec::with_capacity(n);
     let mut body = Vec::with_capacity(n);
+    let mut runtime = Vec::with_capacity(n);
     let opt = |s: &Option<String>| s.as_deref().map(text);
     for job in jobs {
         for r in &job.reports {
@@ -359,6 +373,7 @@ async fn insert_rows(
             platform.push(opt(&r.app_platform));
             failure.push(opt(&r.failure));
             body.push(text(&r.body));
+            runtime.push(r.runtime_findings);
         }
     }
     if n == 0 {
@@ -371,7 +386,7 @@ async fn insert_rows(
             &stmt,
             &[
                 &received, &reported, &host, &port, &dialect, &served, &network, &bundle, &version,
-                &platform, &failure, &body,
+                &platform, &failure, &body, &runtime,
             ],
         )
         .await?;
@@ -447,7 +462,9 @@ impl Store for PostgresStore {
             let e = |e: tokio_postgres::Error| why(&e);
             let hosts = c
                 .query(
-                    "SELECT host, COUNT(*), MAX(received_at) FROM reports GROUP BY host
+                    "SELECT host, COUNT(*), MAX(received_at),
+                            COUNT(*) FILTER (WHERE runtime_findings > 0)
+                     FROM reports GROUP BY host
                      ORDER BY MAX(received_at) DESC LIMIT 200",
                     &[],
                 )
@@ -491,6 +508,7 @@ impl Store for PostgresStore {
                     host,
                     reports: h.get(1),
                     last_seen: h.get(2),
+                    instrumented: h.get(3),
                     per_day: per_day_window(now, &days),
                     keys,
                 });

@@ -19,7 +19,7 @@ use crate::report::NewReport;
 // The alert ledger (AlertLedger), kept beside the store it uses.
 mod alerts;
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 /// Why a group commit failed, as the writer thread hands it to every request in the group.
 #[derive(Debug, Clone)]
@@ -126,6 +126,16 @@ impl SqliteStore {
             )
             .map_err(err)?;
         }
+        if version < 2 {
+            // How many runtime integrity findings a report carried (NULL: none sent).
+            conn.execute_batch(
+                "BEGIN;
+                 ALTER TABLE reports ADD COLUMN runtime_findings INTEGER;
+                 PRAGMA user_version = 2;
+                 COMMIT;",
+            )
+            .map_err(err)?;
+        }
         let reader = Connection::open(path).map_err(err)?;
         reader
             .execute_batch("PRAGMA busy_timeout = 5000;")
@@ -192,8 +202,9 @@ fn write_jobs(conn: &mut Connection, jobs: &[Job]) -> rusqlite::Result<()> {
     {
         let mut stmt = tx.prepare_cached(
             "INSERT INTO reports (received_at, reported_at, host, port, dialect, served_leaf_pin,
-                 client_network, app_bundle_id, app_version, app_platform, failure, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                 client_network, app_bundle_id, app_version, app_platform, failure, body,
+                 runtime_findings)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         )?;
         for (received_at, reports, _) in jobs {
             for r in reports {
@@ -210,6 +221,7 @@ fn write_jobs(conn: &mut Connection, jobs: &[Job]) -> rusqlite::Result<()> {
                     r.app_platform,
                     r.failure,
                     r.body,
+                    r.runtime_findings,
                 ])?;
             }
         }
@@ -283,18 +295,20 @@ impl Store for SqliteStore {
         };
         let mut hosts_stmt = conn
             .prepare_cached(
-                "SELECT host, COUNT(*), MAX(received_at) FROM reports GROUP BY host
+                "SELECT host, COUNT(*), MAX(received_at),
+                        COUNT(*) FILTER (WHERE runtime_findings > 0)
+                 FROM reports GROUP BY host
                  ORDER BY MAX(received_at) DESC LIMIT 200",
             )
             .map_err(sq)?;
-        let hosts: Vec<(String, i64, i64)> = hosts_stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        let hosts: Vec<(String, i64, i64, i64)> = hosts_stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
             .map_err(sq)?
             .collect::<Result<_, _>>()
             .map_err(sq)?;
         let window_start = chart_start(now);
         let mut out = Vec::new();
-        for (host, reports, last_seen) in hosts {
+        for (host, reports, last_seen, instrumented) in hosts {
             let mut day_stmt = conn
                 .prepare_cached(
                     "SELECT (received_at / 86400) * 86400 AS day, COUNT(*) FROM reports
@@ -332,6 +346,7 @@ impl Store for SqliteStore {
                 host,
                 reports,
                 last_seen,
+                instrumented,
                 per_day,
                 keys,
             });

@@ -219,6 +219,7 @@ impl Report {
             failure: String::new(),
             rule: None,
             error: None,
+            runtime_findings: None,
         }
     }
 
