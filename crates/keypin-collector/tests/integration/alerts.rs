@@ -58,47 +58,39 @@ impl Receiver {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let g = got.clone();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
+        on_own_runtime(async move {
+            let app = axum::Router::new().fallback(
+                move |uri: axum::http::Uri, headers: axum::http::HeaderMap, body: String| {
+                    let g = g.clone();
+                    let failures = failures.clone();
+                    async move {
+                        tokio::time::sleep(delay).await;
+                        let fail = failures
+                            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                            .is_ok();
+                        let status = if fail { fail_status } else { 200 };
+                        g.lock().unwrap().push(Received {
+                            path: uri.path().to_string(),
+                            id: headers
+                                .get("x-keypin-alert-id")
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or("")
+                                .to_string(),
+                            body: serde_json::from_str(&body).unwrap_or(Value::Null),
+                            status,
+                        });
+                        axum::http::StatusCode::from_u16(status).unwrap()
+                    }
+                },
+            );
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            addr_tx.send(listener.local_addr().unwrap()).unwrap();
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
                 .unwrap();
-            rt.block_on(async move {
-                let app = axum::Router::new().fallback(
-                    move |uri: axum::http::Uri, headers: axum::http::HeaderMap, body: String| {
-                        let g = g.clone();
-                        let failures = failures.clone();
-                        async move {
-                            tokio::time::sleep(delay).await;
-                            let fail = failures
-                                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                                    n.checked_sub(1)
-                                })
-                                .is_ok();
-                            let status = if fail { fail_status } else { 200 };
-                            g.lock().unwrap().push(Received {
-                                path: uri.path().to_string(),
-                                id: headers
-                                    .get("x-keypin-alert-id")
-                                    .and_then(|v| v.to_str().ok())
-                                    .unwrap_or("")
-                                    .to_string(),
-                                body: serde_json::from_str(&body).unwrap_or(Value::Null),
-                                status,
-                            });
-                            axum::http::StatusCode::from_u16(status).unwrap()
-                        }
-                    },
-                );
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                addr_tx.send(listener.local_addr().unwrap()).unwrap();
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = stopped.await;
-                    })
-                    .await
-                    .unwrap();
-            });
         });
         Self {
             addr: addr_rx.recv().unwrap(),
@@ -128,6 +120,17 @@ impl Receiver {
         }
         self.delivered()
     }
+}
+
+/// Runs `f` on a runtime of its own, in a thread of its own.
+fn on_own_runtime(f: impl Future<Output = ()> + Send + 'static) {
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    });
 }
 
 /// Fast evaluation and retries for tests.
@@ -502,6 +505,68 @@ fn a_webhook_refusing_with_4xx_is_not_retried() {
     assert!(
         m.contains("keypin_collector_alert_deliveries_total{outcome=\"retried\"} 0"),
         "{m}"
+    );
+}
+
+/// An HTTPS server on loopback for `localhost` whose chain ends at a root nobody trusts (a
+/// man in the middle of the webhook); counts TCP connections and completed TLS handshakes.
+fn untrusted_https_server() -> (SocketAddr, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+    let dir = tempfile::TempDir::new().unwrap();
+    let chain =
+        keypin_pki::Chain::generate("Webhook", &["localhost"], keypin_pki::KeyAlg::EcdsaP256)
+            .unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(
+        &cert,
+        chain.leaf.cert_pem() + &chain.intermediate.cert_pem(),
+    )
+    .unwrap();
+    std::fs::write(&key, chain.leaf.key_pem()).unwrap();
+    let acceptor =
+        tokio_rustls::TlsAcceptor::from(keypin_collector::tls::server_config(&cert, &key).unwrap());
+    let (connections, handshakes) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (c, h) = (connections.clone(), handshakes.clone());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    on_own_runtime(async move {
+        listener.set_nonblocking(true).unwrap();
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+        while let Ok((s, _)) = listener.accept().await {
+            c.fetch_add(1, Ordering::SeqCst);
+            if acceptor.accept(s).await.is_ok() {
+                h.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    });
+    (addr, connections, handshakes)
+}
+
+#[test]
+fn a_webhook_behind_a_certificate_from_an_untrusted_root_gets_nothing() {
+    let (addr, connections, handshakes) = untrusted_https_server();
+    let url = format!("https://localhost:{}/hook", addr.port());
+    let (_opened, _clock, c) = running(Backend::Sqlite, &rule("keys", 1, &url, "json", ""));
+    let (pem, _) = rogue();
+    send(c.addr, &pem, "4.1", 1);
+    let failed = "keypin_collector_alert_deliveries_total{outcome=\"failed\"} 1";
+    let start = Instant::now();
+    while !crate::metrics::scrape(c.addr).contains(failed) {
+        assert!(start.elapsed() < Duration::from_secs(15), "never given up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let m = crate::metrics::scrape(c.addr);
+    assert!(
+        m.contains("keypin_collector_alert_deliveries_total{outcome=\"retried\"} 3"),
+        "every try reached the server and failed before HTTP: {m}"
+    );
+    assert!(
+        connections.load(Ordering::SeqCst) >= 4,
+        "the server was reached"
+    );
+    assert_eq!(
+        handshakes.load(Ordering::SeqCst),
+        0,
+        "no handshake completed"
     );
 }
 
