@@ -7,9 +7,11 @@ use serde::Serialize;
 
 use crate::report::NewReport;
 
+mod alerts;
 mod postgres;
 mod sqlite;
 
+pub use alerts::{AlertLedger, Claim, HostHistory, ReportGroup};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 

@@ -26,7 +26,11 @@ use tokio_postgres::{NoTls, Row, config::Host};
 use super::{
     HostSummary, KeySeen, Query, Store, StoreError, StoredReport, chart_start, per_day_window,
 };
+use crate::error::chain;
 use crate::report::NewReport;
+
+// The alert ledger (AlertLedger), kept beside the store it uses.
+mod alerts;
 
 const SCHEMA_VERSION: i64 = 2;
 
@@ -327,20 +331,6 @@ fn why(e: &tokio_postgres::Error) -> String {
         Some(db) => format!("{} {}: {}", db.severity(), db.code().code(), db.message()),
         None => chain(e),
     }
-}
-
-/// An error and its causes, each once ("error connecting to server: Connection refused").
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out = format!("{out}: {text}");
-        }
-        source = s.source();
-    }
-    out
 }
 
 /// Text as PostgreSQL stores it: it has no NUL character (a JSON `\u0000` in a report's field

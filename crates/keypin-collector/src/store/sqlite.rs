@@ -16,6 +16,9 @@ use super::{
 };
 use crate::report::NewReport;
 
+// The alert ledger (AlertLedger), kept beside the store it uses.
+mod alerts;
+
 const SCHEMA_VERSION: i64 = 2;
 
 /// Why a group commit failed, as the writer thread hands it to every request in the group.

@@ -5,11 +5,13 @@
 
 #[macro_use]
 mod backend;
+mod alerts;
 mod collector;
 // Bounds the RSS growth of the whole process under overload (64 MiB), which leaves room for
 // the tests running beside it in this process.
 mod faults;
 mod keypin_sender;
+mod metrics;
 mod pg;
 mod postgres;
 mod report_shapes;
