@@ -275,6 +275,12 @@ impl Keypin {
         self.current().bundle_version()
     }
 
+    /// Whether a rule of the policy in force covers `host` (then never talk to it over
+    /// cleartext HTTP: the bindings refuse `http://` to it, SSL stripping included).
+    pub fn is_pinned(&self, host: String) -> bool {
+        self.current().policy().rule_for(&host).is_some()
+    }
+
     /// The hosts the policy in force pins, one line per rule (for logs and diagnostics).
     pub fn describe_policy(&self) -> String {
         let generation = self.current();

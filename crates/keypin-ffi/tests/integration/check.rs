@@ -166,3 +166,11 @@ fn a_panic_inside_a_call_comes_back_as_an_internal_error() {
     assert!(matches!(err, KeypinError::Internal(_)));
     assert!(err.to_string().contains("test call") && err.to_string().contains("boom"));
 }
+
+#[test]
+fn is_pinned_follows_the_rules_of_the_policy_in_force() {
+    let lab = Lab::new();
+    let keypin = lab.keypin("");
+    assert!(keypin.is_pinned(HOST.into()));
+    assert!(!keypin.is_pinned("other.example.test".into()));
+}
