@@ -10,6 +10,7 @@ import java.io.IOException
 import java.security.KeyStore
 import java.security.cert.CertificateException
 import java.security.cert.X509Certificate
+import java.security.interfaces.RSAPublicKey
 import java.util.Collections
 import java.util.WeakHashMap
 import javax.net.ssl.SSLContext
@@ -113,6 +114,7 @@ class KeypinPinning(
         } catch (e: SSLPeerUnverifiedException) {
             throw CertificateException("keypin: $host: no verified path to a trusted anchor: ${e.message}", e)
         }
+        refuseWeakKeys(host, path)
         val verdict = try {
             core.check(host, path.map { it.encoded })
         } catch (e: KeypinException) {
@@ -125,6 +127,22 @@ class KeypinPinning(
                 reporter.wake()
                 if (!verdict.failure.reportOnly) throw CertificateException("keypin: ${verdict.failure.message}")
                 verdict.generation.toLong()
+            }
+        }
+    }
+
+    /**
+     * keypin's rustls stack refuses RSA keys under 2048 bits in the handshake signature, which
+     * the platform made here (JSSE accepts 1024): the same floor, on every key of the path.
+     */
+    private fun refuseWeakKeys(host: String, path: List<java.security.cert.Certificate>) {
+        for (cert in path) {
+            val key = cert.publicKey
+            if (key is RSAPublicKey && key.modulus.bitLength() < MIN_RSA_BITS) {
+                throw CertificateException(
+                    "keypin: $host: ${(cert as? X509Certificate)?.subjectX500Principal?.name} has a ${key.modulus.bitLength()}-bit RSA key; " +
+                        "at least $MIN_RSA_BITS bits are required",
+                )
             }
         }
     }
@@ -174,6 +192,8 @@ class KeypinPinning(
     }
 
     companion object {
+        private const val MIN_RSA_BITS = 2048
+
         /**
          * keypin on the policy in [toml]; [stateDir] is a directory keypin owns (report
          * de-duplication). [reportUris] receive reports for rules that name none.
