@@ -2,7 +2,6 @@ package dev.keypin.okhttp
 
 import dev.keypin.ffi.KeypinException
 import java.io.File
-import java.util.Base64
 import javax.net.ssl.SSLException
 import okhttp3.OkHttpClient
 import okhttp3.Request
@@ -21,44 +20,19 @@ import org.junit.jupiter.api.TestInstance
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class UpdateTest {
+    private val publisher = Publisher()
     private val work = Support.tempDir("keypin-update")
-    private val site = File(work, "site").apply { mkdirs() }
     private val host = LabServer.host("P0")
     private val url = LabServer.url("P0")
     private val genuine = LabServer.policy(listOf(host), LabServer.pins)
-    private val otherPins = (1..2).map { "sha256/" + Base64.getEncoder().encodeToString(ByteArray(32) { b -> (b * 7 + it).toByte() }) }
-    private val other = LabServer.policy(listOf(host), otherPins)
-    private val port = Support.freePort()
-    private val serve: Process
-
-    init {
-        Support.ok("bundle", "keygen", "--out", File(work, "k1").path)
-        Support.ok(
-            "bundle", "root", "--key", File(work, "k1.pub").path, "--threshold", "1",
-            "--expires", "2099-12-31", "--sign-with", File(work, "k1").path, "--out", File(work, "root.json").path,
-        )
-        val log = File(work, "serve.log")
-        serve = Support.start("bundle", "serve", site.path, "--listen", "127.0.0.1:$port", log = log)
-        Support.waitForPort(port, serve, log)
-    }
+    private val other = LabServer.policy(listOf(host), otherPins())
 
     @AfterAll
-    fun stop() {
-        serve.destroy()
-    }
+    fun stop() = publisher.close()
 
-    private fun sign(version: Int, policy: String): ByteArray {
-        val file = File(work, "policy-v$version.toml").apply { writeText(policy) }
-        val out = File(work, "bundle-v$version.json")
-        Support.ok(
-            "bundle", "sign", file.path, "--root", File(work, "root.json").path, "--key", File(work, "k1").path,
-            "--app-id", "com.example.app", "--env", "production", "--version", "$version",
-            "--expires", "2099-12-31", "--out", out.path,
-        )
-        return out.readBytes()
-    }
+    private fun sign(version: Int, policy: String) = publisher.sign(version, policy)
 
-    private fun publish(bytes: ByteArray) = File(site, "bundle.json").writeBytes(bytes)
+    private fun publish(bytes: ByteArray) = publisher.publish(bytes)
 
     private fun get(client: OkHttpClient): Boolean = try {
         client.newCall(Request.Builder().url(url).build()).execute().use { it.body!!.string(); true }
@@ -70,10 +44,7 @@ class UpdateTest {
     fun a_new_bundle_switches_the_pins_for_the_next_connection_and_rollback_or_tampering_is_refused() {
         val trust = trustManagerFrom(LabServer.trustStore)
         val pinning = KeypinPinning.fromToml(genuine, File(work, "state"), platformTrustManager = trust)
-        val updater = KeypinUpdater(
-            pinning, "http://127.0.0.1:$port/", "com.example.app", "production",
-            File(work, "root.json").readBytes(), File(work, "updater"),
-        )
+        val updater = publisher.updater(pinning, File(work, "updater"))
         val client = pinning.install(Support.builder().sslSocketFactory(pinning.sslSocketFactory, pinning.trustManager)).build()
         assertTrue(get(client), "the embedded pins accept the genuine server")
 
@@ -109,11 +80,12 @@ class UpdateTest {
 
         // A restart starts on the stored bundle.
         val again = KeypinPinning.fromToml(other, File(work, "state2"), platformTrustManager = trust)
-        val restarted = KeypinUpdater(
-            again, "http://127.0.0.1:1/", "com.example.app", "production",
-            File(work, "root.json").readBytes(), File(work, "updater"),
-        )
+        val restarted = publisher.updater(again, File(work, "updater"), base = "http://127.0.0.1:1/")
         assertEquals(4uL, restarted.startup.bundleVersion)
         updater.close(); restarted.close(); pinning.close(); again.close()
     }
 }
+
+/** Two pins of keys nobody has: a policy that refuses every real server. */
+fun otherPins(): List<String> =
+    (1..2).map { "sha256/" + java.util.Base64.getEncoder().encodeToString(ByteArray(32) { b -> (b * 7 + it).toByte() }) }
