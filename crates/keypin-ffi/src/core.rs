@@ -10,6 +10,7 @@ use keypin::live::updater::Updater;
 use keypin::pin::Pin;
 use keypin::verify::{PinningVerifier, VerifyError};
 use keypin::{PinnedConfig, Policy, Roots};
+use rustls::client::danger::ServerCertVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls_pki_types::{CertificateDer, ServerName};
 
@@ -46,11 +47,33 @@ pub struct KeypinOptions {
     pub report_queue: u32,
 }
 
-/// The verifiers built for one generation, one per trust anchor.
+/// Verdicts kept per generation (their details; validity is the verifier's cache's).
+const MAX_VERDICTS: usize = 256;
+
+/// The verifiers built for one generation, one per trust anchor, and the details of recent
+/// clean verdicts.
 #[derive(Debug, Default)]
 struct Verifiers {
     generation: u64,
     by_anchor: HashMap<[u8; 32], Arc<PinningVerifier>>,
+    /// Keyed by host and path. Only ever returned after the verifier accepted the same inputs
+    /// again (its verification cache decides what is still valid now: dates, rule expiry).
+    verdicts: HashMap<[u8; 32], Verdict>,
+}
+
+/// The memo key of a check's inputs: SHA-256 over the host and each certificate, each
+/// preceded by its length.
+fn inputs_key(host: &str, chain: &[Vec<u8>]) -> [u8; 32] {
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    ctx.update(&(host.len() as u64).to_be_bytes());
+    ctx.update(host.as_bytes());
+    for c in chain {
+        ctx.update(&(c.len() as u64).to_be_bytes());
+        ctx.update(c);
+    }
+    let mut key = [0u8; 32];
+    key.copy_from_slice(ctx.finish().as_ref());
+    key
 }
 
 /// keypin for a platform TLS stack: the policy in force, the pin check, the updater, the
@@ -124,6 +147,7 @@ impl Keypin {
         if cache.generation != generation.number() {
             cache.generation = generation.number();
             cache.by_anchor.clear();
+            cache.verdicts.clear();
         }
         if let Some(v) = cache.by_anchor.get(&key) {
             return Ok(v.clone());
@@ -187,11 +211,52 @@ impl Keypin {
             .map(|c| CertificateDer::from(c.as_slice()))
             .collect();
         let now = self.clock.now();
-        match verifier.verify_chain(&leaf, &intermediates, &name, now) {
+        // Fast path: a clean verdict for exactly these inputs, which the verifier accepts again
+        // now (its verification cache makes that a hash lookup; it owns what may be reused).
+        let key = inputs_key(host, chain);
+        let remembered = lock(&self.verifiers).verdicts.get(&key).cloned();
+        if let Some(verdict) = remembered
+            && verifier
+                .verify_server_cert(&leaf, &intermediates, &name, &[], now)
+                .is_ok()
+        {
+            return Ok(verdict);
+        }
+        let verdict =
+            self.verify_described(&verifier, &generation, host, &leaf, &intermediates, &name)?;
+        if matches!(verdict, Verdict::Matched { .. } | Verdict::NotPinned { .. })
+            && verifier
+                .verify_server_cert(&leaf, &intermediates, &name, &[], now)
+                .is_ok()
+        {
+            let mut cache = lock(&self.verifiers);
+            if cache.generation == number {
+                if cache.verdicts.len() >= MAX_VERDICTS {
+                    cache.verdicts.clear();
+                }
+                cache.verdicts.insert(key, verdict.clone());
+            }
+        }
+        Ok(verdict)
+    }
+
+    /// The full check, with the verdict's details (matched pin and position, or the failure).
+    fn verify_described(
+        &self,
+        verifier: &PinningVerifier,
+        generation: &keypin::live::Generation,
+        host: &str,
+        leaf: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        name: &ServerName<'_>,
+    ) -> Result<Verdict, KeypinError> {
+        let number = generation.number();
+        let now = self.clock.now();
+        match verifier.verify_chain(leaf, intermediates, name, now) {
             Ok(keypin::verify::Verdict::NotPinned) => Ok(Verdict::NotPinned { generation: number }),
             Ok(keypin::verify::Verdict::Matched(m)) => Ok(Verdict::matched(&m, number)),
             Ok(keypin::verify::Verdict::ReportOnlyMismatch(f)) => {
-                self.report(&generation, &f, now);
+                self.report(generation, &f, now);
                 Ok(Verdict::Failed {
                     failure: PinFailureInfo::of(&f, true),
                     generation: number,
@@ -201,7 +266,7 @@ impl Keypin {
                 "keypin-ffi does not know the verdict {other:?}; refusing"
             ))),
             Err(VerifyError::PinMismatch(f)) => {
-                self.report(&generation, &f, now);
+                self.report(generation, &f, now);
                 Ok(Verdict::Failed {
                     failure: PinFailureInfo::of(&f, false),
                     generation: number,

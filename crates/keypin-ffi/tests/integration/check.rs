@@ -174,3 +174,24 @@ fn is_pinned_follows_the_rules_of_the_policy_in_force() {
     assert!(keypin.is_pinned(HOST.into()));
     assert!(!keypin.is_pinned("other.example.test".into()));
 }
+
+/// The second check of the same inputs comes from the verdict memo (after the verifier's
+/// cache accepts them again): same verdict, details included; a failure is never memoized.
+#[test]
+fn a_repeated_check_gives_the_same_verdict() {
+    let lab = Lab::new();
+    let keypin = lab.keypin("");
+    let first = keypin.check(HOST.into(), lab.genuine_path()).unwrap();
+    for _ in 0..3 {
+        assert_eq!(
+            keypin.check(HOST.into(), lab.genuine_path()).unwrap(),
+            first
+        );
+    }
+    for _ in 0..2 {
+        assert!(matches!(
+            keypin.check(HOST.into(), lab.rogue_path()).unwrap(),
+            Verdict::Failed { .. }
+        ));
+    }
+}
