@@ -46,7 +46,7 @@ mod model;
 mod sender;
 mod wire;
 
-pub use dedup::{DEDUP_FILE, DEDUP_TEMP_FILE};
+pub use dedup::{DEDUP_FILE, DEDUP_TEMP_FILE, SentLedger};
 pub use model::{AppInfo, FailureKind};
 pub use sender::{ReportError, ReportSender, ReportSenderConfig, ReportStats};
 pub use wire::{ReceivedReport, Report};
