@@ -11,7 +11,7 @@ mvn -B -q -f bindings/kotlin/pom.xml -Prelease verify \
 results=bindings/kotlin/target/keypin-results
 cat "$results/bench.txt"
 cargo run -q --profile ffi -p keypin-ffi --example check_timing -- "$results/bench-path"
-so=target/ffi/libkeypin_ffi.so   # cargo profile ffi: LTO, opt-level s, symbols stripped
+so=target/ffi/libkeypin_ffi.so   # cargo profile ffi: LTO, opt-level z (symbols kept for uniffi-bindgen)
 cp "$so" "$results/libkeypin_ffi.stripped.so"
 strip "$results/libkeypin_ffi.stripped.so"
 size=$(stat -c %s "$results/libkeypin_ffi.stripped.so")
