@@ -91,6 +91,11 @@ fn alerts_and_public_url_flags_are_checked_before_serving() {
 
 /// A webhook on loopback answering 200 to every POST after `delay`; the bodies it got.
 fn receiver(delay: Duration) -> (u16, Arc<Mutex<Vec<String>>>) {
+    receiver_answering(delay, "200 OK")
+}
+
+/// A webhook on loopback answering `status` (e.g. "404 Not Found") to every POST after `delay`.
+fn receiver_answering(delay: Duration, status: &'static str) -> (u16, Arc<Mutex<Vec<String>>>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     let got = Arc::new(Mutex::new(Vec::new()));
@@ -117,8 +122,10 @@ fn receiver(delay: Duration) -> (u16, Arc<Mutex<Vec<String>>>) {
             }
             std::thread::sleep(delay);
             let mut w = s;
-            let _ =
-                w.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let _ = w.write_all(
+                format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            );
         }
     });
     (port, got)
@@ -275,4 +282,68 @@ fn two_collector_processes_on_one_sqlite_file_send_one_alert() {
         c.kill().unwrap();
         let _ = c.wait();
     }
+}
+
+/// An operator learns why an alert did not arrive: each failed try is a line on the collector's
+/// standard error naming the rule, the window, the webhook's origin (never its path, which is
+/// often the secret, as Slack's are) and the reason.
+#[test]
+fn a_failed_delivery_says_why_on_stderr_without_the_webhook_secret() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let (hook, got) = receiver_answering(Duration::ZERO, "404 Not Found");
+    let file = alerts_file(dir.path(), hook, "json");
+    let port = free_port();
+    let mut child = keypin()
+        .args(["collector", "serve", "--token", TOKEN, "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--db")
+        .arg(dir.path().join("r.db"))
+        .arg("--alerts")
+        .arg(&file)
+        .args(["--alert-every", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "collector did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let report = r#"{"hostname":"api.example.com","failure":"pin-mismatch"}"#;
+    for _ in 0..2 {
+        assert!(collector::post(port, report).starts_with("HTTP/1.1 202"));
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while got.lock().unwrap().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(got.lock().unwrap().len(), 1, "the webhook was tried once");
+    // Give the collector a moment to write its line, then stop it to read standard error.
+    std::thread::sleep(Duration::from_millis(500));
+    child.kill().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let _ = child.wait();
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("alert \"api-keys\""))
+        .unwrap_or_else(|| panic!("no line about the alert in {stderr:?}"));
+    for words in [
+        &format!("http://127.0.0.1:{hook}/..."),
+        "HTTP status 404",
+        "not retried",
+        "window starting 20",
+    ] {
+        assert!(line.contains(words), "{words:?} not in {line:?}");
+    }
+    assert!(
+        !stderr.contains("/hooks/keypin"),
+        "the webhook's path leaked: {stderr}"
+    );
 }

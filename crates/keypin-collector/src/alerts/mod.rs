@@ -291,18 +291,24 @@ impl Evaluator {
                 self.forget(rule, start);
                 return;
             }
-            match self
+            let attempt = self
                 .poster
                 .post(&rule.webhook, &alert.id, body.clone(), retry.timeout)
-                .await
-            {
+                .await;
+            let next = match &attempt {
                 Attempt::Delivered => break true,
-                Attempt::Refused(_) => break false,
                 Attempt::Retry(_) if tries < retry.attempts => {
-                    self.metrics.delivery(Delivery::Retried);
-                    tokio::time::sleep(deliver::backoff(&retry, tries)).await;
+                    Some(deliver::backoff(&retry, tries))
                 }
-                Attempt::Retry(_) => break false,
+                Attempt::Retry(_) | Attempt::Refused(_) => None,
+            };
+            say_failed_try(rule, start, tries, retry.attempts, &attempt, next);
+            match next {
+                Some(wait) => {
+                    self.metrics.delivery(Delivery::Retried);
+                    tokio::time::sleep(wait).await;
+                }
+                None => break false,
             }
         };
         self.metrics.delivery(if delivered {
@@ -326,6 +332,31 @@ impl Evaluator {
             s.remove(&(rule.name.clone(), start));
         }
     }
+}
+
+/// One line on standard error (the collector's log) per failed try, so that an operator learns
+/// why an alert did not arrive: the rule, its window, the webhook's origin (its `Debug`: never
+/// the path, which is often the secret) and the reason; then the next try, or the end.
+fn say_failed_try(
+    rule: &Rule,
+    start: i64,
+    tries: u32,
+    attempts: u32,
+    attempt: &Attempt,
+    next: Option<Duration>,
+) {
+    let (reason, then) = match (attempt, next) {
+        (Attempt::Delivered, _) => return,
+        (Attempt::Refused(why), _) => (why, "refused by the webhook, not retried".to_string()),
+        (Attempt::Retry(why), Some(wait)) => (why, format!("next try in {} s", wait.as_secs())),
+        (Attempt::Retry(why), None) => (why, "no try left, not delivered".to_string()),
+    };
+    eprintln!(
+        "keypin collector: alert {:?} (window starting {}) to {:?}: try {tries} of {attempts} failed: {reason}; {then}",
+        rule.name,
+        keypin::clock::format_rfc3339(start),
+        rule.webhook,
+    );
 }
 
 /// How long a claim holds for try number `tries`: the try, the wait after it, and a margin.
