@@ -229,6 +229,16 @@ fn serve_with_alerts(
     alerts: &std::path::Path,
     port: u16,
 ) -> std::process::Child {
+    serve_with_alerts_to(db, alerts, port, Stdio::null())
+}
+
+/// [`serve_with_alerts`], its standard error going to `stderr`.
+fn serve_with_alerts_to(
+    db: &std::path::Path,
+    alerts: &std::path::Path,
+    port: u16,
+    stderr: Stdio,
+) -> std::process::Child {
     let child = keypin()
         .args(["collector", "serve", "--token", TOKEN, "--listen"])
         .arg(format!("127.0.0.1:{port}"))
@@ -238,7 +248,7 @@ fn serve_with_alerts(
         .arg(alerts)
         .args(["--alert-every", "1"])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -293,23 +303,7 @@ fn a_failed_delivery_says_why_on_stderr_without_the_webhook_secret() {
     let (hook, got) = receiver_answering(Duration::ZERO, "404 Not Found");
     let file = alerts_file(dir.path(), hook, "json");
     let port = free_port();
-    let mut child = keypin()
-        .args(["collector", "serve", "--token", TOKEN, "--listen"])
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("--db")
-        .arg(dir.path().join("r.db"))
-        .arg("--alerts")
-        .arg(&file)
-        .args(["--alert-every", "1"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "collector did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut child = serve_with_alerts_to(&dir.path().join("r.db"), &file, port, Stdio::piped());
     let report = r#"{"hostname":"api.example.com","failure":"pin-mismatch"}"#;
     for _ in 0..2 {
         assert!(collector::post(port, report).starts_with("HTTP/1.1 202"));
