@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes, HttpBody as _};
-use axum::extract::{DefaultBodyLimit, Extension, Form, Query as QueryParams, Request, State};
+use axum::extract::{
+    DefaultBodyLimit, Extension, Form, Path, Query as QueryParams, Request, State,
+};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -19,6 +21,7 @@ use keypin::clock::{Clock, SystemClock};
 
 use crate::accept::{Front, Limits, serve_app};
 use crate::client::{Cidr, Client, ClientKey, Transport};
+use crate::dashboard::filter::FilterParams;
 use crate::dashboard::{self, LoginNotice};
 use crate::report::{network_of, parse_body};
 use crate::session::Sessions;
@@ -113,6 +116,9 @@ fn router(store: Arc<dyn Store>, settings: Settings, limits: Limits) -> Router {
         .route("/v1/reports", post(ingest).get(list))
         .route("/v1/summary", get(summary))
         .route("/", get(page))
+        .route("/reports/{id}", get(report_page))
+        .route("/v1/reports.csv", get(download_csv))
+        .route("/v1/reports.json", get(download_json))
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -439,17 +445,118 @@ async fn summary(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Resp
     }
 }
 
-async fn page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+/// The overview, filtered by the query parameters ([`FilterParams`]).
+async fn page(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    QueryParams(p): QueryParams<FilterParams>,
+) -> Response {
+    if !state.authorized(&headers) {
+        return Redirect::to("/login").into_response();
+    }
+    let t = state.now();
+    let f = match p.filter(t) {
+        Ok(f) => f,
+        Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
+    };
+    let store = state.store.clone();
+    html(
+        tokio::task::spawn_blocking(move || dashboard::overview::render_for(store.as_ref(), &f, t))
+            .await,
+    )
+}
+
+/// A report's page.
+async fn report_page(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Response {
     if !state.authorized(&headers) {
         return Redirect::to("/login").into_response();
     }
     let store = state.store.clone();
-    let t = state.now();
-    match tokio::task::spawn_blocking(move || store.summary(t)).await {
-        Ok(Ok(s)) => Html(dashboard::render(&s, t)).into_response(),
+    match tokio::task::spawn_blocking(move || store.report(id)).await {
+        Ok(Ok(Some(r))) => Html(dashboard::detail::render(&r)).into_response(),
+        Ok(Ok(None)) => (StatusCode::NOT_FOUND, format!("no report {id}")).into_response(),
+        other => html(other.map(|r| r.map(|_| String::new()))),
+    }
+}
+
+/// A rendered page, or why not.
+fn html(r: Result<Result<String, StoreError>, tokio::task::JoinError>) -> Response {
+    match r {
+        Ok(Ok(page)) => Html(page).into_response(),
         Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
+}
+
+async fn download_csv(
+    state: State<Arc<AppState>>,
+    headers: HeaderMap,
+    p: QueryParams<FilterParams>,
+) -> Response {
+    download(state, headers, p, true).await
+}
+
+async fn download_json(
+    state: State<Arc<AppState>>,
+    headers: HeaderMap,
+    p: QueryParams<FilterParams>,
+) -> Response {
+    download(state, headers, p, false).await
+}
+
+/// The filtered reports as a file: the newest `EXPORT_CAP` at most; `X-Keypin-Truncated: true`
+/// when there were more.
+async fn download(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    QueryParams(p): QueryParams<FilterParams>,
+    csv: bool,
+) -> Response {
+    if !state.authorized(&headers) {
+        return json_error(
+            StatusCode::UNAUTHORIZED,
+            "a bearer token or a dashboard session is required".into(),
+        );
+    }
+    let f = match p.filter(state.now()) {
+        Ok(f) => f,
+        Err(e) => return json_error(StatusCode::BAD_REQUEST, e),
+    };
+    let store = state.store.clone();
+    let (rows, truncated) =
+        match tokio::task::spawn_blocking(move || dashboard::export::rows_for(store.as_ref(), &f))
+            .await
+        {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => return json_error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+            Err(e) => return json_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        };
+    let (body, kind, name) = if csv {
+        (
+            dashboard::export::csv(&rows),
+            "text/csv; charset=utf-8",
+            "attachment; filename=\"keypin-reports.csv\"",
+        )
+    } else {
+        (
+            dashboard::export::json(&rows, truncated),
+            "application/json",
+            "attachment; filename=\"keypin-reports.json\"",
+        )
+    };
+    let mut r = body.into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static(name));
+    h.insert(
+        "x-keypin-truncated",
+        HeaderValue::from_static(if truncated { "true" } else { "false" }),
+    );
+    r
 }
 
 #[derive(Deserialize)]

@@ -16,7 +16,7 @@ use super::{
 };
 use crate::report::NewReport;
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 /// Why a group commit failed, as the writer thread hands it to every request in the group.
 #[derive(Debug, Clone)]
@@ -48,7 +48,7 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Mutex<Option<mpsc::SyncSender<Job>>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
-    reader: Mutex<Connection>,
+    pub(super) reader: Mutex<Connection>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -123,6 +123,9 @@ impl SqliteStore {
             )
             .map_err(err)?;
         }
+        if version < 2 {
+            super::query_sqlite::migrate_v2(&conn).map_err(err)?;
+        }
         let reader = Connection::open(path).map_err(err)?;
         reader
             .execute_batch("PRAGMA busy_timeout = 5000;")
@@ -153,7 +156,7 @@ impl SqliteStore {
         }
     }
 
-    fn sqlite(&self, source: rusqlite::Error) -> StoreError {
+    pub(super) fn sqlite(&self, source: rusqlite::Error) -> StoreError {
         StoreError::Sqlite {
             path: self.path.clone(),
             source,
@@ -189,8 +192,8 @@ fn write_jobs(conn: &mut Connection, jobs: &[Job]) -> rusqlite::Result<()> {
     {
         let mut stmt = tx.prepare_cached(
             "INSERT INTO reports (received_at, reported_at, host, port, dialect, served_leaf_pin,
-                 client_network, app_bundle_id, app_version, app_platform, failure, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                 client_network, app_bundle_id, app_version, app_platform, failure, body, event_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         )?;
         for (received_at, reports, _) in jobs {
             for r in reports {
@@ -207,10 +210,12 @@ fn write_jobs(conn: &mut Connection, jobs: &[Job]) -> rusqlite::Result<()> {
                     r.app_platform,
                     r.failure,
                     r.body,
+                    super::dash::event_time(*received_at, r.reported_at).0,
                 ])?;
             }
         }
     }
+    super::query_sqlite::write_rollups(&tx, jobs.iter().map(|(t, r, _)| (*t, r.as_slice())))?;
     tx.commit()
 }
 
@@ -338,11 +343,7 @@ impl Store for SqliteStore {
 
     fn delete_before(&self, cutoff: i64) -> Result<usize, StoreError> {
         let conn = self.reader.lock().map_err(|_| StoreError::WriterGone)?;
-        conn.execute(
-            "DELETE FROM reports WHERE received_at < ?1",
-            params![cutoff],
-        )
-        .map_err(|e| self.sqlite(e))
+        super::query_sqlite::delete_before(&conn, cutoff).map_err(|e| self.sqlite(e))
     }
 
     fn count(&self) -> Result<i64, StoreError> {

@@ -1,0 +1,297 @@
+//! The dashboard's queries on PostgreSQL, the daily roll-up kept in each group commit's
+//! transaction, and schema version 2 (event time, roll-ups, indexes) that adds them.
+
+use deadpool_postgres::Transaction;
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use super::dash::{
+    DashboardQueries, Filter, PLAUSIBLE_AFTER, PLAUSIBLE_BEFORE, ROW_COLUMNS, ReportRow, RollupRow,
+    increments,
+};
+use super::{PostgresStore, StoreError};
+use crate::report::NewReport;
+
+/// `by_receipt` as SQL over a `reports` row.
+fn by_receipt_sql() -> String {
+    format!(
+        "(reported_at IS NULL OR reported_at NOT BETWEEN received_at - {PLAUSIBLE_BEFORE} AND received_at + {PLAUSIBLE_AFTER})"
+    )
+}
+
+/// Roll-up rows recomputed from `reports` rows matching `cond`.
+fn rebuild_sql(cond: &str) -> String {
+    format!(
+        "INSERT INTO report_days (day, host, app_version, app_platform, dialect, pin, by_receipt,
+             rday, n, first_at, last_at)
+         SELECT (event_at / 86400) * 86400, host, coalesce(app_version, ''),
+             coalesce(app_platform, ''), dialect, coalesce(served_leaf_pin, ''), {br},
+             (received_at / 86400) * 86400, COUNT(*), MIN(received_at), MAX(received_at)
+         FROM reports WHERE {cond} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8",
+        br = by_receipt_sql()
+    )
+}
+
+/// Schema version 2 from version 1 (run under the migration lock, in its transaction).
+pub(super) fn v2() -> String {
+    format!(
+        "ALTER TABLE reports ADD COLUMN event_at BIGINT;
+         UPDATE reports SET event_at = CASE WHEN {br} THEN received_at ELSE reported_at END;
+         ALTER TABLE reports ALTER COLUMN event_at SET NOT NULL;
+         CREATE INDEX reports_event ON reports(event_at);
+         CREATE INDEX reports_host_event ON reports(host, event_at);
+         CREATE TABLE report_days (
+             day BIGINT NOT NULL, host TEXT NOT NULL, app_version TEXT NOT NULL,
+             app_platform TEXT NOT NULL, dialect TEXT NOT NULL, pin TEXT NOT NULL,
+             by_receipt BOOLEAN NOT NULL, rday BIGINT NOT NULL,
+             n BIGINT NOT NULL, first_at BIGINT NOT NULL, last_at BIGINT NOT NULL,
+             PRIMARY KEY (day, host, app_version, app_platform, dialect, pin, by_receipt, rday)
+         );
+         CREATE INDEX report_days_rday ON report_days(rday);
+         CREATE TABLE key_networks (
+             host TEXT NOT NULL, pin TEXT NOT NULL, network TEXT NOT NULL,
+             n BIGINT NOT NULL, last_rday BIGINT NOT NULL,
+             PRIMARY KEY (host, pin, network)
+         );
+         CREATE INDEX key_networks_rday ON key_networks(last_rday);
+         {rebuild};
+         INSERT INTO key_networks (host, pin, network, n, last_rday)
+             SELECT host, served_leaf_pin, client_network, COUNT(*), MAX((received_at / 86400) * 86400)
+             FROM reports WHERE served_leaf_pin IS NOT NULL GROUP BY 1, 2, 3;
+         INSERT INTO keypin_schema (version) VALUES (2);",
+        br = by_receipt_sql(),
+        rebuild = rebuild_sql("true"),
+    )
+}
+
+/// Adds a group commit's reports to the roll-ups, in its transaction. Rows go in key order, so
+/// writers on several connections (and instances) lock them in one order: no deadlock.
+pub(super) async fn write_rollups<'a>(
+    tx: &Transaction<'_>,
+    batches: impl Iterator<Item = (i64, &'a [NewReport])>,
+) -> Result<(), tokio_postgres::Error> {
+    let (roll, nets) = increments(batches);
+    let text = |s: &str| s.replace('\0', "\u{FFFD}");
+    let mut day = Vec::with_capacity(roll.len());
+    let mut host = Vec::with_capacity(roll.len());
+    let mut version = Vec::with_capacity(roll.len());
+    let mut platform = Vec::with_capacity(roll.len());
+    let mut kind = Vec::with_capacity(roll.len());
+    let mut pin = Vec::with_capacity(roll.len());
+    let mut by_receipt = Vec::with_capacity(roll.len());
+    let mut rday = Vec::with_capacity(roll.len());
+    let mut count = Vec::with_capacity(roll.len());
+    let mut first = Vec::with_capacity(roll.len());
+    let mut last = Vec::with_capacity(roll.len());
+    for (k, (n, f, l)) in &roll {
+        day.push(k.day);
+        host.push(text(&k.host));
+        version.push(text(&k.app_version));
+        platform.push(text(&k.platform));
+        kind.push(k.kind);
+        pin.push(text(&k.pin));
+        by_receipt.push(k.by_receipt);
+        rday.push(k.rday);
+        count.push(*n);
+        first.push(*f);
+        last.push(*l);
+    }
+    let up = tx
+        .prepare_cached(
+            "INSERT INTO report_days AS d (day, host, app_version, app_platform, dialect, pin,
+                 by_receipt, rday, n, first_at, last_at)
+             SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[],
+                 $6::text[], $7::bool[], $8::int8[], $9::int8[], $10::int8[], $11::int8[])
+             ON CONFLICT (day, host, app_version, app_platform, dialect, pin, by_receipt, rday)
+             DO UPDATE SET n = d.n + EXCLUDED.n, first_at = LEAST(d.first_at, EXCLUDED.first_at),
+                 last_at = GREATEST(d.last_at, EXCLUDED.last_at)",
+        )
+        .await?;
+    tx.execute(
+        &up,
+        &[
+            &day,
+            &host,
+            &version,
+            &platform,
+            &kind,
+            &pin,
+            &by_receipt,
+            &rday,
+            &count,
+            &first,
+            &last,
+        ],
+    )
+    .await?;
+    if nets.is_empty() {
+        return Ok(());
+    }
+    let (mut host, mut pin, mut network) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut count, mut rday) = (Vec::new(), Vec::new());
+    for ((h, p, w), (n, d)) in &nets {
+        host.push(text(h));
+        pin.push(text(p));
+        network.push(text(w));
+        count.push(*n);
+        rday.push(*d);
+    }
+    let net = tx
+        .prepare_cached(
+            "INSERT INTO key_networks AS k (host, pin, network, n, last_rday)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::int8[])
+             ON CONFLICT (host, pin, network)
+             DO UPDATE SET n = k.n + EXCLUDED.n, last_rday = GREATEST(k.last_rday, EXCLUDED.last_rday)",
+        )
+        .await?;
+    tx.execute(&net, &[&host, &pin, &network, &count, &rday])
+        .await?;
+    Ok(())
+}
+
+/// Retention inside `tx`: deletes reports received before `cutoff` and brings the roll-ups in
+/// line (days wholly before it dropped, the day it falls in recomputed from what is left).
+pub(super) async fn delete_before(
+    tx: &Transaction<'_>,
+    cutoff: i64,
+) -> Result<u64, tokio_postgres::Error> {
+    let day = super::dash::day_of(cutoff);
+    let n = tx
+        .execute("DELETE FROM reports WHERE received_at < $1", &[&cutoff])
+        .await?;
+    tx.execute("DELETE FROM report_days WHERE rday <= $1", &[&day])
+        .await?;
+    tx.execute(
+        &rebuild_sql("received_at >= $1 AND received_at < $2"),
+        &[&day, &day.saturating_add(86_400)],
+    )
+    .await?;
+    tx.execute("DELETE FROM key_networks WHERE last_rday < $1", &[&day])
+        .await?;
+    Ok(n)
+}
+
+type Params = Vec<Box<dyn ToSql + Sync + Send>>;
+
+/// `AND col = $N` for each filter field given, numbered after `params`.
+fn field_conditions(f: &Filter, params: &mut Params) -> String {
+    let mut sql = String::new();
+    for (col, v) in f.fields() {
+        if let Some(v) = v {
+            params.push(Box::new(v.to_string()));
+            sql.push_str(&format!(" AND {col} = ${}", params.len()));
+        }
+    }
+    sql
+}
+
+fn refs(p: &Params) -> Vec<&(dyn ToSql + Sync)> {
+    p.iter()
+        .map(|b| b.as_ref() as &(dyn ToSql + Sync))
+        .collect()
+}
+
+fn report_row(r: &Row) -> ReportRow {
+    ReportRow {
+        id: r.get(0),
+        received_at: r.get(1),
+        reported_at: r.get(2),
+        event_at: r.get(3),
+        host: r.get(4),
+        port: r.get(5),
+        kind: r.get(6),
+        served_leaf_pin: r.get(7),
+        client_network: r.get(8),
+        app_bundle_id: r.get(9),
+        app_version: r.get(10),
+        app_platform: r.get(11),
+        failure: r.get(12),
+        body: r.get(13),
+    }
+}
+
+impl DashboardQueries for PostgresStore {
+    fn rollup(&self, f: &Filter) -> Result<Vec<RollupRow>, StoreError> {
+        let mut p: Params = vec![Box::new(f.from_day), Box::new(f.to_day)];
+        let cond = field_conditions(f, &mut p);
+        let sql = format!(
+            "SELECT day, host, app_version, app_platform, pin, by_receipt, SUM(n)::int8,
+                    MIN(first_at), MAX(last_at)
+             FROM report_days WHERE day >= $1 AND day <= $2{cond}
+             GROUP BY day, host, app_version, app_platform, pin, by_receipt"
+        );
+        self.call("dashboard roll-up", async {
+            let c = self.client().await?;
+            let rows = c
+                .query(&sql, &refs(&p))
+                .await
+                .map_err(|e| super::postgres::why(&e))?;
+            Ok(rows
+                .iter()
+                .map(|r| RollupRow {
+                    day: r.get(0),
+                    host: r.get(1),
+                    app_version: r.get(2),
+                    platform: r.get(3),
+                    pin: r.get(4),
+                    by_receipt: r.get(5),
+                    n: r.get(6),
+                    first_at: r.get(7),
+                    last_at: r.get(8),
+                })
+                .collect())
+        })
+    }
+
+    fn newest(&self, f: &Filter, floor: i64, limit: usize) -> Result<Vec<ReportRow>, StoreError> {
+        let mut p: Params = vec![Box::new(floor.max(f.from_day)), Box::new(f.end())];
+        let cond = field_conditions(f, &mut p);
+        let sql = format!(
+            "SELECT {ROW_COLUMNS} FROM reports WHERE event_at >= $1 AND event_at < $2{cond}
+             ORDER BY event_at DESC, id DESC LIMIT {limit}"
+        );
+        self.call("dashboard reports", async {
+            let c = self.client().await?;
+            let rows = c
+                .query(&sql, &refs(&p))
+                .await
+                .map_err(|e| super::postgres::why(&e))?;
+            Ok(rows.iter().map(report_row).collect())
+        })
+    }
+
+    fn report(&self, id: i64) -> Result<Option<ReportRow>, StoreError> {
+        self.call("report", async {
+            let c = self.client().await?;
+            let row = c
+                .query_opt(
+                    &format!("SELECT {ROW_COLUMNS} FROM reports WHERE id = $1"),
+                    &[&id],
+                )
+                .await
+                .map_err(|e| super::postgres::why(&e))?;
+            Ok(row.as_ref().map(report_row))
+        })
+    }
+
+    fn key_networks(&self, hosts: &[String]) -> Result<Vec<(String, String, i64)>, StoreError> {
+        if hosts.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.call("key networks", async {
+            let c = self.client().await?;
+            let rows = c
+                .query(
+                    "SELECT host, pin, COUNT(*) FROM key_networks WHERE host = ANY($1)
+                     GROUP BY host, pin",
+                    &[&hosts],
+                )
+                .await
+                .map_err(|e| super::postgres::why(&e))?;
+            Ok(rows
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2)))
+                .collect())
+        })
+    }
+}
