@@ -302,6 +302,23 @@ pub struct CollectorServeArgs {
     #[arg(long, value_name = "N", default_value_t = 64,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections_per_client: u32,
+    /// Alert rules: `[[alert]]` tables (name, hosts, threshold, window, optional app_version,
+    /// platform and kind filters, webhook, format "slack" or "json"). Checked before serving;
+    /// deliveries are recorded in the database, so instances sharing it send each alert once.
+    #[arg(long, value_name = "alerts.toml")]
+    pub alerts: Option<PathBuf>,
+    /// The dashboard's address as people reach it, for the link in alerts
+    /// (e.g. https://collector.example.com). Default: the address listened on.
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// How often the alert rules are evaluated, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub alert_every: u64,
+    /// Serve GET /metrics without the token (for a scraper that cannot send one). By default
+    /// it needs the token as a bearer, as the query API does.
+    #[arg(long)]
+    pub metrics_public: bool,
 }
 
 /// Flags of `keypin bundle apply` (raw; `cmd::bundle::apply` validates them before any work).

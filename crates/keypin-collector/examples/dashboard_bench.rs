@@ -98,6 +98,7 @@ fn report(rng: &mut Rng, received: i64) -> NewReport {
         app_version: Some(version),
         app_platform: Some(if ios { "IOS" } else { "ANDROID" }.into()),
         failure: Some("pin-mismatch".into()),
+        runtime_findings: (rng.below(50) == 0).then_some(1),
         body,
     }
 }

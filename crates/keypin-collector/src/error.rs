@@ -33,3 +33,17 @@ pub enum ConfigError {
         why: String,
     },
 }
+
+/// An error and its causes, each once ("error connecting to server: Connection refused").
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out = format!("{out}: {text}");
+        }
+        source = s.source();
+    }
+    out
+}

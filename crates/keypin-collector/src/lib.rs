@@ -5,15 +5,19 @@
 //! TrustKit reports, one or a batch. Acknowledged reports are durable. The query API
 //! (`GET /v1/reports`, `GET /v1/summary`) needs the bearer token; the dashboard (`/`) a
 //! session, made by logging in with the token at `/login` (a form POST, never a URL).
+//! `GET /metrics` gives Prometheus metrics (the token too, unless made public), and
+//! [`alerts`] sends webhooks when `[[alert]]` rules' thresholds are crossed.
 
 #![forbid(unsafe_code)]
 #![warn(unreachable_pub)]
 #![warn(missing_docs)]
 
 mod accept;
+pub mod alerts;
 mod client;
 pub mod dashboard;
 mod error;
+pub mod metrics;
 pub mod report;
 pub mod server;
 mod session;

@@ -77,6 +77,9 @@ pub struct NewReport {
     pub app_platform: Option<String>,
     /// keypin failure kind, or TrustKit's validation result as text.
     pub failure: Option<String>,
+    /// How many runtime integrity findings the report carried (`runtime-findings`); `None`
+    /// when it carried none (no runtime signals from that app).
+    pub runtime_findings: Option<i64>,
     /// The report as received (unknown fields kept).
     pub body: String,
 }
@@ -231,6 +234,21 @@ fn validate(
             "at most 64 pins of at most 200 bytes".into(),
         ));
     }
+    if let Some(findings) = &r.runtime_findings {
+        use keypin::runtime::{MAX_EVIDENCE, MAX_FINDINGS, MAX_ID};
+        if findings.len() > MAX_FINDINGS
+            || findings
+                .iter()
+                .any(|f| f.id.len() > MAX_ID || f.evidence.len() > MAX_EVIDENCE)
+        {
+            return Err(bad(
+                "runtime-findings",
+                format!(
+                    "at most {MAX_FINDINGS} findings, ids of at most {MAX_ID} bytes, evidence of at most {MAX_EVIDENCE}"
+                ),
+            ));
+        }
+    }
     let reported_at = match &r.date_time {
         None => None,
         Some(d) => {
@@ -287,6 +305,7 @@ fn validate(
         app_version: r.app_version,
         app_platform: r.app_platform,
         failure,
+        runtime_findings: r.runtime_findings.map(|f| f.len() as i64),
         body,
     })
 }
@@ -339,6 +358,33 @@ mod tests {
             failure: "pin-mismatch".into(),
             rule: some("api (api.example.com) at pins.toml:1"),
             error: Some("x".repeat(1024)),
+            runtime_findings: None,
+        }
+    }
+
+    #[test]
+    fn runtime_findings_are_counted_and_bounded() {
+        use keypin::runtime::{MAX_EVIDENCE, MAX_FINDINGS, RuntimeFinding, Severity};
+        let finding = RuntimeFinding::new("SH002", Severity::High, "/tmp/frida-agent-64.so");
+        let mut report = sent(String::new());
+        let count = |r: &Report| {
+            parse_body(&serde_json::to_vec(r).unwrap(), "net", NOW).map(|v| v[0].runtime_findings)
+        };
+        assert_eq!(count(&report), Ok(None));
+        report.runtime_findings = Some(vec![]);
+        assert_eq!(count(&report), Ok(Some(0)));
+        report.runtime_findings = Some(vec![finding.clone(); 2]);
+        assert_eq!(count(&report), Ok(Some(2)));
+        for too_much in [
+            vec![finding.clone(); MAX_FINDINGS + 1],
+            vec![RuntimeFinding {
+                evidence: "x".repeat(MAX_EVIDENCE + 1),
+                ..finding.clone()
+            }],
+        ] {
+            report.runtime_findings = Some(too_much);
+            let e = count(&report).unwrap_err().to_string();
+            assert!(e.contains("runtime-findings"), "{e}");
         }
     }
 

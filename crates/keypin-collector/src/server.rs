@@ -20,9 +20,11 @@ use serde::Deserialize;
 use keypin::clock::{Clock, SystemClock};
 
 use crate::accept::{Front, Limits, serve_app};
+use crate::alerts::AlertSettings;
 use crate::client::{Cidr, Client, ClientKey, Transport};
 use crate::dashboard::filter::FilterParams;
 use crate::dashboard::{self, LoginNotice};
+use crate::metrics::Metrics;
 use crate::report::{network_of, parse_body};
 use crate::session::Sessions;
 use crate::store::{Query, Store, StoreError};
@@ -72,11 +74,16 @@ pub struct Settings {
     pub session_lifetime: Duration,
     /// The time sessions expire by and reports are stamped with.
     pub clock: Arc<dyn Clock>,
+    /// Alert rules and where their deliveries are recorded; `None`: no alerts.
+    pub alerts: Option<AlertSettings>,
+    /// `GET /metrics` without the token (for a scraper that cannot send one); by default it
+    /// needs the token, as the query API does.
+    pub metrics_public: bool,
 }
 
 impl Settings {
     /// `token`, 100 requests per second per client, 90 days of retention, no trusted proxy,
-    /// plain HTTP, 12-hour sessions, the system clock.
+    /// plain HTTP, 12-hour sessions, the system clock, no alerts, `/metrics` behind the token.
     pub fn new(token: impl Into<String>) -> Self {
         Self {
             token: token.into(),
@@ -86,6 +93,8 @@ impl Settings {
             tls: None,
             session_lifetime: Duration::from_secs(12 * 3600),
             clock: Arc::new(SystemClock),
+            alerts: None,
+            metrics_public: false,
         }
     }
 }
@@ -97,11 +106,17 @@ struct AppState {
     requests: Buckets,
     login_attempts: Buckets,
     sessions: Sessions,
+    metrics: Arc<Metrics>,
 }
 
 /// Builds the router around a store. Its handlers need the [`Client`] the accept loop sets on
 /// each request (without it they answer 500), so it is served only by [`serve_with_limits`].
-fn router(store: Arc<dyn Store>, settings: Settings, limits: Limits) -> Router {
+fn router(
+    store: Arc<dyn Store>,
+    settings: Settings,
+    limits: Limits,
+    metrics: Arc<Metrics>,
+) -> Router {
     let rate = f64::from(settings.rate_limit.max(1));
     let lifetime = i64::try_from(settings.session_lifetime.as_secs()).unwrap_or(i64::MAX);
     let state = Arc::new(AppState {
@@ -111,6 +126,7 @@ fn router(store: Arc<dyn Store>, settings: Settings, limits: Limits) -> Router {
         sessions: Sessions::new(lifetime),
         body_timeout: limits.body_timeout,
         settings,
+        metrics,
     });
     Router::new()
         .route("/v1/reports", post(ingest).get(list))
@@ -121,13 +137,15 @@ fn router(store: Arc<dyn Store>, settings: Settings, limits: Limits) -> Router {
         .route("/v1/reports.json", get(download_json))
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
+        .route("/metrics", get(metrics_page))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(from_fn_with_state(state.clone(), bounded_body))
+        .layer(from_fn_with_state(state.clone(), count_ingest))
         .with_state(state)
 }
 
-/// Serves until `shutdown` resolves, then finishes in-flight requests. Retention runs hourly.
-/// Uses the default [`Limits`].
+/// Serves until `shutdown` resolves, then finishes in-flight requests. Retention runs hourly;
+/// alert rules, if any, every [`AlertSettings::every`]. Uses the default [`Limits`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     store: Arc<dyn Store>,
@@ -161,13 +179,26 @@ pub async fn serve_with_limits(
                     .await;
         }
     });
+    let metrics = Arc::new(Metrics::new());
+    // Off the ingest path: its own task, reading what ingest committed.
+    let alerts = match settings.alerts.clone() {
+        Some(a) => Some(
+            crate::alerts::start(a, settings.clock.clone(), metrics.clone())
+                .await
+                .inspect_err(|_| retention.abort())?,
+        ),
+        None => None,
+    };
     let front = Front {
         tls: settings.tls.clone(),
         trusted: settings.trusted_proxies.clone().into(),
     };
-    let app = router(store, settings, limits);
+    let app = router(store, settings, limits, metrics);
     let result = serve_app(listener, app, limits, front, shutdown).await;
     retention.abort();
+    if let Some(a) = alerts {
+        a.abort();
+    }
     result
 }
 
@@ -366,12 +397,20 @@ async fn ingest(
     };
     let n = reports.len();
     let store = state.store.clone();
-    match tokio::task::spawn_blocking(move || store.insert(received, reports)).await {
-        Ok(Ok(())) => (
-            StatusCode::ACCEPTED,
-            axum::Json(serde_json::json!({ "stored": n })),
-        )
-            .into_response(),
+    let metrics = state.metrics.clone();
+    match tokio::task::spawn_blocking(move || {
+        metrics.time("insert", || store.insert(received, reports))
+    })
+    .await
+    {
+        Ok(Ok(())) => {
+            state.metrics.accepted(n);
+            (
+                StatusCode::ACCEPTED,
+                axum::Json(serde_json::json!({ "stored": n })),
+            )
+                .into_response()
+        }
         // Not stored, and not a transient outage a quick retry fixes: 507 says so (a sender
         // keeps the report queued and retries with its backoff).
         Ok(Err(e @ StoreError::Full { .. })) => {
@@ -380,6 +419,35 @@ async fn ingest(
         Ok(Err(e)) => json_error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
         Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
+}
+
+/// Counts every ingest answer that is not an acceptance (a refusal by its reason, or the
+/// rate limit), whichever layer gave it.
+async fn count_ingest(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let ingest = is_ingest(req.method(), req.uri().path());
+    let r = next.run(req).await;
+    if ingest {
+        state.metrics.ingest_status(r.status().as_u16());
+    }
+    r
+}
+
+/// `GET /metrics`: the token (or a session) unless [`Settings::metrics_public`].
+async fn metrics_page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if !state.settings.metrics_public && !state.authorized(&headers) {
+        return json_error(
+            StatusCode::UNAUTHORIZED,
+            "a bearer token is required (or start the collector with --metrics-public)".into(),
+        );
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
 }
 
 #[derive(Deserialize)]

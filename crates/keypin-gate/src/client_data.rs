@@ -5,12 +5,22 @@
 //! ```json
 //! {"challenge": "b64url", "method": "POST", "path": "/v1/orders", "body_sha256": "b64url",
 //!  "channel": {"server_spki_sha256": "b64url", "tls_exporter": "b64url"},
-//!  "ephemeral_key": "b64url"}
+//!  "ephemeral_key": "b64url",
+//!  "runtime_findings": [{"id": "SH001", "severity": "high", "evidence": "TracerPid: 4242"}]}
 //! ```
 //!
 //! `channel` is what the app saw of its TLS connection: the SHA-256 of the server key's SPKI
 //! (and, where the gate terminates TLS itself, the RFC 9266 `tls-exporter` value).
+//!
+//! `runtime_findings` (optional) is what the app's runtime integrity checks saw (keypin-shield's
+//! findings through `keypin::runtime::RuntimeFinding`, the same form as a pin-failure report's
+//! `runtime-findings`): at most 16, each an id of at most 16 bytes, `low`/`medium`/`high`, and
+//! evidence of at most 256 bytes; absent or `[]` when nothing was seen. The gate's
+//! `on_runtime_findings` policy acts on them ([`crate::config::RuntimePolicy`]). They are
+//! signed with the attested key, so nobody between the app and the gate can add or remove
+//! them, but a hooked app signs whatever it is made to: their absence proves nothing.
 
+use keypin::runtime::{MAX_EVIDENCE, MAX_FINDINGS, MAX_ID, RuntimeFinding};
 use serde::Deserialize;
 
 use crate::{GateError, from_b64url};
@@ -35,6 +45,8 @@ pub struct ClientData {
     pub tls_exporter: Option<Vec<u8>>,
     /// An ephemeral public key for secrets, if sent.
     pub ephemeral_key: Option<Vec<u8>>,
+    /// The app's runtime integrity findings (empty when none were sent).
+    pub runtime_findings: Vec<RuntimeFinding>,
 }
 
 #[derive(Deserialize)]
@@ -47,6 +59,8 @@ struct Raw {
     #[serde(default)]
     channel: RawChannel,
     ephemeral_key: Option<String>,
+    #[serde(default)]
+    runtime_findings: Vec<RuntimeFinding>,
 }
 
 #[derive(Deserialize, Default)]
@@ -72,6 +86,17 @@ impl ClientData {
         }
         let raw: Raw = serde_json::from_slice(bytes)
             .map_err(|e| GateError::BadRequest(format!("client_data: {e}")))?;
+        if raw.runtime_findings.len() > MAX_FINDINGS
+            || raw
+                .runtime_findings
+                .iter()
+                .any(|f| f.id.len() > MAX_ID || f.evidence.len() > MAX_EVIDENCE)
+        {
+            return Err(GateError::BadRequest(format!(
+                "client_data.runtime_findings: at most {MAX_FINDINGS} findings, ids of at most \
+                 {MAX_ID} bytes and evidence of at most {MAX_EVIDENCE}"
+            )));
+        }
         if raw.method.len() > 16 || raw.path.len() > 1024 || !raw.path.starts_with('/') {
             return Err(GateError::BadRequest(
                 "client_data: method over 16 bytes, or path not /… of at most 1024 bytes".into(),
@@ -96,8 +121,20 @@ impl ClientData {
                 .ephemeral_key
                 .map(|s| from_b64url("client_data.ephemeral_key", &s))
                 .transpose()?,
+            runtime_findings: raw.runtime_findings,
         })
     }
+}
+
+/// `client_data` (as [`build`] or [`build_full`] made it) with the app's runtime integrity
+/// findings added (kept within [`keypin::runtime::bounded`]'s limits).
+pub fn with_runtime_findings(client_data: &[u8], findings: &[RuntimeFinding]) -> Vec<u8> {
+    let mut data: serde_json::Value =
+        serde_json::from_slice(client_data).unwrap_or_else(|_| serde_json::json!({}));
+    data["runtime_findings"] =
+        serde_json::to_value(keypin::runtime::bounded(findings.iter().cloned()))
+            .unwrap_or_default();
+    data.to_string().into_bytes()
 }
 
 /// Builds client data JSON (for apps written in Rust, tests and the demo) with the SPKI pin

@@ -15,6 +15,12 @@
 //! # A keypin collector that hears of every channel-binding mismatch (http:// only).
 //! report_uri = "http://collector.internal:8088/v1/reports"
 //! report_hostname = "api.example.com"  # optional: the audience's host
+//! # What the app's runtime integrity findings (client data `runtime_findings`) do to a token:
+//! # "ignore" (the default), "downscope" (a token with scope = downscoped_scope and no
+//! # secrets), or "refuse"; only findings at or above the severity count.
+//! on_runtime_findings = "refuse"
+//! runtime_findings_min_severity = "high"  # optional: "low", "medium" or "high" (default)
+//! downscoped_scope = "read-only"          # optional: the scope of a down-scoped token
 //!
 //! [[app]]
 //! name = "example"
@@ -28,6 +34,7 @@
 
 use std::collections::HashMap;
 
+use keypin::runtime::{RuntimeFinding, Severity};
 use keypin_attest::android::{
     Allowed, AndroidPolicy, BootRequirement, RequiredLevel, parse_digest,
 };
@@ -64,6 +71,97 @@ pub struct GateConfig {
     pub android_revocation: Option<crate::revocation::RevocationSource>,
     /// Where channel-binding mismatches are reported (a keypin collector), if anywhere.
     pub report: Option<crate::report::ReportTarget>,
+    /// What the app's runtime integrity findings do to a token.
+    pub runtime: RuntimePolicy,
+}
+
+/// What runtime integrity findings in the client data do (`on_runtime_findings`).
+///
+/// The findings are client-reported: a hooked app can leave them out. Acting on them raises
+/// the cost of the lazy attack (a stock Frida script, a debugger); attestation and channel
+/// binding remain what the gate relies on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum OnRuntimeFindings {
+    /// Tokens as usual (the findings are written to the audit log).
+    Ignore,
+    /// A narrower token: `scope` set to [`RuntimePolicy::downscoped_scope`], the findings'
+    /// ids in `runtime_findings`, and no secrets released.
+    Downscope,
+    /// No token: 401 naming the findings.
+    Refuse,
+}
+
+/// The runtime-findings policy: the action, the severity from which a finding counts, and the
+/// scope of a down-scoped token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimePolicy {
+    /// The action when a finding at or above `min_severity` is present.
+    pub on_findings: OnRuntimeFindings,
+    /// Findings below this are only audited.
+    pub min_severity: Severity,
+    /// The `scope` claim of a down-scoped token.
+    pub downscoped_scope: String,
+}
+
+/// What [`RuntimePolicy::judge`] decided for one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RuntimeVerdict {
+    /// A full token (no counted finding, or `ignore`).
+    Full,
+    /// A down-scoped token carrying `scope` and the counted findings' ids.
+    Downscope {
+        /// The token's scope.
+        scope: String,
+        /// The counted findings' ids.
+        ids: Vec<String>,
+    },
+    /// No token; the reason names the counted findings.
+    Refuse(String),
+}
+
+impl RuntimePolicy {
+    /// The verdict for the findings an app reported: only findings at or above
+    /// `min_severity` count.
+    pub fn judge(&self, findings: &[RuntimeFinding]) -> RuntimeVerdict {
+        let counted: Vec<&RuntimeFinding> = findings
+            .iter()
+            .filter(|f| f.severity >= self.min_severity)
+            .collect();
+        if counted.is_empty() {
+            return RuntimeVerdict::Full;
+        }
+        match self.on_findings {
+            OnRuntimeFindings::Ignore => RuntimeVerdict::Full,
+            OnRuntimeFindings::Downscope => RuntimeVerdict::Downscope {
+                scope: self.downscoped_scope.clone(),
+                ids: counted.iter().map(|f| f.id.clone()).collect(),
+            },
+            OnRuntimeFindings::Refuse => {
+                let named: Vec<String> = counted
+                    .iter()
+                    .map(|f| format!("{} ({}: {})", f.id, f.severity.as_str(), f.evidence))
+                    .collect();
+                RuntimeVerdict::Refuse(format!(
+                    "runtime integrity: the app reports {}; refused by on_runtime_findings = \"refuse\" (at or above {})",
+                    named.join(", "),
+                    self.min_severity.as_str()
+                ))
+            }
+        }
+    }
+}
+
+impl Default for RuntimePolicy {
+    fn default() -> Self {
+        Self {
+            on_findings: OnRuntimeFindings::Ignore,
+            min_severity: Severity::High,
+            downscoped_scope: "restricted".into(),
+        }
+    }
 }
 
 /// One app the gate admits.
@@ -101,6 +199,9 @@ struct Raw {
     app: Vec<RawApp>,
     #[serde(default)]
     secret: Vec<RawSecret>,
+    on_runtime_findings: Option<OnRuntimeFindings>,
+    runtime_findings_min_severity: Option<Severity>,
+    downscoped_scope: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -237,7 +338,23 @@ impl GateConfig {
                 )
             }
         };
+        let mut runtime = RuntimePolicy::default();
+        if let Some(on) = raw.on_runtime_findings {
+            runtime.on_findings = on;
+        }
+        if let Some(min) = raw.runtime_findings_min_severity {
+            runtime.min_severity = min;
+        }
+        if let Some(scope) = raw.downscoped_scope {
+            if scope.is_empty() || scope.len() > 64 || scope.chars().any(char::is_control) {
+                return Err(format!(
+                    "downscoped_scope = {scope:?}: must be 1 to 64 printable characters"
+                ));
+            }
+            runtime.downscoped_scope = scope;
+        }
         Ok(Self {
+            runtime,
             android_revocation,
             report,
             audience: raw.audience,

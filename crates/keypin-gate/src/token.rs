@@ -39,6 +39,13 @@ pub struct Claims {
     pub htu: String,
     /// SHA-256 of the API request's body, base64url.
     pub bdh: String,
+    /// Set on a down-scoped token only (`on_runtime_findings = "downscope"`): the narrower
+    /// scope the API should grant. Absent on a full token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// The ids of the runtime integrity findings that down-scoped the token (client-reported).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runtime_findings: Vec<String>,
 }
 
 /// A JSON Web Key Set (`GET /.well-known/jwks.json`).

@@ -2,18 +2,9 @@
 
 use serde::Serialize;
 
-/// How much a finding says about the process being tampered with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-#[non_exhaustive]
-pub enum Severity {
-    /// A hint that has innocent explanations (a preloaded library, a rooted test device).
-    Low,
-    /// Unusual for an app and common in tampering.
-    Medium,
-    /// The pinning can no longer be trusted in this process.
-    High,
-}
+/// How much a finding says about the process being tampered with: keypin's own severity, so
+/// a finding travels into reports and the gate unchanged.
+pub use keypin::runtime::Severity;
 
 /// What a finding is about. Each has a stable id (`SH001`...) that never changes meaning.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -164,12 +155,13 @@ impl Finding {
 
 impl std::fmt::Display for Finding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let severity = match self.severity {
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-        };
-        write!(f, "{} {severity}: {}", self.id.id(), self.title)?;
+        write!(
+            f,
+            "{} {}: {}",
+            self.id.id(),
+            self.severity.as_str(),
+            self.title
+        )?;
         let e = &self.evidence;
         if let Some(function) = &e.function {
             write!(f, "\n    function: {function}")?;
@@ -184,6 +176,26 @@ impl std::fmt::Display for Finding {
             write!(f, "\n    {}", e.detail)?;
         }
         Ok(())
+    }
+}
+
+impl Finding {
+    /// The short evidence a report or the gate carries: the function, the path, then the
+    /// detail (the maps line is left out), cut to [`keypin::runtime::MAX_EVIDENCE`].
+    pub fn short_evidence(&self) -> String {
+        let e = &self.evidence;
+        let parts: Vec<&str> = [e.function.as_deref(), e.path.as_deref(), Some(&e.detail)]
+            .into_iter()
+            .flatten()
+            .filter(|s| !s.is_empty())
+            .collect();
+        parts.join("; ")
+    }
+}
+
+impl From<&Finding> for keypin::runtime::RuntimeFinding {
+    fn from(f: &Finding) -> Self {
+        Self::new(f.id.id(), f.severity, f.short_evidence())
     }
 }
 
@@ -239,8 +251,9 @@ impl Report {
         }
     }
 
-    /// True when the checks ran and saw nothing.
+    /// True when every check asked for ran and saw nothing: a check that could not run
+    /// ([`Report::unavailable`]) is not clean.
     pub fn is_clean(&self) -> bool {
-        self.coverage == Coverage::Full && self.findings.is_empty()
+        self.coverage == Coverage::Full && self.findings.is_empty() && self.unavailable.is_empty()
     }
 }

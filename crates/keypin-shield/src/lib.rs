@@ -10,7 +10,10 @@
 //! - [`Shield::scan`]: every check (well under 2 ms; BENCHMARKS.md).
 //! - [`Shield::quick`]: the cheap ones (tracer, `LD_PRELOAD`, guarded code; tens of µs), for
 //!   hot paths. Neither belongs inside a TLS handshake.
-//! - [`Watcher`]: a background thread that scans every interval and reports changes.
+//! - [`Watcher`]: a background thread that scans every interval and reports changes, to a
+//!   callback or, with [`Watcher::spawn_events`], as keypin `PinEvent`s (give it keypin's
+//!   `ReportSender` and pin-failure reports carry the findings).
+//! - [`harden`]: makes the process non-dumpable, so a same-user debugger cannot attach.
 //!
 //! On other systems a scan says [`Coverage::Unsupported`]: never a clean result it did not
 //! check.
@@ -82,6 +85,28 @@ pub enum Error {
     /// Not on Linux or Android.
     #[error("runtime integrity checks are not supported on {0}")]
     Unsupported(&'static str),
+    /// A `prctl` call failed.
+    #[error("prctl {what}: {source}")]
+    Prctl {
+        /// The operation.
+        what: &'static str,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// Where SH005 (frida-server's port) reads the listening sockets.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ListenerSource {
+    /// The kernel's sock_diag netlink interface (a dump of the listen table only), falling
+    /// back to `/proc/net/tcp` and `tcp6` when netlink is refused.
+    #[default]
+    Auto,
+    /// Only the files `tcp` and `tcp6` in this directory (`/proc/net` on a real system): for
+    /// a system whose netlink misbehaves, and to test the fallback. A `tcp` that cannot be
+    /// read makes SH005 unavailable ([`Report::unavailable`]), never clean.
+    ProcNet(PathBuf),
 }
 
 /// The checks to run and what they may accept: directories libraries may come from, and the
@@ -90,8 +115,14 @@ pub enum Error {
 pub struct Shield {
     allowed_dirs: Vec<PathBuf>,
     android_root: PathBuf,
+    // Read only by the Linux and Android checks.
+    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
+    listener_source: ListenerSource,
     #[cfg(any(target_os = "linux", target_os = "android"))]
     guarded: Vec<linux::integrity::Guarded>,
+    /// `/proc/self/mem`, opened at the first [`Shield::guard`] and kept (see [`harden`]).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    mem: Option<std::fs::File>,
 }
 
 impl Default for Shield {
@@ -126,8 +157,11 @@ impl Shield {
         Self {
             allowed_dirs: SYSTEM_LIBRARY_DIRS.iter().map(PathBuf::from).collect(),
             android_root: PathBuf::from("/"),
+            listener_source: ListenerSource::Auto,
             #[cfg(any(target_os = "linux", target_os = "android"))]
             guarded: Vec::new(),
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            mem: None,
         }
     }
 
@@ -141,6 +175,12 @@ impl Shield {
     /// fake tree).
     pub fn android_root(mut self, root: impl Into<PathBuf>) -> Self {
         self.android_root = root.into();
+        self
+    }
+
+    /// Where SH005 reads listening sockets ([`ListenerSource::Auto`] unless changed).
+    pub fn listener_source(mut self, source: ListenerSource) -> Self {
+        self.listener_source = source;
         self
     }
 
@@ -158,6 +198,11 @@ impl Shield {
         let address = function as usize;
         self.guarded
             .push(linux::integrity::Guarded::new(label, address)?);
+        if self.mem.is_none() {
+            // Kept open: once the process is not dumpable only root may open it. A failure
+            // here is left to the scans, which open it again and report SH010.
+            self.mem = std::fs::File::open(linux::integrity::MEM).ok();
+        }
         Ok(self)
     }
 
@@ -205,6 +250,29 @@ impl Shield {
     fn android_root_path(&self) -> &Path {
         &self.android_root
     }
+}
+
+/// Makes this process non-dumpable (`PR_SET_DUMPABLE` 0): a debugger, `strace` or Frida's
+/// injector running as the same user can no longer attach, and no core dump (with the app's
+/// keys in it) is written. Root, or anyone with `CAP_SYS_PTRACE`, still can; so can whoever
+/// starts the app under a debugger (an attached tracer stays), which SH001 reports. The
+/// setting lasts until `execve` of a set-user-id program or the app resets it.
+///
+/// Call it after [`Shield::guard`]: guarding opens `/proc/self/mem` and keeps it, since
+/// `/proc/self` files belong to root once the process is not dumpable.
+pub fn harden() -> Result<(), Error> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    return linux::harden::harden();
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    Err(Error::Unsupported(std::env::consts::OS))
+}
+
+/// Whether the process is dumpable (`PR_GET_DUMPABLE`): false after [`harden`].
+pub fn is_dumpable() -> Result<bool, Error> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    return linux::harden::dumpable();
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    Err(Error::Unsupported(std::env::consts::OS))
 }
 
 /// [`Shield::scan`] with the defaults and nothing guarded.

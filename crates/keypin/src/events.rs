@@ -11,6 +11,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use rustls_pki_types::{CertificateDer, UnixTime};
 
 use crate::policy::{ReportOnlyReason, Rule};
+use crate::runtime::RuntimeFinding;
 use crate::verify::PinFailure;
 
 /// Something pinning wants someone to know.
@@ -106,6 +107,29 @@ pub enum PinEvent {
         /// When it was seen.
         at: UnixTime,
     },
+    /// The app's runtime integrity findings changed (keypin-shield's watcher sends this; the
+    /// first scan reports every finding as appeared). A report sender (feature `reports`)
+    /// given this event attaches `current` to the reports it makes from then on. Bounded by
+    /// [`crate::runtime::bounded`].
+    RuntimeFindings {
+        /// Every finding of the latest scan.
+        current: Vec<RuntimeFinding>,
+        /// New since the previous scan.
+        appeared: Vec<RuntimeFinding>,
+        /// Gone since the previous scan.
+        cleared: Vec<RuntimeFinding>,
+        /// When the scan ran.
+        at: UnixTime,
+    },
+    /// A runtime integrity scan could not run: nothing is known about the process now (never
+    /// a clean result). A report sender stops attaching findings until the next
+    /// [`PinEvent::RuntimeFindings`].
+    RuntimeScanFailed {
+        /// Why, for a person.
+        reason: String,
+        /// When it happened.
+        at: UnixTime,
+    },
 }
 
 /// Receives pin events. Called on the handshake path: implementations must not block.
@@ -182,6 +206,24 @@ impl PinEventSink for LogSink {
             } => log::warn!(
                 "keypin: client identity {identity:?} accepted on pins that EXPIRED after {expires}; ship its new key"
             ),
+            PinEvent::RuntimeFindings {
+                appeared, cleared, ..
+            } => {
+                for f in appeared {
+                    log::warn!(
+                        "keypin: runtime finding {} ({}): {}",
+                        f.id,
+                        f.severity.as_str(),
+                        f.evidence
+                    );
+                }
+                for f in cleared {
+                    log::info!("keypin: runtime finding {} cleared", f.id);
+                }
+            }
+            PinEvent::RuntimeScanFailed { reason, .. } => {
+                log::warn!("keypin: runtime integrity scan failed: {reason}")
+            }
         }
     }
 }

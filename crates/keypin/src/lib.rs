@@ -83,6 +83,7 @@ pub mod policy;
 #[cfg(feature = "reports")]
 pub mod report;
 mod roots;
+pub mod runtime;
 pub mod verify;
 
 /// Entry points for the fuzz targets in `fuzz/`; not part of the API.

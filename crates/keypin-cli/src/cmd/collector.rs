@@ -3,6 +3,8 @@
 use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow};
+use keypin_collector::alerts::{AlertSettings, Rule};
+use keypin_collector::store::AlertLedger;
 use keypin_collector::{Limits, PostgresStore, Settings, SqliteStore, Store};
 
 use crate::Failure;
@@ -29,12 +31,22 @@ pub(crate) fn run(args: CollectorArgs) -> Result<u8, Failure> {
         _ => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
+    let rules = match &a.alerts {
+        Some(path) => Some(
+            keypin_collector::alerts::config::load(path).map_err(|e| Failure::usage(anyhow!(e)))?,
+        ),
+        None => None,
+    };
+    if let Some(url) = &a.public_url {
+        check_public_url(url)?;
+    }
     let store = open(&a.db, a.max_db_size)?;
     let settings = Settings {
         rate_limit: a.rate_limit,
         retention_days: a.retention_days,
         trusted_proxies: a.trust_proxy.clone(),
         tls,
+        metrics_public: a.metrics_public,
         ..Settings::new(token)
     };
     let limits = Limits {
@@ -52,6 +64,19 @@ pub(crate) fn run(args: CollectorArgs) -> Result<u8, Failure> {
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
+        let public_url = a
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("{scheme}://{addr}"));
+        let every = std::time::Duration::from_secs(a.alert_every);
+        let settings = with_alerts(
+            settings,
+            rules,
+            &store,
+            a.alerts.as_deref(),
+            public_url,
+            every,
+        );
         say!(
             "keypin collector listening on {scheme}://{addr} (database {})",
             store.describe()
@@ -74,6 +99,59 @@ pub(crate) fn run(args: CollectorArgs) -> Result<u8, Failure> {
     Ok(0)
 }
 
+/// `settings` with the alert rules read from `file`, if any, on `store`'s ledger, linking to
+/// `public` (`--public-url`, else the address served).
+fn with_alerts(
+    settings: Settings,
+    rules: Option<Vec<Rule>>,
+    store: &Opened,
+    file: Option<&std::path::Path>,
+    public: String,
+    every: std::time::Duration,
+) -> Settings {
+    let (Some(rules), Some(file)) = (rules, file) else {
+        return settings;
+    };
+    say!(
+        "alerts: {} rule(s) from {}, linking to {public}",
+        rules.len(),
+        file.display()
+    );
+    Settings {
+        alerts: Some(AlertSettings {
+            every,
+            ..AlertSettings::new(rules, store.as_ledger(), public)
+        }),
+        ..settings
+    }
+}
+
+/// `--public-url`: an http(s) URL with a host, no query or fragment (a path is kept).
+fn check_public_url(url: &str) -> Result<(), Failure> {
+    let bad = |why: &str| {
+        Failure::usage(anyhow!(
+            "--public-url {url:?}: {why} (e.g. https://collector.example.com)"
+        ))
+    };
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| bad("expected an http:// or https:// URL"))?;
+    let host = rest.split('/').next().unwrap_or("");
+    if host.is_empty() || host.contains('@') {
+        return Err(bad("the URL needs a host (and no user name)"));
+    }
+    if url.len() > 1024 || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad("at most 1024 characters, without spaces"));
+    }
+    if url.contains(['?', '#']) {
+        return Err(bad(
+            "a query or fragment cannot take the ?host= the alert adds",
+        ));
+    }
+    Ok(())
+}
+
 /// The store `--db` names: a PostgreSQL URL, or else an SQLite file.
 enum Opened {
     Sqlite(Arc<SqliteStore>, String),
@@ -89,6 +167,13 @@ impl Opened {
     }
 
     fn as_store(&self) -> Arc<dyn Store> {
+        match self {
+            Self::Sqlite(s, _) => s.clone(),
+            Self::Postgres(s) => s.clone(),
+        }
+    }
+
+    fn as_ledger(&self) -> Arc<dyn AlertLedger> {
         match self {
             Self::Sqlite(s, _) => s.clone(),
             Self::Postgres(s) => s.clone(),

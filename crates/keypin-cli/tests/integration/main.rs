@@ -9,6 +9,7 @@ mod attest_cli;
 mod bundle_cli;
 mod bundle_update_e2e;
 mod cli;
+mod collector_alerts_cli;
 mod collector_cli;
 mod faults_tls;
 mod formats_cli;

@@ -8,6 +8,7 @@ pub mod filter;
 pub mod overview;
 
 use crate::store::dash::KeyRow;
+use crate::store::{HostSummary, KeySeen};
 
 /// HTML-escapes untrusted text.
 pub fn esc(s: &str) -> String {
@@ -73,22 +74,62 @@ pub fn login(notice: LoginNotice) -> String {
     )
 }
 
+/// What the hint reads of a served key: the dashboard's [`KeyRow`] and the summary's
+/// [`KeySeen`] (which the alerts use).
+pub trait KeyStats {
+    /// Reports carrying the key.
+    fn count(&self) -> i64;
+    /// Distinct sender networks.
+    fn networks(&self) -> i64;
+    /// First receipt.
+    fn first_seen(&self) -> i64;
+}
+
+impl KeyStats for KeyRow {
+    fn count(&self) -> i64 {
+        self.count
+    }
+    fn networks(&self) -> i64 {
+        self.networks
+    }
+    fn first_seen(&self) -> i64 {
+        self.first_seen
+    }
+}
+
+impl KeyStats for KeySeen {
+    fn count(&self) -> i64 {
+        self.count
+    }
+    fn networks(&self) -> i64 {
+        self.networks
+    }
+    fn first_seen(&self) -> i64 {
+        self.first_seen
+    }
+}
+
+/// A host's hint (see [`hint_for`]).
+pub fn hint(h: &HostSummary, now: i64) -> Option<String> {
+    hint_for(&h.host, &h.keys, now)
+}
+
 /// A host's hint from its served keys (most reported first): many networks on one key points
 /// to a rotation, few to interception.
-pub fn hint(host: &str, keys: &[KeyRow], now: i64) -> Option<String> {
-    let total: i64 = keys.iter().map(|k| k.count).sum();
+pub fn hint_for<K: KeyStats>(host: &str, keys: &[K], now: i64) -> Option<String> {
+    let total: i64 = keys.iter().map(K::count).sum();
     let top = keys.first()?;
     if total == 0 {
         return None;
     }
-    let recent = now - top.first_seen < 14 * 86_400;
-    if top.networks >= 3 && top.count * 2 >= total {
+    let recent = now - top.first_seen() < 14 * 86_400;
+    if top.networks() >= 3 && top.count() * 2 >= total {
         Some(format!(
             "One {}key is reported from {} networks: most likely a certificate rotation. Check it with `keypin inspect {host}` and ship the new pin.",
             if recent { "new " } else { "" },
-            top.networks,
+            top.networks(),
         ))
-    } else if keys.iter().any(|k| k.networks <= 2) {
+    } else if keys.iter().any(|k| k.networks() <= 2) {
         Some(
             "A key is reported from only one or two networks: it looks like interception (a proxy or rogue CA on those networks), not a rotation.".into(),
         )

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::filter::{encode, query_of};
-use super::{date, esc, hint, page};
+use super::{date, esc, hint_for, page};
 use crate::store::dash::{
     Filter, HostPanel, Overview, PLAUSIBLE_AFTER, PLAUSIBLE_BEFORE, ReportRow, newest_floor,
     overview,
@@ -106,7 +106,14 @@ fn host_section(h: &mut String, i: usize, host: &HostPanel, f: &Filter, now: i64
         date(host.last_seen),
         query_of(f, Some(&host.host)),
     );
-    if let Some(text) = hint(&host.host, &host.keys, now) {
+    if host.instrumented > 0 {
+        let _ = write!(
+            h,
+            "<p class=\"instrumented\">{} of {} failures came from instrumented processes (client-reported).</p>",
+            host.instrumented, host.reports
+        );
+    }
+    if let Some(text) = hint_for(&host.host, &host.keys, now) {
         let _ = write!(h, "<p class=\"hint\">{}</p>", esc(&text));
     }
     chart(h, host);

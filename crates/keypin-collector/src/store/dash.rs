@@ -108,6 +108,8 @@ pub struct RollupRow {
     pub by_receipt: bool,
     /// Reports.
     pub n: i64,
+    /// Of which carried at least one runtime integrity finding (instrumented processes).
+    pub instrumented: i64,
     /// First and last receipt.
     pub first_at: i64,
     /// Last receipt.
@@ -143,6 +145,8 @@ pub struct ReportRow {
     pub app_platform: Option<String>,
     /// Failure kind.
     pub failure: Option<String>,
+    /// Runtime integrity findings the report carried (`None`: it sent none).
+    pub runtime_findings: Option<i64>,
     /// The report as received (downloads carry it parsed, as `report`).
     #[serde(skip)]
     pub body: String,
@@ -150,7 +154,8 @@ pub struct ReportRow {
 
 /// The SELECT list [`ReportRow`] is read from, in field order.
 pub(crate) const ROW_COLUMNS: &str = "id, received_at, reported_at, event_at, host, port, dialect, \
-    served_leaf_pin, client_network, app_bundle_id, app_version, app_platform, failure, body";
+    served_leaf_pin, client_network, app_bundle_id, app_version, app_platform, failure, \
+    runtime_findings, body";
 
 /// Storage queries behind the dashboard, on both backends.
 pub trait DashboardQueries {
@@ -195,8 +200,8 @@ pub(crate) struct RollupKey {
     pub(crate) by_receipt: bool,
 }
 
-/// Counts, first and last receipt.
-pub(crate) type RollupValue = (i64, i64, i64);
+/// Reports, first and last receipt, reports with runtime findings.
+pub(crate) type RollupValue = (i64, i64, i64, i64);
 
 /// Groups a commit's reports into roll-up increments, sorted by key (so concurrent writers
 /// lock rows in one order), and `(host, pin, network) -> (count, receipt day)` increments.
@@ -222,8 +227,11 @@ pub(crate) fn increments<'a>(
                 pin: r.served_leaf_pin.clone().unwrap_or_default(),
                 by_receipt,
             };
-            let v = roll.entry(key).or_insert((0, received_at, received_at));
+            let v = roll.entry(key).or_insert((0, received_at, received_at, 0));
             v.0 += 1;
+            if r.runtime_findings.is_some_and(|n| n > 0) {
+                v.3 += 1;
+            }
             v.1 = v.1.min(received_at);
             v.2 = v.2.max(received_at);
             if let Some(pin) = &r.served_leaf_pin {
@@ -262,6 +270,8 @@ pub struct HostPanel {
     pub host: String,
     /// Reports (filtered).
     pub reports: i64,
+    /// Of which came from instrumented processes (carried runtime findings).
+    pub instrumented: i64,
     /// Last receipt.
     pub last_seen: i64,
     /// Per day in the range: `(day, by report time, by receipt time)`.
@@ -283,6 +293,8 @@ pub struct Overview {
     pub reports: i64,
     /// Of which charted by receipt time.
     pub by_receipt: i64,
+    /// Of which came from instrumented processes.
+    pub instrumented: i64,
     /// The most recently reported hosts, at most [`MAX_HOSTS`].
     pub hosts: Vec<HostPanel>,
 }
@@ -290,6 +302,7 @@ pub struct Overview {
 #[derive(Default)]
 struct HostAcc {
     reports: i64,
+    instrumented: i64,
     last: i64,
     days: HashMap<i64, (i64, i64)>,
     versions: HashMap<String, i64>,
@@ -304,14 +317,16 @@ pub fn overview(
     networks: impl Fn(&[String]) -> Result<Vec<(String, String, i64)>, StoreError>,
 ) -> Result<Overview, StoreError> {
     let mut hosts: HashMap<&str, HostAcc> = HashMap::new();
-    let (mut total, mut by_receipt) = (0, 0);
+    let (mut total, mut by_receipt, mut instrumented) = (0, 0, 0);
     for r in rows {
         total += r.n;
+        instrumented += r.instrumented;
         if r.by_receipt {
             by_receipt += r.n;
         }
         let h = hosts.entry(&r.host).or_default();
         h.reports += r.n;
+        h.instrumented += r.instrumented;
         h.last = h.last.max(r.last_at);
         let d = h.days.entry(r.day).or_default();
         if r.by_receipt {
@@ -375,6 +390,7 @@ pub fn overview(
             HostPanel {
                 host: host.to_string(),
                 reports: acc.reports,
+                instrumented: acc.instrumented,
                 last_seen: acc.last,
                 per_day,
                 by_version: sorted(acc.versions),
@@ -387,6 +403,7 @@ pub fn overview(
         hosts_total,
         reports: total,
         by_receipt,
+        instrumented,
         hosts,
     })
 }
@@ -425,6 +442,7 @@ mod tests {
             pin: String::new(),
             by_receipt: false,
             n,
+            instrumented: 0,
             first_at: 0,
             last_at: 0,
         };

@@ -7,14 +7,15 @@ use serde::Serialize;
 
 use crate::report::NewReport;
 
+mod alerts;
 pub mod dash;
 mod postgres;
 mod query_postgres;
 mod query_sqlite;
 mod sqlite;
 
+pub use alerts::{AlertLedger, Claim, HostHistory, ReportGroup};
 pub use dash::{DashboardQueries, Filter};
-
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -118,6 +119,9 @@ pub struct HostSummary {
     pub reports: i64,
     /// Last report (Unix seconds).
     pub last_seen: i64,
+    /// Reports that carried at least one runtime integrity finding: "N of `reports` failures
+    /// came from instrumented processes" (client-reported signals).
+    pub instrumented: i64,
     /// Reports per day, oldest first: `(day start in Unix seconds, count)` over the last 14 days.
     pub per_day: Vec<(i64, i64)>,
     /// Served keys.

@@ -26,9 +26,13 @@ use tokio_postgres::{NoTls, Row, config::Host};
 use super::{
     HostSummary, KeySeen, Query, Store, StoreError, StoredReport, chart_start, per_day_window,
 };
+use crate::error::chain;
 use crate::report::NewReport;
 
-const SCHEMA_VERSION: i64 = 2;
+// The alert ledger (AlertLedger), kept beside the store it uses.
+mod alerts;
+
+const SCHEMA_VERSION: i64 = 3;
 
 /// The advisory lock migrations hold: "keypin" in ASCII, then 1.
 const MIGRATION_LOCK: i64 = 0x6b65_7970_696e_0001;
@@ -75,12 +79,19 @@ const V1: &str = "
     INSERT INTO keypin_schema (version) VALUES (1);
 ";
 
+/// How many runtime integrity findings a report carried (NULL: none sent).
+const V2: &str = "
+    ALTER TABLE reports ADD COLUMN IF NOT EXISTS runtime_findings BIGINT;
+    INSERT INTO keypin_schema (version) VALUES (2);
+";
+
 const INSERT: &str = "
     INSERT INTO reports (received_at, reported_at, host, port, dialect, served_leaf_pin,
-        client_network, app_bundle_id, app_version, app_platform, failure, body, event_at)
+        client_network, app_bundle_id, app_version, app_platform, failure, body,
+        runtime_findings, event_at)
     SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[], $4::int8[], $5::text[],
         $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
-        $13::int8[])";
+        $13::int8[], $14::int8[])";
 
 struct Job {
     received_at: i64,
@@ -262,7 +273,12 @@ async fn migrate(pool: &Pool) -> Result<(), String> {
             .map_err(step("schema version 1"))?;
     }
     if version < 2 {
-        tx.batch_execute(&super::query_postgres::v2())
+        tx.batch_execute(V2)
+            .await
+            .map_err(step("schema version 2"))?;
+    }
+    if version < 3 {
+        tx.batch_execute(&super::query_postgres::v3())
             .await
             .map_err(step("schema version 2"))?;
     }
@@ -322,20 +338,6 @@ pub(super) fn why(e: &tokio_postgres::Error) -> String {
     }
 }
 
-/// An error and its causes, each once ("error connecting to server: Connection refused").
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out = format!("{out}: {text}");
-        }
-        source = s.source();
-    }
-    out
-}
-
 /// Text as PostgreSQL stores it: it has no NUL character (a JSON `\u0000` in a report's field
 /// would fail the whole group commit, every other sender's reports with it), so NUL becomes
 /// U+FFFD. The stored body keeps the escape.
@@ -360,6 +362,7 @@ async fn insert_rows(
     let mut platform = Vec::with_capacity(n);
     let mut failure = Vec::with_capacity(n);
     let mut body = Vec::with_capacity(n);
+    let mut runtime = Vec::with_capacity(n);
     let mut event = Vec::with_capacity(n);
     let opt = |s: &Option<String>| s.as_deref().map(text);
     for job in jobs {
@@ -376,6 +379,7 @@ async fn insert_rows(
             platform.push(opt(&r.app_platform));
             failure.push(opt(&r.failure));
             body.push(text(&r.body));
+            runtime.push(r.runtime_findings);
             event.push(super::dash::event_time(job.received_at, r.reported_at).0);
         }
     }
@@ -389,7 +393,7 @@ async fn insert_rows(
         &stmt,
         &[
             &received, &reported, &host, &port, &dialect, &served, &network, &bundle, &version,
-            &platform, &failure, &body, &event,
+            &platform, &failure, &body, &runtime, &event,
         ],
     )
     .await?;
@@ -470,7 +474,9 @@ impl Store for PostgresStore {
             let e = |e: tokio_postgres::Error| why(&e);
             let hosts = c
                 .query(
-                    "SELECT host, COUNT(*), MAX(received_at) FROM reports GROUP BY host
+                    "SELECT host, COUNT(*), MAX(received_at),
+                            COUNT(*) FILTER (WHERE runtime_findings > 0)
+                     FROM reports GROUP BY host
                      ORDER BY MAX(received_at) DESC LIMIT 200",
                     &[],
                 )
@@ -514,6 +520,7 @@ impl Store for PostgresStore {
                     host,
                     reports: h.get(1),
                     last_seen: h.get(2),
+                    instrumented: h.get(3),
                     per_day: per_day_window(now, &days),
                     keys,
                 });

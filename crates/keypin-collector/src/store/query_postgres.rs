@@ -1,5 +1,5 @@
 //! The dashboard's queries on PostgreSQL, the daily roll-up kept in each group commit's
-//! transaction, and schema version 2 (event time, roll-ups, indexes) that adds them.
+//! transaction, and schema version 3 (event time, roll-ups, indexes) that adds them.
 
 use deadpool_postgres::Transaction;
 use tokio_postgres::Row;
@@ -23,17 +23,18 @@ fn by_receipt_sql() -> String {
 fn rebuild_sql(cond: &str) -> String {
     format!(
         "INSERT INTO report_days (day, host, app_version, app_platform, dialect, pin, by_receipt,
-             rday, n, first_at, last_at)
+             rday, n, first_at, last_at, inst)
          SELECT (event_at / 86400) * 86400, host, coalesce(app_version, ''),
              coalesce(app_platform, ''), dialect, coalesce(served_leaf_pin, ''), {br},
-             (received_at / 86400) * 86400, COUNT(*), MIN(received_at), MAX(received_at)
+             (received_at / 86400) * 86400, COUNT(*), MIN(received_at), MAX(received_at),
+             SUM(CASE WHEN runtime_findings > 0 THEN 1 ELSE 0 END)
          FROM reports WHERE {cond} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8",
         br = by_receipt_sql()
     )
 }
 
-/// Schema version 2 from version 1 (run under the migration lock, in its transaction).
-pub(super) fn v2() -> String {
+/// Schema version 3 from version 2 (run under the migration lock, in its transaction).
+pub(super) fn v3() -> String {
     format!(
         "ALTER TABLE reports ADD COLUMN event_at BIGINT;
          UPDATE reports SET event_at = CASE WHEN {br} THEN received_at ELSE reported_at END;
@@ -45,6 +46,7 @@ pub(super) fn v2() -> String {
              app_platform TEXT NOT NULL, dialect TEXT NOT NULL, pin TEXT NOT NULL,
              by_receipt BOOLEAN NOT NULL, rday BIGINT NOT NULL,
              n BIGINT NOT NULL, first_at BIGINT NOT NULL, last_at BIGINT NOT NULL,
+             inst BIGINT NOT NULL,
              PRIMARY KEY (day, host, app_version, app_platform, dialect, pin, by_receipt, rday)
          );
          CREATE INDEX report_days_rday ON report_days(rday);
@@ -58,7 +60,7 @@ pub(super) fn v2() -> String {
          INSERT INTO key_networks (host, pin, network, n, last_rday)
              SELECT host, served_leaf_pin, client_network, COUNT(*), MAX((received_at / 86400) * 86400)
              FROM reports WHERE served_leaf_pin IS NOT NULL GROUP BY 1, 2, 3;
-         INSERT INTO keypin_schema (version) VALUES (2);",
+         INSERT INTO keypin_schema (version) VALUES (3);",
         br = by_receipt_sql(),
         rebuild = rebuild_sql("true"),
     )
@@ -83,7 +85,8 @@ pub(super) async fn write_rollups<'a>(
     let mut count = Vec::with_capacity(roll.len());
     let mut first = Vec::with_capacity(roll.len());
     let mut last = Vec::with_capacity(roll.len());
-    for (k, (n, f, l)) in &roll {
+    let mut inst = Vec::with_capacity(roll.len());
+    for (k, (n, f, l, i)) in &roll {
         day.push(k.day);
         host.push(text(&k.host));
         version.push(text(&k.app_version));
@@ -95,16 +98,18 @@ pub(super) async fn write_rollups<'a>(
         count.push(*n);
         first.push(*f);
         last.push(*l);
+        inst.push(*i);
     }
     let up = tx
         .prepare_cached(
             "INSERT INTO report_days AS d (day, host, app_version, app_platform, dialect, pin,
-                 by_receipt, rday, n, first_at, last_at)
+                 by_receipt, rday, n, first_at, last_at, inst)
              SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[],
-                 $6::text[], $7::bool[], $8::int8[], $9::int8[], $10::int8[], $11::int8[])
+                 $6::text[], $7::bool[], $8::int8[], $9::int8[], $10::int8[], $11::int8[],
+                 $12::int8[])
              ON CONFLICT (day, host, app_version, app_platform, dialect, pin, by_receipt, rday)
              DO UPDATE SET n = d.n + EXCLUDED.n, first_at = LEAST(d.first_at, EXCLUDED.first_at),
-                 last_at = GREATEST(d.last_at, EXCLUDED.last_at)",
+                 last_at = GREATEST(d.last_at, EXCLUDED.last_at), inst = d.inst + EXCLUDED.inst",
         )
         .await?;
     tx.execute(
@@ -121,6 +126,7 @@ pub(super) async fn write_rollups<'a>(
             &count,
             &first,
             &last,
+            &inst,
         ],
     )
     .await?;
@@ -206,7 +212,8 @@ fn report_row(r: &Row) -> ReportRow {
         app_version: r.get(10),
         app_platform: r.get(11),
         failure: r.get(12),
-        body: r.get(13),
+        runtime_findings: r.get(13),
+        body: r.get(14),
     }
 }
 
@@ -216,7 +223,7 @@ impl DashboardQueries for PostgresStore {
         let cond = field_conditions(f, &mut p);
         let sql = format!(
             "SELECT day, host, app_version, app_platform, pin, by_receipt, SUM(n)::int8,
-                    MIN(first_at), MAX(last_at)
+                    MIN(first_at), MAX(last_at), SUM(inst)::int8
              FROM report_days WHERE day >= $1 AND day <= $2{cond}
              GROUP BY day, host, app_version, app_platform, pin, by_receipt"
         );
@@ -238,6 +245,7 @@ impl DashboardQueries for PostgresStore {
                     n: r.get(6),
                     first_at: r.get(7),
                     last_at: r.get(8),
+                    instrumented: r.get(9),
                 })
                 .collect())
         })

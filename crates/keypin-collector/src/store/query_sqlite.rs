@@ -1,5 +1,5 @@
 //! The dashboard's queries on SQLite, the daily roll-up kept in the writer's transaction, and
-//! schema version 2 (event time, roll-ups, indexes) that adds them.
+//! schema version 3 (event time, roll-ups, indexes) that adds them.
 
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension as _, Row, Transaction, params, params_from_iter};
@@ -22,17 +22,18 @@ fn by_receipt_sql() -> String {
 fn rebuild_sql(cond: &str) -> String {
     format!(
         "INSERT INTO report_days (day, host, app_version, app_platform, dialect, pin, by_receipt,
-             rday, n, first_at, last_at)
+             rday, n, first_at, last_at, inst)
          SELECT (event_at / 86400) * 86400, host, coalesce(app_version, ''),
              coalesce(app_platform, ''), dialect, coalesce(served_leaf_pin, ''), {br},
-             (received_at / 86400) * 86400, COUNT(*), MIN(received_at), MAX(received_at)
+             (received_at / 86400) * 86400, COUNT(*), MIN(received_at), MAX(received_at),
+             SUM(CASE WHEN runtime_findings > 0 THEN 1 ELSE 0 END)
          FROM reports WHERE {cond} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8",
         br = by_receipt_sql()
     )
 }
 
-/// Schema version 2 from version 1: existing rows get their event time and roll-ups.
-pub(super) fn migrate_v2(conn: &Connection) -> rusqlite::Result<()> {
+/// Schema version 3 from version 2: existing rows get their event time and roll-ups.
+pub(super) fn migrate_v3(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(&format!(
         "BEGIN;
          ALTER TABLE reports ADD COLUMN event_at INTEGER;
@@ -44,6 +45,7 @@ pub(super) fn migrate_v2(conn: &Connection) -> rusqlite::Result<()> {
              app_platform TEXT NOT NULL, dialect TEXT NOT NULL, pin TEXT NOT NULL,
              by_receipt INTEGER NOT NULL, rday INTEGER NOT NULL,
              n INTEGER NOT NULL, first_at INTEGER NOT NULL, last_at INTEGER NOT NULL,
+             inst INTEGER NOT NULL,
              PRIMARY KEY (day, host, app_version, app_platform, dialect, pin, by_receipt, rday)
          ) WITHOUT ROWID;
          CREATE INDEX report_days_rday ON report_days(rday);
@@ -57,7 +59,7 @@ pub(super) fn migrate_v2(conn: &Connection) -> rusqlite::Result<()> {
          INSERT INTO key_networks (host, pin, network, n, last_rday)
              SELECT host, served_leaf_pin, client_network, COUNT(*), MAX((received_at / 86400) * 86400)
              FROM reports WHERE served_leaf_pin IS NOT NULL GROUP BY 1, 2, 3;
-         PRAGMA user_version = 2;
+         PRAGMA user_version = 3;
          COMMIT;",
         br = by_receipt_sql(),
         rebuild = rebuild_sql("1"),
@@ -72,11 +74,12 @@ pub(super) fn write_rollups<'a>(
     let (roll, nets) = increments(batches);
     let mut up = tx.prepare_cached(
         "INSERT INTO report_days (day, host, app_version, app_platform, dialect, pin, by_receipt,
-             rday, n, first_at, last_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+             rday, n, first_at, last_at, inst)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
          ON CONFLICT DO UPDATE SET n = n + excluded.n, first_at = min(first_at, excluded.first_at),
-             last_at = max(last_at, excluded.last_at)",
+             last_at = max(last_at, excluded.last_at), inst = inst + excluded.inst",
     )?;
-    for (k, (n, first, last)) in &roll {
+    for (k, (n, first, last, inst)) in &roll {
         up.execute(params![
             k.day,
             k.host,
@@ -88,7 +91,8 @@ pub(super) fn write_rollups<'a>(
             k.rday,
             n,
             first,
-            last
+            last,
+            inst
         ])?;
     }
     let mut net = tx.prepare_cached(
@@ -163,7 +167,8 @@ fn report_row(r: &Row<'_>) -> rusqlite::Result<ReportRow> {
         app_version: r.get(10)?,
         app_platform: r.get(11)?,
         failure: r.get(12)?,
-        body: r.get(13)?,
+        runtime_findings: r.get(13)?,
+        body: r.get(14)?,
     })
 }
 
@@ -173,7 +178,7 @@ impl DashboardQueries for SqliteStore {
         let (cond, mut values) = field_conditions(f);
         let sql = format!(
             "SELECT day, host, app_version, app_platform, pin, by_receipt, SUM(n), MIN(first_at),
-                    MAX(last_at)
+                    MAX(last_at), SUM(inst)
              FROM report_days WHERE day >= ?1 AND day <= ?2{cond}
              GROUP BY day, host, app_version, app_platform, pin, by_receipt"
         );
@@ -192,6 +197,7 @@ impl DashboardQueries for SqliteStore {
                     n: r.get(6)?,
                     first_at: r.get(7)?,
                     last_at: r.get(8)?,
+                    instrumented: r.get(9)?,
                 })
             })
             .map_err(|e| self.sqlite(e))?;

@@ -16,7 +16,10 @@ use super::{
 };
 use crate::report::NewReport;
 
-const SCHEMA_VERSION: i64 = 2;
+// The alert ledger (AlertLedger), kept beside the store it uses.
+mod alerts;
+
+const SCHEMA_VERSION: i64 = 3;
 
 /// Why a group commit failed, as the writer thread hands it to every request in the group.
 #[derive(Debug, Clone)]
@@ -124,7 +127,17 @@ impl SqliteStore {
             .map_err(err)?;
         }
         if version < 2 {
-            super::query_sqlite::migrate_v2(&conn).map_err(err)?;
+            // How many runtime integrity findings a report carried (NULL: none sent).
+            conn.execute_batch(
+                "BEGIN;
+                 ALTER TABLE reports ADD COLUMN runtime_findings INTEGER;
+                 PRAGMA user_version = 2;
+                 COMMIT;",
+            )
+            .map_err(err)?;
+        }
+        if version < 3 {
+            super::query_sqlite::migrate_v3(&conn).map_err(err)?;
         }
         let reader = Connection::open(path).map_err(err)?;
         reader
@@ -192,8 +205,9 @@ fn write_jobs(conn: &mut Connection, jobs: &[Job]) -> rusqlite::Result<()> {
     {
         let mut stmt = tx.prepare_cached(
             "INSERT INTO reports (received_at, reported_at, host, port, dialect, served_leaf_pin,
-                 client_network, app_bundle_id, app_version, app_platform, failure, body, event_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                 client_network, app_bundle_id, app_version, app_platform, failure, body,
+                 runtime_findings, event_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         )?;
         for (received_at, reports, _) in jobs {
             for r in reports {
@@ -210,6 +224,7 @@ fn write_jobs(conn: &mut Connection, jobs: &[Job]) -> rusqlite::Result<()> {
                     r.app_platform,
                     r.failure,
                     r.body,
+                    r.runtime_findings,
                     super::dash::event_time(*received_at, r.reported_at).0,
                 ])?;
             }
@@ -285,18 +300,20 @@ impl Store for SqliteStore {
         };
         let mut hosts_stmt = conn
             .prepare_cached(
-                "SELECT host, COUNT(*), MAX(received_at) FROM reports GROUP BY host
+                "SELECT host, COUNT(*), MAX(received_at),
+                        COUNT(*) FILTER (WHERE runtime_findings > 0)
+                 FROM reports GROUP BY host
                  ORDER BY MAX(received_at) DESC LIMIT 200",
             )
             .map_err(sq)?;
-        let hosts: Vec<(String, i64, i64)> = hosts_stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        let hosts: Vec<(String, i64, i64, i64)> = hosts_stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
             .map_err(sq)?
             .collect::<Result<_, _>>()
             .map_err(sq)?;
         let window_start = chart_start(now);
         let mut out = Vec::new();
-        for (host, reports, last_seen) in hosts {
+        for (host, reports, last_seen, instrumented) in hosts {
             let mut day_stmt = conn
                 .prepare_cached(
                     "SELECT (received_at / 86400) * 86400 AS day, COUNT(*) FROM reports
@@ -334,6 +351,7 @@ impl Store for SqliteStore {
                 host,
                 reports,
                 last_seen,
+                instrumented,
                 per_day,
                 keys,
             });

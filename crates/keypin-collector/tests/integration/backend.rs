@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use keypin_collector::store::AlertLedger;
 use keypin_collector::{Limits, PostgresStore, Settings, SqliteStore, Store};
 
 /// Where a test's reports go.
@@ -18,6 +19,8 @@ pub enum Backend {
 /// An open store and what keeps it alive.
 pub struct Opened {
     pub store: Arc<dyn Store>,
+    /// The same store's alert ledger.
+    pub ledger: Arc<dyn AlertLedger>,
     /// The SQLite file's directory.
     pub _dir: Option<tempfile::TempDir>,
 }
@@ -27,18 +30,62 @@ impl Backend {
         match self {
             Self::Sqlite => {
                 let dir = tempfile::TempDir::new().unwrap();
-                let store = SqliteStore::open(&dir.path().join("reports.db")).unwrap();
+                let store = Arc::new(SqliteStore::open(&dir.path().join("reports.db")).unwrap());
                 Opened {
-                    store: Arc::new(store),
+                    store: store.clone(),
+                    ledger: store,
                     _dir: Some(dir),
                 }
             }
             Self::Postgres => {
-                let store = PostgresStore::open(&crate::pg::fresh_database()).unwrap();
+                let store = Arc::new(PostgresStore::open(&crate::pg::fresh_database()).unwrap());
                 Opened {
-                    store: Arc::new(store),
+                    store: store.clone(),
+                    ledger: store,
                     _dir: None,
                 }
+            }
+        }
+    }
+
+    /// Two stores on one database (two files' worth of connections to one SQLite file, or two
+    /// pools on one PostgreSQL database), as two collector instances have.
+    pub fn open_pair(self) -> (Opened, Opened) {
+        match self {
+            Self::Sqlite => {
+                let dir = tempfile::TempDir::new().unwrap();
+                let path = dir.path().join("reports.db");
+                let a = Arc::new(SqliteStore::open(&path).unwrap());
+                let b = Arc::new(SqliteStore::open(&path).unwrap());
+                (
+                    Opened {
+                        store: a.clone(),
+                        ledger: a,
+                        _dir: Some(dir),
+                    },
+                    Opened {
+                        store: b.clone(),
+                        ledger: b,
+                        _dir: None,
+                    },
+                )
+            }
+            Self::Postgres => {
+                let url = crate::pg::fresh_database();
+                let a = Arc::new(PostgresStore::open(&url).unwrap());
+                let b = Arc::new(PostgresStore::open(&url).unwrap());
+                (
+                    Opened {
+                        store: a.clone(),
+                        ledger: a,
+                        _dir: None,
+                    },
+                    Opened {
+                        store: b.clone(),
+                        ledger: b,
+                        _dir: None,
+                    },
+                )
             }
         }
     }

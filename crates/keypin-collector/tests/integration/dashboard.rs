@@ -40,6 +40,7 @@ pub fn report(
         app_version: Some(version.into()),
         app_platform: Some(platform.into()),
         failure: Some("pin-mismatch".into()),
+        runtime_findings: None,
         body:
             serde_json::json!({"hostname": host, "app-version": version, "app-platform": platform})
                 .to_string(),
@@ -104,9 +105,9 @@ pub fn fleet(store: &dyn Store, now: i64) -> [(String, usize); 3] {
     for d in 0..3 {
         let received = now - d * day - 120;
         let batch: Vec<NewReport> = (0..6)
-            .map(|_| {
+            .map(|i| {
                 cdn += 1;
-                report(
+                let mut r = report(
                     "cdn.bank.test",
                     "4.2.0",
                     "ANDROID",
@@ -114,7 +115,18 @@ pub fn fleet(store: &dyn Store, now: i64) -> [(String, usize); 3] {
                     Some(pin(9)),
                     "192.0.2.0/24",
                     Some(received - 30 * day),
-                )
+                );
+                // One a day from a process with Frida loaded.
+                if i == 0 {
+                    r.runtime_findings = Some(1);
+                    r.body = serde_json::json!({
+                        "hostname": "cdn.bank.test", "app-version": "4.2.0",
+                        "runtime-findings": [{"id": "SH002", "severity": "high",
+                            "evidence": "<script>/tmp/frida-agent-64.so"}],
+                    })
+                    .to_string();
+                }
+                r
             })
             .collect();
         store.insert(received, batch).unwrap();

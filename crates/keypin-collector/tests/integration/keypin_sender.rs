@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use keypin::report::{ReportSender, ReportSenderConfig};
+use keypin::runtime::{RuntimeFinding, Severity};
 use keypin::{PinnedConfig, Policy, Roots, clock::SystemClock, pin::Pin};
 use keypin_collector::Settings;
 use keypin_pki::{CertSpec, Chain, KeyAlg, TlsServer, self_signed};
@@ -26,18 +27,22 @@ fn start_collector(backend: Backend) -> (Served, Opened) {
     (serve(opened.store.clone(), settings), opened)
 }
 
-fn list_reports(addr: SocketAddr) -> Vec<serde_json::Value> {
+/// The body of an authorised `GET path`, which must answer 200.
+fn get(addr: SocketAddr, path: &str) -> String {
     let mut s = TcpStream::connect(addr).unwrap();
     write!(
         s,
-        "GET /v1/reports HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
-    let body = out.split("\r\n\r\n").nth(1).unwrap();
-    serde_json::from_str::<serde_json::Value>(body)
+    out.split_once("\r\n\r\n").unwrap().1.to_owned()
+}
+
+fn list_reports(addr: SocketAddr) -> Vec<serde_json::Value> {
+    serde_json::from_str::<serde_json::Value>(&get(addr, "/v1/reports"))
         .unwrap()
         .as_array()
         .unwrap()
@@ -55,6 +60,22 @@ fn handshake(config: &Arc<rustls::ClientConfig>, addr: SocketAddr, host: &str) -
         }
     }
     true
+}
+
+/// A sender on `cfg` (a short batch delay) and a pinned client configuration reporting to it.
+fn reporting_client(
+    mut cfg: ReportSenderConfig,
+    policy: Arc<Policy>,
+    roots: Roots,
+) -> (Arc<ReportSender>, Arc<rustls::ClientConfig>) {
+    cfg.batch_delay = Duration::from_millis(50);
+    let sender =
+        ReportSender::start(cfg, policy.clone(), roots.clone(), Arc::new(SystemClock)).unwrap();
+    let config = PinnedConfig::builder(policy, roots)
+        .events(sender.clone())
+        .build()
+        .unwrap();
+    (sender, Arc::new(config))
 }
 
 fn forged_chains_reach_the_collector_as_keypin_reports(backend: Backend) {
@@ -79,18 +100,10 @@ fn forged_chains_reach_the_collector_as_keypin_reports(backend: Backend) {
     roots.add_cert(installed.root.cert.clone()).unwrap();
     let dir = tempfile::TempDir::new().unwrap();
     let mut cfg = ReportSenderConfig::new(dir.path());
-    cfg.batch_delay = Duration::from_millis(50);
     cfg.app.bundle_id = Some("com.bank.app".into());
     cfg.app.version = Some("4.2".into());
     cfg.app.platform = Some("LINUX".into());
-    let sender =
-        ReportSender::start(cfg, policy.clone(), roots.clone(), Arc::new(SystemClock)).unwrap();
-    let config = Arc::new(
-        PinnedConfig::builder(policy, roots)
-            .events(sender.clone())
-            .build()
-            .unwrap(),
-    );
+    let (sender, config) = reporting_client(cfg, policy, roots);
     let a = TlsServer::start(installed.server_options()).unwrap();
     let b = TlsServer::start(unknown.server_options()).unwrap();
     assert!(
@@ -136,4 +149,103 @@ fn forged_chains_reach_the_collector_as_keypin_reports(backend: Backend) {
     );
 }
 
-on_both_backends!(forged_chains_reach_the_collector_as_keypin_reports);
+/// Three refused handshakes to one host: while the app said it was traced (SH001), after a
+/// clean scan, and with no runtime signals at all. The collector counts one of three as from
+/// an instrumented process, in the summary API and on the dashboard.
+fn runtime_findings_reach_the_summary_through_the_real_sender(backend: Backend) {
+    let (collector, _store) = start_collector(backend);
+    let url = format!("http://{}/v1/reports", collector.addr);
+    let genuine = Chain::generate("Genuine", &["pay.bank.test"], KeyAlg::EcdsaP256).unwrap();
+    let unknown = Chain::generate("Unknown", &["pay.bank.test"], KeyAlg::EcdsaP256).unwrap();
+    let spare = Pin::from_spki_der(&self_signed(CertSpec::ca("Spare")).unwrap().spki_der());
+    let genuine_pin = Pin::from_spki_der(&genuine.intermediate.spki_der());
+    let text = format!(
+        "[[rule]]\nhosts = [\"pay.bank.test\"]\npins = [\"{genuine_pin}\", \"{spare}\"]\n\
+         report_uris = [\"{url}\"]\n"
+    );
+    let policy = Arc::new(Policy::from_toml_str(&text, "bank.toml").unwrap());
+    let mut roots = Roots::empty();
+    roots.add_cert(genuine.root.cert.clone()).unwrap();
+    let dir = tempfile::TempDir::new().unwrap();
+    let (sender, config) = reporting_client(ReportSenderConfig::new(dir.path()), policy, roots);
+    let server = TlsServer::start(unknown.server_options()).unwrap();
+    let traced = RuntimeFinding::new("SH001", Severity::High, "TracerPid: 4242 (gdb)");
+    for runtime in [Some(vec![traced.clone()]), Some(vec![]), None] {
+        sender.set_runtime_findings(runtime);
+        assert!(!handshake(&config, server.addr(), "pay.bank.test"));
+    }
+    assert!(
+        sender.flush(Duration::from_secs(10)),
+        "{:?}",
+        sender.stats()
+    );
+    assert_eq!(sender.stats().sent, 3, "{:?}", sender.stats());
+
+    let reports = list_reports(collector.addr);
+    let carried: Vec<&serde_json::Value> = reports
+        .iter()
+        .map(|r| &r["report"]["runtime-findings"])
+        .collect();
+    assert!(
+        carried.contains(&&serde_json::json!([traced])),
+        "{carried:?}"
+    );
+    assert!(carried.contains(&&serde_json::json!([])), "{carried:?}");
+    assert!(carried.contains(&&serde_json::Value::Null), "{carried:?}");
+
+    let summary: serde_json::Value =
+        serde_json::from_str(&get(collector.addr, "/v1/summary")).unwrap();
+    let host = &summary[0];
+    assert_eq!(host["host"], "pay.bank.test");
+    assert_eq!(
+        (host["instrumented"].as_i64(), host["reports"].as_i64()),
+        (Some(1), Some(3))
+    );
+    let page = get(collector.addr, "/");
+    assert!(
+        page.contains("1 of 3 failures came from instrumented processes"),
+        "{page}"
+    );
+}
+
+on_both_backends!(
+    forged_chains_reach_the_collector_as_keypin_reports,
+    runtime_findings_reach_the_summary_through_the_real_sender
+);
+
+/// A database made by the previous collector (schema 1, one report) opens with the
+/// `runtime_findings` column added, its report kept and counted as not instrumented.
+#[test]
+fn a_schema_1_sqlite_database_is_migrated_keeping_its_reports() {
+    use keypin_collector::{SqliteStore, Store};
+    let dir = tempfile::TempDir::new().unwrap();
+    let path = dir.path().join("reports.db");
+    let old = rusqlite::Connection::open(&path).unwrap();
+    old.execute_batch(
+        "CREATE TABLE reports (id INTEGER PRIMARY KEY, received_at INTEGER NOT NULL,
+             reported_at INTEGER, host TEXT NOT NULL, port INTEGER, dialect TEXT NOT NULL,
+             served_leaf_pin TEXT, client_network TEXT NOT NULL, app_bundle_id TEXT,
+             app_version TEXT, app_platform TEXT, failure TEXT, body TEXT NOT NULL);
+         INSERT INTO reports (received_at, host, dialect, client_network, body)
+             VALUES (1900000000, 'old.example', 'hpkp', '127.0.0.0/24', '{}');
+         PRAGMA user_version = 1;",
+    )
+    .unwrap();
+    drop(old);
+    let store = SqliteStore::open(&path).unwrap();
+    let summary = store.summary(1_900_000_000).unwrap();
+    assert_eq!(
+        (
+            summary[0].host.as_str(),
+            summary[0].reports,
+            summary[0].instrumented
+        ),
+        ("old.example", 1, 0)
+    );
+    store.close();
+    let version: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+}

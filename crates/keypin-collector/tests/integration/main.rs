@@ -5,6 +5,7 @@
 
 #[macro_use]
 mod backend;
+mod alerts;
 mod browser;
 mod collector;
 mod dashboard;
@@ -12,6 +13,7 @@ mod dashboard;
 // the tests running beside it in this process.
 mod faults;
 mod keypin_sender;
+mod metrics;
 mod pg;
 mod postgres;
 mod report_shapes;

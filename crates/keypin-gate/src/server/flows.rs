@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use super::{Gate, TlsExporter, parse_json};
 use crate::client_data::ClientData;
-use crate::config::App;
+use crate::config::{App, RuntimeVerdict};
 use crate::store::Install;
 use crate::token::{Claims, ISSUER};
 use crate::{GateError, b64url, from_b64url, sha256, unix_now};
@@ -250,9 +250,14 @@ fn assert_flow(
     let client_data = ClientData::parse(&client_data_bytes)?;
     let counter = check_signature(app, &install, &req, &client_data_bytes)?;
     check_channel(gate, &install, &client_data, exporter)?;
+    let verdict = judge_runtime(gate, &install, &client_data)?;
     let now = unix_now();
     gate.store
         .spend_and_advance(&client_data.challenge, now, &install.id, counter)?;
+    let (scope, runtime_findings) = match verdict {
+        RuntimeVerdict::Downscope { scope, ids } => (Some(scope), ids),
+        _ => (None, Vec::new()),
+    };
     let claims = Claims {
         iss: ISSUER.into(),
         aud: gate.config.audience.clone(),
@@ -265,10 +270,51 @@ fn assert_flow(
         htm: client_data.method.clone(),
         htu: client_data.path.clone(),
         bdh: b64url(&client_data.body_sha256),
+        scope,
+        runtime_findings,
     };
     let token = gate.signer.issue(&gate.store, &claims, now)?;
-    let secrets = release_secrets(gate, &install, &client_data, &client_data_bytes, now)?;
+    // A down-scoped token gets no secrets.
+    let secrets = if claims.scope.is_some() {
+        Vec::new()
+    } else {
+        release_secrets(gate, &install, &client_data, &client_data_bytes, now)?
+    };
     Ok(serde_json::json!({ "token": token, "expires_at": claims.exp, "secrets": secrets }))
+}
+
+/// The runtime-findings policy on the (signed) client data; every reported finding is
+/// audited. `Err` when the policy refuses.
+fn judge_runtime(
+    gate: &Gate,
+    install: &Install,
+    cd: &ClientData,
+) -> Result<RuntimeVerdict, GateError> {
+    if cd.runtime_findings.is_empty() {
+        return Ok(RuntimeVerdict::Full);
+    }
+    let now = unix_now();
+    let ids: Vec<String> = cd
+        .runtime_findings
+        .iter()
+        .map(|f| format!("{} ({})", f.id, f.severity.as_str()))
+        .collect();
+    let verdict = gate.config.runtime.judge(&cd.runtime_findings);
+    let action = match &verdict {
+        RuntimeVerdict::Refuse(_) => "refused",
+        RuntimeVerdict::Downscope { .. } => "down-scoped",
+        _ => "full token",
+    };
+    gate.store.audit(
+        now,
+        "runtime findings reported",
+        Some(&install.id),
+        &format!("{}; {action}", ids.join(", ")),
+    );
+    match verdict {
+        RuntimeVerdict::Refuse(reason) => Err(GateError::Refused(reason)),
+        other => Ok(other),
+    }
 }
 
 /// Every secret the install is entitled to, sealed to the client data's ephemeral key (none

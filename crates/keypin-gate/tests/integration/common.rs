@@ -221,6 +221,17 @@ pub(crate) fn android_assert_body(install: &str, cd: &[u8], signature: &[u8]) ->
     json!({"install_id": install, "client_data": b64(cd), "signature": b64(signature)})
 }
 
+pub(crate) async fn jwks(g: &TestGate) -> keypin_gate::Jwks {
+    g.http
+        .get(format!("{}/.well-known/jwks.json", g.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 pub(crate) fn error_of(body: &Value) -> String {
     body["error"].as_str().unwrap_or_default().to_string()
 }

@@ -4,17 +4,6 @@ use keypin_gate::verify_token;
 
 use crate::common::*;
 
-async fn jwks(g: &TestGate) -> keypin_gate::Jwks {
-    g.http
-        .get(format!("{}/.well-known/jwks.json", g.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_genuine_ios_app_gets_tokens_that_verify() {
     let g = start("", "production").await;

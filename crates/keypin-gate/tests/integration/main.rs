@@ -7,5 +7,6 @@ mod common;
 mod concurrency;
 mod flows;
 mod limits;
+mod runtime;
 mod secrets;
 mod tls_binding;

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::procfs::{self, Mapping};
-use crate::{Check, Error, Evidence, Finding};
+use crate::{Check, Error, Evidence, Finding, ListenerSource};
 
 /// Parts of a mapped file's path that name an instrumentation framework (compared in lower
 /// case): Frida's agent, gadget and server, Cydia Substrate, Xposed and its successors
@@ -144,45 +144,57 @@ pub(crate) fn threads() -> Result<Vec<Finding>, Error> {
 const FRIDA_PORT: u16 = 27042;
 
 /// SH005: a socket listening on 27042, from the kernel's tables (no connection is made):
-/// sock_diag, else `/proc/net/tcp{,6}`. `Err` carries why neither could be read (Android 10
-/// and later deny both to apps): the check did not run.
-pub(crate) fn frida_port() -> Result<Vec<Finding>, String> {
-    let found = |source: &str, local: String| {
-        Finding::new(
-            Check::FridaPort,
-            Evidence {
-                path: Some(source.to_owned()),
-                detail: format!("listening socket {local}"),
-                ..Evidence::default()
-            },
-        )
+/// sock_diag, else `/proc/net/tcp{,6}` (or only those files of `source`'s directory). `Err`
+/// carries why neither could be read (Android 10 and later deny both to apps): the check did
+/// not run.
+pub(crate) fn frida_port(source: &ListenerSource) -> Result<Vec<Finding>, String> {
+    let (dir, netlink_err) = match source {
+        ListenerSource::ProcNet(dir) => (dir.as_path(), None),
+        _ => match super::sockets::tcp_listeners() {
+            Ok(listeners) => {
+                return Ok(listeners
+                    .into_iter()
+                    .filter(|a| a.port() == FRIDA_PORT)
+                    .map(|a| frida_port_finding("sock_diag", a.to_string()))
+                    .collect());
+            }
+            Err(e) => (Path::new("/proc/net"), Some(e)),
+        },
     };
-    let netlink_err = match super::sockets::tcp_listeners() {
-        Ok(listeners) => {
-            return Ok(listeners
-                .into_iter()
-                .filter(|a| a.port() == FRIDA_PORT)
-                .map(|a| found("sock_diag", a.to_string()))
-                .collect());
-        }
-        Err(e) => e,
-    };
+    proc_net_frida_port(dir).map_err(|e| match netlink_err {
+        Some(n) => format!("{n}; {e}"),
+        None => e,
+    })
+}
+
+fn frida_port_finding(source: &str, local: String) -> Finding {
+    Finding::new(
+        Check::FridaPort,
+        Evidence {
+            path: Some(source.to_owned()),
+            detail: format!("listening socket {local}"),
+            ..Evidence::default()
+        },
+    )
+}
+
+/// SH005 from `dir/tcp` and `dir/tcp6` (a kernel without IPv6 has no tcp6; tcp must be there).
+fn proc_net_frida_port(dir: &Path) -> Result<Vec<Finding>, String> {
     let mut out = Vec::new();
-    for path in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        // A kernel without IPv6 has no tcp6.
-        if path.ends_with('6') && !Path::new(path).exists() {
+    for name in ["tcp", "tcp6"] {
+        let path = dir.join(name);
+        if name == "tcp6" && !path.exists() {
             continue;
         }
-        let listeners = procfs::read(Path::new(path))
-            .and_then(|text| {
-                Ok(procfs::listeners(&text, path)?
-                    .into_iter()
-                    .filter(|l| l.port == FRIDA_PORT)
-                    .map(|l| found(path, l.local.to_owned()))
-                    .collect::<Vec<_>>())
-            })
-            .map_err(|e| format!("{netlink_err}; {e}"))?;
-        out.extend(listeners);
+        let shown = path.display().to_string();
+        let text = procfs::read(&path).map_err(|e| e.to_string())?;
+        let listeners = procfs::listeners(&text, &shown).map_err(|e| e.to_string())?;
+        out.extend(
+            listeners
+                .into_iter()
+                .filter(|l| l.port == FRIDA_PORT)
+                .map(|l| frida_port_finding(&shown, l.local.to_owned())),
+        );
     }
     Ok(out)
 }

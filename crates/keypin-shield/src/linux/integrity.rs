@@ -120,19 +120,30 @@ fn from_disk(path: &Path, offset: u64) -> Result<(String, u64, u64, Vec<u8>), St
     Ok((name, vaddr - symbol.address(), symbol.size(), bytes))
 }
 
-/// SH008, SH009, SH010 for every guarded function.
-pub(crate) fn check_all(guarded: &[Guarded]) -> Vec<Finding> {
-    let path = "/proc/self/mem";
-    let mem = match std::fs::File::open(path) {
-        Ok(mem) => mem,
-        Err(e) => {
-            return guarded
-                .iter()
-                .map(|g| unreadable(g, format!("{path}: {e}")))
-                .collect();
-        }
+/// Where the scans read guarded code.
+pub(crate) const MEM: &str = "/proc/self/mem";
+
+/// SH008, SH009, SH010 for every guarded function, read through `kept` (`/proc/self/mem`
+/// opened when the first function was guarded, which keeps working after
+/// [`crate::harden`] makes the file root's), else through a fresh open.
+pub(crate) fn check_all(guarded: &[Guarded], kept: Option<&std::fs::File>) -> Vec<Finding> {
+    let opened;
+    let mem = match kept {
+        Some(mem) => mem,
+        None => match std::fs::File::open(MEM) {
+            Ok(mem) => {
+                opened = mem;
+                &opened
+            }
+            Err(e) => {
+                return guarded
+                    .iter()
+                    .map(|g| unreadable(g, format!("{MEM}: {e}")))
+                    .collect();
+            }
+        },
     };
-    guarded.iter().filter_map(|g| check(&mem, g)).collect()
+    guarded.iter().filter_map(|g| check(mem, g)).collect()
 }
 
 fn unreadable(g: &Guarded, detail: String) -> Finding {
@@ -218,7 +229,7 @@ mod tests {
         let g = Guarded::new("guarded_example", guarded_example as *const () as usize).unwrap();
         assert!(g.name().contains("guarded_example"), "{}", g.name());
         assert!(!g.reference.is_empty());
-        assert_eq!(check_all(std::slice::from_ref(&g)), vec![]);
+        assert_eq!(check_all(std::slice::from_ref(&g), None), vec![]);
         assert_eq!(std::hint::black_box(guarded_example)(1), guarded_example(1));
     }
 
@@ -229,7 +240,7 @@ mod tests {
         let mut g = Guarded::new("guarded_example", guarded_example as *const () as usize).unwrap();
         let original = g.reference[0];
         g.reference[0] = original.wrapping_add(1);
-        let f = check_all(std::slice::from_ref(&g));
+        let f = check_all(std::slice::from_ref(&g), None);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].id, Check::PatchedCode);
         assert!(

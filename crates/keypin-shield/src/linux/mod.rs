@@ -1,5 +1,6 @@
 //! The checks on Linux and Android, all read from `/proc`.
 
+pub(crate) mod harden;
 pub(crate) mod instrument;
 pub(crate) mod integrity;
 pub(crate) mod procfs;
@@ -41,7 +42,7 @@ pub(crate) fn scan(shield: &Shield, wanted: &[Check]) -> Result<Report, Error> {
     }
     let mut unavailable = Vec::new();
     if want(&[Check::FridaPort]) {
-        match instrument::frida_port() {
+        match instrument::frida_port(&shield.listener_source) {
             Ok(found) => {
                 findings.extend(found);
                 ran(&[Check::FridaPort]);
@@ -54,7 +55,7 @@ pub(crate) fn scan(shield: &Shield, wanted: &[Check]) -> Result<Report, Error> {
     }
     let code = [Check::Breakpoint, Check::PatchedCode, Check::UnreadableCode];
     if want(&code) && !shield.guarded.is_empty() {
-        findings.extend(integrity::check_all(&shield.guarded));
+        findings.extend(integrity::check_all(&shield.guarded, shield.mem.as_ref()));
         ran(&code);
     }
     let root = [

@@ -148,6 +148,37 @@ pub(crate) fn save(dir: &Path, bytes: &[u8]) -> std::io::Result<()> {
     crate::persist::write_atomic(dir, DEDUP_FILE, DEDUP_TEMP_FILE, bytes)
 }
 
+/// The record of delivered reports for an app that delivers reports itself (the JVM
+/// binding): the same de-duplication [`super::ReportSender`] keeps, in the same file
+/// ([`DEDUP_FILE`] in the state directory), so an identical report goes out at most once per
+/// window, across restarts.
+#[derive(Debug)]
+pub struct SentLedger {
+    dedup: Dedup,
+}
+
+impl SentLedger {
+    /// Loads the record from `dir` (a missing file is an empty record); `window_secs` is how
+    /// long a delivered report stays a duplicate. An unreadable file is ignored and the reason
+    /// returned: at worst a report is sent twice, never lost.
+    pub fn open(dir: &Path, window_secs: i64) -> (Self, Option<String>) {
+        let (dedup, warning) = Dedup::load(dir, window_secs);
+        (Self { dedup }, warning)
+    }
+
+    /// Was the report with this key ([`super::Report::dedup_key`]) delivered within the
+    /// window before `now` (Unix seconds)?
+    pub fn recently_sent(&self, key: &[u8; 32], now: i64) -> bool {
+        self.dedup.recently_sent(key, now)
+    }
+
+    /// Records `keys` as delivered at `now` and writes the record atomically.
+    pub fn record(&mut self, keys: &[[u8; 32]], now: i64) -> std::io::Result<()> {
+        let bytes = self.dedup.record(keys, now).to_bytes()?;
+        save(self.dedup.dir(), &bytes)
+    }
+}
+
 fn hex(k: &[u8; 32]) -> String {
     k.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -5,7 +5,9 @@
 //! every refused or report-only pin mismatch, every chain-validation failure of a pinned host,
 //! every connection on expired pins and every failed pin update becomes a [`Report`]: the
 //! RFC 7469 §3 report (every field; chains in PEM) plus TrustKit's app fields plus keypin's own
-//! (`policy-version`, `mode`, `failure`, `rule`). `keypin collector serve` accepts it, and so
+//! (`policy-version`, `mode`, `failure`, `rule`, and `runtime-findings`: the app's runtime
+//! integrity findings as last set with [`ReportSender::set_runtime_findings`] or a
+//! [`crate::events::PinEvent::RuntimeFindings`]). `keypin collector serve` accepts it, and so
 //! does any HPKP or TrustKit report server (they ignore what they do not know).
 //!
 //! ```no_run
@@ -44,7 +46,7 @@ mod model;
 mod sender;
 mod wire;
 
-pub use dedup::{DEDUP_FILE, DEDUP_TEMP_FILE};
+pub use dedup::{DEDUP_FILE, DEDUP_TEMP_FILE, SentLedger};
 pub use model::{AppInfo, FailureKind};
 pub use sender::{ReportError, ReportSender, ReportSenderConfig, ReportStats};
 pub use wire::{ReceivedReport, Report};

@@ -107,6 +107,24 @@ impl Report {
         r
     }
 
+    /// A pin-mismatch report for an app that delivers reports itself (the JVM binding sends
+    /// them with OkHttp): the same report [`super::ReportSender`] would send for `failure`.
+    /// `rule` is the rule that failed (for its name and expiry), `policy_version` the bundle
+    /// version in force (`None`: the embedded policy).
+    pub fn for_pin_failure(
+        failure: &PinFailure,
+        rule: Option<&Rule>,
+        at: UnixTime,
+        app: &AppInfo,
+        policy_version: Option<String>,
+    ) -> Self {
+        let common = Common {
+            app: app.clone(),
+            policy_version,
+        };
+        Self::pin_mismatch(failure, rule, at, &common)
+    }
+
     /// A report for a pinned host whose chain failed validation.
     /// `None` unless `event` is [`PinEvent::ChainInvalid`].
     pub(crate) fn chain_invalid(event: &PinEvent, common: &Common) -> Option<Self> {
@@ -219,6 +237,7 @@ impl Report {
             failure: String::new(),
             rule: None,
             error: None,
+            runtime_findings: None,
         }
     }
 

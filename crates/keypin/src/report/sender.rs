@@ -21,6 +21,7 @@ use crate::http::{self, Request, Url};
 use crate::live::{Generation, LivePolicy, PerGeneration};
 use crate::policy::ReportDelivery;
 use crate::roots::Roots;
+use crate::runtime::RuntimeFinding;
 use crate::verify::config::PinnedConfig;
 
 /// How the sender works. Build with [`ReportSenderConfig::new`], adjust the public fields.
@@ -169,6 +170,8 @@ struct Shared {
     deduplicated: AtomicU64,
     rejected: AtomicU64,
     failed: AtomicU64,
+    /// The runtime integrity findings the app last set; attached to each report made.
+    runtime: RwLock<Option<Vec<RuntimeFinding>>>,
 }
 
 /// Sends pin-failure reports off the handshake path. Give it to
@@ -251,6 +254,7 @@ impl ReportSender {
             deduplicated: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            runtime: RwLock::new(None),
         });
         // The first generation's delivery configuration now, so a bad one fails the start.
         shared.delivery()?.tls()?;
@@ -282,6 +286,16 @@ impl ReportSender {
             embedded_version: s.config.policy_version.clone(),
         });
         *s.following.write().unwrap_or_else(PoisonError::into_inner) = following;
+    }
+
+    /// The runtime integrity findings reports made from now on carry (`runtime-findings`):
+    /// `Some(findings)` after a scan (`Some(vec![])`: scanned, nothing seen), `None` when
+    /// nothing is known (no scan, or the last one failed). Kept within
+    /// [`crate::runtime::bounded`]'s limits. keypin-shield's watcher sets this through
+    /// [`PinEvent::RuntimeFindings`] when given this sender as its sink; the sender never
+    /// scans, and a handshake only copies the latest value.
+    pub fn set_runtime_findings(&self, findings: Option<Vec<RuntimeFinding>>) {
+        self.shared.set_runtime(findings);
     }
 
     /// Queues the reports for `event` (never blocks on the network; see [`PinEventSink`]).
@@ -493,8 +507,28 @@ impl Shared {
         uris.into_iter().map(|u| (u, report.clone())).collect()
     }
 
+    fn set_runtime(&self, findings: Option<Vec<RuntimeFinding>>) {
+        let findings = findings.map(crate::runtime::bounded);
+        *self.runtime.write().unwrap_or_else(PoisonError::into_inner) = findings;
+    }
+
     fn enqueue_event(&self, event: &PinEvent) {
-        let reports = self.reports_for(event);
+        match event {
+            PinEvent::RuntimeFindings { current, .. } => {
+                return self.set_runtime(Some(current.clone()));
+            }
+            PinEvent::RuntimeScanFailed { .. } => return self.set_runtime(None),
+            _ => {}
+        }
+        let mut reports = self.reports_for(event);
+        let runtime = self
+            .runtime
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        for (_, report) in &mut reports {
+            report.runtime_findings.clone_from(&runtime);
+        }
         if reports.is_empty() {
             return;
         }

@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::runtime::RuntimeFinding;
+
 /// Declares [`Report`] and [`ReceivedReport`] from one field list, so the two cannot drift:
 /// `name: sent type => received type;`, in wire order, with the field's documentation.
 macro_rules! wire_schema {
@@ -83,6 +85,13 @@ wire_schema! {
     rule: Option<String> => Option<String>;
     /// What went wrong, for a person.
     error: Option<String> => Option<String>;
+    /// The app's runtime integrity findings when the failure happened (id, severity, short
+    /// evidence; at most [`crate::runtime::MAX_FINDINGS`]), as the app last set them
+    /// ([`crate::report::ReportSender::set_runtime_findings`], or keypin-shield's watcher
+    /// through [`crate::events::PinEvent::RuntimeFindings`]). `null`: the app gives no runtime
+    /// signals (or its last scan failed); `[]`: scanned, nothing seen. Client-reported: a
+    /// hooked process can lie.
+    runtime_findings: Option<Vec<RuntimeFinding>> => Option<Vec<RuntimeFinding>>;
 }
 
 #[cfg(test)]
@@ -115,6 +124,11 @@ mod tests {
             failure: "pin-mismatch".into(),
             rule: some("api (api.example.com)"),
             error: some("no pin matched"),
+            runtime_findings: Some(vec![RuntimeFinding::new(
+                "SH001",
+                crate::runtime::Severity::High,
+                "TracerPid: 42 (gdb)",
+            )]),
         }
     }
 
@@ -148,6 +162,7 @@ mod tests {
             "failure",
             "rule",
             "error",
+            "runtime-findings",
         ];
         // Wire order, as sent (serde_json's map sorts its keys, so compare the text too).
         let mut at = 0;
@@ -195,6 +210,7 @@ mod tests {
         assert_eq!(got.failure, Some(sent.failure));
         assert_eq!(got.rule, sent.rule);
         assert_eq!(got.error, sent.error);
+        assert_eq!(got.runtime_findings, sent.runtime_findings);
     }
 
     #[test]

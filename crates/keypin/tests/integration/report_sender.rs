@@ -202,6 +202,20 @@ fn update_failed(reason: &str, at: u64) -> PinEvent {
     }
 }
 
+/// A sender with no rules (so only update failures and runtime events reach it) reporting to
+/// `server`.
+fn update_reporter(server: &ReportServer, dir: &std::path::Path) -> Arc<ReportSender> {
+    let mut cfg = quick_config(dir);
+    cfg.default_report_uris = vec![server.url("http")];
+    ReportSender::start(
+        cfg,
+        Arc::new(Policy::empty()),
+        Roots::empty(),
+        Arc::new(SystemClock),
+    )
+    .unwrap()
+}
+
 fn now_secs() -> u64 {
     SystemClock.now().as_secs()
 }
@@ -399,15 +413,7 @@ fn a_full_queue_drops_the_oldest_counts_them_and_sends_the_rest_in_one_batch() {
 fn failed_posts_are_retried_with_exponential_backoff() {
     let server = ReportServer::start(2, 503, None);
     let dir = tempfile::TempDir::new().unwrap();
-    let mut cfg = quick_config(dir.path());
-    cfg.default_report_uris = vec![server.url("http")];
-    let sender = ReportSender::start(
-        cfg,
-        Arc::new(Policy::empty()),
-        Roots::empty(),
-        Arc::new(SystemClock),
-    )
-    .unwrap();
+    let sender = update_reporter(&server, dir.path());
     let started = Instant::now();
     sender.submit(&update_failed("bundle server down", now_secs()));
     assert!(
@@ -429,15 +435,7 @@ fn failed_posts_are_retried_with_exponential_backoff() {
 fn a_report_the_collector_refuses_is_not_retried() {
     let server = ReportServer::start(usize::MAX, 400, None);
     let dir = tempfile::TempDir::new().unwrap();
-    let mut cfg = quick_config(dir.path());
-    cfg.default_report_uris = vec![server.url("http")];
-    let sender = ReportSender::start(
-        cfg,
-        Arc::new(Policy::empty()),
-        Roots::empty(),
-        Arc::new(SystemClock),
-    )
-    .unwrap();
+    let sender = update_reporter(&server, dir.path());
     sender.submit(&update_failed("x", now_secs()));
     assert!(sender.flush(Duration::from_secs(10)));
     std::thread::sleep(Duration::from_millis(300));
@@ -703,4 +701,51 @@ fn dropping_a_sender_never_hangs_on_its_thread() {
         finished.recv_timeout(Duration::from_secs(60)).is_ok(),
         "a sender's drop waited for a thread that never woke up"
     );
+}
+
+/// The runtime integrity findings a sender was last told of (by `PinEvent::RuntimeFindings`,
+/// as keypin-shield's watcher sends them) ride in the next reports, bounded; none are sent
+/// before any scan, and a failed scan (`RuntimeScanFailed`) takes them back to `null`.
+#[test]
+fn reports_carry_the_runtime_findings_last_reported_by_events() {
+    use keypin::events::PinEventSink as _;
+    use keypin::runtime::{MAX_FINDINGS, RuntimeFinding, Severity};
+    let server = ReportServer::start(0, 0, None);
+    let dir = tempfile::TempDir::new().unwrap();
+    let sender = update_reporter(&server, dir.path());
+    let at = UnixTime::since_unix_epoch(Duration::from_secs(now_secs()));
+    let agent = RuntimeFinding::new("SH002", Severity::High, "/tmp/frida-agent-64.so");
+    let noise = RuntimeFinding::new("SH007", Severity::Low, "/opt/plugin.so");
+    sender.pin_event(update_failed("before any scan", now_secs()));
+    sender.pin_event(PinEvent::RuntimeFindings {
+        current: [vec![noise; 40], vec![agent.clone()]].concat(),
+        appeared: vec![agent.clone()],
+        cleared: vec![],
+        at,
+    });
+    sender.pin_event(update_failed("while instrumented", now_secs()));
+    sender.pin_event(PinEvent::RuntimeScanFailed {
+        reason: "/proc/self/status: permission denied".into(),
+        at,
+    });
+    sender.pin_event(update_failed("after a failed scan", now_secs()));
+    assert!(
+        sender.flush(Duration::from_secs(10)),
+        "{:?}",
+        sender.stats()
+    );
+    let reports = server.reports();
+    let carried = |reason: &str| {
+        reports
+            .iter()
+            .find(|r| r["error"].as_str().unwrap().contains(reason))
+            .unwrap_or_else(|| panic!("{reason}: {reports:#?}"))["runtime-findings"]
+            .clone()
+    };
+    assert_eq!(carried("before any scan"), serde_json::Value::Null);
+    let during = carried("while instrumented");
+    let during = during.as_array().unwrap();
+    assert_eq!(during.len(), MAX_FINDINGS);
+    assert_eq!(during[0], serde_json::json!(agent), "the most severe first");
+    assert_eq!(carried("after a failed scan"), serde_json::Value::Null);
 }

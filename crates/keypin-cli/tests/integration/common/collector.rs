@@ -61,6 +61,20 @@ pub fn get(port: u16, path: &str) -> (String, String) {
     (head.lines().next().unwrap().to_string(), body.to_string())
 }
 
+/// `POST /v1/reports` with `body`; returns the whole response.
+pub fn post(port: u16, body: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "POST /v1/reports HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
 /// The chromium binary, if installed. In CI (which installs it) a missing one fails the test.
 pub fn chromium(test: &str) -> Option<&'static str> {
     let found = ["chromium", "chromium-browser"].into_iter().find(|c| {
