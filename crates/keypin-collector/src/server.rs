@@ -630,6 +630,25 @@ async fn download(
 #[derive(Deserialize)]
 struct LoginForm {
     token: Option<String>,
+    /// Where to go after the login: a path on this collector (see [`local_path`]).
+    next: Option<String>,
+}
+
+/// `next` when it is a path on this collector (`/` then no second `/` or `\\`, printable
+/// ASCII, at most 2,048 bytes), `/` otherwise: a login link cannot send the browser to
+/// another site (an open redirect).
+fn local_path(next: Option<&str>) -> &str {
+    match next {
+        Some(p)
+            if p.len() <= 2048
+                && p.starts_with('/')
+                && !p[1..].starts_with(['/', '\\'])
+                && p.bytes().all(|b| (0x21..0x7f).contains(&b) && b != b'\\') =>
+        {
+            p
+        }
+        _ => "/",
+    }
 }
 
 /// The login form. A token in the URL is refused, not used: URLs land in access logs, browser
@@ -689,7 +708,7 @@ async fn login(
             .into_response();
     };
     with_cookie(
-        Redirect::to("/").into_response(),
+        Redirect::to(local_path(f.next.as_deref())).into_response(),
         &id,
         state.sessions.lifetime_secs(),
         client.transport,

@@ -45,20 +45,19 @@ fn screenshot_dir() -> PathBuf {
 /// Logs in on `port` and opens `path` in headless chromium; returns the DOM, and saves a
 /// screenshot as `NAME.png` (copied to docs/screenshots with `KEYPIN_SCREENSHOTS=docs`).
 ///
-/// The login comes from a helper page on another loopback port: the same site as the collector
-/// (a site is scheme and host, not port), so the `SameSite=Strict` session cookie the login
-/// sets is kept and sent when the helper then navigates to `path`.
+/// `--dump-dom` cannot type into a page, so the login form comes from a helper page on another
+/// loopback port: the same site as the collector (a site is scheme and host, not port), so the
+/// `SameSite=Strict` session cookie the login sets is kept and sent on the redirect to `path`
+/// (the form's `next`).
 fn open(chromium: &str, port: u16, path: &str, name: &str) -> String {
     let helper = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let helper_port = helper.local_addr().unwrap().port();
     helper.set_nonblocking(true).unwrap();
-    // The form posts into the frame; once the frame holds the collector's page (another
-    // origin: reading its location throws), the session cookie is set and the top navigates.
     let page = format!(
-        "<!doctype html><iframe name=\"f\" onload=\"try {{ this.contentWindow.location.href }} catch (e) \
-{{ location.href = 'http://127.0.0.1:{port}{path}' }}\"></iframe><form target=\"f\" method=\"post\" \
-action=\"http://127.0.0.1:{port}/login\"><input name=\"token\" value=\"{TOKEN}\"></form>\
-<script>document.forms[0].submit()</script>"
+        "<!doctype html><form method=\"post\" action=\"http://127.0.0.1:{port}/login\">\
+<input name=\"token\" value=\"{TOKEN}\"><input name=\"next\" value=\"{}\"></form>\
+<script>document.forms[0].submit()</script>",
+        path.replace('&', "&amp;").replace('"', "&quot;")
     );
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let serving = {

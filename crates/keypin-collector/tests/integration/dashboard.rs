@@ -169,6 +169,8 @@ fn overview_panels_follow_every_filter(backend: Backend) {
     let networks = |h: &[String]| store.key_networks(h);
     let ov = overview(&store.rollup(&all).unwrap(), &all, networks).unwrap();
     assert_eq!(ov.hosts_total, 3);
+    // One cdn.bank.test report a day came from an instrumented process.
+    assert_eq!(ov.instrumented, 3);
     assert_eq!(
         ov.reports as usize,
         counts.iter().map(|(_, n)| n).sum::<usize>()
@@ -411,4 +413,80 @@ pub fn start_fleet() -> (crate::backend::Served, crate::backend::Opened, i64) {
     fleet(opened.store.as_ref(), t);
     let served = serve(opened.store.clone(), Settings::new(TOKEN));
     (served, opened, t)
+}
+
+/// `POST /login` with the token and `next`; returns the status and the `Location` header.
+fn login_to(addr: SocketAddr, next: &str) -> (u16, String) {
+    let body = format!(
+        "token={TOKEN}&next={}",
+        keypin_collector::dashboard::filter::encode(next)
+    );
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let location = out
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("location: ")
+                .or(l.strip_prefix("Location: "))
+        })
+        .unwrap_or("")
+        .to_string();
+    (out[9..12].parse().unwrap(), location)
+}
+
+#[test]
+fn open_redirect_through_the_login_next_is_refused() {
+    let (served, _opened, _) = start_fleet();
+    for (next, expected) in [
+        ("/reports/1", "/reports/1"),
+        (
+            "/?host=cdn.bank.test&kind=keypin",
+            "/?host=cdn.bank.test&kind=keypin",
+        ),
+        ("//evil.test/", "/"),
+        ("/\\evil.test", "/"),
+        ("https://evil.test/", "/"),
+        ("evil.test", "/"),
+        ("/ok\r\nSet-Cookie: x=1", "/"),
+        ("javascript:alert(1)", "/"),
+    ] {
+        let (status, location) = login_to(served.addr, next);
+        assert_eq!(status, 303, "{next:?}");
+        assert_eq!(location, expected, "{next:?}");
+    }
+}
+
+#[test]
+fn runtime_findings_show_on_the_overview_and_the_report_page_escaped() {
+    let (served, _opened, _) = start_fleet();
+    let (status, _, body) = get(served.addr, "/?host=cdn.bank.test", true);
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("3 of 18 failures came from instrumented processes"),
+        "{body}"
+    );
+    let (_, head, json) = get(served.addr, "/v1/reports.json?host=cdn.bank.test", true);
+    let v: serde_json::Value = serde_json::from_str(&dechunk(&head, &json)).unwrap();
+    let with = v["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["runtime_findings"] == 1)
+        .unwrap();
+    let (status, _, page) = get(served.addr, &format!("/reports/{}", with["id"]), true);
+    assert_eq!(status, 200);
+    assert!(page.contains("<td id=\"f-runtime\">1</td>"), "{page}");
+    assert!(page.contains("<td>SH002</td><td>high</td>"), "{page}");
+    assert!(
+        page.contains("&lt;script&gt;/tmp/frida-agent-64.so"),
+        "{page}"
+    );
+    assert!(!page.contains("<script>"), "{page}");
 }
