@@ -25,21 +25,33 @@ pub struct FilterParams {
     pub kind: Option<String>,
 }
 
-/// Reads a time parameter: Unix seconds, `YYYY-MM-DD` or RFC 3339.
+/// The latest time a parameter may name: 9999-12-31T23:59:59Z.
+const MAX_TIME: i64 = 253_402_300_799;
+
+/// Reads a time parameter: Unix seconds, `YYYY-MM-DD` or RFC 3339, from 1970 to 9999 (so day
+/// arithmetic cannot overflow).
 fn time_of(name: &str, s: &str) -> Result<i64, String> {
-    if let Ok(t) = s.parse::<i64>() {
-        return Ok(t);
-    }
     let rfc = time::format_description::well_known::Rfc3339;
-    if let Ok(t) = time::OffsetDateTime::parse(s, &rfc) {
-        return Ok(t.unix_timestamp());
+    let t = s
+        .parse::<i64>()
+        .ok()
+        .or_else(|| {
+            time::OffsetDateTime::parse(s, &rfc)
+                .ok()
+                .map(|t| t.unix_timestamp())
+        })
+        .or_else(|| {
+            time::OffsetDateTime::parse(&format!("{s}T00:00:00Z"), &rfc)
+                .ok()
+                .map(|t| t.unix_timestamp())
+        })
+        .ok_or_else(|| {
+            format!("{name}={s:?}: expected YYYY-MM-DD, an RFC 3339 time or Unix seconds")
+        })?;
+    if !(0..=MAX_TIME).contains(&t) {
+        return Err(format!("{name}={s:?}: outside 1970-01-01 to 9999-12-31"));
     }
-    if let Ok(t) = time::OffsetDateTime::parse(&format!("{s}T00:00:00Z"), &rfc) {
-        return Ok(t.unix_timestamp());
-    }
-    Err(format!(
-        "{name}={s:?}: expected YYYY-MM-DD, an RFC 3339 time or Unix seconds"
-    ))
+    Ok(t)
 }
 
 /// A parameter's value, `None` when absent or blank; bounded.
@@ -175,6 +187,13 @@ mod tests {
             ),
             (
                 FilterParams {
+                    host: Some("h".repeat(1025)),
+                    ..Default::default()
+                },
+                "host: longer than 1024 bytes",
+            ),
+            (
+                FilterParams {
                     kind: Some("x".into()),
                     ..Default::default()
                 },
@@ -184,5 +203,40 @@ mod tests {
             let e = p.filter(NOW).unwrap_err();
             assert!(e.contains(words), "{words}: {e}");
         }
+    }
+
+    /// Times whose day arithmetic would overflow (the range, its end) are refused, not wrapped.
+    #[test]
+    fn integer_overflow_in_time_parameters_is_refused() {
+        for (since, until, words) in [
+            (
+                Some(i64::MIN),
+                None,
+                "since=\"-9223372036854775808\": outside",
+            ),
+            (
+                None,
+                Some(i64::MAX),
+                "until=\"9223372036854775807\": outside",
+            ),
+            (Some(-1), None, "since=\"-1\": outside"),
+            (None, Some(MAX_TIME + 1), "until=\"253402300800\": outside"),
+        ] {
+            let p = FilterParams {
+                since: since.map(|t| t.to_string()),
+                until: until.map(|t| t.to_string()),
+                ..Default::default()
+            };
+            let e = p.filter(NOW).unwrap_err();
+            assert!(e.contains(words), "{words}: {e}");
+        }
+        // The last day there is works, and its end is still a number.
+        let p = FilterParams {
+            since: Some("9999-12-01".into()),
+            until: Some(MAX_TIME.to_string()),
+            ..Default::default()
+        };
+        let f = p.filter(NOW).unwrap();
+        assert_eq!(f.end(), MAX_TIME + 1);
     }
 }

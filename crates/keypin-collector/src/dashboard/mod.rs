@@ -85,29 +85,22 @@ pub trait KeyStats {
     fn first_seen(&self) -> i64;
 }
 
-impl KeyStats for KeyRow {
-    fn count(&self) -> i64 {
-        self.count
-    }
-    fn networks(&self) -> i64 {
-        self.networks
-    }
-    fn first_seen(&self) -> i64 {
-        self.first_seen
-    }
+macro_rules! key_stats {
+    ($($t:ty),*) => {$(
+        impl KeyStats for $t {
+            fn count(&self) -> i64 {
+                self.count
+            }
+            fn networks(&self) -> i64 {
+                self.networks
+            }
+            fn first_seen(&self) -> i64 {
+                self.first_seen
+            }
+        }
+    )*};
 }
-
-impl KeyStats for KeySeen {
-    fn count(&self) -> i64 {
-        self.count
-    }
-    fn networks(&self) -> i64 {
-        self.networks
-    }
-    fn first_seen(&self) -> i64 {
-        self.first_seen
-    }
-}
+key_stats!(KeyRow, KeySeen);
 
 /// A host's hint (see [`hint_for`]).
 pub fn hint(h: &HostSummary, now: i64) -> Option<String> {

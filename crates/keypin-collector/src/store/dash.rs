@@ -170,6 +170,20 @@ pub trait DashboardQueries {
     fn key_networks(&self, hosts: &[String]) -> Result<Vec<(String, String, i64)>, StoreError>;
 }
 
+/// SQL that recomputes the roll-up rows of the `reports` rows matching `cond`, `by_receipt`
+/// being the backend's expression for that column over a `reports` row.
+pub(crate) fn rebuild_sql(by_receipt: &str, cond: &str) -> String {
+    format!(
+        "INSERT INTO report_days (day, host, app_version, app_platform, dialect, pin, by_receipt,
+             rday, n, first_at, last_at, inst)
+         SELECT (event_at / 86400) * 86400, host, coalesce(app_version, ''),
+             coalesce(app_platform, ''), dialect, coalesce(served_leaf_pin, ''), {by_receipt},
+             (received_at / 86400) * 86400, COUNT(*), MIN(received_at), MAX(received_at),
+             SUM(CASE WHEN runtime_findings > 0 THEN 1 ELSE 0 END)
+         FROM reports WHERE {cond} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8"
+    )
+}
+
 /// The earliest event time the newest `limit` matching reports can have, from the roll-up's
 /// per-day counts: the start of the newest day by which `limit` are counted.
 pub fn newest_floor(rows: &[RollupRow], f: &Filter, limit: usize) -> i64 {

@@ -20,16 +20,7 @@ fn by_receipt_sql() -> String {
 
 /// Roll-up rows recomputed from `reports` rows matching `cond`.
 fn rebuild_sql(cond: &str) -> String {
-    format!(
-        "INSERT INTO report_days (day, host, app_version, app_platform, dialect, pin, by_receipt,
-             rday, n, first_at, last_at, inst)
-         SELECT (event_at / 86400) * 86400, host, coalesce(app_version, ''),
-             coalesce(app_platform, ''), dialect, coalesce(served_leaf_pin, ''), {br},
-             (received_at / 86400) * 86400, COUNT(*), MIN(received_at), MAX(received_at),
-             SUM(CASE WHEN runtime_findings > 0 THEN 1 ELSE 0 END)
-         FROM reports WHERE {cond} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8",
-        br = by_receipt_sql()
-    )
+    super::dash::rebuild_sql(&by_receipt_sql(), cond)
 }
 
 /// Schema version 3 from version 2: existing rows get their event time and roll-ups.

@@ -310,7 +310,68 @@ fn retention_keeps_the_rollups_equal_to_the_reports(backend: Backend) {
     assert!(newest.iter().all(|r| r.received_at >= cutoff));
 }
 
+/// Filter values that would change a query built by concatenation match nothing: they are
+/// bound as values.
+fn sql_injection_in_filters_matches_nothing(backend: Backend) {
+    let opened = backend.open();
+    let t = now();
+    fleet(opened.store.as_ref(), t);
+    let served = serve(opened.store.clone(), Settings::new(TOKEN));
+    for param in ["host", "version", "platform"] {
+        for attack in [
+            "x' OR '1'='1",
+            "x\" OR \"1\"=\"1",
+            "x'; DROP TABLE reports; --",
+            "x' UNION SELECT * FROM report_days --",
+        ] {
+            let q = format!(
+                "{param}={}",
+                keypin_collector::dashboard::filter::encode(attack)
+            );
+            let (status, head, body) = get(served.addr, &format!("/v1/reports.json?{q}"), true);
+            assert_eq!(status, 200, "{q}: {body}");
+            let v: serde_json::Value = serde_json::from_str(&dechunk(&head, &body)).unwrap();
+            assert_eq!(v["reports"].as_array().unwrap().len(), 0, "{q}");
+            let (status, _, page) = get(served.addr, &format!("/?{q}"), true);
+            assert_eq!(status, 200, "{q}");
+            assert!(page.contains("0 host(s) with pin-failure reports"), "{q}");
+        }
+    }
+    assert!(opened.store.count().unwrap() > 0);
+}
+
+/// Markup in a report's fields is text on every page: the overview, the host view, the report.
+fn html_injection_in_report_fields_is_escaped_on_every_page(backend: Backend) {
+    let opened = backend.open();
+    let t = now();
+    let [_, _, (hostile, _)] = fleet(opened.store.as_ref(), t);
+    let served = serve(opened.store.clone(), Settings::new(TOKEN));
+    let host_q = keypin_collector::dashboard::filter::encode(&hostile);
+    let (_, head, body) = get(
+        served.addr,
+        &format!("/v1/reports.json?host={host_q}"),
+        true,
+    );
+    let v: serde_json::Value = serde_json::from_str(&dechunk(&head, &body)).unwrap();
+    let id = v["reports"][0]["id"].as_i64().unwrap();
+    for path in [
+        "/".to_string(),
+        format!("/?host={host_q}"),
+        format!("/reports/{id}"),
+    ] {
+        let (status, _, page) = get(served.addr, &path, true);
+        assert_eq!(status, 200, "{path}");
+        assert!(
+            page.contains("&lt;img src=x onerror=alert(1)&gt;.test"),
+            "{path}"
+        );
+        assert!(!page.contains("<img"), "{path}");
+    }
+}
+
 on_both_backends!(
+    sql_injection_in_filters_matches_nothing,
+    html_injection_in_report_fields_is_escaped_on_every_page,
     overview_panels_follow_every_filter,
     charts_use_the_reports_own_time_only_when_plausible,
     retention_keeps_the_rollups_equal_to_the_reports,
