@@ -6,12 +6,13 @@
 # examples/dashboard_bench.rs; PostgreSQL is then ANALYZEd (as autovacuum would after such a
 # load). A throwaway PostgreSQL cluster (fsync on, defaults otherwise) is made in a temporary
 # directory from initdb/pg_ctl (PATH or /usr/lib/postgresql/*/bin), as `postgres` when root.
-# Usage: bench/dashboard.sh [N [REQUESTS [SMALL]]]   (defaults: 1000000, 50, 1000)
+# Usage: bench/dashboard.sh [N [REQUESTS [SMALL]]]   (defaults: 1000000, 50, 10000);
+# SQLITE_ONLY=1 skips PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1000000}
 requests=${2:-50}
-small=${3:-1000}
+small=${3:-10000}
 tgt=${CARGO_TARGET_DIR:-target}
 cargo build --release -q -p keypin-collector --example dashboard_bench
 b="$tgt"/release/examples/dashboard_bench
@@ -30,15 +31,16 @@ trap cleanup EXIT
     -o "-p $pgport -k $dir -c listen_addresses=127.0.0.1" start >/dev/null
 psql() { "$bin/psql" -X -q -h 127.0.0.1 -p "$pgport" -U keypin "$@"; }
 for size in "$small" "$n"; do
+    echo "== SQLite, $size reports"
+    "$b" load "$dir/r$size.db" "$size"
+    ls -l "$dir/r$size.db" | awk '{print "file bytes: " $5}'
+    "$b" pages "$dir/r$size.db" "$requests"
+    rm -f "$dir/r$size.db"*
+    [ "${SQLITE_ONLY:-}" = 1 ] && continue
     psql -d postgres -c "CREATE DATABASE r$size"
     url="postgres://keypin@127.0.0.1:$pgport/r$size"
     echo "== PostgreSQL, $size reports"
     "$b" load "$url" "$size"
     psql -d "r$size" -c "ANALYZE"
     "$b" pages "$url" "$requests"
-    echo "== SQLite, $size reports"
-    "$b" load "$dir/r$size.db" "$size"
-    ls -l "$dir/r$size.db" | awk '{print "file bytes: " $5}'
-    "$b" pages "$dir/r$size.db" "$requests"
-    rm -f "$dir/r$size.db"*
 done

@@ -203,12 +203,51 @@ fn pages(db: &str, requests: usize) {
     }
 }
 
+/// `dashboard_bench parts DB`: where the overview's time goes (roll-up read, aggregation,
+/// network counts, newest reports, rendering), median of 20.
+fn parts(db: &str) {
+    use keypin_collector::store::dash::{newest_floor, overview};
+    let store = open(db);
+    let t = now();
+    let f = keypin_collector::store::Filter::last_days(t, 14);
+    let mut laps: Vec<[f64; 5]> = Vec::new();
+    for _ in 0..20 {
+        let a = Instant::now();
+        let rows = store.rollup(&f).unwrap();
+        let b = Instant::now();
+        let ov = overview(&rows, &f, |_| Ok(Vec::new())).unwrap();
+        let c = Instant::now();
+        let keys: Vec<(String, String)> = ov
+            .hosts
+            .iter()
+            .flat_map(|h| h.keys.iter().map(|k| (h.host.clone(), k.pin.clone())))
+            .collect();
+        store.key_networks(&keys).unwrap();
+        let d = Instant::now();
+        let newest = store.newest(&f, newest_floor(&rows, &f, 50), 50).unwrap();
+        let e = Instant::now();
+        let _ = keypin_collector::dashboard::overview::render(&ov, &newest, &f, t);
+        let g = Instant::now();
+        let ms = |x: Instant, y: Instant| (y - x).as_secs_f64() * 1000.0;
+        laps.push([ms(a, b), ms(b, c), ms(c, d), ms(d, e), ms(e, g)]);
+    }
+    for (i, name) in ["rollup", "aggregate", "networks", "newest", "render"]
+        .iter()
+        .enumerate()
+    {
+        let mut v: Vec<f64> = laps.iter().map(|l| l[i]).collect();
+        v.sort_by(f64::total_cmp);
+        println!("{{\"part\": {name:?}, \"p50_ms\": {:.1}}}", v[v.len() / 2]);
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
     match arg(0).as_str() {
         "load" => load(&arg(1), arg(2).parse().unwrap_or(1_000_000)),
         "pages" => pages(&arg(1), arg(2).parse().unwrap_or(50)),
+        "parts" => parts(&arg(1)),
         _ => {
             eprintln!("usage: dashboard_bench load DB N | dashboard_bench pages DB REQUESTS");
             std::process::exit(2);

@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 use super::filter::{encode, query_of};
 use super::{date, esc, hint_for, page};
 use crate::store::dash::{
-    Filter, HostPanel, Overview, PLAUSIBLE_AFTER, PLAUSIBLE_BEFORE, ReportRow, newest_floor,
-    overview,
+    Filter, HostPanel, NETWORKS_CAP, Overview, PLAUSIBLE_AFTER, PLAUSIBLE_BEFORE, ReportRow,
+    newest_floor, overview,
 };
 use crate::store::{Store, StoreError};
 
@@ -18,7 +18,7 @@ pub const NEWEST: usize = 50;
 /// Reads what the overview needs for `f` and renders it.
 pub fn render_for(store: &dyn Store, f: &Filter, now: i64) -> Result<String, StoreError> {
     let rows = store.rollup(f)?;
-    let ov = overview(&rows, f, |hosts| store.key_networks(hosts))?;
+    let ov = overview(&rows, f, |keys| store.key_networks(keys))?;
     let newest = if ov.reports == 0 {
         Vec::new()
     } else {
@@ -137,7 +137,7 @@ fn host_section(h: &mut String, i: usize, host: &HostPanel, f: &Filter, now: i64
         h.push_str("</table>");
     }
     h.push_str("</div><table class=\"keys\"><tr><th>served key (leaf SPKI pin)</th><th>reports</th><th>networks</th><th>first seen</th><th>last seen</th><th>app versions</th></tr>");
-    for k in host.keys.iter().take(50) {
+    for k in &host.keys {
         let versions: Vec<String> = k
             .versions
             .iter()
@@ -154,7 +154,11 @@ fn host_section(h: &mut String, i: usize, host: &HostPanel, f: &Filter, now: i64
             "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"versions\">{}</td></tr>",
             esc(&k.pin),
             k.count,
-            k.networks,
+            if k.networks > NETWORKS_CAP {
+                format!("over {NETWORKS_CAP}")
+            } else {
+                k.networks.to_string()
+            },
             date(k.first_seen),
             date(k.last_seen),
             versions.join(", ")

@@ -23,6 +23,10 @@ pub const EXPORT_CAP: usize = 10_000;
 pub const MAX_DAYS: i64 = 400;
 /// Host sections the overview shows at most (the most recently reported).
 pub const MAX_HOSTS: usize = 20;
+/// Served keys a host section shows at most (the most reported).
+pub const MAX_KEYS: usize = 50;
+/// Distinct networks are counted up to this (more shows as "over").
+pub const NETWORKS_CAP: i64 = 1000;
 
 /// Where a report goes on the time axis: `(event_at, by_receipt)`.
 pub fn event_time(received_at: i64, reported_at: Option<i64>) -> (i64, bool) {
@@ -166,8 +170,13 @@ pub trait DashboardQueries {
     fn newest(&self, f: &Filter, floor: i64, limit: usize) -> Result<Vec<ReportRow>, StoreError>;
     /// One report.
     fn report(&self, id: i64) -> Result<Option<ReportRow>, StoreError>;
-    /// Distinct sender networks per `(host, pin)` for these hosts (over retention, unfiltered).
-    fn key_networks(&self, hosts: &[String]) -> Result<Vec<(String, String, i64)>, StoreError>;
+    /// Distinct sender networks of each `(host, pin)` (over retention, unfiltered), counted up
+    /// to [`NETWORKS_CAP`] + 1 at most (shown as "over"), so the cost does not grow with the
+    /// fleet's networks.
+    fn key_networks(
+        &self,
+        keys: &[(String, String)],
+    ) -> Result<Vec<(String, String, i64)>, StoreError>;
 }
 
 /// SQL that recomputes the roll-up rows of the `reports` rows matching `cond`, `by_receipt`
@@ -182,6 +191,94 @@ pub(crate) fn rebuild_sql(by_receipt: &str, cond: &str) -> String {
              SUM(CASE WHEN runtime_findings > 0 THEN 1 ELSE 0 END)
          FROM reports WHERE {cond} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8"
     )
+}
+
+/// `(day, host, app version, platform, pin, by receipt)`, strings as [`RollupSum`] ids.
+type SumKey = (i64, u32, u32, u32, u32, bool);
+
+/// Sums raw roll-up rows into [`RollupRow`]s (over kind and receipt day), in memory: a
+/// backend streams its rows in and no SQL `GROUP BY` sorts them. Each distinct string is
+/// allocated once.
+#[derive(Default)]
+pub(crate) struct RollupSum {
+    names: HashMap<String, u32>,
+    /// The strings by id.
+    by_id: Vec<String>,
+    /// Each column's last id: rows come in key order, so a column mostly repeats the row
+    /// before it and needs no hashing.
+    last: [Option<u32>; 4],
+    by_key: HashMap<SumKey, (i64, i64, i64, i64)>,
+}
+
+impl RollupSum {
+    fn id(&mut self, column: usize, s: &str) -> u32 {
+        if let Some(i) = self.last[column]
+            && self.by_id[i as usize] == s
+        {
+            return i;
+        }
+        let i = match self.names.get(s) {
+            Some(&i) => i,
+            None => {
+                let i = u32::try_from(self.by_id.len()).unwrap_or(u32::MAX);
+                self.names.insert(s.to_string(), i);
+                self.by_id.push(s.to_string());
+                i
+            }
+        };
+        self.last[column] = Some(i);
+        i
+    }
+
+    /// Adds one row: `(day, host, app_version, platform, pin, by_receipt)` and its
+    /// `(n, first_at, last_at, instrumented)`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn add(
+        &mut self,
+        day: i64,
+        host: &str,
+        version: &str,
+        platform: &str,
+        pin: &str,
+        by_receipt: bool,
+        (n, first, last, inst): (i64, i64, i64, i64),
+    ) {
+        let key = (
+            day,
+            self.id(0, host),
+            self.id(1, version),
+            self.id(2, platform),
+            self.id(3, pin),
+            by_receipt,
+        );
+        let v = self.by_key.entry(key).or_insert((0, first, last, 0));
+        v.0 += n;
+        v.1 = v.1.min(first);
+        v.2 = v.2.max(last);
+        v.3 += inst;
+    }
+
+    /// The summed rows.
+    pub(crate) fn rows(self) -> Vec<RollupRow> {
+        let names = self.by_id;
+        self.by_key
+            .into_iter()
+            .map(
+                |((day, h, v, p, k, by_receipt), (n, first_at, last_at, instrumented))| RollupRow {
+                    day,
+                    host: names[h as usize].clone(),
+                    app_version: names[v as usize].clone(),
+                    platform: names[p as usize].clone(),
+                    pin: names[k as usize].clone(),
+                    by_receipt,
+                    n,
+                    instrumented,
+                    first_at,
+                    last_at,
+                },
+            )
+            .collect()
+    }
 }
 
 /// The earliest event time the newest `limit` matching reports can have, from the roll-up's
@@ -328,7 +425,7 @@ struct HostAcc {
 pub fn overview(
     rows: &[RollupRow],
     f: &Filter,
-    networks: impl Fn(&[String]) -> Result<Vec<(String, String, i64)>, StoreError>,
+    networks: impl Fn(&[(String, String)]) -> Result<Vec<(String, String, i64)>, StoreError>,
 ) -> Result<Overview, StoreError> {
     let mut hosts: HashMap<&str, HostAcc> = HashMap::new();
     let (mut total, mut by_receipt, mut instrumented) = (0, 0, 0);
@@ -365,34 +462,14 @@ pub fn overview(
     let mut order: Vec<(&str, HostAcc)> = hosts.into_iter().collect();
     order.sort_by(|a, b| b.1.last.cmp(&a.1.last).then(a.0.cmp(b.0)));
     order.truncate(MAX_HOSTS);
-    let names: Vec<String> = order.iter().map(|(h, _)| h.to_string()).collect();
-    let nets: HashMap<(String, String), i64> = networks(&names)?
+    // Each shown host's keys, most reported first, at most MAX_KEYS.
+    let keyed: Vec<(&str, HostAcc, Vec<KeyRow>)> = order
         .into_iter()
-        .map(|(h, p, n)| ((h, p), n))
-        .collect();
-    let sorted = |m: HashMap<String, i64>| {
-        let mut v: Vec<(String, i64)> = m.into_iter().collect();
-        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        v
-    };
-    let hosts = order
-        .into_iter()
-        .map(|(host, acc)| {
-            let per_day = (0..f.days())
-                .map(|i| {
-                    let d = f.from_day + i * 86_400;
-                    let (a, b) = acc.days.get(&d).copied().unwrap_or((0, 0));
-                    (d, a, b)
-                })
-                .collect();
-            let mut keys: Vec<KeyRow> = acc
-                .keys
+        .map(|(host, mut acc)| {
+            let mut keys: Vec<KeyRow> = std::mem::take(&mut acc.keys)
                 .into_iter()
                 .map(|(pin, (count, first, last, versions))| KeyRow {
-                    networks: nets
-                        .get(&(host.to_string(), pin.clone()))
-                        .copied()
-                        .unwrap_or(0),
+                    networks: 0,
                     pin,
                     count,
                     first_seen: first,
@@ -401,6 +478,39 @@ pub fn overview(
                 })
                 .collect();
             keys.sort_by(|a, b| b.count.cmp(&a.count).then(a.pin.cmp(&b.pin)));
+            keys.truncate(MAX_KEYS);
+            (host, acc, keys)
+        })
+        .collect();
+    let wanted: Vec<(String, String)> = keyed
+        .iter()
+        .flat_map(|(h, _, keys)| keys.iter().map(|k| (h.to_string(), k.pin.clone())))
+        .collect();
+    let nets: HashMap<(String, String), i64> = networks(&wanted)?
+        .into_iter()
+        .map(|(h, p, n)| ((h, p), n))
+        .collect();
+    let sorted = |m: HashMap<String, i64>| {
+        let mut v: Vec<(String, i64)> = m.into_iter().collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        v
+    };
+    let hosts = keyed
+        .into_iter()
+        .map(|(host, acc, mut keys)| {
+            let per_day = (0..f.days())
+                .map(|i| {
+                    let d = f.from_day + i * 86_400;
+                    let (a, b) = acc.days.get(&d).copied().unwrap_or((0, 0));
+                    (d, a, b)
+                })
+                .collect();
+            for k in &mut keys {
+                k.networks = nets
+                    .get(&(host.to_string(), k.pin.clone()))
+                    .copied()
+                    .unwrap_or(0);
+            }
             HostPanel {
                 host: host.to_string(),
                 reports: acc.reports,

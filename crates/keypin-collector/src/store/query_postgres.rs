@@ -6,8 +6,8 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::dash::{
-    DashboardQueries, Filter, PLAUSIBLE_AFTER, PLAUSIBLE_BEFORE, ROW_COLUMNS, ReportRow, RollupRow,
-    increments,
+    DashboardQueries, Filter, NETWORKS_CAP, PLAUSIBLE_AFTER, PLAUSIBLE_BEFORE, ROW_COLUMNS,
+    ReportRow, RollupRow, increments,
 };
 use super::{PostgresStore, StoreError};
 use crate::report::NewReport;
@@ -273,17 +273,23 @@ impl DashboardQueries for PostgresStore {
         })
     }
 
-    fn key_networks(&self, hosts: &[String]) -> Result<Vec<(String, String, i64)>, StoreError> {
-        if hosts.is_empty() {
+    fn key_networks(
+        &self,
+        keys: &[(String, String)],
+    ) -> Result<Vec<(String, String, i64)>, StoreError> {
+        if keys.is_empty() {
             return Ok(Vec::new());
         }
+        let (hosts, pins): (Vec<&str>, Vec<&str>) =
+            keys.iter().map(|(h, p)| (h.as_str(), p.as_str())).unzip();
         self.call("key networks", async {
             let c = self.client().await?;
             let rows = c
                 .query(
-                    "SELECT host, pin, COUNT(*) FROM key_networks WHERE host = ANY($1)
-                     GROUP BY host, pin",
-                    &[&hosts],
+                    "SELECT k.host, k.pin, (SELECT COUNT(*) FROM (SELECT 1 FROM key_networks n
+                         WHERE n.host = k.host AND n.pin = k.pin LIMIT $3) s)
+                     FROM unnest($1::text[], $2::text[]) AS k(host, pin)",
+                    &[&hosts, &pins, &(NETWORKS_CAP + 1)],
                 )
                 .await
                 .map_err(|e| super::postgres::why(&e))?;

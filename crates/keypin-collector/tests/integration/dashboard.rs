@@ -166,7 +166,7 @@ fn overview_panels_follow_every_filter(backend: Backend) {
     let t = now();
     let counts = fleet(store, t);
     let all = Filter::last_days(t, 14);
-    let networks = |h: &[String]| store.key_networks(h);
+    let networks = |k: &[(String, String)]| store.key_networks(k);
     let ov = overview(&store.rollup(&all).unwrap(), &all, networks).unwrap();
     assert_eq!(ov.hosts_total, 3);
     // One cdn.bank.test report a day came from an instrumented process.
@@ -369,7 +369,42 @@ fn html_injection_in_report_fields_is_escaped_on_every_page(backend: Backend) {
     }
 }
 
+/// A key's distinct networks are counted up to the cap, so the count costs the same however
+/// many networks a fleet has; the page says "over".
+fn network_counts_stop_at_the_cap(backend: Backend) {
+    use keypin_collector::store::dash::NETWORKS_CAP;
+    let opened = backend.open();
+    let store = opened.store.as_ref();
+    let t = now();
+    let n = NETWORKS_CAP as usize + 5;
+    let many: Vec<NewReport> = (0..n)
+        .map(|i| {
+            report(
+                "wide.bank.test",
+                "5.0.0",
+                "IOS",
+                Dialect::Keypin,
+                Some(pin(3)),
+                &format!("10.{}.{}.0/24", i / 256, i % 256),
+                None,
+            )
+        })
+        .collect();
+    store.insert(t, many).unwrap();
+    let f = Filter::last_days(t, 1);
+    let ov = overview(&store.rollup(&f).unwrap(), &f, |k| store.key_networks(k)).unwrap();
+    let key = &ov.hosts[0].keys[0];
+    assert_eq!((key.count, key.networks), (n as i64, NETWORKS_CAP + 1));
+    let served = serve(opened.store.clone(), Settings::new(TOKEN));
+    let (_, _, page) = get(served.addr, "/", true);
+    assert!(
+        page.contains(&format!("<td>over {NETWORKS_CAP}</td>")),
+        "{page}"
+    );
+}
+
 on_both_backends!(
+    network_counts_stop_at_the_cap,
     sql_injection_in_filters_matches_nothing,
     html_injection_in_report_fields_is_escaped_on_every_page,
     overview_panels_follow_every_filter,
