@@ -179,14 +179,90 @@ pub trait DashboardQueries {
     ) -> Result<Vec<(String, String, i64)>, StoreError>;
 }
 
-/// SQL that recomputes the roll-up rows of the `reports` rows matching `cond`, `by_receipt`
-/// being the backend's expression for that column over a `reports` row.
-pub(crate) fn rebuild_sql(by_receipt: &str, cond: &str) -> String {
+/// The roll-up tables and what each stores as `dialect`: `report_days` by report kind, and
+/// `report_days_any` the same summed over kinds (`''`), about a third the rows, which every
+/// view without a kind filter reads.
+pub(crate) const ROLLUPS: [(&str, &str); 2] =
+    [("report_days", "dialect"), ("report_days_any", "''")];
+
+/// The roll-up table a filter reads (a name from [`ROLLUPS`], never from input).
+pub(crate) fn rollup_table(f: &Filter) -> &'static str {
+    if f.kind.is_some() {
+        ROLLUPS[0].0
+    } else {
+        ROLLUPS[1].0
+    }
+}
+
+/// Adds `v` to `key`'s increment in `out`.
+pub(crate) fn merge_into(
+    out: &mut BTreeMap<RollupKey, RollupValue>,
+    key: RollupKey,
+    v: &RollupValue,
+) {
+    let o = out.entry(key).or_insert((0, v.1, v.2, 0));
+    o.0 += v.0;
+    o.1 = o.1.min(v.1);
+    o.2 = o.2.max(v.2);
+    o.3 += v.3;
+}
+
+/// A commit's increments of `report_days` summed over kinds, for `report_days_any`.
+pub(crate) fn any_kind(
+    roll: &BTreeMap<RollupKey, RollupValue>,
+) -> BTreeMap<RollupKey, RollupValue> {
+    let mut out = BTreeMap::new();
+    for (k, v) in roll {
+        merge_into(
+            &mut out,
+            RollupKey {
+                kind: "",
+                ..k.clone()
+            },
+            v,
+        );
+    }
+    out
+}
+
+/// Every roll-up table's rows recomputed from `reports` rows matching `cond`.
+pub(crate) fn rebuild_all(by_receipt: &str, cond: &str) -> Vec<String> {
+    ROLLUPS
+        .iter()
+        .map(|(table, kind)| rebuild_sql(table, kind, by_receipt, cond))
+        .collect()
+}
+
+/// The roll-up tables and their receipt-day indexes, in the backend's types (`int`,
+/// `boolean`) and with its table options (`options`).
+pub(crate) fn rollup_ddl(int: &str, boolean: &str, options: &str) -> String {
+    ROLLUPS
+        .map(|(table, _)| {
+            format!(
+                "CREATE TABLE {table} (
+                     day {int} NOT NULL, host TEXT NOT NULL, app_version TEXT NOT NULL,
+                     app_platform TEXT NOT NULL, dialect TEXT NOT NULL, pin TEXT NOT NULL,
+                     by_receipt {boolean} NOT NULL, rday {int} NOT NULL,
+                     n {int} NOT NULL, first_at {int} NOT NULL, last_at {int} NOT NULL,
+                     inst {int} NOT NULL,
+                     PRIMARY KEY (day, host, app_version, app_platform, dialect, pin, by_receipt,
+                         rday)
+                 ){options};
+                 CREATE INDEX {table}_rday ON {table}(rday);"
+            )
+        })
+        .join("\n")
+}
+
+/// SQL that recomputes `table`'s roll-up rows (`kind` its `dialect` expression, see
+/// [`ROLLUPS`]) from the `reports` rows matching `cond`, `by_receipt` being the backend's
+/// expression for that column over a `reports` row.
+pub(crate) fn rebuild_sql(table: &str, kind: &str, by_receipt: &str, cond: &str) -> String {
     format!(
-        "INSERT INTO report_days (day, host, app_version, app_platform, dialect, pin, by_receipt,
+        "INSERT INTO {table} (day, host, app_version, app_platform, dialect, pin, by_receipt,
              rday, n, first_at, last_at, inst)
          SELECT (event_at / 86400) * 86400, host, coalesce(app_version, ''),
-             coalesce(app_platform, ''), dialect, coalesce(served_leaf_pin, ''), {by_receipt},
+             coalesce(app_platform, ''), {kind}, coalesce(served_leaf_pin, ''), {by_receipt},
              (received_at / 86400) * 86400, COUNT(*), MIN(received_at), MAX(received_at),
              SUM(CASE WHEN runtime_findings > 0 THEN 1 ELSE 0 END)
          FROM reports WHERE {cond} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8"

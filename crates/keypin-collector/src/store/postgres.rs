@@ -341,7 +341,7 @@ pub(super) fn why(e: &tokio_postgres::Error) -> String {
 /// Text as PostgreSQL stores it: it has no NUL character (a JSON `\u0000` in a report's field
 /// would fail the whole group commit, every other sender's reports with it), so NUL becomes
 /// U+FFFD. The stored body keeps the escape.
-fn text(s: &str) -> String {
+pub(super) fn text(s: &str) -> String {
     s.replace('\0', "\u{FFFD}")
 }
 

@@ -1,14 +1,17 @@
 //! The dashboard's queries on PostgreSQL, the daily roll-up kept in each group commit's
 //! transaction, and schema version 3 (event time, roll-ups, indexes) that adds them.
 
+use std::collections::BTreeMap;
+
 use deadpool_postgres::Transaction;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::dash::{
-    DashboardQueries, Filter, NETWORKS_CAP, PLAUSIBLE_AFTER, PLAUSIBLE_BEFORE, ROW_COLUMNS,
-    ReportRow, RollupRow, increments,
+    DashboardQueries, Filter, NETWORKS_CAP, PLAUSIBLE_AFTER, PLAUSIBLE_BEFORE, ROLLUPS,
+    ROW_COLUMNS, ReportRow, RollupKey, RollupRow, RollupValue, any_kind, increments, rollup_table,
 };
+use super::postgres::text;
 use super::{PostgresStore, StoreError};
 use crate::report::NewReport;
 
@@ -19,9 +22,9 @@ fn by_receipt_sql() -> String {
     )
 }
 
-/// Roll-up rows recomputed from `reports` rows matching `cond`.
-fn rebuild_sql(cond: &str) -> String {
-    super::dash::rebuild_sql(&by_receipt_sql(), cond)
+/// Every roll-up table's rows recomputed from `reports` rows matching `cond`.
+fn rebuild_sql(cond: &str) -> Vec<String> {
+    super::dash::rebuild_all(&by_receipt_sql(), cond)
 }
 
 /// Schema version 3 from version 2 (run under the migration lock, in its transaction).
@@ -32,15 +35,7 @@ pub(super) fn v3() -> String {
          ALTER TABLE reports ALTER COLUMN event_at SET NOT NULL;
          CREATE INDEX reports_event ON reports(event_at);
          CREATE INDEX reports_host_event ON reports(host, event_at);
-         CREATE TABLE report_days (
-             day BIGINT NOT NULL, host TEXT NOT NULL, app_version TEXT NOT NULL,
-             app_platform TEXT NOT NULL, dialect TEXT NOT NULL, pin TEXT NOT NULL,
-             by_receipt BOOLEAN NOT NULL, rday BIGINT NOT NULL,
-             n BIGINT NOT NULL, first_at BIGINT NOT NULL, last_at BIGINT NOT NULL,
-             inst BIGINT NOT NULL,
-             PRIMARY KEY (day, host, app_version, app_platform, dialect, pin, by_receipt, rday)
-         );
-         CREATE INDEX report_days_rday ON report_days(rday);
+         {tables}
          CREATE TABLE key_networks (
              host TEXT NOT NULL, pin TEXT NOT NULL, network TEXT NOT NULL,
              n BIGINT NOT NULL, last_rday BIGINT NOT NULL,
@@ -53,7 +48,8 @@ pub(super) fn v3() -> String {
              FROM reports WHERE served_leaf_pin IS NOT NULL GROUP BY 1, 2, 3;
          INSERT INTO keypin_schema (version) VALUES (3);",
         br = by_receipt_sql(),
-        rebuild = rebuild_sql("true"),
+        tables = super::dash::rollup_ddl("BIGINT", "BOOLEAN", ""),
+        rebuild = rebuild_sql("true").join(";\n"),
     )
 }
 
@@ -64,44 +60,106 @@ pub(super) async fn write_rollups<'a>(
     batches: impl Iterator<Item = (i64, &'a [NewReport])>,
 ) -> Result<(), tokio_postgres::Error> {
     let (roll, nets) = increments(batches);
-    let text = |s: &str| s.replace('\0', "\u{FFFD}");
-    let mut day = Vec::with_capacity(roll.len());
-    let mut host = Vec::with_capacity(roll.len());
-    let mut version = Vec::with_capacity(roll.len());
-    let mut platform = Vec::with_capacity(roll.len());
-    let mut kind = Vec::with_capacity(roll.len());
-    let mut pin = Vec::with_capacity(roll.len());
-    let mut by_receipt = Vec::with_capacity(roll.len());
-    let mut rday = Vec::with_capacity(roll.len());
-    let mut count = Vec::with_capacity(roll.len());
-    let mut first = Vec::with_capacity(roll.len());
-    let mut last = Vec::with_capacity(roll.len());
-    let mut inst = Vec::with_capacity(roll.len());
-    for (k, (n, f, l, i)) in &roll {
+    let any = any_kind(&roll);
+    for ((table, _), roll) in ROLLUPS.iter().zip([&roll, &any]) {
+        upsert_rollup(tx, table, roll).await?;
+    }
+    // Keys as stored (NUL replaced), merged: two keys that differ only there must not be
+    // two rows of one INSERT ... ON CONFLICT (PostgreSQL refuses that, failing the commit).
+    let mut merged: BTreeMap<(String, String, String), (i64, i64)> = BTreeMap::new();
+    for ((h, p, w), (n, d)) in &nets {
+        let m = merged.entry((text(h), text(p), text(w))).or_insert((0, 0));
+        m.0 += n;
+        m.1 = m.1.max(*d);
+    }
+    if merged.is_empty() {
+        return Ok(());
+    }
+    let (mut host, mut pin, mut network) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut count, mut rday) = (Vec::new(), Vec::new());
+    for ((h, p, w), (n, d)) in merged {
+        host.push(h);
+        pin.push(p);
+        network.push(w);
+        count.push(n);
+        rday.push(d);
+    }
+    let net = tx
+        .prepare_cached(
+            "INSERT INTO key_networks AS k (host, pin, network, n, last_rday)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::int8[])
+             ON CONFLICT (host, pin, network)
+             DO UPDATE SET n = k.n + EXCLUDED.n, last_rday = GREATEST(k.last_rday, EXCLUDED.last_rday)",
+        )
+        .await?;
+    tx.execute(&net, &[&host, &pin, &network, &count, &rday])
+        .await?;
+    Ok(())
+}
+
+/// Upserts one roll-up table's increments, keys as stored and merged (see `write_rollups`).
+async fn upsert_rollup(
+    tx: &Transaction<'_>,
+    table: &str,
+    roll: &BTreeMap<RollupKey, RollupValue>,
+) -> Result<(), tokio_postgres::Error> {
+    let mut merged: BTreeMap<RollupKey, RollupValue> = BTreeMap::new();
+    for (k, v) in roll {
+        let key = RollupKey {
+            host: text(&k.host),
+            app_version: text(&k.app_version),
+            platform: text(&k.platform),
+            pin: text(&k.pin),
+            ..k.clone()
+        };
+        super::dash::merge_into(&mut merged, key, v);
+    }
+    let n = merged.len();
+    let (mut day, mut host, mut version) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut platform, mut kind, mut pin) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut by_receipt, mut rday, mut count) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut first, mut last, mut inst) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for (k, (c, f, l, i)) in merged {
         day.push(k.day);
-        host.push(text(&k.host));
-        version.push(text(&k.app_version));
-        platform.push(text(&k.platform));
+        host.push(k.host);
+        version.push(k.app_version);
+        platform.push(k.platform);
         kind.push(k.kind);
-        pin.push(text(&k.pin));
+        pin.push(k.pin);
         by_receipt.push(k.by_receipt);
         rday.push(k.rday);
-        count.push(*n);
-        first.push(*f);
-        last.push(*l);
-        inst.push(*i);
+        count.push(c);
+        first.push(f);
+        last.push(l);
+        inst.push(i);
     }
     let up = tx
-        .prepare_cached(
-            "INSERT INTO report_days AS d (day, host, app_version, app_platform, dialect, pin,
+        .prepare_cached(&format!(
+            "INSERT INTO {table} AS d (day, host, app_version, app_platform, dialect, pin,
                  by_receipt, rday, n, first_at, last_at, inst)
              SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[],
                  $6::text[], $7::bool[], $8::int8[], $9::int8[], $10::int8[], $11::int8[],
                  $12::int8[])
              ON CONFLICT (day, host, app_version, app_platform, dialect, pin, by_receipt, rday)
              DO UPDATE SET n = d.n + EXCLUDED.n, first_at = LEAST(d.first_at, EXCLUDED.first_at),
-                 last_at = GREATEST(d.last_at, EXCLUDED.last_at), inst = d.inst + EXCLUDED.inst",
-        )
+                 last_at = GREATEST(d.last_at, EXCLUDED.last_at), inst = d.inst + EXCLUDED.inst"
+        ))
         .await?;
     tx.execute(
         &up,
@@ -121,28 +179,6 @@ pub(super) async fn write_rollups<'a>(
         ],
     )
     .await?;
-    if nets.is_empty() {
-        return Ok(());
-    }
-    let (mut host, mut pin, mut network) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut count, mut rday) = (Vec::new(), Vec::new());
-    for ((h, p, w), (n, d)) in &nets {
-        host.push(text(h));
-        pin.push(text(p));
-        network.push(text(w));
-        count.push(*n);
-        rday.push(*d);
-    }
-    let net = tx
-        .prepare_cached(
-            "INSERT INTO key_networks AS k (host, pin, network, n, last_rday)
-             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::int8[])
-             ON CONFLICT (host, pin, network)
-             DO UPDATE SET n = k.n + EXCLUDED.n, last_rday = GREATEST(k.last_rday, EXCLUDED.last_rday)",
-        )
-        .await?;
-    tx.execute(&net, &[&host, &pin, &network, &count, &rday])
-        .await?;
     Ok(())
 }
 
@@ -156,13 +192,14 @@ pub(super) async fn delete_before(
     let n = tx
         .execute("DELETE FROM reports WHERE received_at < $1", &[&cutoff])
         .await?;
-    tx.execute("DELETE FROM report_days WHERE rday <= $1", &[&day])
-        .await?;
-    tx.execute(
-        &rebuild_sql("received_at >= $1 AND received_at < $2"),
-        &[&day, &day.saturating_add(86_400)],
-    )
-    .await?;
+    for (table, _) in ROLLUPS {
+        tx.execute(&format!("DELETE FROM {table} WHERE rday <= $1"), &[&day])
+            .await?;
+    }
+    for sql in rebuild_sql("received_at >= $1 AND received_at < $2") {
+        tx.execute(&sql, &[&day, &day.saturating_add(86_400)])
+            .await?;
+    }
     tx.execute("DELETE FROM key_networks WHERE last_rday < $1", &[&day])
         .await?;
     Ok(n)
@@ -215,8 +252,9 @@ impl DashboardQueries for PostgresStore {
         let sql = format!(
             "SELECT day, host, app_version, app_platform, pin, by_receipt, SUM(n)::int8,
                     MIN(first_at), MAX(last_at), SUM(inst)::int8
-             FROM report_days WHERE day >= $1 AND day <= $2{cond}
-             GROUP BY day, host, app_version, app_platform, pin, by_receipt"
+             FROM {table} WHERE day >= $1 AND day <= $2{cond}
+             GROUP BY day, host, app_version, app_platform, pin, by_receipt",
+            table = rollup_table(f)
         );
         self.call("dashboard roll-up", async {
             let c = self.client().await?;

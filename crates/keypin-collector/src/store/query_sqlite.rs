@@ -5,11 +5,13 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension as _, Row, Transaction, params, params_from_iter};
 
 use super::dash::{
-    DashboardQueries, Filter, NETWORKS_CAP, PLAUSIBLE_AFTER, PLAUSIBLE_BEFORE, ROW_COLUMNS,
-    ReportRow, RollupRow, RollupSum, increments,
+    DashboardQueries, Filter, NETWORKS_CAP, PLAUSIBLE_AFTER, PLAUSIBLE_BEFORE, ROLLUPS,
+    ROW_COLUMNS, ReportRow, RollupKey, RollupRow, RollupSum, RollupValue, any_kind, increments,
+    rollup_table,
 };
 use super::{SqliteStore, StoreError};
 use crate::report::NewReport;
+use std::collections::BTreeMap;
 
 /// `by_receipt` as SQL over a `reports` row.
 fn by_receipt_sql() -> String {
@@ -18,9 +20,9 @@ fn by_receipt_sql() -> String {
     )
 }
 
-/// Roll-up rows recomputed from `reports` rows matching `cond`.
-fn rebuild_sql(cond: &str) -> String {
-    super::dash::rebuild_sql(&by_receipt_sql(), cond)
+/// Every roll-up table's rows recomputed from `reports` rows matching `cond`.
+fn rebuild_sql(cond: &str) -> Vec<String> {
+    super::dash::rebuild_all(&by_receipt_sql(), cond)
 }
 
 /// Schema version 3 from version 2: existing rows get their event time and roll-ups.
@@ -31,15 +33,7 @@ pub(super) fn migrate_v3(conn: &Connection) -> rusqlite::Result<()> {
          UPDATE reports SET event_at = CASE {br} WHEN 0 THEN reported_at ELSE received_at END;
          CREATE INDEX reports_event ON reports(event_at);
          CREATE INDEX reports_host_event ON reports(host, event_at);
-         CREATE TABLE report_days (
-             day INTEGER NOT NULL, host TEXT NOT NULL, app_version TEXT NOT NULL,
-             app_platform TEXT NOT NULL, dialect TEXT NOT NULL, pin TEXT NOT NULL,
-             by_receipt INTEGER NOT NULL, rday INTEGER NOT NULL,
-             n INTEGER NOT NULL, first_at INTEGER NOT NULL, last_at INTEGER NOT NULL,
-             inst INTEGER NOT NULL,
-             PRIMARY KEY (day, host, app_version, app_platform, dialect, pin, by_receipt, rday)
-         ) WITHOUT ROWID;
-         CREATE INDEX report_days_rday ON report_days(rday);
+         {tables}
          CREATE TABLE key_networks (
              host TEXT NOT NULL, pin TEXT NOT NULL, network TEXT NOT NULL,
              n INTEGER NOT NULL, last_rday INTEGER NOT NULL,
@@ -53,7 +47,8 @@ pub(super) fn migrate_v3(conn: &Connection) -> rusqlite::Result<()> {
          PRAGMA user_version = 3;
          COMMIT;",
         br = by_receipt_sql(),
-        rebuild = rebuild_sql("1"),
+        tables = super::dash::rollup_ddl("INTEGER", "INTEGER", " WITHOUT ROWID"),
+        rebuild = rebuild_sql("1").join(";\n"),
     ))
 }
 
@@ -63,14 +58,33 @@ pub(super) fn write_rollups<'a>(
     batches: impl Iterator<Item = (i64, &'a [NewReport])>,
 ) -> rusqlite::Result<()> {
     let (roll, nets) = increments(batches);
-    let mut up = tx.prepare_cached(
-        "INSERT INTO report_days (day, host, app_version, app_platform, dialect, pin, by_receipt,
+    let any = any_kind(&roll);
+    for ((table, _), roll) in ROLLUPS.iter().zip([&roll, &any]) {
+        upsert_rollup(tx, table, roll)?;
+    }
+    let mut net = tx.prepare_cached(
+        "INSERT INTO key_networks (host, pin, network, n, last_rday) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT DO UPDATE SET n = n + excluded.n, last_rday = max(last_rday, excluded.last_rday)",
+    )?;
+    for ((host, pin, network), (n, rday)) in &nets {
+        net.execute(params![host, pin, network, n, rday])?;
+    }
+    Ok(())
+}
+
+fn upsert_rollup(
+    tx: &Transaction<'_>,
+    table: &str,
+    roll: &BTreeMap<RollupKey, RollupValue>,
+) -> rusqlite::Result<()> {
+    let mut up = tx.prepare_cached(&format!(
+        "INSERT INTO {table} (day, host, app_version, app_platform, dialect, pin, by_receipt,
              rday, n, first_at, last_at, inst)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
          ON CONFLICT DO UPDATE SET n = n + excluded.n, first_at = min(first_at, excluded.first_at),
-             last_at = max(last_at, excluded.last_at), inst = inst + excluded.inst",
-    )?;
-    for (k, (n, first, last, inst)) in &roll {
+             last_at = max(last_at, excluded.last_at), inst = inst + excluded.inst"
+    ))?;
+    for (k, (n, first, last, inst)) in roll {
         up.execute(params![
             k.day,
             k.host,
@@ -86,13 +100,6 @@ pub(super) fn write_rollups<'a>(
             inst
         ])?;
     }
-    let mut net = tx.prepare_cached(
-        "INSERT INTO key_networks (host, pin, network, n, last_rday) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT DO UPDATE SET n = n + excluded.n, last_rday = max(last_rday, excluded.last_rday)",
-    )?;
-    for ((host, pin, network), (n, rday)) in &nets {
-        net.execute(params![host, pin, network, n, rday])?;
-    }
     Ok(())
 }
 
@@ -106,11 +113,15 @@ pub(super) fn delete_before(conn: &Connection, cutoff: i64) -> rusqlite::Result<
             "DELETE FROM reports WHERE received_at < ?1",
             params![cutoff],
         )?;
-        conn.execute("DELETE FROM report_days WHERE rday <= ?1", params![day])?;
-        conn.execute(
-            &rebuild_sql("received_at >= ?1 AND received_at < ?2"),
-            params![day, day.saturating_add(86_400)],
-        )?;
+        for (table, _) in ROLLUPS {
+            conn.execute(
+                &format!("DELETE FROM {table} WHERE rday <= ?1"),
+                params![day],
+            )?;
+        }
+        for sql in rebuild_sql("received_at >= ?1 AND received_at < ?2") {
+            conn.execute(&sql, params![day, day.saturating_add(86_400)])?;
+        }
         conn.execute(
             "DELETE FROM key_networks WHERE last_rday < ?1",
             params![day],
@@ -171,7 +182,8 @@ impl DashboardQueries for SqliteStore {
         let sql = format!(
             "SELECT day, host, app_version, app_platform, pin, by_receipt, n, first_at, last_at,
                     inst
-             FROM report_days WHERE day >= ?1 AND day <= ?2{cond}"
+             FROM {table} WHERE day >= ?1 AND day <= ?2{cond}",
+            table = rollup_table(f)
         );
         let mut all = vec![Value::Integer(f.from_day), Value::Integer(f.to_day)];
         all.append(&mut values);

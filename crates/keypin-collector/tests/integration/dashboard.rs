@@ -308,6 +308,44 @@ fn retention_keeps_the_rollups_equal_to_the_reports(backend: Backend) {
     let newest = store.newest(&all, all.from_day, 10_000).unwrap();
     assert_eq!(newest.len() as i64, ov.reports);
     assert!(newest.iter().all(|r| r.received_at >= cutoff));
+    // The roll-up by kind (read with a kind filter) agrees with the one over kinds.
+    let by_kind: i64 = ["keypin", "trustkit", "hpkp"]
+        .into_iter()
+        .map(|k| {
+            let f = Filter {
+                kind: Some(k.into()),
+                ..all.clone()
+            };
+            store.rollup(&f).unwrap().iter().map(|r| r.n).sum::<i64>()
+        })
+        .sum();
+    assert_eq!(by_kind, ov.reports);
+}
+
+/// Two reports in one commit whose app versions differ only by NUL against U+FFFD (which
+/// PostgreSQL stores NUL as) must not fail the commit, other senders' reports with it.
+fn nul_and_its_replacement_in_one_commit_do_not_fail_it(backend: Backend) {
+    let opened = backend.open();
+    let store = opened.store.as_ref();
+    let t = now();
+    let two = ["4.0\u{0}", "4.0\u{FFFD}"].map(|v| {
+        report(
+            "api.bank.test",
+            v,
+            "IOS",
+            Dialect::Keypin,
+            Some(pin(1)),
+            "192.0.2.0/24",
+            None,
+        )
+    });
+    store.insert(t, two.to_vec()).unwrap();
+    assert_eq!(store.count().unwrap(), 2);
+    let f = Filter::last_days(t, 1);
+    assert_eq!(
+        store.rollup(&f).unwrap().iter().map(|r| r.n).sum::<i64>(),
+        2
+    );
 }
 
 /// Filter values that would change a query built by concatenation match nothing: they are
@@ -404,6 +442,7 @@ fn network_counts_stop_at_the_cap(backend: Backend) {
 }
 
 on_both_backends!(
+    nul_and_its_replacement_in_one_commit_do_not_fail_it,
     network_counts_stop_at_the_cap,
     sql_injection_in_filters_matches_nothing,
     html_injection_in_report_fields_is_escaped_on_every_page,
