@@ -3,7 +3,7 @@
 # dashboard timed over REQUESTS sequential requests on a store holding N reports, on SQLite and
 # on PostgreSQL, and the same on a store of SMALL reports as the baseline.
 # The reports are loaded through the store's own insert (roll-ups kept as in production) by
-# examples/dashboard_bench.rs; PostgreSQL is then ANALYZEd (as autovacuum would after such a
+# examples/dashboard_bench.rs; PostgreSQL is then VACUUM ANALYZEd (as autovacuum would after such a
 # load). A throwaway PostgreSQL cluster (fsync on, defaults otherwise) is made in a temporary
 # directory from initdb/pg_ctl (PATH or /usr/lib/postgresql/*/bin), as `postgres` when root.
 # Usage: bench/dashboard.sh [N [REQUESTS [SMALL]]]   (defaults: 1000000, 50, 10000);
@@ -41,6 +41,6 @@ for size in "$small" "$n"; do
     url="postgres://keypin@127.0.0.1:$pgport/r$size"
     echo "== PostgreSQL, $size reports"
     "$b" load "$url" "$size"
-    psql -d "r$size" -c "ANALYZE"
+    psql -d "r$size" -c "VACUUM ANALYZE"
     "$b" pages "$url" "$requests"
 done

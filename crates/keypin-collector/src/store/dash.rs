@@ -26,7 +26,7 @@ pub const MAX_HOSTS: usize = 20;
 /// Served keys a host section shows at most (the most reported).
 pub const MAX_KEYS: usize = 50;
 /// Distinct networks are counted up to this (more shows as "over").
-pub const NETWORKS_CAP: i64 = 1000;
+pub const NETWORKS_CAP: i64 = 100;
 
 /// Where a report goes on the time axis: `(event_at, by_receipt)`.
 pub fn event_time(received_at: i64, reported_at: Option<i64>) -> (i64, bool) {
