@@ -7,6 +7,8 @@
 //! - `dashboard_bench pages DB REQUESTS`: serves DB on a loopback port and requests each
 //!   dashboard page and download REQUESTS times, one at a time, with the bearer token; prints
 //!   one JSON line per page: p50, p99 and max in milliseconds, and the response size.
+//! - `dashboard_bench parts DB`: the 14-day overview's time split by step (roll-up read,
+//!   aggregation, network counts, newest reports, rendering), median of 20, in process.
 //!
 //! The fleet: 20 hosts (the first has about a third of the reports), 12 app versions, two
 //! platforms, three report kinds, 3 served keys per host and 5,000 sender networks; 80% of
