@@ -517,10 +517,11 @@ async fn summary(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Resp
 async fn page(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     QueryParams(p): QueryParams<FilterParams>,
 ) -> Response {
     if !state.authorized(&headers) {
-        return Redirect::to("/login").into_response();
+        return to_login(&uri);
     }
     let t = state.now();
     let f = match p.filter(t) {
@@ -538,10 +539,11 @@ async fn page(
 async fn report_page(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     Path(id): Path<i64>,
 ) -> Response {
     if !state.authorized(&headers) {
-        return Redirect::to("/login").into_response();
+        return to_login(&uri);
     }
     let store = state.store.clone();
     match tokio::task::spawn_blocking(move || store.report(id)).await {
@@ -549,6 +551,16 @@ async fn report_page(
         Ok(Ok(None)) => (StatusCode::NOT_FOUND, format!("no report {id}")).into_response(),
         other => html(other.map(|r| r.map(|_| String::new()))),
     }
+}
+
+/// To the login page, which comes back to `uri` after the login.
+fn to_login(uri: &axum::http::Uri) -> Response {
+    let back = uri.path_and_query().map_or("/", |p| p.as_str());
+    Redirect::to(&format!(
+        "/login?next={}",
+        dashboard::filter::encode(local_path(Some(back)))
+    ))
+    .into_response()
 }
 
 /// A rendered page, or why not.
@@ -654,14 +666,15 @@ fn local_path(next: Option<&str>) -> &str {
 /// The login form. A token in the URL is refused, not used: URLs land in access logs, browser
 /// history and Referer headers.
 async fn login_page(QueryParams(p): QueryParams<LoginForm>) -> Response {
+    let next = local_path(p.next.as_deref());
     if p.token.is_some() {
         return (
             StatusCode::BAD_REQUEST,
-            Html(dashboard::login(LoginNotice::TokenInUrl)),
+            Html(dashboard::login(LoginNotice::TokenInUrl, next)),
         )
             .into_response();
     }
-    Html(dashboard::login(LoginNotice::None)).into_response()
+    Html(dashboard::login(LoginNotice::None, next)).into_response()
 }
 
 /// Logs in with the token from the form body.
@@ -678,11 +691,12 @@ async fn login(
     Form(f): Form<LoginForm>,
 ) -> Response {
     let key = ClientKey::of(client.ip);
+    let next = local_path(f.next.as_deref());
     // 1.
     if !state.login_attempts.take(key) {
         let mut r = (
             StatusCode::TOO_MANY_REQUESTS,
-            Html(dashboard::login(LoginNotice::Throttled)),
+            Html(dashboard::login(LoginNotice::Throttled, next)),
         )
             .into_response();
         r.headers_mut()
@@ -694,7 +708,7 @@ async fn login(
     if !state.is_token(&token) {
         return (
             StatusCode::UNAUTHORIZED,
-            Html(dashboard::login(LoginNotice::WrongToken)),
+            Html(dashboard::login(LoginNotice::WrongToken, next)),
         )
             .into_response();
     }
@@ -708,7 +722,7 @@ async fn login(
             .into_response();
     };
     with_cookie(
-        Redirect::to(local_path(f.next.as_deref())).into_response(),
+        Redirect::to(next).into_response(),
         &id,
         state.sessions.lifetime_secs(),
         client.transport,

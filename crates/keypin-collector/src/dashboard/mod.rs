@@ -56,8 +56,9 @@ pub enum LoginNotice {
     TokenInUrl,
 }
 
-/// The login page: a form that POSTs the token in the body.
-pub fn login(notice: LoginNotice) -> String {
+/// The login page: a form that POSTs the token in the body, and `next` (a local path, escaped
+/// here), where the browser goes after the login.
+pub fn login(notice: LoginNotice, next: &str) -> String {
     let hint = match notice {
         LoginNotice::None => "",
         LoginNotice::WrongToken => "<p class=\"hint\">Wrong token.</p>",
@@ -70,7 +71,9 @@ pub fn login(notice: LoginNotice) -> String {
     };
     format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>keypin collector: log in</title><style>{STYLE}</style></head><body>\
-<h1>keypin collector</h1>{hint}<form method=\"post\" action=\"/login\"><label>Token <input type=\"password\" name=\"token\" autocomplete=\"current-password\"></label> <button>Log in</button></form></body></html>"
+<h1>keypin collector</h1>{hint}<form method=\"post\" action=\"/login\"><label>Token <input type=\"password\" name=\"token\" autocomplete=\"current-password\"></label>\
+<input type=\"hidden\" name=\"next\" value=\"{}\"> <button>Log in</button></form></body></html>",
+        esc(next)
     )
 }
 

@@ -595,7 +595,23 @@ fn open_redirect_through_the_login_next_is_refused() {
         let (status, location) = login_to(served.addr, next);
         assert_eq!(status, 303, "{next:?}");
         assert_eq!(location, expected, "{next:?}");
+        // The login page carries only a local `next`, escaped.
+        let q = keypin_collector::dashboard::filter::encode(next);
+        let (status, _, page) = get(served.addr, &format!("/login?next={q}"), false);
+        assert_eq!(status, 200);
+        let shown = expected.replace('&', "&amp;");
+        assert!(
+            page.contains(&format!("name=\"next\" value=\"{shown}\"")),
+            "{next:?}: {page}"
+        );
     }
+    // A page asked for without a session comes back after the login (the head is lowercased).
+    let (status, head, _) = get(served.addr, "/reports/5?x=1", false);
+    assert_eq!(status, 303);
+    assert!(
+        head.contains("location: /login?next=%2freports%2f5%3fx%3d1"),
+        "{head}"
+    );
 }
 
 #[test]
