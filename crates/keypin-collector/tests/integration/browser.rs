@@ -121,7 +121,7 @@ fn run_chromium(chromium: &str, helper_port: u16, shot: &Path) -> Option<String>
             "--disable-component-update",
             "--disable-sync",
             "--hide-scrollbars",
-            "--window-size=1280,1100",
+            "--window-size=1100,900",
             // Let the login, the navigation and the rendering finish first.
             "--virtual-time-budget=10000",
         ])
