@@ -334,6 +334,14 @@ impl RollupSum {
         v.3 += inst;
     }
 
+    /// Adds another sum's rows (a part of the range read apart).
+    pub(crate) fn absorb(&mut self, other: RollupSum) {
+        for ((day, h, v, p, k, by_receipt), value) in other.by_key {
+            let name = |i: u32| other.by_id[i as usize].as_str();
+            self.add(day, name(h), name(v), name(p), name(k), by_receipt, value);
+        }
+    }
+
     /// The summed rows.
     pub(crate) fn rows(self) -> Vec<RollupRow> {
         let names = self.by_id;
