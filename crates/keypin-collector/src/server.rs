@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes, HttpBody as _};
-use axum::extract::{DefaultBodyLimit, Extension, Form, Query as QueryParams, Request, State};
+use axum::extract::{
+    DefaultBodyLimit, Extension, Form, Path, Query as QueryParams, Request, State,
+};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -20,6 +22,7 @@ use keypin::clock::{Clock, SystemClock};
 use crate::accept::{Front, Limits, serve_app};
 use crate::alerts::AlertSettings;
 use crate::client::{Cidr, Client, ClientKey, Transport};
+use crate::dashboard::filter::FilterParams;
 use crate::dashboard::{self, LoginNotice};
 use crate::metrics::Metrics;
 use crate::report::{network_of, parse_body};
@@ -129,6 +132,9 @@ fn router(
         .route("/v1/reports", post(ingest).get(list))
         .route("/v1/summary", get(summary))
         .route("/", get(page))
+        .route("/reports/{id}", get(report_page))
+        .route("/v1/reports.csv", get(download_csv))
+        .route("/v1/reports.json", get(download_json))
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
         .route("/metrics", get(metrics_page))
@@ -507,35 +513,168 @@ async fn summary(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Resp
     }
 }
 
-async fn page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+/// The overview, filtered by the query parameters ([`FilterParams`]).
+async fn page(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    QueryParams(p): QueryParams<FilterParams>,
+) -> Response {
     if !state.authorized(&headers) {
-        return Redirect::to("/login").into_response();
+        return to_login(&uri);
+    }
+    let t = state.now();
+    let f = match p.filter(t) {
+        Ok(f) => f,
+        Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
+    };
+    let store = state.store.clone();
+    html(
+        tokio::task::spawn_blocking(move || dashboard::overview::render_for(store.as_ref(), &f, t))
+            .await,
+    )
+}
+
+/// A report's page.
+async fn report_page(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    Path(id): Path<i64>,
+) -> Response {
+    if !state.authorized(&headers) {
+        return to_login(&uri);
     }
     let store = state.store.clone();
-    let t = state.now();
-    match tokio::task::spawn_blocking(move || store.summary(t)).await {
-        Ok(Ok(s)) => Html(dashboard::render(&s, t)).into_response(),
+    match tokio::task::spawn_blocking(move || store.report(id)).await {
+        Ok(Ok(Some(r))) => Html(dashboard::detail::render(&r)).into_response(),
+        Ok(Ok(None)) => (StatusCode::NOT_FOUND, format!("no report {id}")).into_response(),
+        other => html(other.map(|r| r.map(|_| String::new()))),
+    }
+}
+
+/// To the login page, which comes back to `uri` after the login.
+fn to_login(uri: &axum::http::Uri) -> Response {
+    let back = uri.path_and_query().map_or("/", |p| p.as_str());
+    Redirect::to(&format!(
+        "/login?next={}",
+        dashboard::filter::encode(local_path(Some(back)))
+    ))
+    .into_response()
+}
+
+/// A rendered page, or why not.
+fn html(r: Result<Result<String, StoreError>, tokio::task::JoinError>) -> Response {
+    match r {
+        Ok(Ok(page)) => Html(page).into_response(),
         Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }
 
+async fn download_csv(
+    state: State<Arc<AppState>>,
+    headers: HeaderMap,
+    p: QueryParams<FilterParams>,
+) -> Response {
+    download(state, headers, p, true).await
+}
+
+async fn download_json(
+    state: State<Arc<AppState>>,
+    headers: HeaderMap,
+    p: QueryParams<FilterParams>,
+) -> Response {
+    download(state, headers, p, false).await
+}
+
+/// The filtered reports as a file: the newest `EXPORT_CAP` at most; `X-Keypin-Truncated: true`
+/// when there were more.
+async fn download(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    QueryParams(p): QueryParams<FilterParams>,
+    csv: bool,
+) -> Response {
+    if !state.authorized(&headers) {
+        return json_error(
+            StatusCode::UNAUTHORIZED,
+            "a bearer token or a dashboard session is required".into(),
+        );
+    }
+    let f = match p.filter(state.now()) {
+        Ok(f) => f,
+        Err(e) => return json_error(StatusCode::BAD_REQUEST, e),
+    };
+    let store = state.store.clone();
+    let (rows, truncated) =
+        match tokio::task::spawn_blocking(move || dashboard::export::rows_for(store.as_ref(), &f))
+            .await
+        {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => return json_error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+            Err(e) => return json_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        };
+    let (body, kind, name) = if csv {
+        (
+            dashboard::export::csv(&rows),
+            "text/csv; charset=utf-8",
+            "attachment; filename=\"keypin-reports.csv\"",
+        )
+    } else {
+        (
+            dashboard::export::json(&rows, truncated),
+            "application/json",
+            "attachment; filename=\"keypin-reports.json\"",
+        )
+    };
+    let mut r = body.into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static(name));
+    h.insert(
+        "x-keypin-truncated",
+        HeaderValue::from_static(if truncated { "true" } else { "false" }),
+    );
+    r
+}
+
 #[derive(Deserialize)]
 struct LoginForm {
     token: Option<String>,
+    /// Where to go after the login: a path on this collector (see [`local_path`]).
+    next: Option<String>,
+}
+
+/// `next` when it is a path on this collector (`/` then no second `/` or `\\`, printable
+/// ASCII, at most 2,048 bytes), `/` otherwise: a login link cannot send the browser to
+/// another site (an open redirect).
+fn local_path(next: Option<&str>) -> &str {
+    match next {
+        Some(p)
+            if p.len() <= 2048
+                && p.starts_with('/')
+                && !p[1..].starts_with(['/', '\\'])
+                && p.bytes().all(|b| (0x21..0x7f).contains(&b) && b != b'\\') =>
+        {
+            p
+        }
+        _ => "/",
+    }
 }
 
 /// The login form. A token in the URL is refused, not used: URLs land in access logs, browser
 /// history and Referer headers.
 async fn login_page(QueryParams(p): QueryParams<LoginForm>) -> Response {
+    let next = local_path(p.next.as_deref());
     if p.token.is_some() {
         return (
             StatusCode::BAD_REQUEST,
-            Html(dashboard::login(LoginNotice::TokenInUrl)),
+            Html(dashboard::login(LoginNotice::TokenInUrl, next)),
         )
             .into_response();
     }
-    Html(dashboard::login(LoginNotice::None)).into_response()
+    Html(dashboard::login(LoginNotice::None, next)).into_response()
 }
 
 /// Logs in with the token from the form body.
@@ -552,11 +691,12 @@ async fn login(
     Form(f): Form<LoginForm>,
 ) -> Response {
     let key = ClientKey::of(client.ip);
+    let next = local_path(f.next.as_deref());
     // 1.
     if !state.login_attempts.take(key) {
         let mut r = (
             StatusCode::TOO_MANY_REQUESTS,
-            Html(dashboard::login(LoginNotice::Throttled)),
+            Html(dashboard::login(LoginNotice::Throttled, next)),
         )
             .into_response();
         r.headers_mut()
@@ -568,7 +708,7 @@ async fn login(
     if !state.is_token(&token) {
         return (
             StatusCode::UNAUTHORIZED,
-            Html(dashboard::login(LoginNotice::WrongToken)),
+            Html(dashboard::login(LoginNotice::WrongToken, next)),
         )
             .into_response();
     }
@@ -582,7 +722,7 @@ async fn login(
             .into_response();
     };
     with_cookie(
-        Redirect::to("/").into_response(),
+        Redirect::to(next).into_response(),
         &id,
         state.sessions.lifetime_secs(),
         client.transport,

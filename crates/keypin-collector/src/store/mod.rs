@@ -8,10 +8,14 @@ use serde::Serialize;
 use crate::report::NewReport;
 
 mod alerts;
+pub mod dash;
 mod postgres;
+mod query_postgres;
+mod query_sqlite;
 mod sqlite;
 
 pub use alerts::{AlertLedger, Claim, HostHistory, ReportGroup};
+pub use dash::{DashboardQueries, Filter};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -135,8 +139,8 @@ pub struct Query {
     pub limit: usize,
 }
 
-/// What the HTTP layer needs from storage.
-pub trait Store: Send + Sync {
+/// What the HTTP layer needs from storage (the dashboard's queries: [`DashboardQueries`]).
+pub trait Store: Send + Sync + DashboardQueries {
     /// Stores reports durably; returns once they are committed.
     fn insert(&self, received_at: i64, reports: Vec<NewReport>) -> Result<(), StoreError>;
     /// Reports, newest first.

@@ -32,7 +32,7 @@ use crate::report::NewReport;
 // The alert ledger (AlertLedger), kept beside the store it uses.
 mod alerts;
 
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// The advisory lock migrations hold: "keypin" in ASCII, then 1.
 const MIGRATION_LOCK: i64 = 0x6b65_7970_696e_0001;
@@ -88,10 +88,10 @@ const V2: &str = "
 const INSERT: &str = "
     INSERT INTO reports (received_at, reported_at, host, port, dialect, served_leaf_pin,
         client_network, app_bundle_id, app_version, app_platform, failure, body,
-        runtime_findings)
+        runtime_findings, event_at)
     SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[], $4::int8[], $5::text[],
         $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
-        $13::int8[])";
+        $13::int8[], $14::int8[])";
 
 struct Job {
     received_at: i64,
@@ -190,7 +190,7 @@ impl PostgresStore {
     }
 
     /// Runs one database call with the deadline, on this store's runtime.
-    fn call<T>(
+    pub(super) fn call<T>(
         &self,
         what: &str,
         f: impl Future<Output = Result<T, String>>,
@@ -208,7 +208,7 @@ impl PostgresStore {
             })
     }
 
-    async fn client(&self) -> Result<deadpool_postgres::Object, String> {
+    pub(super) async fn client(&self) -> Result<deadpool_postgres::Object, String> {
         self.pool.get().await.map_err(|e| chain(&e))
     }
 }
@@ -277,6 +277,11 @@ async fn migrate(pool: &Pool) -> Result<(), String> {
             .await
             .map_err(step("schema version 2"))?;
     }
+    if version < 3 {
+        tx.batch_execute(&super::query_postgres::v3())
+            .await
+            .map_err(step("schema version 2"))?;
+    }
     tx.commit().await.map_err(step("migration commit"))
 }
 
@@ -306,12 +311,12 @@ async fn writer(pool: Pool, rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>) {
 }
 
 async fn write_jobs(pool: &Pool, jobs: &[Job]) -> Result<(), String> {
-    let client = match tokio::time::timeout(CALL_DEADLINE, pool.get()).await {
+    let mut client = match tokio::time::timeout(CALL_DEADLINE, pool.get()).await {
         Ok(Ok(c)) => c,
         Ok(Err(e)) => return Err(format!("no connection: {}", chain(&e))),
         Err(_) => return Err("no connection within the deadline".into()),
     };
-    match tokio::time::timeout(CALL_DEADLINE, insert_rows(&client, jobs)).await {
+    match tokio::time::timeout(CALL_DEADLINE, insert_rows(&mut client, jobs)).await {
         Ok(r) => r.map_err(|e| format!("insert: {}", why(&e))),
         Err(_) => {
             // The statement may still be running there: this connection is not reused.
@@ -326,7 +331,7 @@ async fn write_jobs(pool: &Pool, jobs: &[Job]) -> Result<(), String> {
 
 /// The driver's error with the server's message, when there is one (its own text says only
 /// "db error").
-fn why(e: &tokio_postgres::Error) -> String {
+pub(super) fn why(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{} {}: {}", db.severity(), db.code().code(), db.message()),
         None => chain(e),
@@ -336,12 +341,12 @@ fn why(e: &tokio_postgres::Error) -> String {
 /// Text as PostgreSQL stores it: it has no NUL character (a JSON `\u0000` in a report's field
 /// would fail the whole group commit, every other sender's reports with it), so NUL becomes
 /// U+FFFD. The stored body keeps the escape.
-fn text(s: &str) -> String {
+pub(super) fn text(s: &str) -> String {
     s.replace('\0', "\u{FFFD}")
 }
 
 async fn insert_rows(
-    client: &deadpool_postgres::Client,
+    client: &mut deadpool_postgres::Client,
     jobs: &[Job],
 ) -> Result<(), tokio_postgres::Error> {
     let n: usize = jobs.iter().map(|j| j.reports.len()).sum();
@@ -358,6 +363,7 @@ async fn insert_rows(
     let mut failure = Vec::with_capacity(n);
     let mut body = Vec::with_capacity(n);
     let mut runtime = Vec::with_capacity(n);
+    let mut event = Vec::with_capacity(n);
     let opt = |s: &Option<String>| s.as_deref().map(text);
     for job in jobs {
         for r in &job.reports {
@@ -374,23 +380,29 @@ async fn insert_rows(
             failure.push(opt(&r.failure));
             body.push(text(&r.body));
             runtime.push(r.runtime_findings);
+            event.push(super::dash::event_time(job.received_at, r.reported_at).0);
         }
     }
     if n == 0 {
         return Ok(());
     }
-    let stmt = client.prepare_cached(INSERT).await?;
-    // One statement outside a transaction block: committed when it returns.
-    client
-        .execute(
-            &stmt,
-            &[
-                &received, &reported, &host, &port, &dialect, &served, &network, &bundle, &version,
-                &platform, &failure, &body, &runtime,
-            ],
-        )
-        .await?;
-    Ok(())
+    // The reports and their roll-ups in one transaction: committed when it returns.
+    let tx = client.transaction().await?;
+    let stmt = tx.prepare_cached(INSERT).await?;
+    tx.execute(
+        &stmt,
+        &[
+            &received, &reported, &host, &port, &dialect, &served, &network, &bundle, &version,
+            &platform, &failure, &body, &runtime, &event,
+        ],
+    )
+    .await?;
+    super::query_postgres::write_rollups(
+        &tx,
+        jobs.iter().map(|j| (j.received_at, j.reports.as_slice())),
+    )
+    .await?;
+    tx.commit().await
 }
 
 fn stored_report(r: &Row) -> StoredReport {
@@ -519,11 +531,13 @@ impl Store for PostgresStore {
 
     fn delete_before(&self, cutoff: i64) -> Result<usize, StoreError> {
         self.call("delete", async {
-            let c = self.client().await?;
-            let n = c
-                .execute("DELETE FROM reports WHERE received_at < $1", &[&cutoff])
+            let e = |e: tokio_postgres::Error| why(&e);
+            let mut c = self.client().await?;
+            let tx = c.transaction().await.map_err(e)?;
+            let n = super::query_postgres::delete_before(&tx, cutoff)
                 .await
-                .map_err(|e| why(&e))?;
+                .map_err(e)?;
+            tx.commit().await.map_err(e)?;
             Ok(usize::try_from(n).unwrap_or(usize::MAX))
         })
     }
@@ -558,8 +572,7 @@ impl Store for PostgresStore {
             if claimed.is_none() {
                 return Ok(None);
             }
-            let n = tx
-                .execute("DELETE FROM reports WHERE received_at < $1", &[&cutoff])
+            let n = super::query_postgres::delete_before(&tx, cutoff)
                 .await
                 .map_err(e)?;
             tx.commit().await.map_err(e)?;

@@ -19,7 +19,7 @@ use crate::report::NewReport;
 // The alert ledger (AlertLedger), kept beside the store it uses.
 mod alerts;
 
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// Why a group commit failed, as the writer thread hands it to every request in the group.
 #[derive(Debug, Clone)]
@@ -51,7 +51,7 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Mutex<Option<mpsc::SyncSender<Job>>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
-    reader: Mutex<Connection>,
+    pub(super) reader: Mutex<Connection>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -136,6 +136,9 @@ impl SqliteStore {
             )
             .map_err(err)?;
         }
+        if version < 3 {
+            super::query_sqlite::migrate_v3(&conn).map_err(err)?;
+        }
         let reader = Connection::open(path).map_err(err)?;
         reader
             .execute_batch("PRAGMA busy_timeout = 5000;")
@@ -166,7 +169,7 @@ impl SqliteStore {
         }
     }
 
-    fn sqlite(&self, source: rusqlite::Error) -> StoreError {
+    pub(super) fn sqlite(&self, source: rusqlite::Error) -> StoreError {
         StoreError::Sqlite {
             path: self.path.clone(),
             source,
@@ -203,8 +206,8 @@ fn write_jobs(conn: &mut Connection, jobs: &[Job]) -> rusqlite::Result<()> {
         let mut stmt = tx.prepare_cached(
             "INSERT INTO reports (received_at, reported_at, host, port, dialect, served_leaf_pin,
                  client_network, app_bundle_id, app_version, app_platform, failure, body,
-                 runtime_findings)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                 runtime_findings, event_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         )?;
         for (received_at, reports, _) in jobs {
             for r in reports {
@@ -222,10 +225,12 @@ fn write_jobs(conn: &mut Connection, jobs: &[Job]) -> rusqlite::Result<()> {
                     r.failure,
                     r.body,
                     r.runtime_findings,
+                    super::dash::event_time(*received_at, r.reported_at).0,
                 ])?;
             }
         }
     }
+    super::query_sqlite::write_rollups(&tx, jobs.iter().map(|(t, r, _)| (*t, r.as_slice())))?;
     tx.commit()
 }
 
@@ -356,11 +361,7 @@ impl Store for SqliteStore {
 
     fn delete_before(&self, cutoff: i64) -> Result<usize, StoreError> {
         let conn = self.reader.lock().map_err(|_| StoreError::WriterGone)?;
-        conn.execute(
-            "DELETE FROM reports WHERE received_at < ?1",
-            params![cutoff],
-        )
-        .map_err(|e| self.sqlite(e))
+        super::query_sqlite::delete_before(&conn, cutoff).map_err(|e| self.sqlite(e))
     }
 
     fn count(&self) -> Result<i64, StoreError> {

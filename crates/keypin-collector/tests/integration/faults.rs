@@ -525,9 +525,13 @@ fn a_full_database_refuses_with_507_keeps_serving_reads_and_loses_nothing_acknow
     let (status, body) = get(addr, "/v1/summary");
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("w0-0.test"), "{body}");
-    let (status, body) = get(addr, "/");
+    // (The overview shows the 20 most recent hosts; the first one is asked for by name.)
+    let (status, body) = get(addr, "/?host=w0-0.test");
     assert_eq!(status, 200);
-    assert!(body.contains("w0-0.test"));
+    assert!(
+        body.contains("<h2 class=\"hostname\">w0-0.test</h2>"),
+        "{body}"
+    );
 
     // Exactly the acknowledged reports are stored: none lost, none stored un-acknowledged.
     assert_eq!(stored(&srv.db), acked);

@@ -214,9 +214,11 @@ on_both_backends!(
 );
 
 /// A database made by the previous collector (schema 1, one report) opens with the
-/// `runtime_findings` column added, its report kept and counted as not instrumented.
+/// `runtime_findings` column added, its report kept and counted as not instrumented, and the
+/// dashboard's roll-up built from it.
 #[test]
 fn a_schema_1_sqlite_database_is_migrated_keeping_its_reports() {
+    use keypin_collector::store::DashboardQueries as _;
     use keypin_collector::{SqliteStore, Store};
     let dir = tempfile::TempDir::new().unwrap();
     let path = dir.path().join("reports.db");
@@ -242,10 +244,15 @@ fn a_schema_1_sqlite_database_is_migrated_keeping_its_reports() {
         ),
         ("old.example", 1, 0)
     );
+    // The dashboard's roll-up (schema 3) was built from the old rows.
+    let f = keypin_collector::store::Filter::last_days(1_900_000_000, 1);
+    let rows = store.rollup(&f).unwrap();
+    assert_eq!(rows.iter().map(|r| r.n).sum::<i64>(), 1);
+    assert!(rows.iter().all(|r| r.by_receipt && r.host == "old.example"));
     store.close();
     let version: i64 = rusqlite::Connection::open(&path)
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
 }

@@ -6,7 +6,9 @@
 #[macro_use]
 mod backend;
 mod alerts;
+mod browser;
 mod collector;
+mod dashboard;
 // Bounds the RSS growth of the whole process under overload (64 MiB), which leaves room for
 // the tests running beside it in this process.
 mod faults;

@@ -138,7 +138,7 @@ fn instances_starting_together_migrate_once() {
         .collect();
     assert_eq!(
         column(&url, "SELECT version FROM keypin_schema ORDER BY version"),
-        ["1", "2"]
+        ["1", "2", "3"]
     );
     assert_eq!(column(&url, "SELECT name FROM keypin_jobs"), ["retention"]);
     for s in &stores {
