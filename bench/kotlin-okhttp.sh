@@ -1,7 +1,7 @@
 #!/bin/sh
 # keypin for OkHttp, measured (issue #20; results in BENCHMARKS.md):
 # - full TLS handshakes/s through OkHttp on loopback, keypin's check vs OkHttp's
-#   CertificatePinner on the same pins, alternating rounds in one run;
+#   CertificatePinner on the same pins, short alternating rounds in one run (ratio of totals);
 # - one Keypin.check across the FFI (JVM, JNA) and the same check in Rust;
 # - the size of the stripped native library (cargo profile `ffi`, as shipped).
 # Run from the repository root. Needs Java 17, Maven and the Rust toolchain.
