@@ -1,9 +1,11 @@
 package dev.keypin.okhttp
 
 import dev.keypin.ffi.Keypin
+import dev.keypin.ffi.KeypinException
 import java.io.Closeable
 import java.io.IOException
 import java.util.concurrent.Executors
+import java.util.concurrent.ScheduledFuture
 import java.util.concurrent.TimeUnit
 import java.util.concurrent.atomic.AtomicBoolean
 import okhttp3.MediaType.Companion.toMediaType
@@ -26,12 +28,21 @@ class KeypinReporter internal constructor(
         Thread(r, "keypin-reports").apply { isDaemon = true }
     }
     private val pending = AtomicBoolean(false)
-    @Volatile private var backoffSeconds = 30L
+    // Both touched only on the executor's one thread.
+    private var backoffSeconds = 30L
+    private var retry: ScheduledFuture<*>? = null
 
-    /** Asks for a delivery soon (called after each failure). */
+    /**
+     * Asks for a delivery soon (called after each failure). While a retry waits out its backoff
+     * it carries the new reports too: however many failures wake the reporter, there is one
+     * delivery chain, never one per failure.
+     */
     fun wake() {
         if (pending.compareAndSet(false, true)) {
-            executor.execute { pending.set(false); deliverAndRetry() }
+            executor.execute {
+                pending.set(false)
+                if (retry == null) deliverAndRetry()
+            }
         }
     }
 
@@ -40,8 +51,11 @@ class KeypinReporter internal constructor(
         executor.submit<Boolean> { deliver() }.get(timeoutMillis, TimeUnit.MILLISECONDS)
 
     private fun deliverAndRetry() {
-        if (!deliver()) {
-            executor.schedule({ deliverAndRetry() }, backoffSeconds, TimeUnit.SECONDS)
+        // A failure of the core itself (its state directory unreadable) is a failed pass too:
+        // tried again after the backoff rather than lost with the task.
+        val empty = try { deliver() } catch (_: KeypinException) { false }
+        if (!empty) {
+            retry = executor.schedule({ retry = null; deliverAndRetry() }, backoffSeconds, TimeUnit.SECONDS)
             backoffSeconds = (backoffSeconds * 2).coerceAtMost(1800)
         } else {
             backoffSeconds = 30
