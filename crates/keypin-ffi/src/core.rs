@@ -214,7 +214,13 @@ impl Keypin {
         // Fast path: a clean verdict for exactly these inputs, which the verifier accepts again
         // now (its verification cache makes that a hash lookup; it owns what may be reused).
         let key = inputs_key(host, chain);
-        let remembered = lock(&self.verifiers).verdicts.get(&key).cloned();
+        // Only a verdict of this generation: another thread may have moved the cache on.
+        let remembered = {
+            let cache = lock(&self.verifiers);
+            (cache.generation == number)
+                .then(|| cache.verdicts.get(&key).cloned())
+                .flatten()
+        };
         if let Some(verdict) = remembered
             && verifier
                 .verify_server_cert(&leaf, &intermediates, &name, &[], now)
