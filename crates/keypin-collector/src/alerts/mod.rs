@@ -141,10 +141,20 @@ impl Evaluator {
     ) -> Option<T> {
         let ledger = self.settings.ledger.clone();
         let metrics = self.metrics.clone();
-        tokio::task::spawn_blocking(move || metrics.time("alerts", || f(ledger.as_ref())))
+        match tokio::task::spawn_blocking(move || metrics.time("alerts", || f(ledger.as_ref())))
             .await
-            .ok()?
-            .ok()
+        {
+            Ok(Ok(value)) => Some(value),
+            Ok(Err(e)) => {
+                // The next tick asks again; an operator should still learn why nothing was sent.
+                eprintln!("keypin collector: alerts: the database: {e}");
+                None
+            }
+            Err(e) => {
+                eprintln!("keypin collector: alerts: a database call failed: {e}");
+                None
+            }
+        }
     }
 
     /// One pass over the rules: each rule's current window, and the windows another instance
